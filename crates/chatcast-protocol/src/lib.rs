@@ -1,0 +1,401 @@
+//! Chatcast wire types: the JSON messages of protocol version [`VERSION`].
+//!
+//! `docs/protocol.md` describes them in prose; this crate is the source of
+//! truth. The TypeScript in `web/src/protocol/` is generated from these types by
+//! `cargo test -p chatcast-protocol` (ts-rs), so the browser code and the server
+//! cannot drift apart silently.
+//!
+//! Every text frame is `{"v": 1, "t": "<type>", …}`: [`Envelope`] adds `v` on the
+//! way out; [`decode`] checks it on the way in and names what was wrong.
+
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use ts_rs::TS;
+
+/// The protocol version every frame carries in `v`.
+pub const VERSION: u32 = 1;
+
+/// The longest chat message body accepted, in characters.
+pub const MAX_BODY_CHARS: usize = 4000;
+
+/// Milliseconds since the Unix epoch, server clock.
+pub type Millis = i64;
+
+/// Who wrote a chat message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Author {
+    /// The website visitor, through the widget.
+    Visitor,
+    /// A consultant, through the console.
+    Consultant,
+    /// The server itself (broadcast start/stop and the like).
+    System,
+}
+
+impl Author {
+    /// The name used in storage and on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Author::Visitor => "visitor",
+            Author::Consultant => "consultant",
+            Author::System => "system",
+        }
+    }
+
+    /// The inverse of [`Author::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "visitor" => Some(Author::Visitor),
+            "consultant" => Some(Author::Consultant),
+            "system" => Some(Author::System),
+            _ => None,
+        }
+    }
+}
+
+/// One message of a dialog.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct ChatMessage {
+    /// Server-assigned id; grows with time.
+    pub id: String,
+    /// The dialog's visitor.
+    pub visitor_id: String,
+    /// The id the sending client chose, used to de-duplicate resends.
+    pub client_id: Option<String>,
+    /// Who wrote it.
+    pub author: Author,
+    /// The consultant's display name, for consultant messages.
+    pub author_name: Option<String>,
+    /// The text.
+    pub body: String,
+    /// When the server stored it.
+    #[ts(type = "number")]
+    pub at: Millis,
+}
+
+/// A page as the visitor's tab shows it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, TS)]
+pub struct PageInfo {
+    /// `location.href`.
+    pub url: String,
+    /// `document.title`.
+    #[serde(default)]
+    pub title: String,
+}
+
+/// One entry of the console's visitor list.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct VisitorInfo {
+    /// Public id of the visitor (never its secret token).
+    pub visitor_id: String,
+    /// The site the visitor is on.
+    pub site_id: String,
+    /// That site's name.
+    pub site_name: String,
+    /// Whether at least one tab of the visitor is connected.
+    pub online: bool,
+    /// The page of the most recently active tab.
+    pub page_url: String,
+    /// Its title.
+    pub page_title: String,
+    /// Since when the visitor is online without interruption.
+    #[ts(type = "number | null")]
+    pub online_since: Option<Millis>,
+    /// Last time the server heard from the visitor.
+    #[ts(type = "number")]
+    pub last_seen: Millis,
+    /// Visitor messages this consultant has not read yet.
+    #[ts(type = "number")]
+    pub unread: i64,
+    /// The newest message of the dialog.
+    pub last_message: Option<ChatMessage>,
+}
+
+/// The logged-in consultant.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct Me {
+    /// User id.
+    pub id: String,
+    /// Login email.
+    pub email: String,
+    /// Display name shown to visitors.
+    pub name: String,
+    /// `consultant` or `admin`.
+    pub role: String,
+}
+
+/// Frames the widget sends.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub enum VisitorIn {
+    /// First frame on every socket.
+    Hello {
+        /// The token issued earlier, if the page kept one.
+        #[serde(default)]
+        token: Option<String>,
+        /// Where the tab is.
+        page: PageInfo,
+    },
+    /// The tab moved without a reload (single-page-app route change).
+    Page {
+        /// Where the tab is now.
+        page: PageInfo,
+    },
+    /// A chat message.
+    Send {
+        /// Client-chosen id for de-duplication.
+        client_id: String,
+        /// The text.
+        body: String,
+    },
+}
+
+/// Frames the server sends to the widget.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub enum VisitorOut {
+    /// Answer to `hello`.
+    Welcome {
+        /// Public visitor id.
+        visitor_id: String,
+        /// Secret token to keep and present in the next `hello`.
+        token: String,
+        /// The dialog so far.
+        messages: Vec<ChatMessage>,
+    },
+    /// A new message in the dialog.
+    Message {
+        /// The message.
+        message: ChatMessage,
+    },
+    /// A `send` was stored.
+    Ack {
+        /// The client id of that `send`.
+        client_id: String,
+        /// The stored message.
+        message: ChatMessage,
+    },
+    /// Something was wrong.
+    Error(ErrorBody),
+}
+
+/// Frames the console sends.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub enum ConsoleIn {
+    /// Open a dialog: answered with `dialog`, and marks it read.
+    Open {
+        /// Whose dialog.
+        visitor_id: String,
+    },
+    /// A consultant message.
+    Send {
+        /// To whom.
+        visitor_id: String,
+        /// Client-chosen id for de-duplication.
+        client_id: String,
+        /// The text.
+        body: String,
+    },
+    /// The consultant has read the dialog up to now.
+    Read {
+        /// Which dialog.
+        visitor_id: String,
+    },
+}
+
+/// Frames the server sends to the console.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub enum ConsoleOut {
+    /// First frame after connecting.
+    Snapshot {
+        /// Who is logged in.
+        me: Me,
+        /// Online visitors and recent dialogs.
+        visitors: Vec<VisitorInfo>,
+    },
+    /// Insert or replace one visitor list entry.
+    Visitor {
+        /// The entry.
+        visitor: VisitorInfo,
+    },
+    /// Answer to `open`.
+    Dialog {
+        /// Whose dialog.
+        visitor_id: String,
+        /// The whole history.
+        messages: Vec<ChatMessage>,
+    },
+    /// A new message in any dialog.
+    Message {
+        /// The message.
+        message: ChatMessage,
+    },
+    /// This consultant's `send` was stored.
+    Ack {
+        /// The client id of that `send`.
+        client_id: String,
+        /// The stored message.
+        message: ChatMessage,
+    },
+    /// Something was wrong.
+    Error(ErrorBody),
+}
+
+/// The body of an `error` frame.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct ErrorBody {
+    /// Machine-readable code (see `docs/protocol.md`).
+    pub code: ErrorCode,
+    /// What was wrong, for a human.
+    pub message: String,
+    /// The `t` of the offending frame, when it could be read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ref_type: Option<String>,
+}
+
+/// Machine-readable error codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// Not a JSON object.
+    BadJson,
+    /// `v` missing or unknown.
+    UnsupportedVersion,
+    /// `t` not accepted on this endpoint.
+    UnknownType,
+    /// A field missing or of the wrong type.
+    BadMessage,
+    /// Empty chat message.
+    EmptyMessage,
+    /// Chat message over [`MAX_BODY_CHARS`].
+    MessageTooLong,
+    /// A visitor frame before `hello`.
+    NotReady,
+    /// The console named a visitor that does not exist.
+    UnknownVisitor,
+    /// Binary frames are reserved for screen data.
+    BinaryNotSupported,
+    /// No site has this key.
+    UnknownSite,
+    /// The origin is not allowed.
+    OriginNotAllowed,
+    /// No valid session.
+    Unauthorized,
+    /// The peer does not read its messages.
+    TooSlow,
+    /// The server failed; nothing was stored.
+    Internal,
+}
+
+impl ErrorBody {
+    /// An error about no particular frame.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ErrorBody { code, message: message.into(), ref_type: None }
+    }
+}
+
+/// An outgoing frame: the message with the protocol version beside its tag.
+#[derive(Serialize)]
+pub struct Envelope<'a, T: Serialize> {
+    /// Always [`VERSION`].
+    pub v: u32,
+    /// The message, flattened so that `t` sits beside `v`.
+    #[serde(flatten)]
+    pub msg: &'a T,
+}
+
+/// Serialize a message into the text of one frame.
+pub fn encode<T: Serialize>(msg: &T) -> String {
+    serde_json::to_string(&Envelope { v: VERSION, msg }).expect("wire types always serialize")
+}
+
+/// Decode one text frame, naming what was wrong if it cannot be used.
+///
+/// `accepted` lists the `t` values of the endpoint, so that an unknown type is
+/// told apart from a known type with a bad field.
+pub fn decode<T: DeserializeOwned>(text: &str, accepted: &[&str]) -> Result<T, ErrorBody> {
+    let value: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| ErrorBody::new(ErrorCode::BadJson, format!("frame is not valid JSON: {e}")))?;
+    let obj = value
+        .as_object()
+        .ok_or_else(|| ErrorBody::new(ErrorCode::BadJson, "frame must be a JSON object"))?;
+    let t = obj.get("t").and_then(|t| t.as_str()).map(str::to_owned);
+    let with_ref = |mut e: ErrorBody| {
+        e.ref_type = t.clone();
+        e
+    };
+    match obj.get("v").and_then(|v| v.as_u64()) {
+        Some(v) if v == VERSION as u64 => {}
+        Some(v) => {
+            return Err(with_ref(ErrorBody::new(
+                ErrorCode::UnsupportedVersion,
+                format!("protocol version {v} is not supported; this server speaks {VERSION}"),
+            )));
+        }
+        None => {
+            return Err(with_ref(ErrorBody::new(
+                ErrorCode::UnsupportedVersion,
+                format!("field `v` (protocol version, a number) is missing; this server speaks {VERSION}"),
+            )));
+        }
+    }
+    let Some(t_str) = t.as_deref() else {
+        return Err(ErrorBody::new(ErrorCode::BadMessage, "field `t` (message type, a string) is missing"));
+    };
+    if !accepted.contains(&t_str) {
+        return Err(with_ref(ErrorBody::new(
+            ErrorCode::UnknownType,
+            format!("unknown message type `{t_str}`; this endpoint accepts {}", accepted.join(", ")),
+        )));
+    }
+    serde_json::from_value(value)
+        .map_err(|e| with_ref(ErrorBody::new(ErrorCode::BadMessage, format!("bad `{t_str}` message: {e}"))))
+}
+
+/// The `t` values a visitor may send.
+pub const VISITOR_TYPES: &[&str] = &["hello", "page", "send"];
+/// The `t` values a console may send.
+pub const CONSOLE_TYPES: &[&str] = &["open", "send", "read"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_carries_version_and_tag() {
+        let s = encode(&VisitorIn::Page { page: PageInfo { url: "u".into(), title: "t".into() } });
+        assert_eq!(s, r#"{"v":1,"t":"page","page":{"url":"u","title":"t"}}"#);
+        let e = encode(&ConsoleOut::Error(ErrorBody::new(ErrorCode::BadJson, "x")));
+        assert_eq!(e, r#"{"v":1,"t":"error","code":"bad_json","message":"x"}"#);
+    }
+
+    #[test]
+    fn decode_names_the_problem() {
+        let err = decode::<VisitorIn>("nope", VISITOR_TYPES).unwrap_err();
+        assert_eq!(err.code, ErrorCode::BadJson);
+        let err = decode::<VisitorIn>(r#"{"t":"send"}"#, VISITOR_TYPES).unwrap_err();
+        assert_eq!(err.code, ErrorCode::UnsupportedVersion);
+        let err = decode::<VisitorIn>(r#"{"v":1,"t":"dance"}"#, VISITOR_TYPES).unwrap_err();
+        assert_eq!(err.code, ErrorCode::UnknownType);
+        assert!(err.message.contains("dance"));
+        let err = decode::<VisitorIn>(r#"{"v":1,"t":"send","client_id":"a"}"#, VISITOR_TYPES).unwrap_err();
+        assert_eq!(err.code, ErrorCode::BadMessage);
+        assert!(err.message.contains("body"), "{}", err.message);
+        assert_eq!(err.ref_type.as_deref(), Some("send"));
+        let ok = decode::<VisitorIn>(r#"{"v":1,"t":"send","client_id":"a","body":"hi"}"#, VISITOR_TYPES).unwrap();
+        assert_eq!(ok, VisitorIn::Send { client_id: "a".into(), body: "hi".into() });
+    }
+
+    /// Regenerates `web/src/protocol/*.ts`; CI checks the result is committed.
+    #[test]
+    fn export_typescript() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../../web/src/protocol");
+        let cfg = ts_rs::Config::new().with_out_dir(dir);
+        VisitorIn::export_all(&cfg).unwrap();
+        VisitorOut::export_all(&cfg).unwrap();
+        ConsoleIn::export_all(&cfg).unwrap();
+        ConsoleOut::export_all(&cfg).unwrap();
+    }
+}

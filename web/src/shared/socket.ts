@@ -1,0 +1,140 @@
+// A WebSocket that comes back: reconnects with jittered exponential backoff,
+// speaks the versioned envelope of docs/protocol.md, and gives up only on the
+// server's policy refusals (close codes 4001/4003/4004), whose reason it reports.
+
+import type { ErrorBody } from '../protocol/ErrorBody';
+
+export const PROTOCOL_VERSION = 1;
+
+/** Close codes after which reconnecting cannot help. */
+const FATAL_CLOSE_CODES = new Set([4001, 4003, 4004]);
+
+export type SocketState = 'connecting' | 'open' | 'closed' | 'refused';
+
+export interface SocketHooks<In> {
+  /** Called on every (re)connection, before any queued frame is flushed: send `hello` here. */
+  onOpen(): void;
+  /** A parsed frame from the server. */
+  onMessage(msg: In): void;
+  /** State changes, for the UI's connection indicator. */
+  onState?(state: SocketState, detail?: string): void;
+  /** An `error` frame, or the reason of a refusal. */
+  onError?(err: ErrorBody): void;
+}
+
+export class ReconnectingSocket<Out extends { t: string }, In extends { t: string }> {
+  private ws: WebSocket | null = null;
+  private attempt = 0;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private stopped = false;
+  private lastError: ErrorBody | null = null;
+  state: SocketState = 'connecting';
+
+  constructor(
+    private readonly url: string,
+    private readonly hooks: SocketHooks<In>,
+    private readonly backoff = { baseMs: 500, maxMs: 15_000 },
+  ) {
+    this.connect();
+    // Coming back online or to the tab is a good moment to retry at once.
+    addEventListener('online', () => this.retryNow());
+    document.addEventListener('visibilitychange', () => {
+      if (document.visibilityState === 'visible') this.retryNow();
+    });
+  }
+
+  /** Whether a frame sent now goes out at once. */
+  get isOpen(): boolean {
+    return this.ws?.readyState === WebSocket.OPEN;
+  }
+
+  /** Sends one message in the envelope; returns false if the socket is not open (caller keeps it). */
+  send(msg: Out): boolean {
+    if (!this.isOpen) return false;
+    this.ws!.send(JSON.stringify({ v: PROTOCOL_VERSION, ...msg }));
+    return true;
+  }
+
+  /** Closes for good (logout, page teardown). */
+  close(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.ws?.close(1000, 'client closing');
+  }
+
+  private retryNow(): void {
+    if (this.stopped || this.state === 'refused' || this.ws) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.attempt = 0;
+    this.connect();
+  }
+
+  private setState(state: SocketState, detail?: string): void {
+    this.state = state;
+    this.hooks.onState?.(state, detail);
+  }
+
+  private connect(): void {
+    this.timer = null;
+    this.setState('connecting');
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(this.url);
+    } catch (e) {
+      this.scheduleReconnect();
+      return;
+    }
+    this.ws = ws;
+    ws.onopen = () => {
+      this.attempt = 0;
+      this.lastError = null;
+      this.setState('open');
+      this.hooks.onOpen();
+    };
+    ws.onmessage = (ev) => {
+      if (typeof ev.data !== 'string') return;
+      let msg: In & { v?: number };
+      try {
+        msg = JSON.parse(ev.data);
+      } catch {
+        console.warn('[chatcast] ignoring a frame that is not JSON');
+        return;
+      }
+      if (msg.t === 'error') {
+        this.lastError = msg as unknown as ErrorBody;
+        this.hooks.onError?.(this.lastError);
+      }
+      this.hooks.onMessage(msg);
+    };
+    ws.onclose = (ev) => {
+      this.ws = null;
+      if (this.stopped) {
+        this.setState('closed');
+        return;
+      }
+      if (FATAL_CLOSE_CODES.has(ev.code)) {
+        const reason = this.lastError?.message || ev.reason || `refused (${ev.code})`;
+        console.warn(`[chatcast] the server refused the connection: ${reason}`);
+        this.setState('refused', reason);
+        return;
+      }
+      this.setState('closed', ev.reason);
+      this.scheduleReconnect();
+    };
+  }
+
+  private scheduleReconnect(): void {
+    const exp = Math.min(this.backoff.maxMs, this.backoff.baseMs * 2 ** this.attempt);
+    // Full jitter keeps thousands of widgets from reconnecting in lockstep after a restart.
+    const delay = exp / 2 + Math.random() * (exp / 2);
+    this.attempt++;
+    this.timer = setTimeout(() => this.connect(), delay);
+  }
+}
+
+/** A random id for de-duplicating resends. */
+export function newClientId(): string {
+  const bytes = new Uint8Array(12);
+  crypto.getRandomValues(bytes);
+  return 'c_' + Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
