@@ -104,9 +104,6 @@ pub struct VisitorInfo {
     /// Last time the server heard from the visitor.
     #[ts(type = "number")]
     pub last_seen: Millis,
-    /// Visitor messages this consultant has not read yet.
-    #[ts(type = "number")]
-    pub unread: i64,
     /// The newest message of the dialog.
     pub last_message: Option<ChatMessage>,
 }
@@ -214,6 +211,9 @@ pub enum ConsoleOut {
         me: Me,
         /// Online visitors and recent dialogs.
         visitors: Vec<VisitorInfo>,
+        /// This consultant's unread visitor messages per dialog (dialogs with none are left out).
+        /// The console keeps the counts current itself: +1 for each visitor `message`, 0 on `read`.
+        unread: Vec<Unread>,
     },
     /// Insert or replace one visitor list entry.
     Visitor {
@@ -239,8 +239,23 @@ pub enum ConsoleOut {
         /// The stored message.
         message: ChatMessage,
     },
+    /// This consultant read the dialog (in this or another of their consoles): unread is 0.
+    Read {
+        /// Which dialog.
+        visitor_id: String,
+    },
     /// Something was wrong.
     Error(ErrorBody),
+}
+
+/// One dialog's unread count for the logged-in consultant.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct Unread {
+    /// Which dialog.
+    pub visitor_id: String,
+    /// Visitor messages newer than the consultant's last `read`/`open`.
+    #[ts(type = "number")]
+    pub count: i64,
 }
 
 /// The body of an `error` frame.

@@ -2,6 +2,7 @@
 import type { ChatMessage } from "./ChatMessage";
 import type { ErrorBody } from "./ErrorBody";
 import type { Me } from "./Me";
+import type { Unread } from "./Unread";
 import type { VisitorInfo } from "./VisitorInfo";
 
 /**
@@ -15,7 +16,12 @@ me: Me,
 /**
  * Online visitors and recent dialogs.
  */
-visitors: Array<VisitorInfo>, } | { "t": "visitor", 
+visitors: Array<VisitorInfo>, 
+/**
+ * This consultant's unread visitor messages per dialog (dialogs with none are left out).
+ * The console keeps the counts current itself: +1 for each visitor `message`, 0 on `read`.
+ */
+unread: Array<Unread>, } | { "t": "visitor", 
 /**
  * The entry.
  */
@@ -39,4 +45,8 @@ client_id: string,
 /**
  * The stored message.
  */
-message: ChatMessage, } | { "t": "error" } & ErrorBody;
+message: ChatMessage, } | { "t": "read", 
+/**
+ * Which dialog.
+ */
+visitor_id: string, } | { "t": "error" } & ErrorBody;

@@ -38,10 +38,6 @@ online_since: number | null,
  */
 last_seen: number, 
 /**
- * Visitor messages this consultant has not read yet.
- */
-unread: number, 
-/**
  * The newest message of the dialog.
  */
 last_message: ChatMessage | null, };
