@@ -1,1 +1,40 @@
+//! The Chatcast server as a library: the `chatcast` binary only parses its
+//! command line and calls in here, and the tests start the same server on a
+//! port-0 listener.
+//!
+//! # Layout: where each concern lives
+//!
+//! | module | concern |
+//! |---|---|
+//! | [`config`] | settings: defaults < optional TOML file < `CHATCAST_*` environment < flags |
+//! | [`app`] | [`AppState`], built in one place, and [`serve`] on an injected listener with graceful shutdown |
+//! | [`http`] | HTTP routes: login/logout, admin API, embedded assets (widget, console, demo site), `/healthz` |
+//! | [`transport`] | WebSocket accept (permessage-deflate, frame limits), origin checks, per-connection bounded send queues |
+//! | [`hub`] | who is connected where: visitors' tabs and consoles in memory; fans serialized frames out |
+//! | [`chat`] | the two socket sessions (visitor and console): hello, messages, de-duplication, read positions |
+//! | [`auth`] | argon2id passwords, session tokens, login rate limiting |
+//! | [`storage`] | the [`storage::Database`] trait and its backends (SQLite now; one module per backend) |
+//!
+//! Data flows one way: a frame read by [`transport`] is decoded once by a [`chat`]
+//! session, stored through [`storage`], serialized once into `Bytes`, and fanned
+//! out by the [`hub`] to every connection that should see it.
 
+pub mod app;
+pub mod auth;
+pub mod chat;
+pub mod config;
+pub mod http;
+pub mod hub;
+pub mod storage;
+pub mod transport;
+
+pub use app::{AppState, serve};
+pub use config::Settings;
+
+/// Milliseconds since the Unix epoch: the clock of every stored and sent time.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,1 +1,188 @@
-fn main(){}
+//! The `chatcast` binary: parses the command line, then calls into
+//! `chatcast-server`. `chatcast` alone is `chatcast serve`.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use chatcast_server::config::{Overrides, Settings};
+use chatcast_server::storage::Role;
+use chatcast_server::{AppState, app, auth};
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "chatcast", version, about = "Live chat for websites, with consented screen broadcast")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Options of `serve`, for when no subcommand is given.
+    #[command(flatten)]
+    common: Common,
+}
+
+/// Options every subcommand takes.
+#[derive(Args, Clone, Default)]
+struct Common {
+    /// Settings file (TOML); flags and CHATCAST_* variables override it.
+    #[arg(long, global = true, env = "CHATCAST_CONFIG")]
+    config: Option<PathBuf>,
+    /// Directory for the SQLite file [default: ./data].
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// Storage URL [default: sqlite in the data dir].
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve {
+        /// Address to listen on [default: 127.0.0.1:8080].
+        #[arg(long)]
+        listen: Option<String>,
+        /// Redis URL for the multi-node engine.
+        #[arg(long)]
+        redis_url: Option<String>,
+    },
+    /// Manage sites (websites that embed the widget).
+    Site {
+        #[command(subcommand)]
+        command: SiteCommand,
+    },
+    /// Manage console accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SiteCommand {
+    /// Add a site; prints its key as the last line.
+    Add {
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// An origin allowed to embed the widget (repeatable), e.g. https://shop.example.com.
+        #[arg(long = "origin", required = true)]
+        origins: Vec<String>,
+    },
+    /// List sites with their keys and origins.
+    List,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a console account.
+    Add {
+        /// Login email.
+        #[arg(long)]
+        email: String,
+        /// Password (at least 8 characters).
+        #[arg(long)]
+        password: String,
+        /// Role.
+        #[arg(long, default_value = "consultant", value_parser = ["consultant", "admin"])]
+        role: String,
+        /// Display name shown to visitors [default: from the email].
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+fn settings(common: &Common, listen: Option<String>, redis_url: Option<String>) -> anyhow::Result<Settings> {
+    let flags = Overrides {
+        listen,
+        data_dir: common.data_dir.clone(),
+        database_url: common.database_url.clone(),
+        redis_url,
+    };
+    Ok(Settings::load(common.config.as_deref(), &flags)?)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CHATCAST_LOG")
+                .unwrap_or_else(|_| "info,tower_http=warn,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        None => serve(settings(&cli.common, None, None)?).await,
+        Some(Command::Serve { listen, redis_url }) => serve(settings(&cli.common, listen, redis_url)?).await,
+        Some(Command::Site { command }) => site(settings(&cli.common, None, None)?, command).await,
+        Some(Command::User { command: UserCommand::Add { email, password, role, name } }) => {
+            let db = app::open_storage(&settings(&cli.common, None, None)?).await?;
+            let role = Role::parse(&role).expect("clap checked the role");
+            let user = auth::add_user(db.as_ref(), &email, &password, role, name.as_deref()).await?;
+            println!("added {} {} ({})", user.role.as_str(), user.email, user.name);
+            db.close().await;
+            Ok(())
+        }
+    }
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    if settings.redis_url.is_some() {
+        bail!("--redis-url: the multi-node engine is not part of this build yet; run one node without it");
+    }
+    let listener = tokio::net::TcpListener::bind(&settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let state = AppState::build(settings).await?;
+    let admin = match (std::env::var("CHATCAST_ADMIN_EMAIL"), std::env::var("CHATCAST_ADMIN_PASSWORD")) {
+        (Ok(e), Ok(p)) if !e.is_empty() => Some((e, p)),
+        _ => None,
+    };
+    state.bootstrap_admin(admin).await?;
+    let addr = listener.local_addr()?;
+    let shutdown = state.shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: closing sockets with 1001 and flushing storage");
+        shutdown.cancel();
+    });
+    // Tests and scripts read this line to learn the port.
+    println!("chatcast listening on http://{addr}");
+    tracing::info!("console: http://{addr}/console/  demo site: http://{addr}/demo/");
+    chatcast_server::serve(listener, state).await?;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+async fn site(settings: Settings, command: SiteCommand) -> anyhow::Result<()> {
+    let db = app::open_storage(&settings).await?;
+    match command {
+        SiteCommand::Add { name, origins } => {
+            let origins = chatcast_server::http::normalize_origins(&origins).map_err(anyhow::Error::msg)?;
+            let site = db.create_site(&name, &app::new_site_key(), &origins, false).await?;
+            println!("added site {} (id {}) for {}", site.name, site.id, site.origins.join(", "));
+            println!("embed: <script src=\"SERVER/widget.js\" data-site=\"{}\" async></script>", site.key);
+            println!("{}", site.key);
+        }
+        SiteCommand::List => {
+            for s in db.list_sites().await? {
+                let origins = if s.is_demo { "(this server's own origin)".into() } else { s.origins.join(", ") };
+                println!("{}\t{}\t{}\t{}", s.id, s.key, s.name, origins);
+            }
+        }
+    }
+    db.close().await;
+    Ok(())
+}

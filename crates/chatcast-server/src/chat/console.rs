@@ -1,0 +1,136 @@
+//! The console's socket: a snapshot of who is online and what is unread, then
+//! opening dialogs, replying, and marking read.
+
+use std::collections::HashSet;
+
+use chatcast_protocol::{
+    Author, CONSOLE_TYPES, ConsoleIn, ConsoleOut, ErrorBody, ErrorCode, Me, VisitorInfo, VisitorOut, decode,
+};
+
+use super::{HISTORY_LIMIT, check_body, check_client_id, frame, internal};
+use crate::app::AppState;
+use crate::storage::{NewMessage, User};
+use crate::transport::{Connection, Event};
+
+/// How many offline dialogs the snapshot lists.
+const RECENT_DIALOGS: i64 = 100;
+
+/// Runs one console socket to its end.
+pub async fn run(state: AppState, user: User, mut conn: Connection) {
+    // Register first, so that nothing that happens while the snapshot is built is missed.
+    state.hub.console_joined(user.id, conn.peer());
+    match snapshot(&state, &user).await {
+        Ok(s) => conn.send_now(frame(&s)).await,
+        Err(e) => {
+            conn.send_error(internal(e), Some(1011)).await;
+            state.hub.console_left(conn.peer().id);
+            return;
+        }
+    }
+    loop {
+        let text = match conn.next_event().await {
+            Event::Text(t) => t,
+            Event::Binary(_) => {
+                let e = ErrorBody::new(ErrorCode::BinaryNotSupported, "binary frames are reserved for screen data");
+                conn.send_error(e, None).await;
+                continue;
+            }
+            Event::Closed => break,
+        };
+        let msg = match decode::<ConsoleIn>(&String::from_utf8_lossy(&text), CONSOLE_TYPES) {
+            Ok(m) => m,
+            Err(e) => {
+                conn.send_error(e, None).await;
+                continue;
+            }
+        };
+        if let Err(e) = handle(&state, &user, &mut conn, msg).await {
+            conn.send_error(e, None).await;
+        }
+    }
+    state.hub.console_left(conn.peer().id);
+}
+
+async fn handle(state: &AppState, user: &User, conn: &mut Connection, msg: ConsoleIn) -> Result<(), ErrorBody> {
+    match msg {
+        ConsoleIn::Open { visitor_id } => {
+            known_visitor(state, &visitor_id, "open").await?;
+            let messages = state.db.messages(&visitor_id, HISTORY_LIMIT).await.map_err(internal)?;
+            conn.send_now(frame(&ConsoleOut::Dialog { visitor_id: visitor_id.clone(), messages })).await;
+            mark_read(state, user, visitor_id).await
+        }
+        ConsoleIn::Read { visitor_id } => {
+            known_visitor(state, &visitor_id, "read").await?;
+            mark_read(state, user, visitor_id).await
+        }
+        ConsoleIn::Send { visitor_id, client_id, body } => {
+            check_client_id(&client_id, "send")?;
+            let body = check_body(&body, "send")?;
+            known_visitor(state, &visitor_id, "send").await?;
+            let (message, is_new) = state
+                .db
+                .insert_message(NewMessage {
+                    visitor_id: &visitor_id,
+                    author: Author::Consultant,
+                    user_id: Some(user.id),
+                    author_name: Some(&user.name),
+                    client_id: Some(&client_id),
+                    body,
+                    at: crate::now_ms(),
+                })
+                .await
+                .map_err(internal)?;
+            if is_new {
+                state.hub.note_message(&message);
+                state.hub.to_visitor(&visitor_id, &frame(&VisitorOut::Message { message: message.clone() }), None);
+                state.hub.to_consoles(&frame(&ConsoleOut::Message { message: message.clone() }));
+            }
+            conn.send_now(frame(&ConsoleOut::Ack { client_id, message })).await;
+            // Answering a dialog means having read it.
+            mark_read(state, user, visitor_id).await
+        }
+    }
+}
+
+async fn known_visitor(state: &AppState, visitor_id: &str, t: &str) -> Result<(), ErrorBody> {
+    match state.db.visitor(visitor_id).await.map_err(internal)? {
+        Some(_) => Ok(()),
+        None => Err(ErrorBody {
+            code: ErrorCode::UnknownVisitor,
+            message: format!("no visitor has the id `{visitor_id}`"),
+            ref_type: Some(t.to_owned()),
+        }),
+    }
+}
+
+async fn mark_read(state: &AppState, user: &User, visitor_id: String) -> Result<(), ErrorBody> {
+    state.db.mark_read(user.id, &visitor_id).await.map_err(internal)?;
+    state.hub.to_user(user.id, &frame(&ConsoleOut::Read { visitor_id }));
+    Ok(())
+}
+
+async fn snapshot(state: &AppState, user: &User) -> Result<ConsoleOut, crate::storage::StorageError> {
+    let mut visitors = state.hub.online_visitors();
+    let online: HashSet<String> = visitors.iter().map(|v| v.visitor_id.clone()).collect();
+    for d in state.db.recent_dialogs(RECENT_DIALOGS).await? {
+        if online.contains(&d.visitor.id) {
+            continue;
+        }
+        visitors.push(VisitorInfo {
+            visitor_id: d.visitor.id,
+            site_id: d.visitor.site_id.to_string(),
+            site_name: d.site_name,
+            online: false,
+            page_url: d.visitor.page.url,
+            page_title: d.visitor.page.title,
+            online_since: None,
+            last_seen: d.visitor.last_seen,
+            last_message: Some(d.last_message),
+        });
+    }
+    Ok(ConsoleOut::Snapshot {
+        me: Me { id: user.id.to_string(), email: user.email.clone(), name: user.name.clone(), role: user.role.as_str().into() },
+        visitors,
+        unread: state.db.unread_counts(user.id).await?,
+    })
+}

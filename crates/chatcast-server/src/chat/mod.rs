@@ -1,0 +1,53 @@
+//! Chat: the visitor and console socket sessions. Each decodes its frames
+//! once, stores through [`crate::storage`], serializes each outgoing message
+//! once and lets the [`crate::hub`] fan it out.
+
+pub mod console;
+pub mod visitor;
+
+use bytes::Bytes;
+use chatcast_protocol::{ErrorBody, ErrorCode, MAX_BODY_CHARS};
+use serde::Serialize;
+
+/// How many messages of history a dialog sends when opened.
+pub const HISTORY_LIMIT: i64 = 500;
+
+/// Serializes a frame once, for every peer it goes to.
+pub fn frame<T: Serialize>(msg: &T) -> Bytes {
+    Bytes::from(chatcast_protocol::encode(msg))
+}
+
+/// Checks a chat message body; returns it trimmed.
+pub fn check_body<'a>(body: &'a str, t: &str) -> Result<&'a str, ErrorBody> {
+    let trimmed = body.trim();
+    let err = |code, message: String| ErrorBody { code, message, ref_type: Some(t.to_owned()) };
+    if trimmed.is_empty() {
+        return Err(err(ErrorCode::EmptyMessage, "the message is empty".into()));
+    }
+    let n = trimmed.chars().count();
+    if n > MAX_BODY_CHARS {
+        return Err(err(
+            ErrorCode::MessageTooLong,
+            format!("the message has {n} characters; at most {MAX_BODY_CHARS} are allowed"),
+        ));
+    }
+    Ok(trimmed)
+}
+
+/// Checks a client id (non-empty, at most 64 characters).
+pub fn check_client_id(id: &str, t: &str) -> Result<(), ErrorBody> {
+    if id.is_empty() || id.len() > 64 {
+        return Err(ErrorBody {
+            code: ErrorCode::BadMessage,
+            message: "`client_id` must be 1 to 64 characters".into(),
+            ref_type: Some(t.to_owned()),
+        });
+    }
+    Ok(())
+}
+
+/// The error frame for a storage failure (the client may retry: nothing was stored).
+pub fn internal(e: crate::storage::StorageError) -> ErrorBody {
+    tracing::error!(error = %e, "storage failed");
+    ErrorBody::new(ErrorCode::Internal, "the server failed to store this; send it again")
+}

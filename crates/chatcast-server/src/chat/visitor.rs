@@ -1,0 +1,196 @@
+//! The widget's socket: `hello` → `welcome` with the dialog, then page moves
+//! and messages, until the tab goes away.
+
+use std::time::Duration;
+
+use chatcast_protocol::{
+    Author, ConsoleOut, ErrorBody, ErrorCode, PageInfo, VISITOR_TYPES, VisitorIn, VisitorOut, decode,
+};
+
+use super::{HISTORY_LIMIT, check_body, check_client_id, frame, internal};
+use crate::app::AppState;
+use crate::auth::{new_token, token_hash};
+use crate::hub::TabJoin;
+use crate::storage::{NewMessage, Site, StorageError};
+use crate::transport::{Connection, Event};
+
+/// How long a new socket may stay silent before its `hello`.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Runs one widget socket to its end.
+pub async fn run(state: AppState, site: Site, mut conn: Connection) {
+    let Some(visitor_id) = handshake(&state, &site, &mut conn).await else { return };
+    let conn_id = conn.peer().id;
+    loop {
+        let text = match conn.next_event().await {
+            Event::Text(t) => t,
+            Event::Binary(_) => {
+                let e = ErrorBody::new(ErrorCode::BinaryNotSupported, "binary frames are reserved for screen data");
+                conn.send_error(e, None).await;
+                continue;
+            }
+            Event::Closed => break,
+        };
+        let text = String::from_utf8_lossy(&text);
+        let msg = match decode::<VisitorIn>(&text, VISITOR_TYPES) {
+            Ok(m) => m,
+            Err(e) => {
+                conn.send_error(e, None).await;
+                continue;
+            }
+        };
+        match msg {
+            VisitorIn::Hello { .. } => {
+                let mut e = ErrorBody::new(ErrorCode::BadMessage, "`hello` was already received on this socket");
+                e.ref_type = Some("hello".into());
+                conn.send_error(e, None).await;
+            }
+            VisitorIn::Page { page } => {
+                let page = clean_page(page);
+                if let Err(e) = state.db.touch_visitor(&visitor_id, &page, crate::now_ms()).await {
+                    conn.send_error(internal(e), None).await;
+                }
+                if let Some(info) = state.hub.visitor_page(&visitor_id, page) {
+                    state.hub.to_consoles(&frame(&ConsoleOut::Visitor { visitor: info }));
+                }
+            }
+            VisitorIn::Send { client_id, body } => {
+                if let Err(e) = check_client_id(&client_id, "send") {
+                    conn.send_error(e, None).await;
+                    continue;
+                }
+                let body = match check_body(&body, "send") {
+                    Ok(b) => b,
+                    Err(e) => {
+                        conn.send_error(e, None).await;
+                        continue;
+                    }
+                };
+                let stored = state
+                    .db
+                    .insert_message(NewMessage {
+                        visitor_id: &visitor_id,
+                        author: Author::Visitor,
+                        user_id: None,
+                        author_name: None,
+                        client_id: Some(&client_id),
+                        body,
+                        at: crate::now_ms(),
+                    })
+                    .await;
+                match stored {
+                    Ok((message, is_new)) => {
+                        if is_new {
+                            state.hub.note_message(&message);
+                            state.hub.to_consoles(&frame(&ConsoleOut::Message { message: message.clone() }));
+                            // The visitor's other tabs show it too.
+                            state.hub.to_visitor(&visitor_id, &frame(&VisitorOut::Message { message: message.clone() }), Some(conn_id));
+                        }
+                        conn.send_now(frame(&VisitorOut::Ack { client_id, message })).await;
+                    }
+                    Err(e) => conn.send_error(internal(e), None).await,
+                }
+            }
+        }
+    }
+    if let Some(info) = state.hub.visitor_left(&visitor_id, conn_id) {
+        state.hub.to_consoles(&frame(&ConsoleOut::Visitor { visitor: info.clone() }));
+        let page = PageInfo { url: info.page_url, title: info.page_title };
+        let _ = state.db.touch_visitor(&visitor_id, &page, info.last_seen).await;
+    }
+}
+
+/// Waits for `hello`, finds or creates the visitor, answers `welcome` and
+/// registers the tab. `None` if the socket ended first.
+async fn handshake(state: &AppState, site: &Site, conn: &mut Connection) -> Option<String> {
+    let deadline = tokio::time::Instant::now() + HELLO_TIMEOUT;
+    let (token, page) = loop {
+        let event = match tokio::time::timeout_at(deadline, conn.next_event()).await {
+            Ok(ev) => ev,
+            Err(_) => {
+                conn.send_error(ErrorBody::new(ErrorCode::NotReady, "no `hello` within 30 s"), Some(1008)).await;
+                return None;
+            }
+        };
+        let text = match event {
+            Event::Text(t) => t,
+            Event::Binary(_) => {
+                conn.send_error(ErrorBody::new(ErrorCode::NotReady, "send `hello` first"), None).await;
+                continue;
+            }
+            Event::Closed => return None,
+        };
+        match decode::<VisitorIn>(&String::from_utf8_lossy(&text), VISITOR_TYPES) {
+            Ok(VisitorIn::Hello { token, page }) => break (token, clean_page(page)),
+            Ok(other) => {
+                let t = match other {
+                    VisitorIn::Page { .. } => "page",
+                    _ => "send",
+                };
+                let mut e = ErrorBody::new(ErrorCode::NotReady, format!("send `hello` before `{t}`"));
+                e.ref_type = Some(t.into());
+                conn.send_error(e, None).await;
+            }
+            Err(e) => conn.send_error(e, None).await,
+        }
+    };
+    match identify(state, site, token.as_deref(), &page).await {
+        Ok((visitor_id, token, messages)) => {
+            let last_message = messages.last().cloned();
+            conn.send_now(frame(&VisitorOut::Welcome { visitor_id: visitor_id.clone(), token, messages })).await;
+            let info = state.hub.visitor_joined(
+                TabJoin {
+                    visitor_id: visitor_id.clone(),
+                    site_id: site.id,
+                    site_name: site.name.clone(),
+                    page,
+                    last_message,
+                },
+                conn.peer(),
+            );
+            state.hub.to_consoles(&frame(&ConsoleOut::Visitor { visitor: info }));
+            Some(visitor_id)
+        }
+        Err(e) => {
+            conn.send_error(internal(e), Some(1011)).await;
+            None
+        }
+    }
+}
+
+/// The visitor behind `token` on this site, or a new one; with its history.
+async fn identify(
+    state: &AppState,
+    site: &Site,
+    token: Option<&str>,
+    page: &PageInfo,
+) -> Result<(String, String, Vec<chatcast_protocol::ChatMessage>), StorageError> {
+    let now = crate::now_ms();
+    if let Some(token) = token.filter(|t| t.len() <= 128) {
+        if let Some(v) = state.db.visitor_by_token(site.id, &token_hash(token)).await? {
+            state.db.touch_visitor(&v.id, page, now).await?;
+            let messages = state.db.messages(&v.id, HISTORY_LIMIT).await?;
+            return Ok((v.id, token.to_owned(), messages));
+        }
+    }
+    let token = new_token();
+    let visitor_id = format!("v_{}", &new_token()[..20]);
+    state.db.create_visitor(&visitor_id, site.id, &token_hash(&token), page, now).await?;
+    Ok((visitor_id, token, Vec::new()))
+}
+
+/// Bounds what a page may claim about itself.
+fn clean_page(mut page: PageInfo) -> PageInfo {
+    fn cut(s: &mut String, max: usize) {
+        if s.len() > max {
+            let mut end = max;
+            while !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            s.truncate(end);
+        }
+    }
+    cut(&mut page.url, 2048);
+    cut(&mut page.title, 300);
+    page
+}

@@ -1,0 +1,127 @@
+//! Settings: built-in defaults, then an optional TOML file, then `CHATCAST_*`
+//! environment variables, then command-line flags — each layer overrides the
+//! one before.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Everything the server can be told. Field names are also the TOML keys and,
+/// upper-cased behind `CHATCAST_`, the environment variables.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Address to listen on (`127.0.0.1:0` picks a free port).
+    pub listen: String,
+    /// Where the SQLite file lives.
+    pub data_dir: PathBuf,
+    /// Storage URL; defaults to the SQLite file in `data_dir`.
+    pub database_url: Option<String>,
+    /// Redis URL for the multi-node engine (not used by a single node).
+    pub redis_url: Option<String>,
+    /// The console's public origin(s) behind a proxy, e.g. `https://chat.example.com`.
+    /// Without it the console socket accepts the origin of the `Host` it was reached by.
+    pub public_origins: Vec<String>,
+    /// The largest WebSocket frame accepted; a larger one closes the socket with 1009.
+    pub max_frame_bytes: usize,
+    /// Mark the session cookie `Secure` (turn on behind HTTPS).
+    pub secure_cookies: bool,
+    /// How long a console login lasts.
+    pub session_ttl_hours: u64,
+    /// Failed logins per client address allowed per minute before 429.
+    pub login_failures_per_minute: u32,
+    /// Serve the demo site at `/demo/` (its site is created on first start).
+    pub demo: bool,
+    /// Seconds between server pings on idle sockets; a peer silent for three is dropped.
+    pub ping_interval_secs: u64,
+    /// Frames queued for one connection before it counts as too slow and is closed.
+    pub send_queue_frames: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            redis_url: None,
+            public_origins: Vec::new(),
+            max_frame_bytes: 64 * 1024,
+            secure_cookies: false,
+            session_ttl_hours: 24 * 14,
+            login_failures_per_minute: 5,
+            demo: true,
+            ping_interval_secs: 20,
+            send_queue_frames: 256,
+        }
+    }
+}
+
+/// A setting that could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid settings: {0}")]
+pub struct ConfigError(#[from] config::ConfigError);
+
+/// Flag values that override everything else (unset flags are `None`).
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    /// `--listen`
+    pub listen: Option<String>,
+    /// `--data-dir`
+    pub data_dir: Option<PathBuf>,
+    /// `--database-url`
+    pub database_url: Option<String>,
+    /// `--redis-url`
+    pub redis_url: Option<String>,
+}
+
+impl Settings {
+    /// Reads the layers in order: defaults, `file` (if given), environment, `flags`.
+    pub fn load(file: Option<&Path>, flags: &Overrides) -> Result<Self, ConfigError> {
+        let mut b = config::Config::builder()
+            .add_source(config::Config::try_from(&Settings::default())?);
+        if let Some(file) = file {
+            b = b.add_source(config::File::from(file).required(true));
+        }
+        b = b
+            .add_source(
+                config::Environment::with_prefix("CHATCAST")
+                    .prefix_separator("_")
+                    .try_parsing(true)
+                    .list_separator(",")
+                    .with_list_parse_key("public_origins"),
+            )
+            .set_override_option("listen", flags.listen.clone())?
+            .set_override_option("data_dir", flags.data_dir.as_ref().map(|p| p.display().to_string()))?
+            .set_override_option("database_url", flags.database_url.clone())?
+            .set_override_option("redis_url", flags.redis_url.clone())?;
+        Ok(b.build()?.try_deserialize()?)
+    }
+
+    /// The storage URL in force: the flag/setting, or the SQLite file in the data dir.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("chatcast.db").display()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_file_and_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("chatcast.toml");
+        std::fs::write(&file, "listen = \"0.0.0.0:9000\"\nmax_frame_bytes = 1000\n").unwrap();
+        let s = Settings::load(Some(&file), &Overrides::default()).unwrap();
+        assert_eq!(s.listen, "0.0.0.0:9000");
+        assert_eq!(s.max_frame_bytes, 1000);
+        let flags = Overrides { listen: Some("127.0.0.1:1".into()), ..Default::default() };
+        let s = Settings::load(Some(&file), &flags).unwrap();
+        assert_eq!(s.listen, "127.0.0.1:1");
+        assert_eq!(s.database_url(), "sqlite://./data/chatcast.db");
+    }
+}

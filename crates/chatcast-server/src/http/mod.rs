@@ -1,0 +1,114 @@
+//! HTTP routes: health, login/logout, the admin API, embedded assets, and the
+//! two WebSocket endpoints (handled by [`crate::transport::accept`]).
+
+mod admin;
+pub use admin::normalize_origins;
+mod assets;
+pub mod auth;
+
+use axum::Json;
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+use tower_http::trace::TraceLayer;
+
+use crate::app::AppState;
+use crate::transport::accept;
+
+/// All routes of the server.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/", get(|| async { Redirect::to("/console/") }))
+        .route("/api/login", post(auth::login))
+        .route("/api/logout", post(auth::logout))
+        .route("/api/me", get(auth::me))
+        .route("/api/sites", get(admin::list_sites).post(admin::create_site))
+        .route("/api/users", get(admin::list_users).post(admin::create_user))
+        .route("/ws/visitor", get(accept::visitor_socket))
+        .route("/ws/console", get(accept::console_socket))
+        .merge(assets::routes())
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// An API error: a status and `{"error": {"code", "message"}}`.
+#[derive(Debug)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Machine-readable code.
+    pub code: &'static str,
+    /// What was wrong.
+    pub message: String,
+    /// Seconds for `Retry-After`, for 429.
+    pub retry_after: Option<u64>,
+}
+
+impl ApiError {
+    /// An error with a status, code and message.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError { status, code, message: message.into(), retry_after: None }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = Json(json!({ "error": { "code": self.code, "message": self.message } }));
+        let mut res = (self.status, body).into_response();
+        if let Some(secs) = self.retry_after {
+            res.headers_mut().insert(http::header::RETRY_AFTER, secs.into());
+        }
+        res
+    }
+}
+
+impl From<crate::storage::StorageError> for ApiError {
+    fn from(e: crate::storage::StorageError) -> Self {
+        match e {
+            crate::storage::StorageError::Conflict(what) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", format!("{what} already exists"))
+            }
+            crate::storage::StorageError::Invalid(what) => ApiError::new(StatusCode::BAD_REQUEST, "invalid", what),
+            e => {
+                tracing::error!(error = %e, "storage failed");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the server failed; nothing was changed")
+            }
+        }
+    }
+}
+
+impl From<crate::auth::AuthError> for ApiError {
+    fn from(e: crate::auth::AuthError) -> Self {
+        use crate::auth::AuthError::*;
+        match e {
+            InvalidCredentials => ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", e.to_string()),
+            RateLimited { retry_after_secs } => ApiError {
+                retry_after: Some(retry_after_secs),
+                ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", e.to_string())
+            },
+            Invalid(msg) => ApiError::new(StatusCode::BAD_REQUEST, "invalid", msg),
+            Storage(e) => e.into(),
+        }
+    }
+}
+
+/// Parses a JSON request body, naming what was wrong. Requiring
+/// `application/json` also means a cross-site HTML form cannot post here.
+pub fn json_body<T: serde::de::DeserializeOwned>(headers: &http::HeaderMap, body: &[u8]) -> Result<T, ApiError> {
+    let is_json = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !is_json {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "bad_request",
+            "the request body must be JSON (Content-Type: application/json)",
+        ));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", format!("bad JSON body: {e}")))
+}

@@ -1,0 +1,174 @@
+//! The hub: who is connected where, in memory. Visitors are online while at
+//! least one of their tabs has a socket; consoles are the logged-in consultants'
+//! sockets. Frames arrive here already serialized and are fanned out as the
+//! same `Bytes` to every peer that should see them.
+//!
+//! One node keeps this in memory; the multi-node engine (broker + presence)
+//! will sit behind the same methods.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use chatcast_protocol::{ChatMessage, PageInfo, VisitorInfo};
+
+use crate::transport::{ConnId, Peer};
+
+/// Everyone connected to this node.
+#[derive(Default)]
+pub struct Hub {
+    inner: Mutex<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    visitors: HashMap<String, OnlineVisitor>,
+    consoles: HashMap<ConnId, ConsolePeer>,
+}
+
+struct OnlineVisitor {
+    site_id: i64,
+    site_name: String,
+    tabs: Vec<Peer>,
+    online_since: i64,
+    last_seen: i64,
+    page: PageInfo,
+    last_message: Option<ChatMessage>,
+}
+
+impl OnlineVisitor {
+    fn info(&self, visitor_id: &str) -> VisitorInfo {
+        VisitorInfo {
+            visitor_id: visitor_id.to_owned(),
+            site_id: self.site_id.to_string(),
+            site_name: self.site_name.clone(),
+            online: !self.tabs.is_empty(),
+            page_url: self.page.url.clone(),
+            page_title: self.page.title.clone(),
+            online_since: (!self.tabs.is_empty()).then_some(self.online_since),
+            last_seen: self.last_seen,
+            last_message: self.last_message.clone(),
+        }
+    }
+}
+
+struct ConsolePeer {
+    user_id: i64,
+    peer: Peer,
+}
+
+/// A visitor tab that just said `hello`.
+pub struct TabJoin {
+    /// The visitor.
+    pub visitor_id: String,
+    /// Its site.
+    pub site_id: i64,
+    /// The site's name, for the console list.
+    pub site_name: String,
+    /// Where the tab is.
+    pub page: PageInfo,
+    /// The dialog's newest message, for the console list.
+    pub last_message: Option<ChatMessage>,
+}
+
+impl Hub {
+    /// Registers a visitor tab; returns the visitor's list entry to broadcast.
+    pub fn visitor_joined(&self, tab: TabJoin, peer: Peer) -> VisitorInfo {
+        let now = crate::now_ms();
+        let mut inner = self.inner.lock().unwrap();
+        let v = inner.visitors.entry(tab.visitor_id.clone()).or_insert_with(|| OnlineVisitor {
+            site_id: tab.site_id,
+            site_name: tab.site_name,
+            tabs: Vec::new(),
+            online_since: now,
+            last_seen: now,
+            page: PageInfo::default(),
+            last_message: None,
+        });
+        v.tabs.push(peer);
+        v.page = tab.page;
+        v.last_seen = now;
+        v.last_message = tab.last_message;
+        v.info(&tab.visitor_id)
+    }
+
+    /// A tab moved to another page; returns the updated entry.
+    pub fn visitor_page(&self, visitor_id: &str, page: PageInfo) -> Option<VisitorInfo> {
+        let mut inner = self.inner.lock().unwrap();
+        let v = inner.visitors.get_mut(visitor_id)?;
+        v.page = page;
+        v.last_seen = crate::now_ms();
+        Some(v.info(visitor_id))
+    }
+
+    /// A tab's socket closed. Returns the entry (now offline) when it was the
+    /// visitor's last tab, `None` while other tabs remain.
+    pub fn visitor_left(&self, visitor_id: &str, conn: ConnId) -> Option<VisitorInfo> {
+        let mut inner = self.inner.lock().unwrap();
+        let v = inner.visitors.get_mut(visitor_id)?;
+        v.tabs.retain(|p| p.id != conn);
+        if !v.tabs.is_empty() {
+            return None;
+        }
+        v.last_seen = crate::now_ms();
+        let info = v.info(visitor_id);
+        inner.visitors.remove(visitor_id);
+        Some(info)
+    }
+
+    /// Notes a dialog's newest message for the list entry.
+    pub fn note_message(&self, msg: &ChatMessage) {
+        if let Some(v) = self.inner.lock().unwrap().visitors.get_mut(&msg.visitor_id) {
+            v.last_message = Some(msg.clone());
+        }
+    }
+
+    /// The entry of an online visitor.
+    pub fn online_visitor(&self, visitor_id: &str) -> Option<VisitorInfo> {
+        self.inner.lock().unwrap().visitors.get(visitor_id).map(|v| v.info(visitor_id))
+    }
+
+    /// Entries of every online visitor.
+    pub fn online_visitors(&self) -> Vec<VisitorInfo> {
+        self.inner.lock().unwrap().visitors.iter().map(|(id, v)| v.info(id)).collect()
+    }
+
+    /// Number of online visitors and of consoles (for logs and metrics).
+    pub fn counts(&self) -> (usize, usize) {
+        let inner = self.inner.lock().unwrap();
+        (inner.visitors.len(), inner.consoles.len())
+    }
+
+    /// Sends a frame to every tab of a visitor, except the socket `except`.
+    pub fn to_visitor(&self, visitor_id: &str, frame: &Bytes, except: Option<ConnId>) {
+        if let Some(v) = self.inner.lock().unwrap().visitors.get(visitor_id) {
+            for p in v.tabs.iter().filter(|p| Some(p.id) != except) {
+                p.send(frame.clone());
+            }
+        }
+    }
+
+    /// Registers a console socket.
+    pub fn console_joined(&self, user_id: i64, peer: Peer) {
+        self.inner.lock().unwrap().consoles.insert(peer.id, ConsolePeer { user_id, peer });
+    }
+
+    /// Forgets a console socket.
+    pub fn console_left(&self, conn: ConnId) {
+        self.inner.lock().unwrap().consoles.remove(&conn);
+    }
+
+    /// Sends a frame to every console.
+    pub fn to_consoles(&self, frame: &Bytes) {
+        for c in self.inner.lock().unwrap().consoles.values() {
+            c.peer.send(frame.clone());
+        }
+    }
+
+    /// Sends a frame to every console of one consultant.
+    pub fn to_user(&self, user_id: i64, frame: &Bytes) {
+        for c in self.inner.lock().unwrap().consoles.values().filter(|c| c.user_id == user_id) {
+            c.peer.send(frame.clone());
+        }
+    }
+}

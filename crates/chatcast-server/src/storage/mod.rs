@@ -1,0 +1,203 @@
+//! Storage: the [`Database`] trait the rest of the server talks to, and one
+//! module per backend. SQLite ([`sqlite`]) is the embedded default; a
+//! PostgreSQL backend joins as a sibling module implementing the same trait.
+//!
+//! Queries are plain runtime SQL; each backend keeps its own migrations under
+//! `migrations/<backend>/`.
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+use chatcast_protocol::{Author, ChatMessage, PageInfo, Unread};
+use serde::Serialize;
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// A unique value (email, site key) is taken.
+    #[error("{0} already exists")]
+    Conflict(String),
+    /// A value the caller passed is not acceptable.
+    #[error("invalid {0}")]
+    Invalid(String),
+    /// The backend failed.
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    /// Migrations failed.
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+/// Result of a storage call.
+pub type Result<T, E = StorageError> = std::result::Result<T, E>;
+
+/// What a console user may do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Chats with visitors.
+    Consultant,
+    /// Also manages sites and the team.
+    Admin,
+}
+
+impl Role {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Consultant => "consultant",
+            Role::Admin => "admin",
+        }
+    }
+    /// Parses a stored or user-given name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "consultant" => Some(Role::Consultant),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+}
+
+/// A console account.
+#[derive(Clone, Debug, Serialize)]
+pub struct User {
+    /// Row id.
+    pub id: i64,
+    /// Login email (unique, case-insensitive).
+    pub email: String,
+    /// Display name shown to visitors.
+    pub name: String,
+    /// Permissions.
+    pub role: Role,
+    /// argon2id PHC string; never serialized.
+    #[serde(skip)]
+    pub password_hash: String,
+}
+
+/// A website that embeds the widget.
+#[derive(Clone, Debug, Serialize)]
+pub struct Site {
+    /// Row id.
+    pub id: i64,
+    /// Display name.
+    pub name: String,
+    /// The public key in the embed snippet.
+    pub key: String,
+    /// Origins allowed to open the widget socket (`scheme://host[:port]`).
+    pub origins: Vec<String>,
+    /// The built-in demo site, served at `/demo/` from the server's own origin.
+    pub is_demo: bool,
+    /// Creation time.
+    pub created_at: i64,
+}
+
+/// A visitor as stored.
+#[derive(Clone, Debug)]
+pub struct Visitor {
+    /// Public id.
+    pub id: String,
+    /// Site it belongs to.
+    pub site_id: i64,
+    /// Last time the server heard from it.
+    pub last_seen: i64,
+    /// Last known page.
+    pub page: PageInfo,
+}
+
+/// A message to store.
+#[derive(Clone, Debug)]
+pub struct NewMessage<'a> {
+    /// Whose dialog.
+    pub visitor_id: &'a str,
+    /// Who wrote it.
+    pub author: Author,
+    /// The consultant, for consultant messages.
+    pub user_id: Option<i64>,
+    /// The consultant's name at the time.
+    pub author_name: Option<&'a str>,
+    /// Client-chosen id; a second message with the same one is not stored.
+    pub client_id: Option<&'a str>,
+    /// The text.
+    pub body: &'a str,
+    /// When.
+    pub at: i64,
+}
+
+/// A recent dialog for the console's list.
+#[derive(Clone, Debug)]
+pub struct RecentDialog {
+    /// The visitor.
+    pub visitor: Visitor,
+    /// The site's name.
+    pub site_name: String,
+    /// Its newest message.
+    pub last_message: ChatMessage,
+}
+
+/// Everything the server keeps. Implemented once per backend.
+#[async_trait]
+pub trait Database: Send + Sync + 'static {
+    // --- accounts
+    /// Creates a console account.
+    async fn create_user(&self, email: &str, name: &str, password_hash: &str, role: Role) -> Result<User>;
+    /// Finds an account by email (case-insensitive).
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>>;
+    /// Replaces an account's password hash and role.
+    async fn update_user(&self, id: i64, password_hash: &str, role: Role) -> Result<()>;
+    /// All accounts.
+    async fn list_users(&self) -> Result<Vec<User>>;
+
+    // --- console sessions
+    /// Stores a login session by the hash of its token.
+    async fn create_session(&self, token_hash: &str, user_id: i64, expires_at: i64) -> Result<()>;
+    /// The account behind an unexpired session.
+    async fn session_user(&self, token_hash: &str, now: i64) -> Result<Option<User>>;
+    /// Ends a session.
+    async fn delete_session(&self, token_hash: &str) -> Result<()>;
+
+    // --- sites
+    /// Creates a site with its allowed origins.
+    async fn create_site(&self, name: &str, key: &str, origins: &[String], is_demo: bool) -> Result<Site>;
+    /// The site with this key.
+    async fn site_by_key(&self, key: &str) -> Result<Option<Site>>;
+    /// The demo site, if it was created.
+    async fn demo_site(&self) -> Result<Option<Site>>;
+    /// All sites.
+    async fn list_sites(&self) -> Result<Vec<Site>>;
+
+    // --- visitors and dialogs
+    /// The visitor presenting this token (by its hash) on this site.
+    async fn visitor_by_token(&self, site_id: i64, token_hash: &str) -> Result<Option<Visitor>>;
+    /// A visitor by public id, with its site's name.
+    async fn visitor(&self, id: &str) -> Result<Option<(Visitor, String)>>;
+    /// Creates a visitor.
+    async fn create_visitor(&self, id: &str, site_id: i64, token_hash: &str, page: &PageInfo, now: i64) -> Result<()>;
+    /// Records where the visitor is and when it was last heard from.
+    async fn touch_visitor(&self, id: &str, page: &PageInfo, now: i64) -> Result<()>;
+    /// Stores a message unless one with the same (visitor, author, client id)
+    /// exists; returns the stored message and whether it is new.
+    async fn insert_message(&self, msg: NewMessage<'_>) -> Result<(ChatMessage, bool)>;
+    /// The newest `limit` messages of a dialog, oldest first.
+    async fn messages(&self, visitor_id: &str, limit: i64) -> Result<Vec<ChatMessage>>;
+    /// Dialogs with the newest messages, newest first.
+    async fn recent_dialogs(&self, limit: i64) -> Result<Vec<RecentDialog>>;
+    /// Marks everything in a dialog read for a consultant.
+    async fn mark_read(&self, user_id: i64, visitor_id: &str) -> Result<()>;
+    /// A consultant's unread visitor messages per dialog (non-zero only).
+    async fn unread_counts(&self, user_id: i64) -> Result<Vec<Unread>>;
+
+    /// Flushes and closes (at shutdown).
+    async fn close(&self);
+}
+
+/// Opens the backend named by the URL's scheme and brings its schema up to date.
+pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Database>> {
+    if url.starts_with("sqlite:") {
+        Ok(std::sync::Arc::new(sqlite::Sqlite::open(url).await?))
+    } else {
+        Err(StorageError::Invalid(format!(
+            "database URL `{url}`: only sqlite: URLs are supported by this build"
+        )))
+    }
+}

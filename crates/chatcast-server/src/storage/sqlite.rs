@@ -1,0 +1,379 @@
+//! The SQLite backend: one file in the data dir, WAL journal so that the CLI
+//! can add sites and users while a server runs on the same file.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chatcast_protocol::{Author, ChatMessage, PageInfo, Unread};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+
+use super::{Database, NewMessage, RecentDialog, Result, Role, Site, StorageError, User, Visitor};
+
+/// A pool of connections to one SQLite file.
+pub struct Sqlite {
+    pool: SqlitePool,
+}
+
+impl Sqlite {
+    /// Opens (creating if missing) the database at `url` and runs the migrations.
+    pub async fn open(url: &str) -> Result<Self> {
+        let opts = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            // Another process (the CLI) may hold the write lock for a moment.
+            .busy_timeout(Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(opts).await?;
+        sqlx::migrate!("src/storage/migrations/sqlite").run(&pool).await?;
+        Ok(Sqlite { pool })
+    }
+}
+
+fn conflict(e: sqlx::Error, what: &str) -> StorageError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StorageError::Conflict(what.to_owned()),
+        _ => StorageError::Db(e),
+    }
+}
+
+fn user_from(row: &SqliteRow) -> Result<User> {
+    let role: String = row.try_get("role")?;
+    Ok(User {
+        id: row.try_get("id")?,
+        email: row.try_get("email")?,
+        name: row.try_get("name")?,
+        role: Role::parse(&role).ok_or_else(|| StorageError::Invalid(format!("role `{role}` in users")))?,
+        password_hash: row.try_get("password_hash")?,
+    })
+}
+
+fn message_from(row: &SqliteRow) -> Result<ChatMessage> {
+    let author: String = row.try_get("author")?;
+    Ok(ChatMessage {
+        id: row.try_get::<i64, _>("id")?.to_string(),
+        visitor_id: row.try_get("visitor_id")?,
+        client_id: row.try_get("client_id")?,
+        author: Author::parse(&author).ok_or_else(|| StorageError::Invalid(format!("author `{author}`")))?,
+        author_name: row.try_get("author_name")?,
+        body: row.try_get("body")?,
+        at: row.try_get("created_at")?,
+    })
+}
+
+fn visitor_from(row: &SqliteRow) -> Result<Visitor> {
+    Ok(Visitor {
+        id: row.try_get("id")?,
+        site_id: row.try_get("site_id")?,
+        last_seen: row.try_get("last_seen")?,
+        page: PageInfo { url: row.try_get("page_url")?, title: row.try_get("page_title")? },
+    })
+}
+
+impl Sqlite {
+    async fn site_from(&self, row: &SqliteRow) -> Result<Site> {
+        let id: i64 = row.try_get("id")?;
+        let origins = sqlx::query("SELECT origin FROM site_origins WHERE site_id = ? ORDER BY origin")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get::<String, _>("origin"))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Site {
+            id,
+            name: row.try_get("name")?,
+            key: row.try_get("key")?,
+            origins,
+            is_demo: row.try_get::<i64, _>("is_demo")? != 0,
+            created_at: row.try_get("created_at")?,
+        })
+    }
+}
+
+#[async_trait]
+impl Database for Sqlite {
+    async fn create_user(&self, email: &str, name: &str, password_hash: &str, role: Role) -> Result<User> {
+        let row = sqlx::query(
+            "INSERT INTO users (email, name, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?)
+             RETURNING id, email, name, role, password_hash",
+        )
+        .bind(email)
+        .bind(name)
+        .bind(role.as_str())
+        .bind(password_hash)
+        .bind(crate::now_ms())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| conflict(e, &format!("a user with email {email}")))?;
+        user_from(&row)
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
+        let row = sqlx::query("SELECT id, email, name, role, password_hash FROM users WHERE email = ?")
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(user_from).transpose()
+    }
+
+    async fn update_user(&self, id: i64, password_hash: &str, role: Role) -> Result<()> {
+        sqlx::query("UPDATE users SET password_hash = ?, role = ? WHERE id = ?")
+            .bind(password_hash)
+            .bind(role.as_str())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>> {
+        let rows = sqlx::query("SELECT id, email, name, role, password_hash FROM users ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(user_from).collect()
+    }
+
+    async fn create_session(&self, token_hash: &str, user_id: i64, expires_at: i64) -> Result<()> {
+        let now = crate::now_ms();
+        // Expired sessions are swept whenever a new one is made.
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= ?").bind(now).execute(&self.pool).await?;
+        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
+            .bind(token_hash)
+            .bind(user_id)
+            .bind(now)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn session_user(&self, token_hash: &str, now: i64) -> Result<Option<User>> {
+        let row = sqlx::query(
+            "SELECT u.id, u.email, u.name, u.role, u.password_hash FROM sessions s
+             JOIN users u ON u.id = s.user_id WHERE s.token_hash = ? AND s.expires_at > ?",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(user_from).transpose()
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = ?").bind(token_hash).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn create_site(&self, name: &str, key: &str, origins: &[String], is_demo: bool) -> Result<Site> {
+        let mut tx = self.pool.begin().await?;
+        let id: i64 = sqlx::query("INSERT INTO sites (name, key, is_demo, created_at) VALUES (?, ?, ?, ?) RETURNING id")
+            .bind(name)
+            .bind(key)
+            .bind(is_demo as i64)
+            .bind(crate::now_ms())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| conflict(e, "a site with this key"))?
+            .try_get("id")?;
+        for origin in origins {
+            sqlx::query("INSERT OR IGNORE INTO site_origins (site_id, origin) VALUES (?, ?)")
+                .bind(id)
+                .bind(origin)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        let row = sqlx::query("SELECT * FROM sites WHERE id = ?").bind(id).fetch_one(&self.pool).await?;
+        self.site_from(&row).await
+    }
+
+    async fn site_by_key(&self, key: &str) -> Result<Option<Site>> {
+        match sqlx::query("SELECT * FROM sites WHERE key = ?").bind(key).fetch_optional(&self.pool).await? {
+            Some(row) => Ok(Some(self.site_from(&row).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn demo_site(&self) -> Result<Option<Site>> {
+        match sqlx::query("SELECT * FROM sites WHERE is_demo = 1 ORDER BY id LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await?
+        {
+            Some(row) => Ok(Some(self.site_from(&row).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn list_sites(&self) -> Result<Vec<Site>> {
+        let rows = sqlx::query("SELECT * FROM sites ORDER BY id").fetch_all(&self.pool).await?;
+        let mut sites = Vec::with_capacity(rows.len());
+        for row in &rows {
+            sites.push(self.site_from(row).await?);
+        }
+        Ok(sites)
+    }
+
+    async fn visitor_by_token(&self, site_id: i64, token_hash: &str) -> Result<Option<Visitor>> {
+        let row = sqlx::query("SELECT * FROM visitors WHERE token_hash = ? AND site_id = ?")
+            .bind(token_hash)
+            .bind(site_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(visitor_from).transpose()
+    }
+
+    async fn visitor(&self, id: &str) -> Result<Option<(Visitor, String)>> {
+        let row = sqlx::query(
+            "SELECT v.*, s.name AS site_name FROM visitors v JOIN sites s ON s.id = v.site_id WHERE v.id = ?",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        match row {
+            Some(row) => Ok(Some((visitor_from(&row)?, row.try_get("site_name")?))),
+            None => Ok(None),
+        }
+    }
+
+    async fn create_visitor(&self, id: &str, site_id: i64, token_hash: &str, page: &PageInfo, now: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO visitors (id, site_id, token_hash, created_at, last_seen, page_url, page_title)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(site_id)
+        .bind(token_hash)
+        .bind(now)
+        .bind(now)
+        .bind(&page.url)
+        .bind(&page.title)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn touch_visitor(&self, id: &str, page: &PageInfo, now: i64) -> Result<()> {
+        sqlx::query("UPDATE visitors SET last_seen = ?, page_url = ?, page_title = ? WHERE id = ?")
+            .bind(now)
+            .bind(&page.url)
+            .bind(&page.title)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_message(&self, m: NewMessage<'_>) -> Result<(ChatMessage, bool)> {
+        let inserted = sqlx::query(
+            "INSERT OR IGNORE INTO messages (visitor_id, author, user_id, author_name, client_id, body, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)
+             RETURNING id, visitor_id, author, author_name, client_id, body, created_at",
+        )
+        .bind(m.visitor_id)
+        .bind(m.author.as_str())
+        .bind(m.user_id)
+        .bind(m.author_name)
+        .bind(m.client_id)
+        .bind(m.body)
+        .bind(m.at)
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(row) = inserted {
+            return Ok((message_from(&row)?, true));
+        }
+        // Ignored: the same client id was stored before. Answer with that message.
+        let row = sqlx::query(
+            "SELECT id, visitor_id, author, author_name, client_id, body, created_at FROM messages
+             WHERE visitor_id = ? AND author = ? AND client_id = ?",
+        )
+        .bind(m.visitor_id)
+        .bind(m.author.as_str())
+        .bind(m.client_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((message_from(&row)?, false))
+    }
+
+    async fn messages(&self, visitor_id: &str, limit: i64) -> Result<Vec<ChatMessage>> {
+        let rows = sqlx::query(
+            "SELECT * FROM (SELECT id, visitor_id, author, author_name, client_id, body, created_at
+             FROM messages WHERE visitor_id = ? ORDER BY id DESC LIMIT ?) ORDER BY id",
+        )
+        .bind(visitor_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(message_from).collect()
+    }
+
+    async fn recent_dialogs(&self, limit: i64) -> Result<Vec<RecentDialog>> {
+        let rows = sqlx::query(
+            "SELECT v.id, v.site_id, v.last_seen, v.page_url, v.page_title, s.name AS site_name,
+                    m.id AS m_id, m.author, m.author_name, m.client_id, m.body, m.created_at
+             FROM (SELECT visitor_id, MAX(id) AS last_id FROM messages GROUP BY visitor_id
+                   ORDER BY last_id DESC LIMIT ?) lm
+             JOIN messages m ON m.id = lm.last_id
+             JOIN visitors v ON v.id = lm.visitor_id
+             JOIN sites s ON s.id = v.site_id
+             ORDER BY m.id DESC",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let visitor = visitor_from(row)?;
+                let author: String = row.try_get("author")?;
+                let last_message = ChatMessage {
+                    id: row.try_get::<i64, _>("m_id")?.to_string(),
+                    visitor_id: visitor.id.clone(),
+                    client_id: row.try_get("client_id")?,
+                    author: Author::parse(&author)
+                        .ok_or_else(|| StorageError::Invalid(format!("author `{author}`")))?,
+                    author_name: row.try_get("author_name")?,
+                    body: row.try_get("body")?,
+                    at: row.try_get("created_at")?,
+                };
+                Ok(RecentDialog { visitor, site_name: row.try_get("site_name")?, last_message })
+            })
+            .collect()
+    }
+
+    async fn mark_read(&self, user_id: i64, visitor_id: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO dialog_reads (user_id, visitor_id, last_read_id)
+             SELECT ?, ?, COALESCE(MAX(id), 0) FROM messages WHERE visitor_id = ?
+             ON CONFLICT (user_id, visitor_id) DO UPDATE SET last_read_id = excluded.last_read_id",
+        )
+        .bind(user_id)
+        .bind(visitor_id)
+        .bind(visitor_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn unread_counts(&self, user_id: i64) -> Result<Vec<Unread>> {
+        let rows = sqlx::query(
+            "SELECT m.visitor_id, COUNT(*) AS n FROM messages m
+             LEFT JOIN dialog_reads r ON r.visitor_id = m.visitor_id AND r.user_id = ?
+             WHERE m.author = 'visitor' AND m.id > COALESCE(r.last_read_id, 0)
+             GROUP BY m.visitor_id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok(Unread { visitor_id: r.try_get("visitor_id")?, count: r.try_get("n")? }))
+            .collect()
+    }
+
+    async fn close(&self) {
+        // Fold the WAL back into the main file so the data dir is one tidy file at rest.
+        let _ = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await;
+        self.pool.close().await;
+    }
+}

@@ -1,0 +1,135 @@
+//! The two WebSocket endpoints: check who may connect, upgrade, and hand the
+//! socket to its chat session. A refused socket is still upgraded so that a
+//! browser can read why (an `error` frame, then a 4xxx close code).
+
+use std::time::Duration;
+
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use chatcast_protocol::{ErrorBody, ErrorCode};
+use serde::Deserialize;
+use yawc::IncomingUpgrade;
+
+use super::{Connection, origin, refusal, ws_options};
+use crate::app::AppState;
+use crate::chat;
+use crate::http::auth::session_token;
+use crate::storage::{Site, User};
+
+/// Query of the widget socket.
+#[derive(Deserialize)]
+pub struct VisitorQuery {
+    site: Option<String>,
+}
+
+/// `GET /ws/visitor?site=KEY`.
+pub async fn visitor_socket(
+    State(state): State<AppState>,
+    Query(q): Query<VisitorQuery>,
+    headers: HeaderMap,
+    upgrade: IncomingUpgrade,
+) -> Response {
+    let verdict = check_visitor(&state, q.site.as_deref(), &headers).await;
+    accept(state, upgrade, verdict, |state, conn, site| chat::visitor::run(state, site, conn))
+}
+
+/// `GET /ws/console` (session cookie, same origin).
+pub async fn console_socket(State(state): State<AppState>, headers: HeaderMap, upgrade: IncomingUpgrade) -> Response {
+    let verdict = check_console(&state, &headers).await;
+    accept(state, upgrade, verdict, |state, conn, user| chat::console::run(state, user, conn))
+}
+
+async fn check_visitor(state: &AppState, key: Option<&str>, headers: &HeaderMap) -> Result<Site, (ErrorBody, u16)> {
+    let Some(key) = key.filter(|k| !k.is_empty()) else {
+        return Err(refusal(ErrorCode::UnknownSite, "no site key: connect to /ws/visitor?site=KEY".into()));
+    };
+    let site = match state.db.site_by_key(key).await {
+        Ok(Some(site)) => site,
+        Ok(None) => return Err(refusal(ErrorCode::UnknownSite, format!("no site has the key `{key}`"))),
+        Err(e) => {
+            tracing::error!(error = %e, "site lookup failed");
+            return Err((ErrorBody::new(ErrorCode::Internal, "the server failed to look up the site"), 1011));
+        }
+    };
+    let Some(req_origin) = origin::request_origin(headers) else {
+        return Err(refusal(ErrorCode::OriginNotAllowed, "the request has no Origin header".into()));
+    };
+    let mut allowed = site.origins.clone();
+    if site.is_demo {
+        // The demo site lives on this server: its own origin is allowed.
+        allowed.extend(origin::own_origins(headers, &state.settings.public_origins));
+    }
+    if !origin::is_allowed(req_origin, &allowed) {
+        return Err(refusal(
+            ErrorCode::OriginNotAllowed,
+            format!("origin `{req_origin}` is not allowed for site `{}`; add it to the site's origins", site.name),
+        ));
+    }
+    Ok(site)
+}
+
+async fn check_console(state: &AppState, headers: &HeaderMap) -> Result<User, (ErrorBody, u16)> {
+    let own = origin::own_origins(headers, &state.settings.public_origins);
+    match origin::request_origin(headers) {
+        Some(o) if origin::is_allowed(o, &own) => {}
+        Some(o) => {
+            return Err(refusal(ErrorCode::OriginNotAllowed, format!("origin `{o}` may not open the console socket")));
+        }
+        None => return Err(refusal(ErrorCode::OriginNotAllowed, "the request has no Origin header".into())),
+    }
+    let unauthorized = || refusal(ErrorCode::Unauthorized, "no valid console session: log in first".into());
+    let token = session_token(headers).ok_or_else(unauthorized)?;
+    match state.sessions.user(&token).await {
+        Ok(Some(user)) => Ok(user),
+        Ok(None) => Err(unauthorized()),
+        Err(e) => {
+            tracing::error!(error = %e, "session lookup failed");
+            Err((ErrorBody::new(ErrorCode::Internal, "the server failed to check the session"), 1011))
+        }
+    }
+}
+
+/// Upgrades and runs `session` (or says why not) in a tracked task.
+fn accept<T, F, Fut>(state: AppState, upgrade: IncomingUpgrade, verdict: Result<T, (ErrorBody, u16)>, session: F) -> Response
+where
+    T: Send + 'static,
+    F: FnOnce(AppState, Connection, T) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let (response, fut) = match upgrade.upgrade(ws_options(state.settings.max_frame_bytes)) {
+        Ok(r) => r,
+        Err(e) => {
+            return crate::http::ApiError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "bad_request",
+                format!("WebSocket upgrade failed: {e}"),
+            )
+            .into_response();
+        }
+    };
+    let tasks = state.tasks.clone();
+    tasks.spawn(async move {
+        let ws = match fut.await {
+            Ok(ws) => ws,
+            Err(e) => {
+                tracing::debug!(error = %e, "upgrade did not complete");
+                return;
+            }
+        };
+        let mut conn = Connection::new(
+            ws,
+            state.settings.send_queue_frames,
+            Duration::from_secs(state.settings.ping_interval_secs.max(1)),
+            state.shutdown.clone(),
+        );
+        match verdict {
+            Ok(who) => session(state, conn, who).await,
+            Err((err, code)) => {
+                tracing::info!(code = ?err.code, reason = %err.message, "socket refused");
+                conn.send_error(err, Some(code)).await;
+            }
+        }
+    });
+    response.map(axum::body::Body::new).into_response()
+}

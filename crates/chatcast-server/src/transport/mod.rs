@@ -1,0 +1,226 @@
+//! WebSocket transport: accepting upgrades (permessage-deflate, frame size
+//! limit), origin checks, and one [`Connection`] per socket whose outgoing
+//! frames go through a bounded queue that other tasks reach through a [`Peer`].
+//!
+//! A connection runs in one task: [`Connection::next_event`] waits for the next
+//! inbound frame while it writes queued frames, sends pings, and notices a
+//! server shutdown (close 1001) or a peer too slow to read (close 4008).
+
+pub mod accept;
+pub mod origin;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use chatcast_protocol::{ErrorBody, ErrorCode};
+use futures::{SinkExt, StreamExt};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use yawc::close::CloseCode;
+use yawc::{Frame, HttpWebSocket, OpCode, Options};
+
+/// Close code: the console socket has no valid session.
+pub const CLOSE_UNAUTHORIZED: u16 = 4001;
+/// Close code: the origin is not allowed.
+pub const CLOSE_ORIGIN_NOT_ALLOWED: u16 = 4003;
+/// Close code: no site has the key.
+pub const CLOSE_UNKNOWN_SITE: u16 = 4004;
+/// Close code: the peer does not read what it is sent.
+pub const CLOSE_TOO_SLOW: u16 = 4008;
+
+/// Identifies one socket for as long as the process runs.
+pub type ConnId = u64;
+
+static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Upgrade options shared by both endpoints.
+pub fn ws_options(max_frame_bytes: usize) -> Options {
+    Options::default()
+        // A larger frame (compressed or inflated) closes the socket with 1009.
+        .with_limits(max_frame_bytes, max_frame_bytes * 2)
+        // Browsers offer permessage-deflate; with it they compress off the page's main thread.
+        .with_low_latency_compression()
+        .with_utf8()
+        .with_no_delay()
+        // Idle sockets are the common case: keep their buffers small.
+        .with_read_buffer_capacity(4 * 1024)
+        .with_write_buffer_capacity(4 * 1024)
+}
+
+enum Outgoing {
+    Text(Bytes),
+}
+
+/// A handle to send frames to one connection from any task.
+#[derive(Clone)]
+pub struct Peer {
+    /// Which connection.
+    pub id: ConnId,
+    tx: mpsc::Sender<Outgoing>,
+    kill: CancellationToken,
+}
+
+impl Peer {
+    /// Queues a text frame (already serialized: the same `Bytes` may go to many
+    /// peers). A peer whose queue is full is too slow: it is closed with 4008
+    /// rather than buffered without bound, and `false` is returned.
+    pub fn send(&self, frame: Bytes) -> bool {
+        match self.tx.try_send(Outgoing::Text(frame)) {
+            Ok(()) => true,
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                tracing::warn!(conn = self.id, "peer too slow to read; closing it");
+                self.kill.cancel();
+                false
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => false,
+        }
+    }
+}
+
+/// What a session sees of its socket.
+pub enum Event {
+    /// A text frame.
+    Text(Bytes),
+    /// A binary frame.
+    Binary(Bytes),
+    /// The socket is gone (closed by the peer, dropped, too slow, or the server is shutting down).
+    Closed,
+}
+
+/// One accepted WebSocket.
+pub struct Connection {
+    ws: HttpWebSocket,
+    rx: mpsc::Receiver<Outgoing>,
+    peer: Peer,
+    shutdown: CancellationToken,
+    ping_every: Duration,
+    last_heard: Instant,
+    closed: bool,
+}
+
+impl Connection {
+    /// Wraps an upgraded socket; `queue` bounds its outgoing frames.
+    pub fn new(ws: HttpWebSocket, queue: usize, ping_every: Duration, shutdown: CancellationToken) -> Self {
+        let (tx, rx) = mpsc::channel(queue.max(1));
+        let id = NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed);
+        Connection {
+            ws,
+            rx,
+            peer: Peer { id, tx, kill: CancellationToken::new() },
+            shutdown,
+            ping_every,
+            last_heard: Instant::now(),
+            closed: false,
+        }
+    }
+
+    /// A handle other tasks use to send to this connection.
+    pub fn peer(&self) -> Peer {
+        self.peer.clone()
+    }
+
+    /// Sends a frame directly, bypassing the queue (replies to this socket's own frames).
+    pub async fn send_now(&mut self, frame: Bytes) {
+        if !self.closed && self.ws.send(Frame::text(frame)).await.is_err() {
+            self.closed = true;
+        }
+    }
+
+    /// Sends an `error` frame and, if `close` is given, closes with that code.
+    pub async fn send_error(&mut self, err: ErrorBody, close: Option<u16>) {
+        // The envelope is the same for both endpoints.
+        let text = chatcast_protocol::encode(&chatcast_protocol::VisitorOut::Error(err.clone()));
+        self.send_now(Bytes::from(text)).await;
+        if let Some(code) = close {
+            self.close(code, &err.message).await;
+        }
+    }
+
+    /// Closes with a code and a reason (cut to the 123 bytes a close frame allows).
+    pub async fn close(&mut self, code: u16, reason: &str) {
+        if self.closed {
+            return;
+        }
+        self.closed = true;
+        let mut end = reason.len().min(123);
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        let _ = self.ws.send(Frame::close(CloseCode::from(code), &reason[..end])).await;
+        let _ = self.ws.flush().await;
+    }
+
+    /// Waits for the next inbound frame, meanwhile writing queued frames and
+    /// keeping the socket alive.
+    pub async fn next_event(&mut self) -> Event {
+        let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + self.ping_every, self.ping_every);
+        loop {
+            if self.closed {
+                return Event::Closed;
+            }
+            tokio::select! {
+                biased;
+                _ = self.shutdown.cancelled() => {
+                    self.close(1001, "server shutting down").await;
+                }
+                _ = self.peer.kill.cancelled() => {
+                    self.close(CLOSE_TOO_SLOW, "too slow: the server's queue for this socket is full").await;
+                }
+                out = self.rx.recv() => match out {
+                    Some(Outgoing::Text(b)) => {
+                        // Write everything already queued, then flush once.
+                        let mut res = self.ws.feed(Frame::text(b)).await;
+                        while res.is_ok() {
+                            match self.rx.try_recv() {
+                                Ok(Outgoing::Text(b)) => res = self.ws.feed(Frame::text(b)).await,
+                                Err(_) => break,
+                            }
+                        }
+                        if res.is_err() || self.ws.flush().await.is_err() {
+                            self.closed = true;
+                        }
+                    }
+                    None => {}
+                },
+                frame = self.ws.next() => {
+                    let Some(frame) = frame else {
+                        self.closed = true;
+                        return Event::Closed;
+                    };
+                    self.last_heard = Instant::now();
+                    match frame.opcode() {
+                        OpCode::Text => return Event::Text(frame.into_payload()),
+                        OpCode::Binary => return Event::Binary(frame.into_payload()),
+                        OpCode::Close => {
+                            self.closed = true;
+                            return Event::Closed;
+                        }
+                        _ => {} // pings are answered by yawc; pongs only prove liveness
+                    }
+                }
+                _ = ping.tick() => {
+                    if self.last_heard.elapsed() > self.ping_every * 3 {
+                        tracing::debug!(conn = self.peer.id, "peer silent for three ping intervals; dropping it");
+                        self.closed = true;
+                        return Event::Closed;
+                    }
+                    if self.ws.send(Frame::ping(Bytes::new())).await.is_err() {
+                        self.closed = true;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// An error frame for a refusal, with the close code that goes with it.
+pub fn refusal(code: ErrorCode, message: String) -> (ErrorBody, u16) {
+    let close = match code {
+        ErrorCode::UnknownSite => CLOSE_UNKNOWN_SITE,
+        ErrorCode::OriginNotAllowed => CLOSE_ORIGIN_NOT_ALLOWED,
+        ErrorCode::Unauthorized => CLOSE_UNAUTHORIZED,
+        _ => 1008,
+    };
+    (ErrorBody::new(code, message), close)
+}
