@@ -121,6 +121,7 @@ where
             ws,
             state.settings.send_queue_frames,
             Duration::from_secs(state.settings.ping_interval_secs.max(1)),
+            state.settings.max_frame_bytes,
             state.shutdown.clone(),
         );
         match verdict {

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use chatcast_protocol::{ErrorBody, ErrorCode};
-use futures::{SinkExt, StreamExt};
+use futures::SinkExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use yawc::close::CloseCode;
@@ -96,12 +96,19 @@ pub struct Connection {
     shutdown: CancellationToken,
     ping_every: Duration,
     last_heard: Instant,
+    max_frame_bytes: usize,
     closed: bool,
 }
 
 impl Connection {
     /// Wraps an upgraded socket; `queue` bounds its outgoing frames.
-    pub fn new(ws: HttpWebSocket, queue: usize, ping_every: Duration, shutdown: CancellationToken) -> Self {
+    pub fn new(
+        ws: HttpWebSocket,
+        queue: usize,
+        ping_every: Duration,
+        max_frame_bytes: usize,
+        shutdown: CancellationToken,
+    ) -> Self {
         let (tx, rx) = mpsc::channel(queue.max(1));
         let id = NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed);
         Connection {
@@ -111,6 +118,7 @@ impl Connection {
             shutdown,
             ping_every,
             last_heard: Instant::now(),
+            max_frame_bytes,
             closed: false,
         }
     }
@@ -183,10 +191,22 @@ impl Connection {
                     }
                     None => {}
                 },
-                frame = self.ws.next() => {
-                    let Some(frame) = frame else {
-                        self.closed = true;
-                        return Event::Closed;
+                frame = self.ws.next_frame() => {
+                    let frame = match frame {
+                        Ok(f) => f,
+                        Err(yawc::WebSocketError::FrameTooLarge) => {
+                            let reason = format!("frame larger than {} bytes", self.max_frame_bytes);
+                            self.close(1009, &reason).await;
+                            return Event::Closed;
+                        }
+                        Err(e) if e.is_protocol_error() => {
+                            self.close(1002, &format!("protocol error: {e}")).await;
+                            return Event::Closed;
+                        }
+                        Err(_) => {
+                            self.closed = true;
+                            return Event::Closed;
+                        }
                     };
                     self.last_heard = Instant::now();
                     match frame.opcode() {

@@ -1,0 +1,152 @@
+//! HTTP: health, login and its failures, sessions, the admin API.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn healthz_answers() {
+    let app = spawn_app().await;
+    let res = reqwest::get(app.url("/healthz")).await.unwrap();
+    assert_eq!(res.status(), 200);
+}
+
+#[tokio::test]
+async fn wrong_password_and_unknown_email_get_the_same_401() {
+    let app = spawn_app().await;
+    let c = reqwest::Client::new();
+    let mut bodies = Vec::new();
+    for (email, pw) in [(ADMIN_EMAIL, "wrong-password"), ("nobody@example.com", ADMIN_PASSWORD)] {
+        let res = c.post(app.url("/api/login")).json(&json!({"email": email, "password": pw})).send().await.unwrap();
+        assert_eq!(res.status(), 401);
+        assert!(res.headers().get("set-cookie").is_none());
+        bodies.push(res.json::<Value>().await.unwrap());
+    }
+    assert_eq!(bodies[0], bodies[1], "a 401 must not say which field was wrong");
+    assert_eq!(bodies[0]["error"]["code"], "invalid_credentials");
+}
+
+#[tokio::test]
+async fn login_sets_a_strict_httponly_cookie_and_logout_ends_the_session() {
+    let app = spawn_app().await;
+    let res = reqwest::Client::new()
+        .post(app.url("/api/login"))
+        .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    let me: Value = res.json().await.unwrap();
+    assert_eq!(me["role"], "admin");
+
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let c = reqwest::Client::new();
+    let me = c.get(app.url("/api/me")).header("Cookie", &session).send().await.unwrap();
+    assert_eq!(me.status(), 200);
+    let out = c.post(app.url("/api/logout")).header("Cookie", &session).send().await.unwrap();
+    assert_eq!(out.status(), 204);
+    let me = c.get(app.url("/api/me")).header("Cookie", &session).send().await.unwrap();
+    assert_eq!(me.status(), 401, "the session must be gone after logout");
+}
+
+#[tokio::test]
+async fn repeated_failed_logins_are_rate_limited() {
+    let app = spawn_app().await;
+    let c = reqwest::Client::new();
+    let attempt = |pw: &'static str| {
+        c.post(app.url("/api/login")).json(&json!({"email": ADMIN_EMAIL, "password": pw})).send()
+    };
+    for _ in 0..5 {
+        assert_eq!(attempt("wrong-password").await.unwrap().status(), 401);
+    }
+    let res = attempt(ADMIN_PASSWORD).await.unwrap();
+    assert_eq!(res.status(), 429, "even the right password waits once the limit is hit");
+    assert!(res.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() > 0);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "rate_limited");
+}
+
+#[tokio::test]
+async fn login_rejects_a_non_json_body_with_a_reason() {
+    let app = spawn_app().await;
+    let res = reqwest::Client::new()
+        .post(app.url("/api/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("email=a&password=b")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 415);
+    let body: Value = res.json().await.unwrap();
+    assert!(body["error"]["message"].as_str().unwrap().contains("JSON"));
+}
+
+#[tokio::test]
+async fn admin_api_creates_sites_and_users_and_refuses_consultants() {
+    let app = spawn_app().await;
+    let admin = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let c = reqwest::Client::new();
+    let res = c
+        .post(app.url("/api/sites"))
+        .header("Cookie", &admin)
+        .json(&json!({"name": "Blog", "origins": ["https://Blog.Example.com/"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let site: Value = res.json().await.unwrap();
+    assert_eq!(site["origins"], json!(["https://blog.example.com"]));
+    assert!(site["key"].as_str().unwrap().starts_with("site_"));
+
+    let bad = c
+        .post(app.url("/api/sites"))
+        .header("Cookie", &admin)
+        .json(&json!({"name": "Bad", "origins": ["blog.example.com/path"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    let body: Value = bad.json().await.unwrap();
+    assert!(body["error"]["message"].as_str().unwrap().contains("not an origin"));
+
+    let res = c
+        .post(app.url("/api/users"))
+        .header("Cookie", &admin)
+        .json(&json!({"email": "carol@example.com", "password": "carol-password", "role": "consultant"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let dup = c
+        .post(app.url("/api/users"))
+        .header("Cookie", &admin)
+        .json(&json!({"email": "carol@example.com", "password": "carol-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(dup.status(), 409);
+
+    let carol = app.login("carol@example.com", "carol-password").await;
+    let res = c.get(app.url("/api/sites")).header("Cookie", &carol).send().await.unwrap();
+    assert_eq!(res.status(), 403);
+    let users: Value = c.get(app.url("/api/users")).header("Cookie", &admin).send().await.unwrap().json().await.unwrap();
+    assert!(users.as_array().unwrap().iter().all(|u| u.get("password_hash").is_none()));
+}
+
+#[tokio::test]
+async fn assets_are_served_and_the_demo_gets_its_key() {
+    let app = spawn_app().await;
+    let widget = reqwest::get(app.url("/widget.js")).await.unwrap();
+    assert_eq!(widget.status(), 200);
+    assert!(widget.headers()["content-type"].to_str().unwrap().contains("javascript"));
+    let console = reqwest::get(app.url("/console/")).await.unwrap();
+    assert_eq!(console.status(), 200);
+    assert!(console.headers().contains_key("content-security-policy"));
+    let demo = reqwest::get(app.url("/demo/")).await.unwrap().text().await.unwrap();
+    let key = app.state.db.demo_site().await.unwrap().unwrap().key;
+    assert!(demo.contains(&format!("data-site=\"{key}\"")), "the demo page embeds the demo site's key");
+    assert!(!demo.contains("{{CHATCAST_SITE_KEY}}"));
+}

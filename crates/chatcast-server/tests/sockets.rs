@@ -1,0 +1,135 @@
+//! WebSocket endpoints: who may connect, bad frames, limits, compression.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[tokio::test]
+async fn unknown_site_key_is_refused_with_the_reason() {
+    let app = spawn_app().await;
+    let mut c = app.visitor_socket("site_nope", Some(SITE_ORIGIN)).await;
+    let e = c.recv().await;
+    assert_eq!(e["t"], "error");
+    assert_eq!(e["code"], "unknown_site");
+    assert!(e["message"].as_str().unwrap().contains("site_nope"));
+    assert_eq!(c.expect_close().await.0, 4004);
+}
+
+#[tokio::test]
+async fn disallowed_origin_is_refused_with_the_reason() {
+    let app = spawn_app().await;
+    let mut c = app.visitor_socket(&app.site_key, Some("https://evil.example")).await;
+    let e = c.recv().await;
+    assert_eq!(e["code"], "origin_not_allowed");
+    assert!(e["message"].as_str().unwrap().contains("https://evil.example"));
+    let (code, reason) = c.expect_close().await;
+    assert_eq!(code, 4003);
+    assert!(reason.contains("not allowed"), "{reason}");
+
+    let mut c = app.visitor_socket(&app.site_key, None).await;
+    assert_eq!(c.recv().await["code"], "origin_not_allowed");
+    assert_eq!(c.expect_close().await.0, 4003);
+}
+
+#[tokio::test]
+async fn console_socket_needs_a_session_and_its_own_origin() {
+    let app = spawn_app().await;
+    let mut c = app.console_socket(None, None).await;
+    assert_eq!(c.recv().await["code"], "unauthorized");
+    assert_eq!(c.expect_close().await.0, 4001);
+
+    // A valid cookie sent by a page on another site: cross-site WebSocket hijacking.
+    let cookie = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let mut c = app.console_socket(Some(&cookie), Some("https://evil.example")).await;
+    assert_eq!(c.recv().await["code"], "origin_not_allowed");
+    assert_eq!(c.expect_close().await.0, 4003);
+
+    let mut c = app.console_socket(Some(&cookie), None).await;
+    assert_eq!(c.recv().await["t"], "snapshot");
+}
+
+#[tokio::test]
+async fn malformed_frames_get_an_error_naming_the_problem_and_lose_nothing() {
+    let app = spawn_app().await;
+    let (mut v, _, _) = app.visitor(None).await;
+    let cases = [
+        ("not json", "bad_json", "JSON"),
+        ("[1,2]", "bad_json", "object"),
+        (r#"{"t":"send","client_id":"a","body":"x"}"#, "unsupported_version", "`v`"),
+        (r#"{"v":2,"t":"send","client_id":"a","body":"x"}"#, "unsupported_version", "2"),
+        (r#"{"v":1,"t":"dance"}"#, "unknown_type", "dance"),
+        (r#"{"v":1,"t":"send","client_id":"a"}"#, "bad_message", "body"),
+        (r#"{"v":1,"t":"send","client_id":"a","body":"   "}"#, "empty_message", "empty"),
+        (r#"{"v":1,"t":"hello","page":{"url":"x"}}"#, "bad_message", "hello"),
+    ];
+    for (frame, code, needle) in cases {
+        v.send_text(frame).await;
+        let e = v.recv_type("error").await;
+        assert_eq!(e["code"], code, "for {frame}: {e}");
+        assert!(e["message"].as_str().unwrap().contains(needle), "for {frame}: {e}");
+    }
+    let long = "x".repeat(4001);
+    v.send(json!({"t": "send", "client_id": "long", "body": long})).await;
+    assert_eq!(v.recv_type("error").await["code"], "message_too_long");
+    v.send_binary(vec![1, 2, 3]).await;
+    assert_eq!(v.recv_type("error").await["code"], "binary_not_supported");
+
+    // The socket still works, and nothing bad was stored.
+    v.send(json!({"t": "send", "client_id": "ok", "body": "still here"})).await;
+    let ack = v.recv_type("ack").await;
+    assert_eq!(ack["message"]["body"], "still here");
+}
+
+#[tokio::test]
+async fn frames_before_hello_are_answered_not_ready() {
+    let app = spawn_app().await;
+    let mut v = app.visitor_socket(&app.site_key, Some(SITE_ORIGIN)).await;
+    v.send(json!({"t": "send", "client_id": "a", "body": "hi"})).await;
+    let e = v.recv().await;
+    assert_eq!(e["code"], "not_ready");
+    v.send(json!({"t": "hello", "page": {"url": "u", "title": "t"}})).await;
+    v.recv_type("welcome").await;
+}
+
+#[tokio::test]
+async fn an_oversize_frame_closes_with_1009() {
+    let app = spawn_app().await;
+    let (mut v, _, _) = app.visitor(None).await;
+    // Incompressible, so that the compressed frame is as large as the limit too.
+    let noise: String = (0..80_000u32).map(|i| char::from(b'a' + ((i.wrapping_mul(2654435761) >> 13) % 26) as u8)).collect();
+    v.send(json!({"t": "send", "client_id": "big", "body": noise})).await;
+    assert_eq!(v.expect_close().await.0, 1009);
+}
+
+#[tokio::test]
+async fn permessage_deflate_is_negotiated() {
+    let app = spawn_app().await;
+    let mut tcp = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let req = format!(
+        "GET /ws/visitor?site={} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: {SITE_ORIGIN}\r\n\
+         Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n",
+        app.site_key, app.addr
+    );
+    tcp.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 1024];
+    let n = tcp.read(&mut buf).await.unwrap();
+    let head = String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 101"), "{head}");
+    assert!(head.contains("sec-websocket-extensions: permessage-deflate"), "{head}");
+}
+
+#[tokio::test]
+async fn shutdown_closes_sockets_with_going_away() {
+    let app = spawn_app().await;
+    let (mut v, _, _) = app.visitor(None).await;
+    let cookie = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let mut c = app.console_socket(Some(&cookie), None).await;
+    c.recv_type("snapshot").await;
+    let stop = tokio::spawn(app.shutdown());
+    assert_eq!(v.expect_close().await.0, 1001);
+    assert_eq!(c.expect_close().await.0, 1001);
+    stop.await.unwrap();
+}
