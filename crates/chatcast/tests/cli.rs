@@ -1,0 +1,110 @@
+//! The `chatcast` command line of SPEC §8, run as a real process.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn chatcast(dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_chatcast"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .env("CHATCAST_SKIP_WEB_BUILD", "1")
+        .output()
+        .unwrap()
+}
+
+fn stdout(o: &std::process::Output) -> String {
+    assert!(o.status.success(), "failed: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+/// Starts `chatcast serve` on a free port; returns the child and its base URL.
+fn serve(dir: &std::path::Path) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chatcast"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir)
+        .env("CHATCAST_ADMIN_EMAIL", "root@example.com")
+        .env("CHATCAST_ADMIN_PASSWORD", "root-password")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = lines.next().unwrap().unwrap();
+    let url = line.strip_prefix("chatcast listening on ").expect(&line).to_owned();
+    (child, url)
+}
+
+#[test]
+fn site_add_prints_the_key_last_and_site_list_shows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = stdout(&chatcast(dir.path(), &["site", "add", "--name", "Shop", "--origin", "https://shop.example", "--origin", "http://localhost:3000"]));
+    let key = out.lines().last().unwrap();
+    assert!(key.starts_with("site_"), "{out}");
+    let list = stdout(&chatcast(dir.path(), &["site", "list"]));
+    assert!(list.contains(key) && list.contains("https://shop.example") && list.contains("http://localhost:3000"), "{list}");
+
+    let bad = chatcast(dir.path(), &["site", "add", "--name", "Bad", "--origin", "shop.example"]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not an origin"));
+}
+
+#[test]
+fn user_add_rejects_duplicates_and_short_passwords() {
+    let dir = tempfile::tempdir().unwrap();
+    stdout(&chatcast(dir.path(), &["user", "add", "--email", "c@example.com", "--password", "long-enough"]));
+    let dup = chatcast(dir.path(), &["user", "add", "--email", "c@example.com", "--password", "long-enough"]);
+    assert!(!dup.status.success());
+    assert!(String::from_utf8_lossy(&dup.stderr).contains("already exists"));
+    let short = chatcast(dir.path(), &["user", "add", "--email", "d@example.com", "--password", "short"]);
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 8"));
+}
+
+#[tokio::test]
+async fn commands_work_while_the_server_runs_and_sigterm_stops_it_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, url) = serve(dir.path());
+    assert_eq!(reqwest::get(format!("{url}/healthz")).await.unwrap().status(), 200);
+
+    // A user added by the CLI can log in at once, without a restart.
+    stdout(&chatcast(dir.path(), &["user", "add", "--email", "late@example.com", "--password", "late-password", "--role", "admin"]));
+    let c = reqwest::Client::new();
+    let res = c
+        .post(format!("{url}/api/login"))
+        .json(&serde_json::json!({"email": "late@example.com", "password": "late-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+
+    // A site added by the CLI shows in the running server.
+    let out = stdout(&chatcast(dir.path(), &["site", "add", "--name", "Live", "--origin", "https://live.example"]));
+    let key = out.lines().last().unwrap().to_owned();
+    let sites: serde_json::Value = c.get(format!("{url}/api/sites")).header("Cookie", cookie).send().await.unwrap().json().await.unwrap();
+    assert!(sites.as_array().unwrap().iter().any(|s| s["key"] == key.as_str()));
+
+    // The env admin exists.
+    let res = c
+        .post(format!("{url}/api/login"))
+        .json(&serde_json::json!({"email": "root@example.com", "password": "root-password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "server did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "exit status {status}");
+    // Storage was flushed: the WAL was folded back into the database file.
+    let wal = dir.path().join("chatcast.db-wal");
+    assert!(!wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0);
+}
