@@ -1,0 +1,138 @@
+// A visitor on a page served from another origin chats with a logged-in
+// consultant: both directions, across a visitor reload, while the server is
+// down (the outbox) and across a server restart (history intact).
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, startSite, addSite, launchBrowser, consoleLogin, openWidget, removeDir, shot } from './harness.mjs';
+
+let server, site, browser;
+
+before(async () => {
+  server = await startServer();
+  site = await startSite(server.url, {
+    '/': '<h1>Welcome to the shop</h1><a href="/pricing">Pricing</a>',
+    '/pricing': '<h1>Pricing</h1>',
+  });
+  site.key = addSite(server.dataDir, 'E2E shop', site.origin);
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await site?.close();
+  await server?.stop();
+  removeDir(server.dataDir);
+});
+
+/** Messages shown in the widget, as [author, text] pairs. */
+async function widgetMessages(page) {
+  const items = page.getByTestId('widget-message');
+  const out = [];
+  for (const el of await items.all()) out.push([await el.getAttribute('data-author'), (await el.innerText()).trim()]);
+  return out;
+}
+
+test('cross-origin chat both ways, across a reload and a server restart', { timeout: 120_000 }, async () => {
+  const vctx = await browser.newContext({ viewport: { width: 1100, height: 760 } });
+  const visitor = await vctx.newPage();
+  await visitor.goto(`${site.origin}/`);
+  await openWidget(visitor);
+  await visitor.getByTestId('widget-input').fill('Hello, is anyone there?');
+  await visitor.getByTestId('widget-send').click();
+
+  const consultant = await consoleLogin(browser, server.url);
+  const item = consultant.getByTestId('visitor-item');
+  await item.first().waitFor();
+  assert.equal(await item.count(), 1, 'one visitor online');
+  const visitorId = await item.first().getAttribute('data-visitor-id');
+  assert.match(visitorId, /^v_/);
+  await item.first().click();
+  const dialog = consultant.getByTestId('dialog');
+  await dialog.waitFor();
+  const fromVisitor = dialog.locator('[data-testid="chat-message"][data-author="visitor"]');
+  await fromVisitor.filter({ hasText: 'Hello, is anyone there?' }).waitFor();
+
+  await consultant.getByTestId('chat-input').fill('Hi! I am here to help.');
+  await consultant.getByTestId('chat-send').click();
+  const reply = visitor.locator('[data-testid="widget-message"][data-author="consultant"]');
+  await reply.filter({ hasText: 'Hi! I am here to help.' }).waitFor();
+  await shot(visitor, 'chat-visitor');
+  await shot(consultant, 'chat-consultant');
+
+  // The visitor navigates: the console follows, and the widget keeps the dialog.
+  await visitor.goto(`${site.origin}/pricing`);
+  await consultant.getByTestId('visitor-item').filter({ hasText: 'Pricing' }).waitFor();
+  await visitor.getByTestId('widget-message').filter({ hasText: 'Hi! I am here to help.' }).waitFor();
+
+  // A reload keeps the identity and the history.
+  await visitor.reload();
+  await visitor.getByTestId('widget-message').filter({ hasText: 'Hello, is anyone there?' }).waitFor();
+  await visitor.getByTestId('widget-message').filter({ hasText: 'Hi! I am here to help.' }).waitFor();
+  assert.equal(await consultant.getByTestId('visitor-item').getAttribute('data-visitor-id'), visitorId, 'same visitor after reload');
+
+  // The server goes down; the visitor writes anyway; the server comes back on the same address.
+  const listen = new URL(server.url).host;
+  assert.equal(await server.stop(), 0, 'clean exit on SIGTERM');
+  await openWidgetIfClosed(visitor);
+  await visitor.getByTestId('widget-input').fill('Written while you were away');
+  await visitor.getByTestId('widget-send').click();
+  server = await startServer({ dataDir: server.dataDir, listen });
+
+  // Delivered once when the connection is back; the console reconnects by itself.
+  await consultant
+    .locator('[data-testid="chat-message"][data-author="visitor"]')
+    .filter({ hasText: 'Written while you were away' })
+    .waitFor({ timeout: 40_000 });
+  await consultant.getByTestId('chat-input').fill('Welcome back');
+  await consultant.getByTestId('chat-send').click();
+  await visitor.locator('[data-testid="widget-message"][data-author="consultant"]').filter({ hasText: 'Welcome back' }).waitFor();
+
+  // History is intact after the restart, with nothing doubled, on both sides.
+  await visitor.reload();
+  await visitor.getByTestId('widget-message').filter({ hasText: 'Welcome back' }).waitFor();
+  const texts = (await widgetMessages(visitor)).map(([, t]) => t);
+  for (const t of ['Hello, is anyone there?', 'Hi! I am here to help.', 'Written while you were away', 'Welcome back']) {
+    assert.equal(texts.filter((x) => x.includes(t)).length, 1, `"${t}" shown exactly once in the widget: ${JSON.stringify(texts)}`);
+  }
+  await consultant.reload();
+  await consultant.getByTestId('visitor-item').first().click();
+  const all = consultant.getByTestId('chat-message');
+  await all.filter({ hasText: 'Welcome back' }).waitFor();
+  assert.equal(await all.filter({ hasText: 'Written while you were away' }).count(), 1);
+  await vctx.close();
+  await consultant.context().close();
+});
+
+test('two consultants see the same dialog live; unread counts', { timeout: 60_000 }, async () => {
+  const vctx = await browser.newContext();
+  const visitor = await vctx.newPage();
+  await visitor.goto(`${site.origin}/`);
+  const a = await consoleLogin(browser, server.url);
+  const b = await consoleLogin(browser, server.url);
+  await openWidgetIfClosed(visitor);
+  await visitor.getByTestId('widget-input').fill('First question');
+  await visitor.keyboard.press('Enter');
+
+  // B has not opened the dialog: an unread badge.
+  // The first test's visitor has left: one visitor online.
+  await b.getByTestId('visitor-item').first().waitFor();
+  assert.equal(await b.getByTestId('visitor-item').count(), 1);
+  const vid = await b.getByTestId('visitor-item').getAttribute('data-visitor-id');
+  const itemB = b.locator(`[data-testid="visitor-item"][data-visitor-id="${vid}"]`);
+  await itemB.getByTestId('unread-count').filter({ hasText: '1' }).waitFor();
+
+  await a.locator(`[data-testid="visitor-item"][data-visitor-id="${vid}"]`).click();
+  await b.locator(`[data-testid="visitor-item"][data-visitor-id="${vid}"]`).click();
+  await a.getByTestId('chat-input').fill('Answer from A');
+  await a.getByTestId('chat-input').press('Enter');
+  await b.getByTestId('chat-message').filter({ hasText: 'Answer from A' }).waitFor();
+  await visitor.getByTestId('widget-message').filter({ hasText: 'Answer from A' }).waitFor();
+  await vctx.close();
+  await a.context().close();
+  await b.context().close();
+});
+
+async function openWidgetIfClosed(page) {
+  if (!(await page.getByTestId('widget-input').isVisible())) await openWidget(page);
+}
+

@@ -1,0 +1,120 @@
+// End-to-end harness: the real chatcast binary on a port-0 listener with a
+// fresh data dir, a second HTTP server that plays "the customer's website" on
+// another origin, and Debian's Chromium driven by playwright-core.
+import { spawn, execFileSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createInterface } from 'node:readline';
+import { chromium } from 'playwright-core';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const BIN = process.env.CHATCAST_BIN || join(root, 'target', 'debug', 'chatcast');
+export const ADMIN = { email: 'admin@example.com', password: 'admin-password' };
+
+/** Runs a chatcast subcommand against `dataDir`; returns stdout. */
+export function cli(dataDir, ...args) {
+  return execFileSync(BIN, [...args, '--data-dir', dataDir], { encoding: 'utf8' });
+}
+
+/** Starts `chatcast serve` on `dataDir` (a new temp dir unless given) and `listen` (a free port unless given). */
+export async function startServer({ dataDir = mkdtempSync(join(tmpdir(), 'chatcast-e2e-')), listen = '127.0.0.1:0' } = {}) {
+  const child = spawn(BIN, ['serve', '--listen', listen, '--data-dir', dataDir], {
+    env: { ...process.env, CHATCAST_ADMIN_EMAIL: ADMIN.email, CHATCAST_ADMIN_PASSWORD: ADMIN.password },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const url = await new Promise((resolve, reject) => {
+    const rl = createInterface({ input: child.stdout });
+    rl.on('line', (line) => {
+      const m = line.match(/^chatcast listening on (\S+)/);
+      if (m) resolve(m[1]);
+    });
+    child.on('exit', (code) => reject(new Error(`chatcast exited with ${code}: ${stderr}`)));
+    setTimeout(() => reject(new Error(`chatcast did not start within 20 s: ${stderr}`)), 20_000);
+  });
+  return {
+    url,
+    dataDir,
+    child,
+    stderr: () => stderr,
+    /** SIGTERM, then wait for a clean exit. */
+    async stop() {
+      if (child.exitCode !== null) return child.exitCode;
+      const exited = new Promise((r) => child.on('exit', (code) => r(code)));
+      child.kill('SIGTERM');
+      return exited;
+    },
+  };
+}
+
+/** Removes a data dir made by startServer. */
+export function removeDir(dir) {
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * A website on another origin that embeds the widget. `pages` maps a path to
+ * its HTML body; the script tag is added to every page. Set `site.key` once
+ * the site exists (its origin is only known after this starts).
+ */
+export async function startSite(serverUrl, pages) {
+  const site = { key: '', origin: '', close: null };
+  const srv = createServer((req, res) => {
+    const path = new URL(req.url, 'http://x').pathname;
+    const body = pages[path];
+    if (body === undefined) {
+      res.writeHead(404).end('not found');
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    res.end(`<!doctype html><html><head><meta charset="utf-8"><title>${path}</title></head><body>${body}
+<script src="${serverUrl}/widget.js" data-site="${site.key}" async></script></body></html>`);
+  });
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  site.origin = `http://127.0.0.1:${srv.address().port}`;
+  site.close = () => new Promise((r) => { srv.closeAllConnections(); srv.close(r); });
+  return site;
+}
+
+/** Adds a site for `origin` with the CLI and returns its key (the last line of output). */
+export function addSite(dataDir, name, origin) {
+  return cli(dataDir, 'site', 'add', '--name', name, '--origin', origin).trim().split('\n').pop();
+}
+
+/** Launches Debian's Chromium headless. */
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH || '/usr/bin/chromium',
+    args: [
+      '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic',
+    ],
+  });
+}
+
+/** Logs a consultant into the console in a new page. */
+export async function consoleLogin(browser, serverUrl, { email, password } = ADMIN) {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await ctx.newPage();
+  await page.goto(`${serverUrl}/console/`);
+  await page.getByTestId('login-email').fill(email);
+  await page.getByTestId('login-password').fill(password);
+  await page.getByTestId('login-submit').click();
+  return page;
+}
+
+/** The widget's shadow-root elements are reachable with getByTestId (open shadow root). */
+export async function openWidget(page) {
+  await page.getByTestId('widget-launcher').click();
+  await page.getByTestId('widget-input').waitFor();
+}
+
+/** Saves a screenshot under web/tests/screenshots when CHATCAST_SCREENSHOTS is set. */
+export async function shot(page, name) {
+  if (!process.env.CHATCAST_SCREENSHOTS) return;
+  await page.screenshot({ path: join(root, 'web', 'tests', 'screenshots', `${name}.png`) });
+}
