@@ -1,0 +1,114 @@
+// The console's HTTP API (docs/protocol.md, "HTTP API (console)").
+
+import type { Me } from '../protocol/Me';
+
+export interface ApiErrorInfo {
+  status: number;
+  code: string;
+  message: string;
+  /** Seconds, from `Retry-After` (429). */
+  retryAfter?: number;
+}
+
+export class ApiError extends Error {
+  constructor(readonly info: ApiErrorInfo) {
+    super(info.message);
+  }
+  get status(): number {
+    return this.info.status;
+  }
+}
+
+export interface Site {
+  id: string;
+  name: string;
+  key: string;
+  origins: string[];
+  created_at?: number | string;
+  is_demo?: boolean;
+}
+
+export interface User {
+  id: string | number;
+  email: string;
+  name: string;
+  role: string;
+}
+
+/** Called when any request answers 401: the session is gone. */
+let onUnauthorized: (() => void) | null = null;
+export function setUnauthorizedHandler(f: () => void): void {
+  onUnauthorized = f;
+}
+
+async function request<T>(method: string, path: string, body?: unknown, opts: { quiet401?: boolean } = {}): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      method,
+      credentials: 'same-origin',
+      headers: body === undefined ? { Accept: 'application/json' } : { 'Content-Type': 'application/json', Accept: 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  } catch {
+    throw new ApiError({ status: 0, code: 'network', message: 'The server cannot be reached. Check your connection and try again.' });
+  }
+  const text = await res.text();
+  let data: any = null;
+  if (text) {
+    try {
+      data = JSON.parse(text);
+    } catch {
+      data = null;
+    }
+  }
+  if (!res.ok) {
+    const e = data && typeof data === 'object' && data.error ? data.error : null;
+    const retry = Number(res.headers.get('Retry-After'));
+    const info: ApiErrorInfo = {
+      status: res.status,
+      code: e?.code ?? `http_${res.status}`,
+      message: e?.message ?? (text.trim().slice(0, 200) || `The server answered ${res.status} ${res.statusText}`),
+      retryAfter: Number.isFinite(retry) && retry > 0 ? retry : undefined,
+    };
+    if (res.status === 401 && !opts.quiet401) onUnauthorized?.();
+    throw new ApiError(info);
+  }
+  return data as T;
+}
+
+export const api = {
+  /** The logged-in user, or null without a session. */
+  async me(): Promise<Me | null> {
+    try {
+      return await request<Me>('GET', '/api/me', undefined, { quiet401: true });
+    } catch (e) {
+      if (e instanceof ApiError && e.status === 401) return null;
+      throw e;
+    }
+  },
+  login(email: string, password: string): Promise<unknown> {
+    return request('POST', '/api/login', { email, password }, { quiet401: true });
+  },
+  logout(): Promise<unknown> {
+    return request('POST', '/api/logout', undefined, { quiet401: true });
+  },
+  sites(): Promise<Site[]> {
+    return request<Site[]>('GET', '/api/sites');
+  },
+  addSite(name: string, origins: string[]): Promise<Site> {
+    return request<Site>('POST', '/api/sites', { name, origins });
+  },
+  users(): Promise<User[]> {
+    return request<User[]>('GET', '/api/users');
+  },
+  addUser(u: { email: string; password: string; role: string; name?: string }): Promise<User | null> {
+    return request<User | null>('POST', '/api/users', u);
+  },
+};
+
+/** A server message, starting with a capital letter. */
+export function sentence(msg: string): string {
+  const m = msg.trim();
+  return m ? m[0].toUpperCase() + m.slice(1) : m;
+}

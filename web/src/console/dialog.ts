@@ -1,0 +1,361 @@
+// One open dialog: header (who, where), the transcript, and the reply box.
+// Messages are keyed so an acknowledged message replaces its pending copy in
+// place, and a message that arrives twice (ack + broadcast, resend) shows once.
+
+import type { ChatMessage } from '../protocol/ChatMessage';
+import { h, reconcileChildren, setAttr, setText } from './dom';
+import {
+  charCount, clock, cmpId, dayKey, dayLabel, fullDate, hueOf, onlineFor, ago, safeHref, shortUrl, urlHost, visitorCode,
+} from './format';
+import { MAX_BODY, type Change, type Live, type Pending } from './live';
+
+interface Opts {
+  drafts: Map<string, string>;
+  onBack(): void;
+  onEscape(): void;
+}
+
+const SCREENCAST_TITLE = 'Screen broadcast arrives in a later version';
+
+export class DialogView {
+  readonly el: HTMLElement;
+  private readonly title: HTMLElement;
+  private readonly url: HTMLAnchorElement;
+  private readonly site: HTMLElement;
+  private readonly status: HTMLElement;
+  private readonly statusText: HTMLElement;
+  private readonly log: HTMLElement;
+  private readonly loading: HTMLElement;
+  private readonly jump: HTMLButtonElement;
+  private readonly input: HTMLTextAreaElement;
+  private readonly sendBtn: HTMLButtonElement;
+  private readonly hint: HTMLElement;
+  private readonly counter: HTMLElement;
+  private readonly nodes = new Map<string, HTMLElement>();
+  private lastCount = 0;
+  private firstDraw = true;
+  private dirty = false;
+
+  constructor(
+    private readonly live: Live,
+    readonly visitorId: string,
+    private readonly opts: Opts,
+  ) {
+    const code = visitorCode(visitorId);
+    this.title = h('h2', { class: 'dialog-title', 'data-testid': 'dialog-page-title' });
+    this.url = h('a', { class: 'dialog-url', target: '_blank', rel: 'noopener noreferrer', 'data-testid': 'dialog-page-url' });
+    this.site = h('span', { class: 'dialog-site', 'data-testid': 'dialog-site' });
+    this.statusText = h('span');
+    this.status = h('span', { class: 'dialog-status' }, h('span', { class: 'status-dot', 'aria-hidden': 'true' }), this.statusText);
+    const screencast = h('button', {
+      type: 'button', class: 'btn btn-ghost screencast-btn', 'data-testid': 'screencast-button', 'data-state': 'unavailable',
+      disabled: true, title: SCREENCAST_TITLE, 'aria-label': `Watch the visitor's tab — ${SCREENCAST_TITLE}`,
+    }, screenIcon(), h('span', { class: 'label' }, 'Screen'));
+    const header = h('header', { class: 'dialog-head' },
+      h('button', { type: 'button', class: 'btn btn-ghost back', 'aria-label': 'Back to visitors', 'data-testid': 'dialog-back', onclick: () => opts.onBack() }, '‹'),
+      h('span', { class: 'avatar avatar-lg', 'aria-hidden': 'true', style: `--hue:${hueOf(visitorId)}` }, code.slice(0, 2)),
+      h('div', { class: 'dialog-who' },
+        this.title,
+        h('div', { class: 'dialog-sub' }, this.url),
+        h('div', { class: 'dialog-meta' }, this.site, h('span', { class: 'dot-sep', 'aria-hidden': 'true' }, '·'), this.status,
+          h('span', { class: 'dot-sep', 'aria-hidden': 'true' }, '·'), h('span', { class: 'vcode', title: visitorId }, `Visitor ${code}`)),
+      ),
+      h('div', { class: 'dialog-actions' }, screencast),
+    );
+
+    this.loading = h('div', { class: 'log-note' }, 'Loading the conversation…');
+    this.log = h('div', { class: 'log', role: 'log', 'aria-live': 'polite', 'aria-label': 'Conversation', tabindex: '0', 'data-testid': 'chat-log' });
+    this.jump = h('button', { type: 'button', class: 'jump', hidden: true, onclick: () => this.scrollToEnd(true) }, 'New messages ↓');
+    this.log.addEventListener('scroll', () => {
+      if (this.nearBottom()) this.jump.hidden = true;
+    });
+
+    this.input = h('textarea', {
+      class: 'chat-input', 'data-testid': 'chat-input', rows: '1', 'aria-label': 'Reply',
+      placeholder: 'Write a reply…  Enter sends, Shift+Enter adds a line',
+    });
+    this.input.value = opts.drafts.get(visitorId) ?? '';
+    this.sendBtn = h('button', { type: 'submit', class: 'btn btn-primary send', 'data-testid': 'chat-send', 'aria-label': 'Send' }, sendIcon(), h('span', { class: 'label' }, 'Send'));
+    this.counter = h('span', { class: 'counter', hidden: true });
+    this.hint = h('span', { class: 'composer-hint' });
+    const form = h('form', { class: 'composer' },
+      h('div', { class: 'composer-box' }, this.input, this.sendBtn),
+      h('div', { class: 'composer-foot' }, this.hint, this.counter),
+    );
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.submit();
+    });
+    this.input.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && !e.shiftKey && !e.isComposing && e.keyCode !== 229) {
+        e.preventDefault();
+        this.submit();
+      } else if (e.key === 'Escape') {
+        e.preventDefault();
+        opts.onEscape();
+      }
+    });
+    this.input.addEventListener('input', () => this.onInput());
+
+    const chat = h('div', { class: 'chat-col' }, h('div', { class: 'log-wrap' }, this.log, this.jump), form);
+    // The screen replica will sit beside the chat (`replica-slot`), so the layout already has the place.
+    const body = h('div', { class: 'dialog-body' }, chat, h('aside', { class: 'replica-slot', hidden: true, 'aria-hidden': 'true' }));
+    this.el = h('section', { class: 'dialog', 'data-testid': 'dialog', 'data-visitor-id': visitorId, 'aria-label': 'Dialog' }, header, body);
+    this.draw();
+    this.onInput();
+  }
+
+  destroy(): void {
+    this.saveDraft();
+    this.el.remove();
+  }
+
+  focusInput(): void {
+    this.input.focus({ preventScroll: true });
+  }
+
+  tick(): void {
+    this.drawHeader();
+  }
+
+  onChange(c: Change): void {
+    if (c.kind === 'dialog' && c.visitorId !== this.visitorId) return;
+    if (c.kind === 'conn') {
+      this.drawHint();
+      return;
+    }
+    if (this.dirty) return;
+    this.dirty = true;
+    setTimeout(() => {
+      this.dirty = false;
+      this.draw();
+    }, 0);
+  }
+
+  private saveDraft(): void {
+    const v = this.input.value;
+    if (v.trim()) this.opts.drafts.set(this.visitorId, v);
+    else this.opts.drafts.delete(this.visitorId);
+  }
+
+  private submit(): void {
+    const body = this.input.value.trim();
+    if (!body) return;
+    if (charCount(body) > MAX_BODY) {
+      this.counter.hidden = false;
+      this.input.focus();
+      return;
+    }
+    this.live.send(this.visitorId, body);
+    this.input.value = '';
+    this.opts.drafts.delete(this.visitorId);
+    this.onInput();
+    this.input.focus();
+    this.scrollToEnd(true);
+  }
+
+  private onInput(): void {
+    // Grow with the text, up to a limit (CSS max-height scrolls beyond).
+    this.input.style.height = 'auto';
+    this.input.style.height = `${Math.min(this.input.scrollHeight, 220)}px`;
+    const n = charCount(this.input.value.trim());
+    this.sendBtn.disabled = n === 0;
+    this.counter.hidden = n < MAX_BODY - 500;
+    setText(this.counter, `${n} / ${MAX_BODY}`);
+    this.counter.classList.toggle('over', n > MAX_BODY);
+    this.sendBtn.disabled = n === 0 || n > MAX_BODY;
+  }
+
+  private draw(): void {
+    this.drawHeader();
+    this.drawHint();
+    this.drawLog();
+  }
+
+  private drawHeader(): void {
+    const v = this.live.visitors.get(this.visitorId);
+    if (!v) {
+      setText(this.title, `Visitor ${visitorCode(this.visitorId)}`);
+      setText(this.url, '');
+      setText(this.site, '');
+      setText(this.statusText, 'not on any page right now');
+      this.el.classList.add('visitor-offline');
+      return;
+    }
+    setText(this.title, v.page_title.trim() || shortUrl(v.page_url) || 'Untitled page');
+    const href = safeHref(v.page_url);
+    setAttr(this.url, 'href', href);
+    setAttr(this.url, 'title', v.page_url);
+    setText(this.url, (urlHost(v.page_url) ? urlHost(v.page_url) : '') + shortUrl(v.page_url));
+    setText(this.site, v.site_name);
+    this.el.classList.toggle('visitor-offline', !v.online);
+    setAttr(this.el, 'data-online', String(v.online));
+    setText(this.statusText, v.online ? (v.online_since ? onlineFor(v.online_since) : 'online') : `offline, seen ${ago(v.last_seen)}`);
+  }
+
+  private drawHint(): void {
+    const v = this.live.visitors.get(this.visitorId);
+    let hint = '';
+    if (this.live.conn !== 'open') hint = 'Not connected: replies are kept and go out when the connection is back.';
+    else if (!v?.online) hint = 'The visitor is offline; they will see your reply when they come back.';
+    setText(this.hint, hint);
+  }
+
+  private drawLog(): void {
+    const d = this.live.dialogs.get(this.visitorId);
+    const confirmed = d ? [...d.messages.values()].sort((a, b) => cmpId(a.id, b.id) || a.at - b.at) : [];
+    const pending = this.live.pendingFor(this.visitorId);
+    const stick = this.firstDraw || this.nearBottom();
+
+    const nodes: HTMLElement[] = [];
+    let lastDay = '';
+    let prev: ChatMessage | null = null;
+    const used = new Set<string>();
+    for (const m of confirmed) {
+      const day = dayKey(m.at);
+      if (day !== lastDay) {
+        lastDay = day;
+        nodes.push(this.dayNode(day, m.at, used));
+        prev = null;
+      }
+      nodes.push(this.messageNode(m, prev, used));
+      prev = m;
+    }
+    for (const p of pending) nodes.push(this.pendingNode(p, used));
+    for (const [k, el] of this.nodes) if (!used.has(k)) { el.remove(); this.nodes.delete(k); }
+
+    const showLoading = !!d && !d.loaded && confirmed.length === 0;
+    if (showLoading) nodes.unshift(this.loading);
+    else if (d?.loaded && confirmed.length === 0 && pending.length === 0) {
+      setText(this.loading, 'No messages yet. Say hello — the visitor sees your reply in the chat widget.');
+      nodes.unshift(this.loading);
+    }
+    reconcileChildren(this.log, nodes);
+
+    const count = confirmed.length + pending.length;
+    if (count > this.lastCount && !this.firstDraw) {
+      if (stick) this.scrollToEnd(false);
+      else this.jump.hidden = false;
+    } else if (stick) {
+      this.scrollToEnd(false);
+    }
+    this.lastCount = count;
+    if (d?.loaded) this.firstDraw = false;
+  }
+
+  private dayNode(day: string, at: number, used: Set<string>): HTMLElement {
+    const key = `d:${day}`;
+    used.add(key);
+    let el = this.nodes.get(key);
+    if (!el) {
+      el = h('div', { class: 'day', role: 'separator' }, h('span', null, dayLabel(at)));
+      this.nodes.set(key, el);
+    }
+    return el;
+  }
+
+  private messageNode(m: ChatMessage, prev: ChatMessage | null, used: Set<string>): HTMLElement {
+    const key = m.client_id && m.author === 'consultant' ? `c:${m.client_id}` : `i:${m.id}`;
+    used.add(key);
+    let el = this.nodes.get(key);
+    const sig = `${m.id}|${m.body}|${m.author_name}`;
+    if (!el || el.dataset.sig !== sig) {
+      const fresh = renderMessage(m, this.live.me.name);
+      fresh.dataset.sig = sig;
+      if (el) el.replaceWith(fresh);
+      el = fresh;
+      this.nodes.set(key, el);
+    }
+    // Consecutive messages by the same person within a few minutes sit closer together.
+    const cont = !!prev && prev.author === m.author && prev.author_name === m.author_name && m.author !== 'system' && m.at - prev.at < 5 * 60_000;
+    el.classList.toggle('cont', cont);
+    return el;
+  }
+
+  private pendingNode(p: Pending, used: Set<string>): HTMLElement {
+    const key = `c:${p.clientId}`;
+    used.add(key);
+    let el = this.nodes.get(key);
+    const sig = `p|${p.state}|${p.error ?? ''}`;
+    if (!el || el.dataset.sig !== sig) {
+      const meta = p.state === 'failed'
+        ? h('div', { class: 'msg-meta failed' },
+          h('span', null, `Not sent${p.error ? `: ${p.error}` : ''}`),
+          h('button', { type: 'button', class: 'btn btn-link', onclick: () => this.live.retry(p.clientId) }, 'Retry'),
+          h('button', { type: 'button', class: 'btn btn-link', onclick: () => this.live.discard(p.clientId) }, 'Discard'))
+        : h('div', { class: 'msg-meta' }, h('span', { class: 'sending' }, 'Sending…'));
+      const fresh = h('div', {
+        class: `msg msg-consultant mine ${p.state}`, 'data-testid': 'chat-message', 'data-author': 'consultant',
+        'data-pending': 'true', 'data-client-id': p.clientId,
+      }, h('div', { class: 'bubble' }, linkify(p.body)), meta);
+      fresh.dataset.sig = sig;
+      if (el) el.replaceWith(fresh);
+      el = fresh;
+      this.nodes.set(key, el);
+    }
+    return el;
+  }
+
+  private nearBottom(): boolean {
+    const l = this.log;
+    return l.scrollHeight - l.scrollTop - l.clientHeight < 80;
+  }
+
+  private scrollToEnd(smooth: boolean): void {
+    this.jump.hidden = true;
+    requestAnimationFrame(() => {
+      this.log.scrollTo({ top: this.log.scrollHeight, behavior: smooth ? 'smooth' : 'auto' });
+    });
+    this.log.scrollTop = this.log.scrollHeight;
+  }
+}
+
+function renderMessage(m: ChatMessage, myName: string): HTMLElement {
+  const attrs = {
+    'data-testid': 'chat-message', 'data-author': m.author, 'data-id': m.id,
+    'data-client-id': m.client_id ?? undefined,
+  };
+  const time = h('time', { datetime: new Date(m.at).toISOString(), title: fullDate(m.at) }, clock(m.at));
+  if (m.author === 'system') {
+    return h('div', { ...attrs, class: 'msg msg-system' }, h('div', { class: 'bubble' }, linkify(m.body)), h('div', { class: 'msg-meta' }, time));
+  }
+  const mine = m.author === 'consultant' && !!m.author_name && m.author_name === myName;
+  const who = m.author === 'visitor' ? 'Visitor' : m.author_name || 'Consultant';
+  return h('div', { ...attrs, class: `msg msg-${m.author}${mine ? ' mine' : ''}` },
+    h('div', { class: 'bubble' }, linkify(m.body)),
+    h('div', { class: 'msg-meta' }, h('span', { class: 'author' }, who), h('span', { class: 'dot-sep', 'aria-hidden': 'true' }, '·'), time),
+  );
+}
+
+/** Text with http(s) links made clickable; everything else stays text. */
+function linkify(text: string): (Node | string)[] {
+  const out: (Node | string)[] = [];
+  const re = /\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]]/g;
+  let last = 0;
+  for (let m = re.exec(text); m; m = re.exec(text)) {
+    if (m.index > last) out.push(text.slice(last, m.index));
+    const href = safeHref(m[0]);
+    out.push(href ? h('a', { href, target: '_blank', rel: 'noopener noreferrer' }, m[0]) : m[0]);
+    last = m.index + m[0].length;
+  }
+  if (last < text.length) out.push(text.slice(last));
+  return out;
+}
+
+const SVG = 'http://www.w3.org/2000/svg';
+function icon(d: string): SVGSVGElement {
+  const svg = document.createElementNS(SVG, 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('class', 'icon');
+  svg.setAttribute('aria-hidden', 'true');
+  const p = document.createElementNS(SVG, 'path');
+  p.setAttribute('d', d);
+  svg.appendChild(p);
+  return svg;
+}
+function screenIcon(): SVGSVGElement {
+  return icon('M3 5h18v11H3zM8 20h8M12 16v4');
+}
+function sendIcon(): SVGSVGElement {
+  return icon('M4 12 20 4l-6 16-3-7z');
+}

@@ -1,0 +1,343 @@
+// The console's live state: one WebSocket to /ws/console (docs/protocol.md),
+// the visitor list, unread counts, open dialogs and the outbox of messages
+// not yet acknowledged. Views subscribe and read; they never touch the socket.
+
+import type { ChatMessage } from '../protocol/ChatMessage';
+import type { ConsoleIn } from '../protocol/ConsoleIn';
+import type { ConsoleOut } from '../protocol/ConsoleOut';
+import type { ErrorBody } from '../protocol/ErrorBody';
+import type { Me } from '../protocol/Me';
+import type { VisitorInfo } from '../protocol/VisitorInfo';
+import { ReconnectingSocket, newClientId, type SocketState } from '../shared/socket';
+import { cmpId, observeServerTime } from './format';
+
+/** What changed, so views redraw only that. */
+export type Change =
+  | { kind: 'visitors' } // the list (entries, order, unread)
+  | { kind: 'dialog'; visitorId: string } // messages or pending messages of one dialog
+  | { kind: 'conn' }
+  | { kind: 'me' };
+
+export interface Dialog {
+  /** Confirmed messages by id. */
+  messages: Map<string, ChatMessage>;
+  /** Whether the server's history (`dialog`) arrived. */
+  loaded: boolean;
+}
+
+export interface Pending {
+  clientId: string;
+  visitorId: string;
+  body: string;
+  createdAt: number;
+  /** `failed`: the server rejected it (the error says why); it is not resent. */
+  state: 'pending' | 'failed';
+  error?: string;
+}
+
+export type ConnState = 'connecting' | 'open' | 'reconnecting' | 'refused';
+
+/** The server's text limit for a message body (characters). */
+export const MAX_BODY = 4000;
+
+export class Live {
+  me: Me;
+  /** Everyone the console knows about: online visitors and recent dialogs. */
+  readonly visitors = new Map<string, VisitorInfo>();
+  /** This consultant's unread visitor messages per dialog. */
+  readonly unread = new Map<string, number>();
+  readonly dialogs = new Map<string, Dialog>();
+  /** Sent or to be sent, until the `ack`; survives reconnects (not page reloads). */
+  readonly outbox = new Map<string, Pending>();
+  /** The dialog on screen, if any. */
+  openId: string | null = null;
+  conn: ConnState = 'connecting';
+  connDetail = '';
+  /** Whether the first snapshot arrived. */
+  ready = false;
+
+  private socket: ReconnectingSocket<ConsoleIn, ConsoleOut>;
+  private everOpen = false;
+  /** Client ids sent on this connection and not acknowledged, in send order (errors answer in order). */
+  private inflight: string[] = [];
+  private listeners = new Set<(c: Change) => void>();
+  private readTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly onFocus = () => this.markReadIfLooking();
+
+  constructor(
+    me: Me,
+    private readonly hooks: { onError(e: ErrorBody): void; onUnauthorized(): void },
+  ) {
+    this.me = me;
+    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    this.socket = new ReconnectingSocket<ConsoleIn, ConsoleOut>(`${proto}//${location.host}/ws/console`, {
+      onOpen: () => this.onOpen(),
+      onMessage: (m) => this.onMessage(m),
+      onState: (s, d) => this.onState(s, d),
+    });
+    addEventListener('focus', this.onFocus);
+    document.addEventListener('visibilitychange', this.onFocus);
+  }
+
+  subscribe(f: (c: Change) => void): () => void {
+    this.listeners.add(f);
+    return () => this.listeners.delete(f);
+  }
+
+  private emit(c: Change): void {
+    for (const f of this.listeners) f(c);
+  }
+
+  /** Ends the connection for good (logout). */
+  close(): void {
+    removeEventListener('focus', this.onFocus);
+    document.removeEventListener('visibilitychange', this.onFocus);
+    if (this.readTimer) clearTimeout(this.readTimer);
+    this.listeners.clear();
+    this.socket.close();
+  }
+
+  // ---- actions
+
+  /** Shows a dialog: asks the server for its history and marks it read. */
+  open(visitorId: string): void {
+    this.openId = visitorId;
+    if (!this.dialogs.has(visitorId)) this.dialogs.set(visitorId, { messages: new Map(), loaded: false });
+    this.socket.send({ t: 'open', visitor_id: visitorId });
+    if (this.unread.get(visitorId)) {
+      this.unread.delete(visitorId);
+      this.emit({ kind: 'visitors' });
+    }
+    this.emit({ kind: 'dialog', visitorId });
+  }
+
+  /** No dialog on screen. */
+  closeDialog(): void {
+    this.openId = null;
+  }
+
+  /** Queues a consultant message; it shows as pending until the `ack`. */
+  send(visitorId: string, body: string): void {
+    const p: Pending = { clientId: newClientId(), visitorId, body, createdAt: Date.now(), state: 'pending' };
+    this.outbox.set(p.clientId, p);
+    this.transmit(p);
+    this.emit({ kind: 'dialog', visitorId });
+  }
+
+  /** Sends a failed message again. */
+  retry(clientId: string): void {
+    const p = this.outbox.get(clientId);
+    if (!p) return;
+    p.state = 'pending';
+    p.error = undefined;
+    this.transmit(p);
+    this.emit({ kind: 'dialog', visitorId: p.visitorId });
+  }
+
+  /** Drops a failed message. */
+  discard(clientId: string): void {
+    const p = this.outbox.get(clientId);
+    if (!p) return;
+    this.outbox.delete(clientId);
+    this.emit({ kind: 'dialog', visitorId: p.visitorId });
+  }
+
+  /** Pending messages of one dialog, oldest first. */
+  pendingFor(visitorId: string): Pending[] {
+    return [...this.outbox.values()].filter((p) => p.visitorId === visitorId).sort((a, b) => a.createdAt - b.createdAt);
+  }
+
+  /** Total unread, for the title. */
+  totalUnread(): number {
+    let n = 0;
+    for (const c of this.unread.values()) n += c;
+    return n;
+  }
+
+  /** Whether the consultant is looking at this dialog right now. */
+  isLooking(visitorId: string): boolean {
+    return this.openId === visitorId && document.visibilityState === 'visible' && document.hasFocus();
+  }
+
+  /** Sends `read` for the open dialog if it has unread messages and the window has focus. */
+  markReadIfLooking(): void {
+    const id = this.openId;
+    if (!id || !this.isLooking(id) || !this.unread.get(id)) return;
+    if (this.readTimer) return;
+    // A short delay folds a burst of messages into one `read`.
+    this.readTimer = setTimeout(() => {
+      this.readTimer = null;
+      if (!this.openId || !this.isLooking(this.openId) || !this.unread.get(this.openId)) return;
+      this.socket.send({ t: 'read', visitor_id: this.openId });
+      this.unread.delete(this.openId);
+      this.emit({ kind: 'visitors' });
+    }, 250);
+  }
+
+  // ---- socket
+
+  private transmit(p: Pending): void {
+    if (this.socket.send({ t: 'send', visitor_id: p.visitorId, client_id: p.clientId, body: p.body })) {
+      this.inflight.push(p.clientId);
+    }
+  }
+
+  private onState(s: SocketState, detail?: string): void {
+    let next: ConnState;
+    if (s === 'open') next = 'open';
+    else if (s === 'refused') next = 'refused';
+    else next = this.everOpen ? 'reconnecting' : 'connecting';
+    if (s !== 'open') this.inflight = [];
+    this.connDetail = detail ?? '';
+    if (next !== this.conn) {
+      this.conn = next;
+      this.emit({ kind: 'conn' });
+    }
+  }
+
+  private onOpen(): void {
+    this.everOpen = true;
+    this.inflight = [];
+    // The server sends the snapshot first; re-open the dialog on screen for
+    // what we missed, and resend whatever was not acknowledged (the server de-dupes).
+    if (this.openId) this.socket.send({ t: 'open', visitor_id: this.openId });
+    for (const p of this.outbox.values()) {
+      if (p.state === 'pending') this.transmit(p);
+    }
+  }
+
+  private onMessage(m: ConsoleOut): void {
+    switch (m.t) {
+      case 'snapshot':
+        return this.onSnapshot(m.me, m.visitors, m.unread);
+      case 'visitor':
+        return this.onVisitor(m.visitor);
+      case 'dialog':
+        return this.onDialog(m.visitor_id, m.messages);
+      case 'message':
+        observeServerTime(m.message.at);
+        return this.onChatMessage(m.message, true);
+      case 'ack':
+        observeServerTime(m.message.at);
+        return this.onAck(m.client_id, m.message);
+      case 'read':
+        if (this.unread.delete(m.visitor_id)) this.emit({ kind: 'visitors' });
+        return;
+      case 'error':
+        return this.onServerError(m);
+    }
+  }
+
+  private onSnapshot(me: Me, visitors: VisitorInfo[], unread: { visitor_id: string; count: number }[]): void {
+    this.me = me;
+    const keep = this.openId ? this.visitors.get(this.openId) : undefined;
+    this.visitors.clear();
+    for (const v of visitors) this.visitors.set(v.visitor_id, v);
+    if (keep && !this.visitors.has(keep.visitor_id)) this.visitors.set(keep.visitor_id, keep);
+    this.unread.clear();
+    for (const u of unread) if (u.count > 0) this.unread.set(u.visitor_id, u.count);
+    // The dialog on screen is being re-opened (and so read).
+    if (this.openId) this.unread.delete(this.openId);
+    this.ready = true;
+    this.emit({ kind: 'me' });
+    this.emit({ kind: 'visitors' });
+  }
+
+  private onVisitor(v: VisitorInfo): void {
+    const old = this.visitors.get(v.visitor_id);
+    // Keep the newer last message: `message` frames may have arrived first.
+    if (old?.last_message && (!v.last_message || cmpId(old.last_message.id, v.last_message.id) > 0)) {
+      v = { ...v, last_message: old.last_message };
+    }
+    if (!v.online && !v.last_message && v.visitor_id !== this.openId) {
+      // Offline without a dialog: nothing to show.
+      if (!old) return;
+      this.visitors.delete(v.visitor_id);
+    } else {
+      this.visitors.set(v.visitor_id, v);
+    }
+    this.emit({ kind: 'visitors' });
+  }
+
+  private onDialog(visitorId: string, messages: ChatMessage[]): void {
+    let d = this.dialogs.get(visitorId);
+    if (!d) {
+      d = { messages: new Map(), loaded: false };
+      this.dialogs.set(visitorId, d);
+    }
+    d.loaded = true;
+    for (const msg of messages) d.messages.set(msg.id, msg);
+    for (const msg of messages) this.settle(msg);
+    const last = messages[messages.length - 1];
+    if (last) this.bumpLast(last);
+    // `open` marks the dialog read for this consultant.
+    if (visitorId === this.openId) this.unread.delete(visitorId);
+    this.emit({ kind: 'dialog', visitorId });
+    this.emit({ kind: 'visitors' });
+  }
+
+  private onChatMessage(msg: ChatMessage, live: boolean): void {
+    const d = this.dialogs.get(msg.visitor_id);
+    const seen = d?.messages.has(msg.id);
+    if (d) d.messages.set(msg.id, msg);
+    const mine = this.settle(msg);
+    this.bumpLast(msg);
+    if (!seen && live && msg.author === 'visitor') {
+      this.unread.set(msg.visitor_id, (this.unread.get(msg.visitor_id) ?? 0) + 1);
+      // On screen with focus: a `read` clears it right away (here and on the server).
+      this.markReadIfLooking();
+    }
+    if (!seen || mine) {
+      this.emit({ kind: 'dialog', visitorId: msg.visitor_id });
+      this.emit({ kind: 'visitors' });
+    }
+  }
+
+  private onAck(clientId: string, msg: ChatMessage): void {
+    this.inflight = this.inflight.filter((c) => c !== clientId);
+    if (!this.outbox.has(clientId) && msg.client_id !== clientId) msg = { ...msg, client_id: clientId };
+    this.onChatMessage(msg, false);
+  }
+
+  /** Removes a stored message from the outbox; returns whether it was ours. */
+  private settle(msg: ChatMessage): boolean {
+    if (msg.author !== 'consultant' || !msg.client_id) return false;
+    const had = this.outbox.delete(msg.client_id);
+    if (had) this.inflight = this.inflight.filter((c) => c !== msg.client_id);
+    return had;
+  }
+
+  /** Keeps the list's "last message" current from live messages. */
+  private bumpLast(msg: ChatMessage): void {
+    const v = this.visitors.get(msg.visitor_id);
+    if (!v) return;
+    if (!v.last_message || cmpId(v.last_message.id, msg.id) < 0) {
+      this.visitors.set(msg.visitor_id, { ...v, last_message: msg });
+    }
+  }
+
+  private onServerError(e: ErrorBody): void {
+    if (e.code === 'unauthorized') {
+      this.hooks.onUnauthorized();
+      return;
+    }
+    // Errors answer frames in order: a rejected `send` is the oldest one in flight.
+    if (e.ref_type === 'send' && this.inflight.length) {
+      const clientId = this.inflight.shift()!;
+      const p = this.outbox.get(clientId);
+      if (p) {
+        p.state = 'failed';
+        p.error = e.message;
+        this.emit({ kind: 'dialog', visitorId: p.visitorId });
+      }
+    }
+    if (e.ref_type === 'open' && e.code === 'unknown_visitor' && this.openId) {
+      const d = this.dialogs.get(this.openId);
+      if (d && !d.loaded) {
+        d.loaded = true;
+        this.emit({ kind: 'dialog', visitorId: this.openId });
+      }
+    }
+    this.hooks.onError(e);
+  }
+}
