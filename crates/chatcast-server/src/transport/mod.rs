@@ -128,9 +128,17 @@ impl Connection {
         self.peer.clone()
     }
 
-    /// Sends a frame directly, bypassing the queue (replies to this socket's own frames).
+    /// Sends a reply to this socket's own frame at once: after whatever is
+    /// already queued for it, so that the peer sees frames in order.
     pub async fn send_now(&mut self, frame: Bytes) {
-        if !self.closed && self.ws.send(Frame::text(frame)).await.is_err() {
+        if self.closed {
+            return;
+        }
+        let mut res = Ok(());
+        while let (Ok(()), Ok(Outgoing::Text(queued))) = (&res, self.rx.try_recv()) {
+            res = self.ws.feed(Frame::text(queued)).await;
+        }
+        if res.is_err() || self.ws.send(Frame::text(frame)).await.is_err() {
             self.closed = true;
         }
     }
@@ -175,22 +183,16 @@ impl Connection {
                 _ = self.peer.kill.cancelled() => {
                     self.close(CLOSE_TOO_SLOW, "too slow: the server's queue for this socket is full").await;
                 }
-                out = self.rx.recv() => match out {
-                    Some(Outgoing::Text(b)) => {
-                        // Write everything already queued, then flush once.
-                        let mut res = self.ws.feed(Frame::text(b)).await;
-                        while res.is_ok() {
-                            match self.rx.try_recv() {
-                                Ok(Outgoing::Text(b)) => res = self.ws.feed(Frame::text(b)).await,
-                                Err(_) => break,
-                            }
-                        }
-                        if res.is_err() || self.ws.flush().await.is_err() {
-                            self.closed = true;
-                        }
+                Some(Outgoing::Text(first)) = self.rx.recv() => {
+                    // Write everything already queued, then flush once.
+                    let mut res = self.ws.feed(Frame::text(first)).await;
+                    while let (Ok(()), Ok(Outgoing::Text(next))) = (&res, self.rx.try_recv()) {
+                        res = self.ws.feed(Frame::text(next)).await;
                     }
-                    None => {}
-                },
+                    if res.is_err() || self.ws.flush().await.is_err() {
+                        self.closed = true;
+                    }
+                }
                 frame = self.ws.next_frame() => {
                     let frame = match frame {
                         Ok(f) => f,
