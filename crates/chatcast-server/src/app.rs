@@ -48,6 +48,7 @@ pub enum StartError {
 impl AppState {
     /// Opens storage (creating the data dir), and makes sure the demo site exists.
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
+        crate::telemetry::init();
         let db = open_storage(&settings).await?;
         if settings.demo && db.demo_site().await?.is_none() {
             let site = db.create_site("Demo shop", &new_site_key(), &[], true).await?;

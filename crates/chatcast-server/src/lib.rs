@@ -13,6 +13,7 @@
 //! | [`hub`] | who is connected where: visitors' tabs and consoles in memory; fans serialized frames out |
 //! | [`chat`] | the two socket sessions (visitor and console): hello, messages, de-duplication, read positions |
 //! | [`auth`] | argon2id passwords, session tokens, login rate limiting |
+//! | [`telemetry`] | Prometheus metrics at `/metrics` |
 //! | [`storage`] | the [`storage::Database`] trait and its backends (SQLite now; one module per backend) |
 //!
 //! Data flows one way: a frame read by [`transport`] is decoded once by a [`chat`]
@@ -26,6 +27,7 @@ pub mod config;
 pub mod http;
 pub mod hub;
 pub mod storage;
+pub mod telemetry;
 pub mod transport;
 
 pub use app::{AppState, serve};

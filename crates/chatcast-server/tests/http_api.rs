@@ -150,3 +150,17 @@ async fn assets_are_served_and_the_demo_gets_its_key() {
     assert!(demo.contains(&format!("data-site=\"{key}\"")), "the demo page embeds the demo site's key");
     assert!(!demo.contains("{{CHATCAST_SITE_KEY}}"));
 }
+
+#[tokio::test]
+async fn metrics_count_messages_and_refusals() {
+    let app = spawn_app().await;
+    let (mut v, _, _) = app.visitor(None).await;
+    v.send(json!({"t": "send", "client_id": "m", "body": "counted"})).await;
+    v.recv_type("ack").await;
+    let mut refused = app.visitor_socket("site_nope", Some(SITE_ORIGIN)).await;
+    refused.expect_close().await;
+    let text = reqwest::get(app.url("/metrics")).await.unwrap().text().await.unwrap();
+    assert!(text.contains("chatcast_messages_total{author=\"visitor\"}"), "{text}");
+    assert!(text.contains("chatcast_sockets_refused_total{reason=\"unknown_site\"}"), "{text}");
+    assert!(text.contains("chatcast_visitors_online"), "{text}");
+}

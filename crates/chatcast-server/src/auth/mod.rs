@@ -130,7 +130,10 @@ impl Sessions {
 
     /// Checks the credentials; on success returns a new session token and its account.
     pub async fn login(&self, client: std::net::IpAddr, email: &str, password: &str) -> Result<(String, User), AuthError> {
-        self.limiter.check(client)?;
+        if let Err(e) = self.limiter.check(client) {
+            metrics::counter!("chatcast_logins_total", "result" => "rate_limited").increment(1);
+            return Err(e);
+        }
         let user = self.db.user_by_email(email.trim()).await?;
         let hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| DUMMY_HASH.clone());
         let password = password.to_owned();
@@ -138,12 +141,14 @@ impl Sessions {
         let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false);
         match user {
             Some(user) if ok => {
+                metrics::counter!("chatcast_logins_total", "result" => "ok").increment(1);
                 self.limiter.succeeded(client);
                 let token = new_token();
                 self.db.create_session(&token_hash(&token), user.id, crate::now_ms() + self.ttl_ms).await?;
                 Ok((token, user))
             }
             _ => {
+                metrics::counter!("chatcast_logins_total", "result" => "invalid").increment(1);
                 self.limiter.failed(client);
                 Err(AuthError::InvalidCredentials)
             }

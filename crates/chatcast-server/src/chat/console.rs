@@ -81,6 +81,7 @@ async fn handle(state: &AppState, user: &User, conn: &mut Connection, msg: Conso
                 .await
                 .map_err(internal)?;
             if is_new {
+                metrics::counter!("chatcast_messages_total", "author" => "consultant").increment(1);
                 state.hub.note_message(&message);
                 state.hub.to_visitor(&visitor_id, &frame(&VisitorOut::Message { message: message.clone() }), None);
                 state.hub.to_consoles(&frame(&ConsoleOut::Message { message: message.clone() }));

@@ -81,6 +81,7 @@ pub async fn run(state: AppState, site: Site, mut conn: Connection) {
                 match stored {
                     Ok((message, is_new)) => {
                         if is_new {
+                            metrics::counter!("chatcast_messages_total", "author" => "visitor").increment(1);
                             state.hub.note_message(&message);
                             state.hub.to_consoles(&frame(&ConsoleOut::Message { message: message.clone() }));
                             // The visitor's other tabs show it too.

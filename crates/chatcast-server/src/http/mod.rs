@@ -21,6 +21,7 @@ use crate::transport::accept;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(|| async { crate::telemetry::render() }))
         .route("/", get(|| async { Redirect::to("/console/") }))
         .route("/api/login", post(auth::login))
         .route("/api/logout", post(auth::logout))

@@ -89,7 +89,9 @@ impl Hub {
         v.page = tab.page;
         v.last_seen = now;
         v.last_message = tab.last_message;
-        v.info(&tab.visitor_id)
+        let info = v.info(&tab.visitor_id);
+        metrics::gauge!("chatcast_visitors_online").set(inner.visitors.len() as f64);
+        info
     }
 
     /// A tab moved to another page; returns the updated entry.
@@ -113,6 +115,7 @@ impl Hub {
         v.last_seen = crate::now_ms();
         let info = v.info(visitor_id);
         inner.visitors.remove(visitor_id);
+        metrics::gauge!("chatcast_visitors_online").set(inner.visitors.len() as f64);
         Some(info)
     }
 

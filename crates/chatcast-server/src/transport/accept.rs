@@ -31,13 +31,13 @@ pub async fn visitor_socket(
     upgrade: IncomingUpgrade,
 ) -> Response {
     let verdict = check_visitor(&state, q.site.as_deref(), &headers).await;
-    accept(state, upgrade, verdict, |state, conn, site| chat::visitor::run(state, site, conn))
+    accept(state, "visitor", upgrade, verdict, |state, conn, site| chat::visitor::run(state, site, conn))
 }
 
 /// `GET /ws/console` (session cookie, same origin).
 pub async fn console_socket(State(state): State<AppState>, headers: HeaderMap, upgrade: IncomingUpgrade) -> Response {
     let verdict = check_console(&state, &headers).await;
-    accept(state, upgrade, verdict, |state, conn, user| chat::console::run(state, user, conn))
+    accept(state, "console", upgrade, verdict, |state, conn, user| chat::console::run(state, user, conn))
 }
 
 async fn check_visitor(state: &AppState, key: Option<&str>, headers: &HeaderMap) -> Result<Site, (ErrorBody, u16)> {
@@ -91,7 +91,13 @@ async fn check_console(state: &AppState, headers: &HeaderMap) -> Result<User, (E
 }
 
 /// Upgrades and runs `session` (or says why not) in a tracked task.
-fn accept<T, F, Fut>(state: AppState, upgrade: IncomingUpgrade, verdict: Result<T, (ErrorBody, u16)>, session: F) -> Response
+fn accept<T, F, Fut>(
+    state: AppState,
+    endpoint: &'static str,
+    upgrade: IncomingUpgrade,
+    verdict: Result<T, (ErrorBody, u16)>,
+    session: F,
+) -> Response
 where
     T: Send + 'static,
     F: FnOnce(AppState, Connection, T) -> Fut + Send + 'static,
@@ -125,9 +131,16 @@ where
             state.shutdown.clone(),
         );
         match verdict {
-            Ok(who) => session(state, conn, who).await,
+            Ok(who) => {
+                let open = metrics::gauge!("chatcast_sockets_open", "endpoint" => endpoint);
+                open.increment(1);
+                session(state, conn, who).await;
+                open.decrement(1);
+            }
             Err((err, code)) => {
                 tracing::info!(code = ?err.code, reason = %err.message, "socket refused");
+                let reason = serde_json::to_value(err.code).ok().and_then(|v| v.as_str().map(str::to_owned));
+                metrics::counter!("chatcast_sockets_refused_total", "reason" => reason.unwrap_or_default()).increment(1);
                 conn.send_error(err, Some(code)).await;
             }
         }
