@@ -158,7 +158,9 @@ function siteCard(s: Site, highlight: boolean): HTMLElement {
       h('dt', null, 'Origins'),
       h('dd', null, s.origins.length
         ? h('ul', { class: 'origins' }, s.origins.map((o) => h('li', null, h('code', null, o))))
-        : h('span', { class: 'warn' }, 'none — no page can embed the widget yet')),
+        : s.is_demo
+          ? h('span', { class: 'muted' }, 'this server only (the demo pages at ', h('a', { href: '/demo/', target: '_blank' }, '/demo/'), ')')
+          : h('span', { class: 'warn' }, 'none — no page can embed the widget yet')),
     ),
     h('div', { class: 'snippet' },
       h('pre', { 'data-testid': 'embed-snippet' }, h('code', null, snippet)),

@@ -120,10 +120,7 @@ export class DialogView {
 
   onChange(c: Change): void {
     if (c.kind === 'dialog' && c.visitorId !== this.visitorId) return;
-    if (c.kind === 'conn') {
-      this.drawHint();
-      return;
-    }
+
     if (this.dirty) return;
     this.dirty = true;
     setTimeout(() => {
@@ -211,6 +208,7 @@ export class DialogView {
     let lastDay = '';
     let prev: ChatMessage | null = null;
     const used = new Set<string>();
+    let prevEl: HTMLElement | null = null;
     for (const m of confirmed) {
       const day = dayKey(m.at);
       if (day !== lastDay) {
@@ -218,8 +216,16 @@ export class DialogView {
         nodes.push(this.dayNode(day, m.at, used));
         prev = null;
       }
-      nodes.push(this.messageNode(m, prev, used));
+      const el = this.messageNode(m, used);
+      // Consecutive messages by the same person within a few minutes form a group:
+      // closer together, one name and time under the last of them.
+      const cont = !!prev && sameGroup(prev, m);
+      el.classList.toggle('cont', cont);
+      el.classList.remove('grouped');
+      if (cont) prevEl?.classList.add('grouped');
+      nodes.push(el);
       prev = m;
+      prevEl = el;
     }
     for (const p of pending) nodes.push(this.pendingNode(p, used));
     for (const [k, el] of this.nodes) if (!used.has(k)) { el.remove(); this.nodes.delete(k); }
@@ -254,7 +260,7 @@ export class DialogView {
     return el;
   }
 
-  private messageNode(m: ChatMessage, prev: ChatMessage | null, used: Set<string>): HTMLElement {
+  private messageNode(m: ChatMessage, used: Set<string>): HTMLElement {
     const key = m.client_id && m.author === 'consultant' ? `c:${m.client_id}` : `i:${m.id}`;
     used.add(key);
     let el = this.nodes.get(key);
@@ -266,9 +272,6 @@ export class DialogView {
       el = fresh;
       this.nodes.set(key, el);
     }
-    // Consecutive messages by the same person within a few minutes sit closer together.
-    const cont = !!prev && prev.author === m.author && prev.author_name === m.author_name && m.author !== 'system' && m.at - prev.at < 5 * 60_000;
-    el.classList.toggle('cont', cont);
     return el;
   }
 
@@ -276,14 +279,15 @@ export class DialogView {
     const key = `c:${p.clientId}`;
     used.add(key);
     let el = this.nodes.get(key);
-    const sig = `p|${p.state}|${p.error ?? ''}`;
+    const online = this.live.conn === 'open';
+    const sig = `p|${p.state}|${p.error ?? ''}|${online}`;
     if (!el || el.dataset.sig !== sig) {
       const meta = p.state === 'failed'
         ? h('div', { class: 'msg-meta failed' },
           h('span', null, `Not sent${p.error ? `: ${p.error}` : ''}`),
           h('button', { type: 'button', class: 'btn btn-link', onclick: () => this.live.retry(p.clientId) }, 'Retry'),
           h('button', { type: 'button', class: 'btn btn-link', onclick: () => this.live.discard(p.clientId) }, 'Discard'))
-        : h('div', { class: 'msg-meta' }, h('span', { class: 'sending' }, 'Sending…'));
+        : h('div', { class: 'msg-meta' }, h('span', { class: 'sending' }, online ? 'Sending…' : 'Waiting for the connection…'));
       const fresh = h('div', {
         class: `msg msg-consultant mine ${p.state}`, 'data-testid': 'chat-message', 'data-author': 'consultant',
         'data-pending': 'true', 'data-client-id': p.clientId,
@@ -310,6 +314,10 @@ export class DialogView {
   }
 }
 
+function sameGroup(a: ChatMessage, b: ChatMessage): boolean {
+  return a.author === b.author && a.author_name === b.author_name && b.author !== 'system' && b.at - a.at < 5 * 60_000;
+}
+
 function renderMessage(m: ChatMessage, myName: string): HTMLElement {
   const attrs = {
     'data-testid': 'chat-message', 'data-author': m.author, 'data-id': m.id,
@@ -322,7 +330,7 @@ function renderMessage(m: ChatMessage, myName: string): HTMLElement {
   const mine = m.author === 'consultant' && !!m.author_name && m.author_name === myName;
   const who = m.author === 'visitor' ? 'Visitor' : m.author_name || 'Consultant';
   return h('div', { ...attrs, class: `msg msg-${m.author}${mine ? ' mine' : ''}` },
-    h('div', { class: 'bubble' }, linkify(m.body)),
+    h('div', { class: 'bubble', title: `${who} · ${fullDate(m.at)}` }, linkify(m.body)),
     h('div', { class: 'msg-meta' }, h('span', { class: 'author' }, who), h('span', { class: 'dot-sep', 'aria-hidden': 'true' }, '·'), time),
   );
 }

@@ -225,7 +225,7 @@ export class Inbox {
     setText(this.onlineCount, String(online.length));
     setText(this.recentCount, String(recent.length));
     this.onlineEmpty.hidden = online.length > 0;
-    setText(this.onlineEmpty, q ? 'No visitor online matches the filter.' : 'Nobody is on your sites right now.');
+    setText(this.onlineEmpty, !this.live.ready ? 'Loading visitors…' : q ? 'No visitor online matches the filter.' : 'Nobody is on your sites right now.');
     this.recentSection.hidden = recent.length === 0;
     this.recentMore.hidden = recent.length <= RECENT_LIMIT;
     setText(this.recentMore, this.showAllRecent ? 'Show fewer' : `Show all ${recent.length}`);
