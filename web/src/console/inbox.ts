@@ -172,7 +172,7 @@ export class Inbox {
         h('dl', { class: 'keys' },
           h('dt', null, h('kbd', null, '↑'), h('kbd', null, '↓')), h('dd', null, 'move through the list'),
           h('dt', null, h('kbd', null, 'Enter')), h('dd', null, 'open the dialog'),
-          h('dt', null, h('kbd', null, 'Alt'), '+', h('kbd', null, '↑'), h('kbd', null, '↓')), h('dd', null, 'previous / next dialog'),
+          h('dt', null, h('kbd', null, 'Alt'), '+', h('kbd', null, '↑'), h('kbd', null, '↓')), h('dd', null, 'previous / next dialog (unread first)'),
           h('dt', null, h('kbd', null, 'Esc')), h('dd', null, 'from the reply box back to the list'),
           h('dt', null, h('kbd', null, '/')), h('dd', null, 'filter the list'),
         ),
@@ -344,7 +344,16 @@ export class Inbox {
       e.preventDefault();
       const ids = this.order;
       if (!ids.length) return;
-      const cur = this.dialog ? ids.indexOf(this.dialog.visitorId) : -1;
+      const current = this.dialog?.visitorId;
+      if (e.key === 'ArrowDown') {
+        // Triage: the next dialog waiting for an answer first (the open one drops below them once read).
+        const waiting = ids.find((id) => id !== current && (this.live.unread.get(id) ?? 0) > 0);
+        if (waiting) {
+          this.nav.openDialog(waiting);
+          return;
+        }
+      }
+      const cur = current ? ids.indexOf(current) : -1;
       const i = cur < 0 ? 0 : (cur + (e.key === 'ArrowDown' ? 1 : -1) + ids.length) % ids.length;
       this.nav.openDialog(ids[i]);
       return;
