@@ -35,6 +35,7 @@ export class DialogView {
   private lastCount = 0;
   private firstDraw = true;
   private dirty = false;
+  private logDirty = false;
 
   constructor(
     private readonly live: Live,
@@ -120,12 +121,18 @@ export class DialogView {
 
   onChange(c: Change): void {
     if (c.kind === 'dialog' && c.visitorId !== this.visitorId) return;
-
+    // The list changes often (visitors navigating); the transcript only with its own dialog.
+    if (c.kind === 'dialog' || c.kind === 'conn' || c.kind === 'me') this.logDirty = true;
     if (this.dirty) return;
     this.dirty = true;
     setTimeout(() => {
       this.dirty = false;
-      this.draw();
+      this.drawHeader();
+      this.drawHint();
+      if (this.logDirty) {
+        this.logDirty = false;
+        this.drawLog();
+      }
     }, 0);
   }
 

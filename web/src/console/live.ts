@@ -61,7 +61,6 @@ export class Live {
   /** Client ids sent on this connection and not acknowledged, in send order (errors answer in order). */
   private inflight: string[] = [];
   private listeners = new Set<(c: Change) => void>();
-  private readTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly onFocus = () => this.markReadIfLooking();
 
   constructor(
@@ -92,7 +91,6 @@ export class Live {
   close(): void {
     removeEventListener('focus', this.onFocus);
     document.removeEventListener('visibilitychange', this.onFocus);
-    if (this.readTimer) clearTimeout(this.readTimer);
     this.listeners.clear();
     this.socket.close();
   }
@@ -163,15 +161,9 @@ export class Live {
   markReadIfLooking(): void {
     const id = this.openId;
     if (!id || !this.isLooking(id) || !this.unread.get(id)) return;
-    if (this.readTimer) return;
-    // A short delay folds a burst of messages into one `read`.
-    this.readTimer = setTimeout(() => {
-      this.readTimer = null;
-      if (!this.openId || !this.isLooking(this.openId) || !this.unread.get(this.openId)) return;
-      this.socket.send({ t: 'read', visitor_id: this.openId });
-      this.unread.delete(this.openId);
-      this.emit({ kind: 'visitors' });
-    }, 250);
+    this.unread.delete(id);
+    this.socket.send({ t: 'read', visitor_id: id });
+    this.emit({ kind: 'visitors' });
   }
 
   // ---- socket
@@ -283,9 +275,9 @@ export class Live {
     const mine = this.settle(msg);
     this.bumpLast(msg);
     if (!seen && live && msg.author === 'visitor') {
-      this.unread.set(msg.visitor_id, (this.unread.get(msg.visitor_id) ?? 0) + 1);
-      // On screen with focus: a `read` clears it right away (here and on the server).
-      this.markReadIfLooking();
+      // On screen with focus: read at once (the server counts it otherwise).
+      if (this.isLooking(msg.visitor_id)) this.socket.send({ t: 'read', visitor_id: msg.visitor_id });
+      else this.unread.set(msg.visitor_id, (this.unread.get(msg.visitor_id) ?? 0) + 1);
     }
     if (!seen || mine) {
       this.emit({ kind: 'dialog', visitorId: msg.visitor_id });
@@ -295,7 +287,8 @@ export class Live {
 
   private onAck(clientId: string, msg: ChatMessage): void {
     this.inflight = this.inflight.filter((c) => c !== clientId);
-    if (!this.outbox.has(clientId) && msg.client_id !== clientId) msg = { ...msg, client_id: clientId };
+    // The stored message carries our client id; make sure, since it keys the pending copy.
+    if (msg.client_id !== clientId) msg = { ...msg, client_id: clientId };
     this.onChatMessage(msg, false);
   }
 
