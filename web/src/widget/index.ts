@@ -1,0 +1,33 @@
+// The chat widget: one classic script any site embeds with
+//   <script src="https://SERVER/widget.js" data-site="KEY" async></script>
+// It finds its own tag, connects to wss://SERVER/ws/visitor?site=KEY and draws
+// its UI in a shadow root. Nothing it does may throw into the host page.
+
+import { findOwnScript, readConfig } from './config';
+import { ChatWidget } from './widget';
+
+function main(): void {
+  // document.currentScript is only set while this script first runs.
+  const script = findOwnScript();
+
+  const boot = () => {
+    try {
+      // Embedded twice (or by two snippets)? One widget is enough.
+      if (document.querySelector('[data-testid="chatcast-widget"][data-chatcast-widget]')) return;
+      const config = readConfig(script);
+      if (!config) return;
+      new ChatWidget(config);
+    } catch (e) {
+      console.warn('[chatcast] the chat widget failed to start:', e);
+    }
+  };
+
+  if (document.body) boot();
+  else document.addEventListener('DOMContentLoaded', boot, { once: true });
+}
+
+try {
+  main();
+} catch (e) {
+  console.warn('[chatcast] the chat widget failed to start:', e);
+}

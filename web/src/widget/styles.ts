@@ -1,0 +1,273 @@
+// The widget's stylesheet. It lives inside the shadow root: the site's CSS
+// cannot reach in and ours cannot leak out. Inheritance is cut at the host
+// (`all: initial`), so fonts, colours and sizes are all set here.
+
+export const HOST_STYLE = [
+  'all: initial !important',
+  'position: fixed !important',
+  'right: 20px !important',
+  'bottom: 20px !important',
+  'left: auto !important',
+  'top: auto !important',
+  'width: 56px !important',
+  'height: 56px !important',
+  'margin: 0 !important',
+  'padding: 0 !important',
+  'z-index: 2147483000 !important',
+  'transform: none !important',
+  'filter: none !important',
+  'opacity: 1 !important',
+  'visibility: visible !important',
+  'pointer-events: auto !important',
+].join(';');
+
+export const CSS = /* css */ `
+:host { all: initial; }
+*, *::before, *::after { box-sizing: border-box; }
+[hidden] { display: none !important; }
+
+.root {
+  --cc-accent: #4f46e5;
+  --cc-accent-strong: #4338ca;
+  --cc-on-accent: #ffffff;
+  --cc-text: #1f2430;
+  --cc-muted: #6b7280;
+  --cc-line: #e5e7eb;
+  --cc-bg: #ffffff;
+  --cc-bg-soft: #f6f7f9;
+  --cc-danger: #c81e3a;
+  position: relative;
+  width: 56px;
+  height: 56px;
+  font: 400 14px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, "Noto Sans", sans-serif;
+  color: var(--cc-text);
+  text-align: left;
+  direction: ltr;
+  -webkit-font-smoothing: antialiased;
+  -webkit-text-size-adjust: 100%;
+}
+
+button { font: inherit; color: inherit; cursor: pointer; }
+.sr-only {
+  position: absolute; width: 1px; height: 1px; margin: -1px; padding: 0; overflow: hidden;
+  clip: rect(0 0 0 0); white-space: nowrap; border: 0;
+}
+
+/* ---- launcher -------------------------------------------------------- */
+.launcher {
+  position: absolute; right: 0; bottom: 0;
+  width: 56px; height: 56px; padding: 0; margin: 0;
+  display: grid; place-items: center;
+  border: 0; border-radius: 50%;
+  background: var(--cc-accent); color: var(--cc-on-accent);
+  box-shadow: 0 6px 20px rgba(17, 24, 39, .22), 0 2px 6px rgba(17, 24, 39, .12);
+  transition: transform .16s ease, background-color .16s ease, box-shadow .16s ease;
+}
+.launcher:hover { background: var(--cc-accent-strong); transform: scale(1.05); }
+.launcher:active { transform: scale(.97); }
+.launcher:focus-visible { outline: 3px solid color-mix(in srgb, var(--cc-accent) 45%, white); outline-offset: 3px; }
+.launcher svg { width: 26px; height: 26px; display: block; transition: transform .2s ease, opacity .2s ease; grid-area: 1 / 1; }
+.launcher .icon-close { opacity: 0; transform: rotate(-45deg) scale(.7); }
+.root[data-open="true"] .launcher .icon-chat { opacity: 0; transform: rotate(45deg) scale(.7); }
+.root[data-open="true"] .launcher .icon-close { opacity: 1; transform: none; }
+.badge {
+  position: absolute; top: -4px; right: -4px;
+  min-width: 22px; height: 22px; padding: 0 6px;
+  border-radius: 11px; border: 2px solid #fff;
+  background: #e11d48; color: #fff;
+  font-size: 12px; font-weight: 700; line-height: 18px; text-align: center;
+  box-shadow: 0 2px 6px rgba(225, 29, 72, .35);
+  animation: cc-pop .25s ease-out;
+}
+.root[data-open="true"] .badge { display: none; }
+
+/* ---- teaser: a new message while the panel is closed ----------------- */
+.teaser {
+  position: absolute; right: 0; bottom: 70px;
+  width: max-content; max-width: min(300px, calc(100vw - 40px));
+  display: flex; align-items: flex-start;
+  background: var(--cc-bg); border: 1px solid var(--cc-line); border-radius: 14px;
+  box-shadow: 0 10px 30px rgba(17, 24, 39, .16), 0 2px 6px rgba(17, 24, 39, .06);
+  animation: cc-in .2s ease-out;
+}
+.root[data-open="true"] .teaser { display: none; }
+.teaser-body {
+  flex: 1; min-width: 0; display: flex; flex-direction: column; gap: 2px;
+  margin: 0; padding: 12px 4px 12px 14px; border: 0; background: transparent; text-align: left;
+  border-radius: 14px 0 0 14px;
+}
+.teaser-body:focus-visible, .teaser-close:focus-visible { outline: 2px solid var(--cc-accent); outline-offset: -2px; }
+.teaser-name { font-size: 12px; font-weight: 650; color: var(--cc-accent); }
+.teaser-text {
+  font-size: 14px; color: var(--cc-text);
+  display: -webkit-box; -webkit-line-clamp: 3; -webkit-box-orient: vertical; overflow: hidden; overflow-wrap: anywhere;
+}
+.teaser-close {
+  flex: none; width: 28px; height: 28px; margin: 6px 6px 0 0; padding: 0;
+  display: grid; place-items: center; border: 0; border-radius: 8px; background: transparent; color: var(--cc-muted);
+}
+.teaser-close:hover { background: var(--cc-bg-soft); color: var(--cc-text); }
+.teaser-close svg { width: 16px; height: 16px; }
+
+/* ---- panel ----------------------------------------------------------- */
+.panel {
+  position: absolute; right: 0; bottom: 72px;
+  width: min(376px, calc(100vw - 40px));
+  height: min(580px, calc(100vh - 120px));
+  min-height: 300px;
+  display: flex; flex-direction: column;
+  background: var(--cc-bg);
+  border-radius: 16px;
+  overflow: hidden;
+  box-shadow: 0 16px 48px rgba(17, 24, 39, .20), 0 4px 12px rgba(17, 24, 39, .08);
+  border: 1px solid rgba(17, 24, 39, .06);
+  transform-origin: bottom right;
+  animation: cc-in .18s ease-out;
+}
+@keyframes cc-in { from { opacity: 0; transform: translateY(8px) scale(.98); } to { opacity: 1; transform: none; } }
+@keyframes cc-pop { from { transform: scale(.4); } to { transform: scale(1); } }
+
+.header {
+  flex: none;
+  display: flex; align-items: center; gap: 12px;
+  padding: 16px 14px 16px 18px;
+  background: linear-gradient(135deg, var(--cc-accent), var(--cc-accent-strong));
+  color: var(--cc-on-accent);
+}
+.avatar {
+  flex: none; width: 40px; height: 40px; border-radius: 50%;
+  display: grid; place-items: center;
+  background: rgba(255, 255, 255, .18);
+}
+.avatar svg { width: 22px; height: 22px; }
+.titles { flex: 1; min-width: 0; }
+.title { margin: 0; font-size: 16px; font-weight: 650; line-height: 1.25; letter-spacing: -.01em; }
+.status {
+  margin: 2px 0 0; display: flex; align-items: center; gap: 6px;
+  font-size: 12.5px; opacity: .92; white-space: nowrap; overflow: hidden; text-overflow: ellipsis;
+}
+.dot { flex: none; width: 8px; height: 8px; border-radius: 50%; background: #34d399; box-shadow: 0 0 0 2px rgba(255,255,255,.25); }
+.status[data-state="connecting"] .dot,
+.status[data-state="reconnecting"] .dot { background: #fbbf24; animation: cc-pulse 1.2s ease-in-out infinite; }
+.status[data-state="refused"] .dot { background: #d1d5db; }
+@keyframes cc-pulse { 50% { opacity: .35; } }
+.icon-button {
+  flex: none; width: 34px; height: 34px; padding: 0; margin: 0;
+  display: grid; place-items: center;
+  border: 0; border-radius: 8px; background: transparent; color: inherit;
+}
+.icon-button:hover { background: rgba(255, 255, 255, .16); }
+.icon-button:focus-visible { outline: 2px solid #fff; outline-offset: 1px; }
+.icon-button svg { width: 20px; height: 20px; }
+
+.notices:empty { display: none; }
+.notices { flex: none; border-bottom: 1px solid var(--cc-line); }
+
+.log {
+  flex: 1; min-height: 0; overflow-y: auto; overscroll-behavior: contain;
+  padding: 16px 14px 8px;
+  background: var(--cc-bg-soft);
+  display: flex; flex-direction: column;
+  scrollbar-width: thin;
+}
+.log:focus-visible { outline: 2px solid var(--cc-accent); outline-offset: -2px; }
+.messages { display: flex; flex-direction: column; gap: 2px; }
+.empty {
+  margin: auto 0 12px; padding: 14px 16px;
+  background: var(--cc-bg); border: 1px solid var(--cc-line); border-radius: 14px;
+  color: var(--cc-text); font-size: 14px;
+}
+.empty strong { display: block; font-weight: 650; margin-bottom: 2px; }
+.empty span { color: var(--cc-muted); }
+
+.msg { display: flex; flex-direction: column; max-width: 82%; margin-top: 10px; }
+.msg.cont { margin-top: 2px; }
+.msg[data-name]::before {
+  content: attr(data-name);
+  font-size: 12px; font-weight: 600; color: var(--cc-muted); margin: 0 0 3px 4px;
+}
+.msg.cont::before { display: none; }
+.msg::after {
+  content: attr(data-meta);
+  font-size: 11px; color: var(--cc-muted); margin: 3px 6px 0;
+}
+.msg.cont-next::after { display: none; }
+.bubble {
+  padding: 8px 12px; border-radius: 16px;
+  white-space: pre-wrap; overflow-wrap: anywhere; word-break: break-word;
+  font-size: 14px; line-height: 1.45;
+}
+.bubble a { color: inherit; text-decoration: underline; text-underline-offset: 2px; }
+
+.msg[data-author="visitor"] { align-self: flex-end; align-items: flex-end; }
+.msg[data-author="visitor"] .bubble::before {
+  content: "You: ";
+  position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap;
+}
+.msg[data-author="visitor"] .bubble { background: var(--cc-accent); color: var(--cc-on-accent); border-bottom-right-radius: 6px; }
+.msg[data-author="visitor"].cont .bubble { border-top-right-radius: 6px; }
+.msg[data-author="visitor"][data-state="pending"] .bubble { opacity: .62; }
+.msg[data-author="visitor"][data-state="failed"] .bubble { background: #fff; color: var(--cc-danger); border: 1px solid #f3b5c0; }
+.msg[data-author="visitor"][data-state="failed"]::after { color: var(--cc-danger); }
+
+.msg[data-author="consultant"] { align-self: flex-start; align-items: flex-start; }
+.msg[data-author="consultant"] .bubble { background: var(--cc-bg); border: 1px solid var(--cc-line); border-bottom-left-radius: 6px; }
+.msg[data-author="consultant"].cont .bubble { border-top-left-radius: 6px; }
+
+.msg[data-author="system"] { align-self: center; align-items: center; max-width: 92%; margin: 12px 0 4px; }
+.msg[data-author="system"] .bubble {
+  padding: 4px 12px; border-radius: 999px;
+  background: #eceef2; color: var(--cc-muted); font-size: 12px; text-align: center;
+}
+.msg[data-author="system"]::after { display: none; }
+
+/* ---- composer -------------------------------------------------------- */
+.composer { flex: none; border-top: 1px solid var(--cc-line); background: var(--cc-bg); padding: 10px 10px 8px 14px; }
+.row { display: flex; align-items: flex-end; gap: 8px; }
+.input {
+  flex: 1; min-width: 0; display: block;
+  margin: 0; padding: 8px 0; border: 0; outline: 0; resize: none;
+  max-height: 120px; min-height: 36px;
+  background: transparent; color: var(--cc-text);
+  font: inherit; font-size: 14.5px; line-height: 20px;
+}
+.input::placeholder { color: #9ca3af; }
+.input:disabled { cursor: not-allowed; }
+.composer:focus-within { box-shadow: inset 0 2px 0 -0px var(--cc-accent); }
+.send {
+  flex: none; width: 36px; height: 36px; padding: 0; margin: 0;
+  display: grid; place-items: center;
+  border: 0; border-radius: 10px;
+  background: var(--cc-accent); color: var(--cc-on-accent);
+  transition: background-color .15s ease, opacity .15s ease;
+}
+.send:hover { background: var(--cc-accent-strong); }
+.send:focus-visible { outline: 3px solid color-mix(in srgb, var(--cc-accent) 40%, white); outline-offset: 2px; }
+.send svg { width: 18px; height: 18px; }
+.send[data-empty="true"] { opacity: .45; }
+.send:disabled { opacity: .35; cursor: not-allowed; }
+.hint { display: flex; justify-content: space-between; gap: 8px; min-height: 0; }
+.error { margin: 6px 0 2px; font-size: 12.5px; color: var(--cc-danger); }
+.counter { margin: 6px 0 2px auto; font-size: 11.5px; color: var(--cc-muted); font-variant-numeric: tabular-nums; }
+.counter[data-over="true"] { color: var(--cc-danger); font-weight: 600; }
+.unavailable {
+  flex: none; margin: 0; padding: 10px 14px;
+  background: #fff7ed; color: #9a3412; border-top: 1px solid #fed7aa; font-size: 13px;
+}
+.brand { flex: none; padding: 0 0 8px; text-align: center; font-size: 11px; color: #9ca3af; background: var(--cc-bg); }
+
+/* ---- small screens: the panel takes the whole screen ----------------- */
+@media (max-width: 480px) {
+  .panel {
+    position: fixed; inset: 0; width: auto; height: auto; min-height: 0;
+    border-radius: 0; border: 0;
+  }
+  .root[data-open="true"] .launcher { display: none; }
+}
+@media (prefers-reduced-motion: reduce) {
+  .panel, .badge, .teaser { animation: none; }
+  .launcher, .launcher svg { transition: none; }
+  .dot { animation: none !important; }
+}
+@media print { .root { display: none; } }
+`;

@@ -1,0 +1,500 @@
+// The widget's DOM: a host element with an open shadow root holding the
+// launcher button and the chat panel. It only draws; widget.ts decides.
+
+import type { Author } from '../protocol/Author';
+import { CSS, HOST_STYLE } from './styles';
+import { ICON_CHAT, ICON_CLOSE, ICON_MINIMIZE, ICON_SEND } from './icons';
+
+/** The server's limit for a message body, in characters. */
+export const MAX_BODY_CHARS = 4000;
+
+export type ConnView = 'connecting' | 'open' | 'reconnecting' | 'refused';
+
+/** One line of the transcript as the panel shows it. */
+export interface ViewItem {
+  /** `m:<id>` for a stored message, `c:<client_id>` for one not stored yet. */
+  key: string;
+  /** For a stored message of ours: `c:<client_id>`, so the pending bubble becomes the stored one in place. */
+  altKey: string | null;
+  author: Author;
+  authorName: string | null;
+  body: string;
+  at: number;
+  /** Own messages only. */
+  state: 'pending' | 'sent' | 'failed' | null;
+  error?: string;
+}
+
+export interface UiHandlers {
+  onSend(text: string): void;
+  onOpenChange(open: boolean): void;
+  /** The visitor closed the preview of a new message. */
+  onTeaserDismiss(): void;
+}
+
+const STATUS_TEXT: Record<ConnView, string> = {
+  connecting: 'Connecting…',
+  open: 'We typically reply in a few minutes',
+  reconnecting: 'Reconnecting…',
+  refused: 'Chat is unavailable',
+};
+
+export class WidgetUI {
+  readonly host: HTMLDivElement;
+  readonly shadow: ShadowRoot;
+  /** A place above the transcript for notices (e.g. consent requests). */
+  readonly notices: HTMLDivElement;
+  private readonly root: HTMLDivElement;
+  private readonly panel: HTMLElement;
+  private readonly launcher: HTMLButtonElement;
+  private readonly badge: HTMLSpanElement;
+  private readonly launcherLabel: HTMLSpanElement;
+  private readonly status: HTMLParagraphElement;
+  private readonly statusText: HTMLSpanElement;
+  private readonly log: HTMLDivElement;
+  private readonly list: HTMLDivElement;
+  private readonly empty: HTMLDivElement;
+  private readonly input: HTMLTextAreaElement;
+  private readonly sendButton: HTMLButtonElement;
+  private readonly error: HTMLParagraphElement;
+  private readonly counter: HTMLSpanElement;
+  private readonly unavailable: HTMLParagraphElement;
+  private readonly teaser: HTMLDivElement;
+  private readonly teaserName: HTMLSpanElement;
+  private readonly teaserText: HTMLSpanElement;
+  private readonly announcer: HTMLDivElement;
+  private readonly els = new Map<string, HTMLElement>();
+  private open = false;
+  private unread = 0;
+  private hasItems = false;
+  private loaded = false;
+
+  constructor(accent: string | null, private readonly handlers: UiHandlers) {
+    this.host = document.createElement('div');
+    this.host.setAttribute('data-testid', 'chatcast-widget');
+    this.host.setAttribute('data-chatcast-widget', '');
+    this.host.setAttribute('style', HOST_STYLE);
+    this.shadow = this.host.attachShadow({ mode: 'open' });
+
+    const style = document.createElement('style');
+    style.textContent = CSS;
+    this.shadow.append(style);
+
+    this.root = el('div', 'root');
+    if (accent) {
+      this.root.style.setProperty('--cc-accent', accent);
+      this.root.style.setProperty('--cc-accent-strong', `color-mix(in srgb, ${accent} 82%, black)`);
+    }
+    this.root.dataset.open = 'false';
+    this.shadow.append(this.root);
+
+    // Panel -----------------------------------------------------------------
+    this.panel = el('section', 'panel');
+    this.panel.id = 'chatcast-panel';
+    this.panel.setAttribute('role', 'dialog');
+    this.panel.setAttribute('aria-modal', 'false');
+    this.panel.setAttribute('aria-labelledby', 'chatcast-title');
+    this.panel.setAttribute('data-testid', 'widget-panel');
+    this.panel.hidden = true;
+
+    const header = el('header', 'header');
+    const avatar = el('div', 'avatar');
+    avatar.innerHTML = ICON_CHAT();
+    const titles = el('div', 'titles');
+    const title = el('h2', 'title');
+    title.id = 'chatcast-title';
+    title.textContent = 'Chat with us';
+    this.status = el('p', 'status');
+    this.status.setAttribute('data-testid', 'widget-status');
+    this.status.setAttribute('aria-live', 'polite');
+    const dot = el('span', 'dot');
+    dot.setAttribute('aria-hidden', 'true');
+    this.statusText = el('span', 'status-text');
+    this.status.append(dot, this.statusText);
+    titles.append(title, this.status);
+    const minimize = el('button', 'icon-button');
+    minimize.type = 'button';
+    minimize.setAttribute('aria-label', 'Minimize chat');
+    minimize.title = 'Minimize';
+    minimize.innerHTML = ICON_MINIMIZE();
+    minimize.addEventListener('click', () => this.requestOpen(false, true));
+    header.append(avatar, titles, minimize);
+
+    this.notices = el('div', 'notices');
+
+    this.log = el('div', 'log');
+    this.log.setAttribute('role', 'log');
+    this.log.setAttribute('aria-live', 'polite');
+    this.log.setAttribute('aria-label', 'Chat messages');
+    this.log.tabIndex = 0;
+    this.empty = el('div', 'empty');
+    this.empty.hidden = true;
+    const hi = el('strong');
+    hi.textContent = 'Hi there!';
+    const sub = el('span');
+    sub.textContent = 'Questions about an order, sizes or anything else? Send us a message and we will answer right here.';
+    this.empty.append(hi, sub);
+    this.list = el('div', 'messages');
+    this.log.append(this.empty, this.list);
+
+    this.unavailable = el('p', 'unavailable');
+    this.unavailable.setAttribute('role', 'status');
+    this.unavailable.setAttribute('data-testid', 'widget-unavailable');
+    this.unavailable.textContent = 'Chat is unavailable right now. Please try again later.';
+    this.unavailable.hidden = true;
+
+    const composer = el('form', 'composer');
+    composer.noValidate = true;
+    const row = el('div', 'row');
+    const label = el('label', 'sr-only');
+    label.htmlFor = 'chatcast-input';
+    label.textContent = 'Your message';
+    this.input = el('textarea', 'input');
+    this.input.id = 'chatcast-input';
+    this.input.setAttribute('data-testid', 'widget-input');
+    this.input.rows = 1;
+    this.input.maxLength = MAX_BODY_CHARS;
+    this.input.placeholder = 'Write a message…';
+    this.input.setAttribute('aria-describedby', 'chatcast-error chatcast-hint');
+    this.input.autocomplete = 'off';
+    this.sendButton = el('button', 'send');
+    this.sendButton.type = 'submit';
+    this.sendButton.setAttribute('data-testid', 'widget-send');
+    this.sendButton.setAttribute('aria-label', 'Send message');
+    this.sendButton.title = 'Send (Enter)';
+    this.sendButton.innerHTML = ICON_SEND();
+    this.sendButton.dataset.empty = 'true';
+    row.append(label, this.input, this.sendButton);
+    const hint = el('div', 'hint');
+    this.error = el('p', 'error');
+    this.error.id = 'chatcast-error';
+    this.error.setAttribute('role', 'alert');
+    this.error.setAttribute('data-testid', 'widget-error');
+    this.error.hidden = true;
+    this.counter = el('span', 'counter');
+    this.counter.id = 'chatcast-hint';
+    this.counter.hidden = true;
+    hint.append(this.error, this.counter);
+    composer.append(row, hint);
+
+    const brand = el('div', 'brand');
+    brand.textContent = 'Powered by Chatcast';
+
+    this.panel.append(header, this.notices, this.log, this.unavailable, composer, brand);
+
+    // Launcher --------------------------------------------------------------
+    this.launcher = el('button', 'launcher');
+    this.launcher.type = 'button';
+    this.launcher.setAttribute('data-testid', 'widget-launcher');
+    this.launcher.setAttribute('aria-controls', 'chatcast-panel');
+    this.launcher.setAttribute('aria-expanded', 'false');
+    this.launcher.innerHTML = ICON_CHAT('icon-chat') + ICON_CLOSE('icon-close');
+    this.launcherLabel = el('span', 'sr-only');
+    this.badge = el('span', 'badge');
+    this.badge.setAttribute('data-testid', 'widget-unread');
+    this.badge.setAttribute('aria-hidden', 'true');
+    this.badge.hidden = true;
+    this.launcher.append(this.launcherLabel, this.badge);
+    this.launcher.addEventListener('click', () => this.requestOpen(!this.open, true));
+
+    // A preview of a new message while the panel is closed.
+    this.teaser = el('div', 'teaser');
+    this.teaser.setAttribute('data-testid', 'widget-teaser');
+    this.teaser.hidden = true;
+    const teaserOpen = el('button', 'teaser-body');
+    teaserOpen.type = 'button';
+    this.teaserName = el('span', 'teaser-name');
+    this.teaserText = el('span', 'teaser-text');
+    teaserOpen.append(this.teaserName, this.teaserText);
+    teaserOpen.addEventListener('click', () => this.requestOpen(true, true));
+    const teaserClose = el('button', 'teaser-close');
+    teaserClose.type = 'button';
+    teaserClose.setAttribute('aria-label', 'Dismiss preview');
+    teaserClose.innerHTML = ICON_CLOSE();
+    teaserClose.addEventListener('click', () => {
+      this.teaser.hidden = true;
+      this.handlers.onTeaserDismiss();
+    });
+    this.teaser.append(teaserOpen, teaserClose);
+
+    this.announcer = el('div', 'sr-only');
+    this.announcer.setAttribute('role', 'status');
+    this.announcer.setAttribute('aria-live', 'polite');
+
+    this.root.append(this.panel, this.teaser, this.launcher, this.announcer);
+    this.updateLauncherLabel();
+
+    // Behaviour -------------------------------------------------------------
+    composer.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      this.submit();
+    });
+    this.input.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing && ev.keyCode !== 229) {
+        ev.preventDefault();
+        this.submit();
+      }
+    });
+    this.input.addEventListener('input', () => this.onInput());
+    this.root.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Escape' && this.open) {
+        ev.preventDefault();
+        this.requestOpen(false, true);
+      }
+    });
+    // Keys typed in the widget are not the page's keyboard shortcuts.
+    for (const type of ['keydown', 'keyup', 'keypress'] as const) {
+      this.root.addEventListener(type, (ev) => ev.stopPropagation());
+    }
+  }
+
+  /** Appends the host to the page and keeps it there if a script empties <body>. */
+  mount(): void {
+    document.body.append(this.host);
+    try {
+      new MutationObserver(() => {
+        if (!this.host.isConnected && document.body) document.body.append(this.host);
+      }).observe(document.body, { childList: true });
+    } catch {
+      // no observer: fine
+    }
+  }
+
+  isOpen(): boolean {
+    return this.open;
+  }
+
+  /** Opens or closes the panel. `focus`: move keyboard focus (user action). */
+  setOpen(open: boolean, focus = false): void {
+    this.open = open;
+    this.root.dataset.open = String(open);
+    this.panel.hidden = !open;
+    this.launcher.setAttribute('aria-expanded', String(open));
+    this.updateLauncherLabel();
+    if (open) {
+      this.scrollToEnd();
+      if (focus) {
+        if (!this.input.disabled) this.input.focus({ preventScroll: true });
+        else this.log.focus({ preventScroll: true });
+      }
+    } else if (focus) {
+      this.launcher.focus({ preventScroll: true });
+    }
+  }
+
+  setConnection(state: ConnView): void {
+    this.status.dataset.state = state;
+    this.statusText.textContent = STATUS_TEXT[state];
+    const refused = state === 'refused';
+    this.unavailable.hidden = !refused;
+    this.input.disabled = refused;
+    this.sendButton.disabled = refused;
+    this.root.dataset.conn = state;
+    this.updateEmpty();
+  }
+
+  /** The history arrived (or never will): only then is an empty transcript really empty. */
+  setLoaded(loaded: boolean): void {
+    this.loaded = loaded;
+    this.updateEmpty();
+  }
+
+  private updateEmpty(): void {
+    this.empty.hidden = this.hasItems || !this.loaded || this.root.dataset.conn === 'refused';
+  }
+
+  setUnread(n: number): void {
+    this.unread = n;
+    this.badge.hidden = n <= 0;
+    this.badge.textContent = n > 99 ? '99+' : String(n);
+    this.updateLauncherLabel();
+  }
+
+  /** Shows a preview of a message above the closed launcher (null hides it). */
+  setTeaser(preview: { name: string; body: string } | null): void {
+    this.teaser.hidden = !preview;
+    if (!preview) return;
+    this.teaserName.textContent = preview.name;
+    const body = preview.body.length > 140 ? preview.body.slice(0, 137).trimEnd() + '…' : preview.body;
+    this.teaserText.textContent = body;
+  }
+
+  /** Tells screen readers something the closed panel cannot show. */
+  announce(text: string): void {
+    this.announcer.textContent = '';
+    setTimeout(() => (this.announcer.textContent = text), 50);
+  }
+
+  /** Shows (or with null, hides) an error next to the input. */
+  showError(text: string | null): void {
+    this.error.textContent = text ?? '';
+    this.error.hidden = !text;
+  }
+
+  /** Draws the transcript: reuses, moves and removes bubbles by key. */
+  render(items: ViewItem[], opts: { scroll?: boolean } = {}): void {
+    const atEnd = this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < 48;
+    const used = new Set<HTMLElement>();
+    let cursor = this.list.firstElementChild as HTMLElement | null;
+    let prev: ViewItem | null = null;
+    for (const item of items) {
+      let node = this.els.get(item.key);
+      if (!node && item.altKey) {
+        node = this.els.get(item.altKey);
+        if (node) this.els.delete(item.altKey);
+      }
+      if (!node) node = el('div', 'msg');
+      this.els.set(item.key, node);
+      this.fill(node, item);
+      const cont =
+        !!prev &&
+        prev.author === item.author &&
+        item.author !== 'system' &&
+        prev.authorName === item.authorName &&
+        Math.abs(item.at - prev.at) < 5 * 60_000;
+      node.classList.toggle('cont', cont);
+      used.add(node);
+      if (node === cursor) cursor = cursor.nextElementSibling as HTMLElement | null;
+      else this.list.insertBefore(node, cursor);
+      prev = item;
+    }
+    for (const [key, node] of this.els) {
+      if (!used.has(node)) {
+        node.remove();
+        this.els.delete(key);
+      }
+    }
+    // A bubble followed by one of the same group with the same time and state
+    // leaves the time line to it.
+    for (let node = this.list.firstElementChild as HTMLElement | null; node; ) {
+      const next = node.nextElementSibling as HTMLElement | null;
+      node.classList.toggle(
+        'cont-next',
+        !!next && next.classList.contains('cont') && next.dataset.meta === node.dataset.meta,
+      );
+      node = next;
+    }
+    this.hasItems = items.length > 0;
+    this.updateEmpty();
+    if (atEnd || opts.scroll) this.scrollToEnd();
+  }
+
+  private fill(node: HTMLElement, item: ViewItem): void {
+    const sig = JSON.stringify([item.author, item.authorName, item.body, item.state, item.error, item.at]);
+    if (node.dataset.sig === sig) return;
+    node.dataset.sig = sig;
+    node.setAttribute('data-testid', 'widget-message');
+    node.setAttribute('data-author', item.author);
+    if (item.state) node.setAttribute('data-state', item.state);
+    else node.removeAttribute('data-state');
+    // Name, time and delivery state are drawn by CSS from attributes, so the
+    // element's text is exactly the message.
+    if (item.author === 'consultant') node.dataset.name = item.authorName || 'Support';
+    else delete node.dataset.name;
+    const date = new Date(item.at);
+    const time = formatTime(date);
+    const status =
+      item.state === 'pending'
+        ? 'Sending…'
+        : item.state === 'sent'
+          ? '✓ Sent'
+          : item.state === 'failed'
+            ? `Not sent${item.error ? ': ' + item.error : ''}`
+            : '';
+    node.dataset.meta = [time, status].filter(Boolean).join(' · ');
+    node.title = date.toLocaleString();
+    const bubble = el('div', 'bubble');
+    appendLinkified(bubble, item.body);
+    node.replaceChildren(bubble);
+  }
+
+  private submit(): void {
+    if (this.input.disabled) return;
+    this.handlers.onSend(this.input.value);
+  }
+
+  /** Empties the input after a message was taken. */
+  clearInput(): void {
+    this.input.value = '';
+    this.onInput();
+    this.input.focus({ preventScroll: true });
+  }
+
+  private onInput(): void {
+    const value = this.input.value;
+    this.sendButton.dataset.empty = String(!value.trim());
+    // Grow with the text, up to the CSS max-height.
+    this.input.style.height = 'auto';
+    this.input.style.height = Math.min(this.input.scrollHeight, 120) + 'px';
+    const n = countChars(value.trim());
+    this.counter.hidden = n < MAX_BODY_CHARS - 200;
+    this.counter.textContent = `${n.toLocaleString()} / ${MAX_BODY_CHARS.toLocaleString()}`;
+    this.counter.dataset.over = String(n > MAX_BODY_CHARS);
+    if (!this.error.hidden) this.showError(null);
+  }
+
+  private requestOpen(open: boolean, focus: boolean): void {
+    this.setOpen(open, focus);
+    this.handlers.onOpenChange(open);
+  }
+
+  private updateLauncherLabel(): void {
+    let label = this.open ? 'Close chat' : 'Open chat';
+    if (!this.open && this.unread > 0) {
+      label += ` (${this.unread} unread ${this.unread === 1 ? 'message' : 'messages'})`;
+    }
+    this.launcherLabel.textContent = label;
+    this.launcher.title = this.open ? 'Close chat' : 'Chat with us';
+  }
+
+  private scrollToEnd(): void {
+    this.log.scrollTop = this.log.scrollHeight;
+  }
+}
+
+/** Characters as the server counts them (Unicode scalar values). */
+export function countChars(s: string): number {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+}
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  if (cls) node.className = cls;
+  return node;
+}
+
+function formatTime(d: Date): string {
+  try {
+    const sameDay = new Date().toDateString() === d.toDateString();
+    return d.toLocaleString(undefined, sameDay
+      ? { hour: '2-digit', minute: '2-digit' }
+      : { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
+  } catch {
+    return '';
+  }
+}
+
+const URL_RE = /\bhttps?:\/\/[^\s<>"'`]+/gi;
+
+/** Text with http(s) links made clickable; everything else stays plain text. */
+function appendLinkified(parent: HTMLElement, text: string): void {
+  let last = 0;
+  for (const m of text.matchAll(URL_RE)) {
+    let url = m[0];
+    // Trailing punctuation is usually the sentence's, not the link's.
+    const trail = /[.,;:!?)\]}]+$/.exec(url);
+    if (trail) url = url.slice(0, -trail[0].length);
+    const start = m.index ?? 0;
+    if (start > last) parent.append(text.slice(last, start));
+    const a = document.createElement('a');
+    a.href = url;
+    a.textContent = url;
+    a.target = '_blank';
+    a.rel = 'noopener noreferrer nofollow';
+    parent.append(a);
+    last = start + url.length;
+  }
+  if (last < text.length) parent.append(text.slice(last));
+}

@@ -1,0 +1,388 @@
+// The visitor's chat: identity (token), the transcript, the outbox, page
+// changes, and the unread badge. Speaks /ws/visitor as docs/protocol.md says.
+
+import type { ChatMessage } from '../protocol/ChatMessage';
+import type { ErrorBody } from '../protocol/ErrorBody';
+import type { PageInfo } from '../protocol/PageInfo';
+import type { VisitorIn } from '../protocol/VisitorIn';
+import type { VisitorOut } from '../protocol/VisitorOut';
+import { ReconnectingSocket, newClientId, type SocketState } from '../shared/socket';
+import type { WidgetConfig } from './config';
+import { Outbox, type OutboxItem } from './outbox';
+import { currentPage, samePage, watchPage } from './page';
+import { Store } from './storage';
+import { MAX_BODY_CHARS, WidgetUI, countChars, type ConnView, type ViewItem } from './ui';
+
+/** Errors that say a `send` can never succeed as it is: it leaves the outbox. */
+const FINAL_SEND_ERRORS = new Set(['message_too_long', 'empty_message', 'bad_message']);
+
+interface Failed extends OutboxItem {
+  error: string;
+}
+
+export class ChatWidget {
+  private readonly local: Store;
+  private readonly session: Store;
+  private readonly outbox: Outbox;
+  private readonly ui: WidgetUI;
+  private readonly socket: ReconnectingSocket<VisitorIn, VisitorOut>;
+
+  /** The dialog as the server last told it, by message id. */
+  private readonly messages = new Map<string, ChatMessage>();
+  /** Own messages the server rejected (shown, not resent). */
+  private failed: Failed[] = [];
+  /** Client ids sent on the current socket and not answered yet, oldest first. */
+  private inflight: string[] = [];
+  /** `welcome` arrived on the current socket. */
+  private ready = false;
+  private everWelcomed = false;
+  private lastPage: PageInfo | null = null;
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  private conn: ConnView = 'connecting';
+
+  constructor(config: WidgetConfig) {
+    this.local = new Store('localStorage', `chatcast:${config.siteKey}:`);
+    this.session = new Store('sessionStorage', `chatcast:${config.siteKey}:`);
+    this.outbox = new Outbox(this.local);
+
+    this.ui = new WidgetUI(config.accent, {
+      onSend: (text) => guard(() => this.send(text)),
+      onOpenChange: (open) =>
+        guard(() => {
+          this.session.set('open', open ? '1' : '0');
+          if (open) this.markSeen();
+          this.updateUnread();
+        }),
+      onTeaserDismiss: () =>
+        guard(() => {
+          const latest = this.unreadMessages().pop();
+          if (latest) this.session.set('teaser-dismissed', latest.id);
+        }),
+    });
+    this.ui.setConnection('connecting');
+    this.ui.mount();
+    this.ui.setOpen(this.session.get('open') === '1');
+    // What this tab showed on the previous page, until the server's `welcome`
+    // replaces it: navigating between pages does not blank the transcript.
+    const cached = this.loadCachedHistory();
+    if (cached) {
+      for (const m of cached) this.messages.set(m.id, m);
+      this.ui.setLoaded(true);
+    }
+    this.render({ scroll: true });
+    this.updateUnread();
+
+    this.socket = new ReconnectingSocket<VisitorIn, VisitorOut>(config.socketUrl, {
+      onOpen: () => guard(() => this.onOpen()),
+      onMessage: (msg) => guard(() => this.onMessage(msg)),
+      onState: (state) => guard(() => this.onState(state)),
+    });
+
+    watchPage(() => this.sendPageIfChanged());
+    addEventListener('storage', (ev) => guard(() => this.onStorage(ev)));
+  }
+
+  // ---- socket ---------------------------------------------------------------
+
+  private onOpen(): void {
+    this.ready = false;
+    this.inflight = [];
+    const page = currentPage();
+    this.lastPage = page;
+    // Read the token fresh: another tab may have received one meanwhile.
+    this.socket.send({ t: 'hello', token: this.local.get('token'), page });
+  }
+
+  private onState(state: SocketState): void {
+    if (state !== 'open') {
+      this.ready = false;
+      this.inflight = [];
+    }
+    let view: ConnView;
+    if (state === 'refused') {
+      view = 'refused';
+      this.ui.setLoaded(true);
+    }
+    else if (state === 'open' && this.ready) view = 'open';
+    else view = this.everWelcomed ? 'reconnecting' : 'connecting';
+    this.setConn(view);
+  }
+
+  private setConn(view: ConnView): void {
+    if (view === this.conn) return;
+    this.conn = view;
+    this.ui.setConnection(view);
+  }
+
+  private onMessage(msg: VisitorOut): void {
+    switch (msg.t) {
+      case 'welcome':
+        return this.onWelcome(msg.token, msg.messages);
+      case 'message':
+        return this.onChatMessage(msg.message);
+      case 'ack':
+        return this.onAck(msg.client_id, msg.message);
+      case 'error':
+        return this.onServerError(msg);
+    }
+  }
+
+  private onWelcome(token: string, history: ChatMessage[]): void {
+    this.local.set('token', token);
+    this.ready = true;
+    this.everWelcomed = true;
+    this.setConn('open');
+
+    this.messages.clear();
+    for (const m of history) this.messages.set(m.id, m);
+    this.ui.setLoaded(true);
+    this.saveCachedHistory();
+    // Anything of ours already in the history is stored: no need to resend it.
+    for (const m of history) {
+      if (m.author === 'visitor' && m.client_id) this.outbox.remove(m.client_id);
+    }
+    this.render();
+    this.updateUnread();
+    if (this.ui.isOpen()) this.markSeen();
+
+    this.flushOutbox();
+    this.sendPageIfChanged();
+  }
+
+  private onChatMessage(m: ChatMessage): void {
+    const isNew = !this.messages.has(m.id);
+    this.messages.set(m.id, m);
+    this.saveCachedHistory();
+    if (m.author === 'visitor' && m.client_id) this.outbox.remove(m.client_id);
+    this.render({ scroll: isNew && m.author === 'visitor' });
+    if (isNew && m.author === 'consultant' && !this.ui.isOpen()) {
+      this.ui.announce(`New message from ${m.author_name || 'Support'}: ${m.body}`);
+    }
+    if (this.ui.isOpen()) this.markSeen();
+    this.updateUnread();
+  }
+
+  private onAck(clientId: string, m: ChatMessage): void {
+    this.inflight = this.inflight.filter((c) => c !== clientId);
+    this.outbox.remove(clientId);
+    this.messages.set(m.id, m);
+    this.saveCachedHistory();
+    this.render();
+    if (this.ui.isOpen()) this.markSeen();
+  }
+
+  private onServerError(err: ErrorBody): void {
+    if (err.ref_type === 'send') {
+      // Frames on one socket are answered in order, so the oldest unanswered
+      // send is the one; prefer one the error obviously fits.
+      const items = this.outbox.all().filter((x) => this.inflight.includes(x.client_id));
+      const fits = (x: OutboxItem) => {
+        const n = countChars(x.body.trim());
+        if (err.code === 'message_too_long') return n > MAX_BODY_CHARS;
+        if (err.code === 'empty_message') return n === 0;
+        return true;
+      };
+      const item = items.find(fits) ?? items[0];
+      if (item) this.inflight = this.inflight.filter((c) => c !== item.client_id);
+      if (FINAL_SEND_ERRORS.has(err.code)) {
+        const text = describeSendError(err);
+        if (item) {
+          this.outbox.remove(item.client_id);
+          this.failed.push({ ...item, error: text });
+          this.render({ scroll: true });
+        }
+        this.ui.showError(text);
+        return;
+      }
+      // not_ready and the like: the message stays in the outbox and goes out after `welcome`.
+      return;
+    }
+    if (err.code === 'internal') {
+      // The server could not store something; nothing was lost on our side. Try again soon.
+      this.scheduleRetry();
+      return;
+    }
+    if (err.code === 'unknown_site' || err.code === 'origin_not_allowed') return; // the socket reports the refusal
+    console.warn(`[chatcast] server error ${err.code}: ${err.message}`);
+  }
+
+  private scheduleRetry(): void {
+    if (this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      guard(() => {
+        this.inflight = [];
+        this.flushOutbox();
+      });
+    }, 3000);
+  }
+
+  // ---- sending ----------------------------------------------------------------
+
+  private send(text: string): void {
+    const body = text.trim();
+    if (!body) return;
+    const n = countChars(body);
+    if (n > MAX_BODY_CHARS) {
+      this.ui.showError(
+        `Your message is too long (${n.toLocaleString()} characters; the limit is ${MAX_BODY_CHARS.toLocaleString()}).`,
+      );
+      return;
+    }
+    if (this.conn === 'refused') {
+      this.ui.showError('Chat is unavailable right now.');
+      return;
+    }
+    const item: OutboxItem = { client_id: newClientId(), body, at: Date.now() };
+    this.outbox.add(item);
+    this.ui.showError(null);
+    this.ui.clearInput();
+    this.render({ scroll: true });
+    if (this.ready) this.transmit(item);
+  }
+
+  private transmit(item: OutboxItem): void {
+    if (this.socket.send({ t: 'send', client_id: item.client_id, body: item.body })) {
+      if (!this.inflight.includes(item.client_id)) this.inflight.push(item.client_id);
+    }
+  }
+
+  /** Sends everything still unacknowledged, in order (safe: the server de-duplicates). */
+  private flushOutbox(): void {
+    if (!this.ready) return;
+    for (const item of this.outbox.all()) this.transmit(item);
+  }
+
+  private sendPageIfChanged(): void {
+    if (!this.ready) return; // the next `hello` carries the page
+    const page = currentPage();
+    if (samePage(this.lastPage, page)) return;
+    if (this.socket.send({ t: 'page', page })) this.lastPage = page;
+  }
+
+  // ---- other tabs -------------------------------------------------------------
+
+  private onStorage(ev: StorageEvent): void {
+    if (this.outbox.isEvent(ev)) this.render();
+    if (this.local.isEvent(ev, 'seen') || this.local.isClear(ev)) this.updateUnread();
+  }
+
+  // ---- drawing ----------------------------------------------------------------
+
+  private render(opts: { scroll?: boolean } = {}): void {
+    const stored = [...this.messages.values()].sort((a, b) => cmpId(a.id, b.id));
+    const storedClientIds = new Set(
+      stored.filter((m) => m.author === 'visitor' && m.client_id).map((m) => m.client_id as string),
+    );
+    const items: ViewItem[] = stored.map((m) => ({
+      key: 'm:' + m.id,
+      altKey: m.author === 'visitor' && m.client_id ? 'c:' + m.client_id : null,
+      author: m.author,
+      authorName: m.author === 'consultant' ? m.author_name : null,
+      body: m.body,
+      at: m.at,
+      state: m.author === 'visitor' ? 'sent' : null,
+    }));
+    const unstored: ViewItem[] = [];
+    for (const f of this.failed) {
+      if (storedClientIds.has(f.client_id)) continue;
+      unstored.push({ key: 'c:' + f.client_id, altKey: null, author: 'visitor', authorName: null, body: f.body, at: f.at, state: 'failed', error: f.error });
+    }
+    for (const o of this.outbox.all()) {
+      if (storedClientIds.has(o.client_id)) continue;
+      unstored.push({ key: 'c:' + o.client_id, altKey: null, author: 'visitor', authorName: null, body: o.body, at: o.at, state: 'pending' });
+    }
+    unstored.sort((a, b) => a.at - b.at);
+    this.ui.render(items.concat(unstored), opts);
+  }
+
+  // ---- unread -----------------------------------------------------------------
+
+  /** The panel is open: everything shown so far counts as seen (in every tab). */
+  private markSeen(): void {
+    let max: string | null = null;
+    for (const id of this.messages.keys()) if (max === null || cmpId(id, max) > 0) max = id;
+    if (max === null) return;
+    const seen = this.local.get('seen');
+    if (seen === null || cmpId(max, seen) > 0) this.local.set('seen', max);
+  }
+
+  /** Consultant messages newer than what the visitor has seen, oldest first. */
+  private unreadMessages(): ChatMessage[] {
+    const seen = this.local.get('seen');
+    return [...this.messages.values()]
+      .filter((m) => m.author === 'consultant' && (seen === null || cmpId(m.id, seen) > 0))
+      .sort((a, b) => cmpId(a.id, b.id));
+  }
+
+  private updateUnread(): void {
+    if (this.ui.isOpen()) {
+      this.ui.setUnread(0);
+      this.ui.setTeaser(null);
+      return;
+    }
+    const unread = this.unreadMessages();
+    this.ui.setUnread(unread.length);
+    const latest = unread[unread.length - 1];
+    this.ui.setTeaser(
+      latest && latest.id !== this.session.get('teaser-dismissed')
+        ? { name: latest.author_name || 'Support', body: latest.body }
+        : null,
+    );
+  }
+
+  // ---- history cache (this tab) ----------------------------------------------
+
+  private loadCachedHistory(): ChatMessage[] | null {
+    const raw = this.session.get('history');
+    if (!raw) return null;
+    try {
+      const list: unknown = JSON.parse(raw);
+      if (!Array.isArray(list)) return null;
+      return list.filter(
+        (m): m is ChatMessage =>
+          !!m && typeof m === 'object' && typeof m.id === 'string' && typeof m.body === 'string' &&
+          (m.author === 'visitor' || m.author === 'consultant' || m.author === 'system'),
+      );
+    } catch {
+      return null;
+    }
+  }
+
+  private saveCachedHistory(): void {
+    const list = [...this.messages.values()].sort((a, b) => cmpId(a.id, b.id)).slice(-100);
+    this.session.set('history', JSON.stringify(list));
+  }
+}
+
+/** Compares server ids: numeric when both are digits, else as strings. */
+function cmpId(a: string, b: string): number {
+  const da = /^\d+$/.test(a);
+  const db = /^\d+$/.test(b);
+  if (da && db) {
+    const x = a.replace(/^0+(?=\d)/, '');
+    const y = b.replace(/^0+(?=\d)/, '');
+    if (x.length !== y.length) return x.length - y.length;
+  }
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function describeSendError(err: ErrorBody): string {
+  switch (err.code) {
+    case 'message_too_long':
+      return `Your message is too long (the limit is ${MAX_BODY_CHARS.toLocaleString()} characters).`;
+    case 'empty_message':
+      return 'Your message is empty.';
+    default:
+      return err.message || 'The message could not be sent.';
+  }
+}
+
+/** Runs a callback from the page's event loop; the widget never throws into the page. */
+function guard(fn: () => void): void {
+  try {
+    fn();
+  } catch (e) {
+    console.warn('[chatcast] widget error:', e);
+  }
+}
