@@ -8,7 +8,7 @@ export function renderLogin(root: HTMLElement, done: () => void, notice?: string
   document.title = 'Log in · Chatcast';
   const email = h('input', {
     id: 'login-email', 'data-testid': 'login-email', type: 'email', name: 'email',
-    autocomplete: 'username', required: true, autofocus: true, spellcheck: 'false',
+    autocomplete: 'username', required: true, spellcheck: 'false',
   });
   const password = h('input', {
     id: 'login-password', 'data-testid': 'login-password', type: 'password', name: 'password',
