@@ -106,6 +106,8 @@ pub struct VisitorInfo {
     pub last_seen: Millis,
     /// The newest message of the dialog.
     pub last_message: Option<ChatMessage>,
+    /// The state of the visitor's screen broadcast.
+    pub screencast: ScreencastState,
 }
 
 /// The logged-in consultant.
@@ -132,6 +134,10 @@ pub enum VisitorIn {
         token: Option<String>,
         /// Where the tab is.
         page: PageInfo,
+        /// Random id of the browser tab, kept in `sessionStorage` so that it
+        /// survives navigation: a broadcast follows this tab and no other.
+        #[serde(default)]
+        tab_id: Option<String>,
     },
     /// The tab moved without a reload (single-page-app route change).
     Page {
@@ -144,6 +150,27 @@ pub enum VisitorIn {
         client_id: String,
         /// The text.
         body: String,
+    },
+    /// The visitor answered a `consent_request`.
+    ConsentAnswer {
+        /// The request answered.
+        request_id: String,
+        /// Yes or No.
+        allow: bool,
+    },
+    /// The agent cannot broadcast this tab (answer to `screencast_start`).
+    ScreencastUnavailable {
+        /// `unsupported` (with the missing APIs in `detail`).
+        reason: NoticeReason,
+        /// What exactly is missing.
+        detail: String,
+    },
+    /// The visitor pressed Stop: ends the broadcast and revokes the remembered consent.
+    ScreencastStop {},
+    /// Echo of the server's `probe` (round-trip measurement).
+    Probe {
+        /// The probe's id.
+        id: String,
     },
 }
 
@@ -172,8 +199,88 @@ pub enum VisitorOut {
         /// The stored message.
         message: ChatMessage,
     },
+    /// A consultant asks to see this tab: show the consent block.
+    ConsentRequest {
+        /// Id to answer with.
+        request_id: String,
+        /// Who asks.
+        consultant_name: String,
+        /// When the request lapses.
+        #[ts(type = "number")]
+        expires_at: Millis,
+    },
+    /// The request is no longer open (timed out, withdrawn, or answered in another tab): hide the block.
+    ConsentClosed {
+        /// The request.
+        request_id: String,
+    },
+    /// Measure the connection: echo `probe` at once, then send a binary probe
+    /// frame (kind 3) of `upload_bytes` bytes.
+    Probe {
+        /// Echo this.
+        id: String,
+        /// Size of the binary probe to send after the echo.
+        upload_bytes: u32,
+    },
+    /// Start recording this tab (consent is given and a consultant watches).
+    ScreencastStart {
+        /// What to mask and block, from the site's admin settings.
+        privacy: PrivacySettings,
+        /// Who watches, for the "being viewed" indicator.
+        consultant_name: String,
+    },
+    /// Stop recording at once; no further screen frame may leave the page.
+    ScreencastStop {
+        /// Why, for the visitor (`stopped_by_consultant`, `stopped_by_visitor`, `no_viewers`, …).
+        reason: String,
+    },
+    /// The server has no usable keyframe: take a full snapshot now.
+    KeyframeRequest {},
     /// Something was wrong.
     Error(ErrorBody),
+}
+
+/// Privacy settings of a site, applied by the agent before anything leaves the page.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, TS)]
+pub struct PrivacySettings {
+    /// Mask every input's value, not only passwords and payment fields.
+    pub mask_all_inputs: bool,
+    /// CSS selectors of elements to block (replaced by a grey box of the same size).
+    pub block_selectors: Vec<String>,
+    /// CSS selectors of elements whose text is masked (layout kept).
+    pub mask_selectors: Vec<String>,
+}
+
+/// What the console's screencast button shows for a visitor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ScreencastState {
+    /// Nothing going on; a request is possible.
+    Idle,
+    /// Waiting for the visitor's permission.
+    Pending,
+    /// Consent given: the broadcast is live (or ready to be watched).
+    Active,
+    /// Not possible now (the visitor is offline).
+    Unavailable,
+}
+
+/// Why a broadcast was refused, impossible, or ended by the visitor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum NoticeReason {
+    /// The visitor pressed No.
+    Denied,
+    /// The visitor's browser lacks APIs the agent needs.
+    Unsupported,
+    /// The measured connection is too slow.
+    WeakConnection,
+    /// The visitor has no live connection.
+    Offline,
+    /// The request expired unanswered.
+    Timeout,
+    /// The visitor pressed Stop.
+    StoppedByVisitor,
 }
 
 /// Frames the console sends.
@@ -197,6 +304,26 @@ pub enum ConsoleIn {
     /// The consultant has read the dialog up to now.
     Read {
         /// Which dialog.
+        visitor_id: String,
+    },
+    /// Ask to see the visitor's tab (or start at once with remembered consent).
+    ScreencastRequest {
+        /// Whose tab.
+        visitor_id: String,
+    },
+    /// End the broadcast.
+    ScreencastStop {
+        /// Whose.
+        visitor_id: String,
+    },
+    /// This socket wants the broadcast's screen frames (keyframe, then live deltas).
+    Watch {
+        /// Whose broadcast.
+        visitor_id: String,
+    },
+    /// This socket no longer wants them.
+    Unwatch {
+        /// Whose broadcast.
         visitor_id: String,
     },
 }
@@ -238,6 +365,22 @@ pub enum ConsoleOut {
         client_id: String,
         /// The stored message.
         message: ChatMessage,
+    },
+    /// A visitor's broadcast changed state (sent to every console).
+    Screencast {
+        /// Whose.
+        visitor_id: String,
+        /// The new state.
+        state: ScreencastState,
+    },
+    /// A broadcast was refused, impossible, or stopped by the visitor: show it over the dialog.
+    ScreencastNotice {
+        /// Whose.
+        visitor_id: String,
+        /// Why.
+        reason: NoticeReason,
+        /// Details for a human (e.g. which API is missing, the measured round trip).
+        detail: String,
     },
     /// This consultant read the dialog (in this or another of their consoles): unread is 0.
     Read {
@@ -370,9 +513,41 @@ pub fn decode<T: DeserializeOwned>(text: &str, accepted: &[&str]) -> Result<T, E
 }
 
 /// The `t` values a visitor may send.
-pub const VISITOR_TYPES: &[&str] = &["hello", "page", "send"];
+pub const VISITOR_TYPES: &[&str] =
+    &["hello", "page", "send", "consent_answer", "screencast_unavailable", "screencast_stop", "probe"];
 /// The `t` values a console may send.
-pub const CONSOLE_TYPES: &[&str] = &["open", "send", "read"];
+pub const CONSOLE_TYPES: &[&str] =
+    &["open", "send", "read", "screencast_request", "screencast_stop", "watch", "unwatch"];
+
+/// Binary screen frames: a 5-byte header, then the body the server forwards
+/// without parsing (a JSON array of rrweb events for kinds 1 and 2).
+pub mod screen {
+    /// Header length: kind (1 byte) + sequence number (u32, big-endian).
+    pub const HEADER_LEN: usize = 5;
+    /// Starts with a full snapshot: replaces everything before it.
+    pub const KIND_KEYFRAME: u8 = 1;
+    /// Events after the latest keyframe.
+    pub const KIND_DELTA: u8 = 2;
+    /// Connection measurement padding (never relayed).
+    pub const KIND_PROBE: u8 = 3;
+
+    /// Reads a frame's kind and sequence number.
+    pub fn header(frame: &[u8]) -> Option<(u8, u32)> {
+        if frame.len() < HEADER_LEN {
+            return None;
+        }
+        Some((frame[0], u32::from_be_bytes([frame[1], frame[2], frame[3], frame[4]])))
+    }
+
+    /// Builds a frame (tests and the load generator).
+    pub fn encode(kind: u8, seq: u32, body: &[u8]) -> Vec<u8> {
+        let mut v = Vec::with_capacity(HEADER_LEN + body.len());
+        v.push(kind);
+        v.extend_from_slice(&seq.to_be_bytes());
+        v.extend_from_slice(body);
+        v
+    }
+}
 
 #[cfg(test)]
 mod tests {

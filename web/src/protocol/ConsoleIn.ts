@@ -23,4 +23,20 @@ body: string, } | { "t": "read",
 /**
  * Which dialog.
  */
+visitor_id: string, } | { "t": "screencast_request", 
+/**
+ * Whose tab.
+ */
+visitor_id: string, } | { "t": "screencast_stop", 
+/**
+ * Whose.
+ */
+visitor_id: string, } | { "t": "watch", 
+/**
+ * Whose broadcast.
+ */
+visitor_id: string, } | { "t": "unwatch", 
+/**
+ * Whose broadcast.
+ */
 visitor_id: string, };

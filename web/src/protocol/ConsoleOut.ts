@@ -2,6 +2,8 @@
 import type { ChatMessage } from "./ChatMessage";
 import type { ErrorBody } from "./ErrorBody";
 import type { Me } from "./Me";
+import type { NoticeReason } from "./NoticeReason";
+import type { ScreencastState } from "./ScreencastState";
 import type { Unread } from "./Unread";
 import type { VisitorInfo } from "./VisitorInfo";
 
@@ -45,7 +47,27 @@ client_id: string,
 /**
  * The stored message.
  */
-message: ChatMessage, } | { "t": "read", 
+message: ChatMessage, } | { "t": "screencast", 
+/**
+ * Whose.
+ */
+visitor_id: string, 
+/**
+ * The new state.
+ */
+state: ScreencastState, } | { "t": "screencast_notice", 
+/**
+ * Whose.
+ */
+visitor_id: string, 
+/**
+ * Why.
+ */
+reason: NoticeReason, 
+/**
+ * Details for a human (e.g. which API is missing, the measured round trip).
+ */
+detail: string, } | { "t": "read", 
 /**
  * Which dialog.
  */
