@@ -2,24 +2,25 @@
 // cannot reach in and ours cannot leak out. Inheritance is cut at the host
 // (`all: initial`), so fonts, colours and sizes are all set here.
 
-export const HOST_STYLE = [
-  'all: initial !important',
-  'position: fixed !important',
-  'right: 20px !important',
-  'bottom: 20px !important',
-  'left: auto !important',
-  'top: auto !important',
-  'width: 56px !important',
-  'height: 56px !important',
-  'margin: 0 !important',
-  'padding: 0 !important',
-  'z-index: 2147483000 !important',
-  'transform: none !important',
-  'filter: none !important',
-  'opacity: 1 !important',
-  'visibility: visible !important',
-  'pointer-events: auto !important',
-].join(';');
+/** The host element's own style, each `!important`: a site's CSS must not move or hide it. */
+export const HOST_STYLE: [string, string][] = [
+  ['all', 'initial'],
+  ['position', 'fixed'],
+  ['right', '20px'],
+  ['bottom', '20px'],
+  ['left', 'auto'],
+  ['top', 'auto'],
+  ['width', '56px'],
+  ['height', '56px'],
+  ['margin', '0'],
+  ['padding', '0'],
+  ['z-index', '2147483000'],
+  ['transform', 'none'],
+  ['filter', 'none'],
+  ['opacity', '1'],
+  ['visibility', 'visible'],
+  ['pointer-events', 'auto'],
+];
 
 export const CSS = /* css */ `
 :host { all: initial; }
@@ -231,6 +232,7 @@ button { font: inherit; color: inherit; cursor: pointer; }
   background: transparent; color: var(--cc-text);
   font: inherit; font-size: 14.5px; line-height: 20px;
 }
+@media (max-width: 480px) { .input { font-size: 16px; } }
 .input::placeholder { color: #9ca3af; }
 .input:disabled { cursor: not-allowed; }
 .composer:focus-within { box-shadow: inset 0 2px 0 -0px var(--cc-accent); }

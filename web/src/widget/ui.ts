@@ -3,7 +3,7 @@
 
 import type { Author } from '../protocol/Author';
 import { CSS, HOST_STYLE } from './styles';
-import { ICON_CHAT, ICON_CLOSE, ICON_MINIMIZE, ICON_SEND } from './icons';
+import { iconChat, iconClose, iconMinimize, iconSend } from './icons';
 
 /** The server's limit for a message body, in characters. */
 export const MAX_BODY_CHARS = 4000;
@@ -73,12 +73,11 @@ export class WidgetUI {
     this.host = document.createElement('div');
     this.host.setAttribute('data-testid', 'chatcast-widget');
     this.host.setAttribute('data-chatcast-widget', '');
-    this.host.setAttribute('style', HOST_STYLE);
+    // Set through the CSSOM (not a style attribute), which a strict CSP allows.
+    for (const [prop, value] of HOST_STYLE) this.host.style.setProperty(prop, value, 'important');
     this.shadow = this.host.attachShadow({ mode: 'open' });
 
-    const style = document.createElement('style');
-    style.textContent = CSS;
-    this.shadow.append(style);
+    adoptStyles(this.shadow, CSS);
 
     this.root = el('div', 'root');
     if (accent) {
@@ -99,7 +98,7 @@ export class WidgetUI {
 
     const header = el('header', 'header');
     const avatar = el('div', 'avatar');
-    avatar.innerHTML = ICON_CHAT();
+    avatar.append(iconChat());
     const titles = el('div', 'titles');
     const title = el('h2', 'title');
     title.id = 'chatcast-title';
@@ -116,7 +115,7 @@ export class WidgetUI {
     minimize.type = 'button';
     minimize.setAttribute('aria-label', 'Minimize chat');
     minimize.title = 'Minimize';
-    minimize.innerHTML = ICON_MINIMIZE();
+    minimize.append(iconMinimize());
     minimize.addEventListener('click', () => this.requestOpen(false, true));
     header.append(avatar, titles, minimize);
 
@@ -162,7 +161,7 @@ export class WidgetUI {
     this.sendButton.setAttribute('data-testid', 'widget-send');
     this.sendButton.setAttribute('aria-label', 'Send message');
     this.sendButton.title = 'Send (Enter)';
-    this.sendButton.innerHTML = ICON_SEND();
+    this.sendButton.append(iconSend());
     this.sendButton.dataset.empty = 'true';
     row.append(label, this.input, this.sendButton);
     const hint = el('div', 'hint');
@@ -188,7 +187,7 @@ export class WidgetUI {
     this.launcher.setAttribute('data-testid', 'widget-launcher');
     this.launcher.setAttribute('aria-controls', 'chatcast-panel');
     this.launcher.setAttribute('aria-expanded', 'false');
-    this.launcher.innerHTML = ICON_CHAT('icon-chat') + ICON_CLOSE('icon-close');
+    this.launcher.append(iconChat('icon-chat'), iconClose('icon-close'));
     this.launcherLabel = el('span', 'sr-only');
     this.badge = el('span', 'badge');
     this.badge.setAttribute('data-testid', 'widget-unread');
@@ -210,7 +209,7 @@ export class WidgetUI {
     const teaserClose = el('button', 'teaser-close');
     teaserClose.type = 'button';
     teaserClose.setAttribute('aria-label', 'Dismiss preview');
-    teaserClose.innerHTML = ICON_CLOSE();
+    teaserClose.append(iconClose());
     teaserClose.addEventListener('click', () => {
       this.teaser.hidden = true;
       this.handlers.onTeaserDismiss();
@@ -457,6 +456,26 @@ export function countChars(s: string): number {
   let n = 0;
   for (const _ of s) n++;
   return n;
+}
+
+/**
+ * Styles for the shadow root: a constructed stylesheet where supported (a page's
+ * Content-Security-Policy cannot block it), else a <style> element.
+ */
+function adoptStyles(root: ShadowRoot, css: string): void {
+  try {
+    if ('adoptedStyleSheets' in Document.prototype && 'replaceSync' in CSSStyleSheet.prototype) {
+      const sheet = new CSSStyleSheet();
+      sheet.replaceSync(css);
+      root.adoptedStyleSheets = [sheet];
+      return;
+    }
+  } catch {
+    // fall back below
+  }
+  const style = document.createElement('style');
+  style.textContent = css;
+  root.append(style);
 }
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string): HTMLElementTagNameMap[K] {

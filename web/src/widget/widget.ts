@@ -11,6 +11,7 @@ import type { WidgetConfig } from './config';
 import { Outbox, type OutboxItem } from './outbox';
 import { currentPage, samePage, watchPage } from './page';
 import { Store } from './storage';
+import { tabId } from './tab';
 import { MAX_BODY_CHARS, WidgetUI, countChars, type ConnView, type ViewItem } from './ui';
 
 /** Errors that say a `send` can never succeed as it is: it leaves the outbox. */
@@ -25,7 +26,8 @@ export class ChatWidget {
   private readonly session: Store;
   private readonly outbox: Outbox;
   private readonly ui: WidgetUI;
-  private readonly socket: ReconnectingSocket<VisitorIn, VisitorOut>;
+  private socket: ReconnectingSocket<VisitorIn, VisitorOut> | null = null;
+  private tab: string | null = null;
 
   /** The dialog as the server last told it, by message id. */
   private readonly messages = new Map<string, ChatMessage>();
@@ -39,6 +41,7 @@ export class ChatWidget {
   private lastPage: PageInfo | null = null;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private conn: ConnView = 'connecting';
+  private lastActivated = 0;
 
   constructor(config: WidgetConfig) {
     this.local = new Store('localStorage', `chatcast:${config.siteKey}:`);
@@ -72,14 +75,31 @@ export class ChatWidget {
     this.render({ scroll: true });
     this.updateUnread();
 
-    this.socket = new ReconnectingSocket<VisitorIn, VisitorOut>(config.socketUrl, {
-      onOpen: () => guard(() => this.onOpen()),
-      onMessage: (msg) => guard(() => this.onMessage(msg)),
-      onState: (state) => guard(() => this.onState(state)),
-    });
+    const connect = (tab: string | null) =>
+      guard(() => {
+        this.tab = tab;
+        this.socket = new ReconnectingSocket<VisitorIn, VisitorOut>(config.socketUrl, {
+          onOpen: () => guard(() => this.onOpen()),
+          onMessage: (msg) => guard(() => this.onMessage(msg)),
+          onState: (state) => guard(() => this.onState(state)),
+        });
+      });
+    tabId(this.session, config.siteKey).then(connect, () => connect(null));
 
     watchPage(() => this.sendPageIfChanged());
     addEventListener('storage', (ev) => guard(() => this.onStorage(ev)));
+    // The console shows the page of the visitor's most recently used tab.
+    const activated = () =>
+      guard(() => {
+        if (document.visibilityState !== 'visible') return;
+        // focus and visibilitychange usually come together: one frame is enough.
+        if (Date.now() - this.lastActivated > 1000) this.sendPageIfChanged(true);
+        this.lastActivated = Date.now();
+        if (this.ui.isOpen()) this.markSeen();
+        this.updateUnread();
+      });
+    document.addEventListener('visibilitychange', activated);
+    addEventListener('focus', activated);
   }
 
   // ---- socket ---------------------------------------------------------------
@@ -90,7 +110,8 @@ export class ChatWidget {
     const page = currentPage();
     this.lastPage = page;
     // Read the token fresh: another tab may have received one meanwhile.
-    this.socket.send({ t: 'hello', token: this.local.get('token'), page });
+    const hello = { t: 'hello' as const, token: this.local.get('token'), page, tab_id: this.tab };
+    this.socket?.send(hello);
   }
 
   private onState(state: SocketState): void {
@@ -242,7 +263,7 @@ export class ChatWidget {
   }
 
   private transmit(item: OutboxItem): void {
-    if (this.socket.send({ t: 'send', client_id: item.client_id, body: item.body })) {
+    if (this.socket?.send({ t: 'send', client_id: item.client_id, body: item.body })) {
       if (!this.inflight.includes(item.client_id)) this.inflight.push(item.client_id);
     }
   }
@@ -253,11 +274,11 @@ export class ChatWidget {
     for (const item of this.outbox.all()) this.transmit(item);
   }
 
-  private sendPageIfChanged(): void {
+  private sendPageIfChanged(force = false): void {
     if (!this.ready) return; // the next `hello` carries the page
     const page = currentPage();
-    if (samePage(this.lastPage, page)) return;
-    if (this.socket.send({ t: 'page', page })) this.lastPage = page;
+    if (!force && samePage(this.lastPage, page)) return;
+    if (this.socket?.send({ t: 'page', page })) this.lastPage = page;
   }
 
   // ---- other tabs -------------------------------------------------------------
@@ -300,6 +321,7 @@ export class ChatWidget {
 
   /** The panel is open: everything shown so far counts as seen (in every tab). */
   private markSeen(): void {
+    if (document.visibilityState === 'hidden') return; // open in a tab nobody looks at
     let max: string | null = null;
     for (const id of this.messages.keys()) if (max === null || cmpId(id, max) > 0) max = id;
     if (max === null) return;
