@@ -16,7 +16,9 @@ function main(): void {
       if (document.querySelector('[data-testid="chatcast-widget"][data-chatcast-widget]')) return;
       const config = readConfig(script);
       if (!config) return;
-      new ChatWidget(config);
+      const widget = new ChatWidget(config);
+      // Features beside the chat attach here (widget.onFrame, sendFrame, noticeArea…).
+      void widget;
     } catch (e) {
       console.warn('[chatcast] the chat widget failed to start:', e);
     }

@@ -102,6 +102,50 @@ export class ChatWidget {
     addEventListener('focus', activated);
   }
 
+  // ---- extension points (for other parts of the widget, e.g. the screen broadcast) ----
+
+  private readonly frameListeners = new Set<(msg: VisitorOut) => void>();
+  private readonly readyListeners = new Set<() => void>();
+
+  /** Every frame from the server, after the chat handled it. */
+  onFrame(fn: (msg: VisitorOut) => void): void {
+    this.frameListeners.add(fn);
+  }
+
+  /** After each `welcome` (every (re)connection): frames may be sent. */
+  onReady(fn: () => void): void {
+    this.readyListeners.add(fn);
+  }
+
+  /** Sends a frame if the socket is open and welcomed; false otherwise. */
+  sendFrame(msg: VisitorIn): boolean {
+    return this.ready && !!this.socket?.send(msg);
+  }
+
+  /** Whether the server welcomed the current socket. */
+  get isReady(): boolean {
+    return this.ready;
+  }
+
+  /** A place in the panel, above the transcript, for blocks such as a consent request. */
+  get noticeArea(): HTMLElement {
+    return this.ui.notices;
+  }
+
+  /** The widget's host element (not part of the page: never mirror it). */
+  get hostElement(): HTMLElement {
+    return this.ui.host;
+  }
+
+  /** Opens the panel (e.g. to show a notice). */
+  openPanel(): void {
+    if (this.ui.isOpen()) return;
+    this.ui.setOpen(true);
+    this.session.set('open', '1');
+    this.markSeen();
+    this.updateUnread();
+  }
+
   // ---- socket ---------------------------------------------------------------
 
   private onOpen(): void {
@@ -138,14 +182,20 @@ export class ChatWidget {
   private onMessage(msg: VisitorOut): void {
     switch (msg.t) {
       case 'welcome':
-        return this.onWelcome(msg.token, msg.messages);
+        this.onWelcome(msg.token, msg.messages);
+        break;
       case 'message':
-        return this.onChatMessage(msg.message);
+        this.onChatMessage(msg.message);
+        break;
       case 'ack':
-        return this.onAck(msg.client_id, msg.message);
+        this.onAck(msg.client_id, msg.message);
+        break;
       case 'error':
-        return this.onServerError(msg);
+        this.onServerError(msg);
+        break;
     }
+    for (const fn of this.frameListeners) guard(() => fn(msg));
+    if (msg.t === 'welcome') for (const fn of this.readyListeners) guard(() => fn());
   }
 
   private onWelcome(token: string, history: ChatMessage[]): void {
