@@ -398,10 +398,10 @@ export class WidgetUI {
         : item.state === 'sent'
           ? '✓ Sent'
           : item.state === 'failed'
-            ? `Not sent${item.error ? ': ' + item.error : ''}`
+            ? 'Not sent'
             : '';
     node.dataset.meta = [time, status].filter(Boolean).join(' · ');
-    node.title = date.toLocaleString();
+    node.title = item.state === 'failed' && item.error ? `Not sent: ${item.error}` : date.toLocaleString();
     const bubble = el('div', 'bubble');
     appendLinkified(bubble, item.body);
     node.replaceChildren(bubble);

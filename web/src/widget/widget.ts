@@ -38,6 +38,7 @@ export class ChatWidget {
   /** `welcome` arrived on the current socket. */
   private ready = false;
   private everWelcomed = false;
+  private everFailed = false;
   private lastPage: PageInfo | null = null;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private conn: ConnView = 'connecting';
@@ -167,9 +168,12 @@ export class ChatWidget {
     if (state === 'refused') {
       view = 'refused';
       this.ui.setLoaded(true);
+    } else if (state === 'open' && this.ready) {
+      view = 'open';
+    } else {
+      if (state === 'closed') this.everFailed = true;
+      view = this.everWelcomed || this.everFailed ? 'reconnecting' : 'connecting';
     }
-    else if (state === 'open' && this.ready) view = 'open';
-    else view = this.everWelcomed ? 'reconnecting' : 'connecting';
     this.setConn(view);
   }
 
