@@ -443,6 +443,8 @@ pub enum ErrorCode {
     Unauthorized,
     /// The peer does not read its messages.
     TooSlow,
+    /// No broadcast is live where one was expected (a screen frame, a `watch`).
+    NoBroadcast,
     /// The server failed; nothing was stored.
     Internal,
 }

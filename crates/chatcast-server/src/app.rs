@@ -11,7 +11,9 @@ use tokio_util::task::TaskTracker;
 
 use crate::auth::{self, Sessions};
 use crate::config::Settings;
+use crate::consent::{Broadcasts, Policy};
 use crate::hub::Hub;
+use crate::relay::Relay;
 use crate::storage::{self, Database, Role, StorageError};
 
 /// Everything a request handler or socket session may need.
@@ -25,6 +27,12 @@ pub struct AppState {
     pub sessions: Sessions,
     /// Who is connected.
     pub hub: Arc<Hub>,
+    /// Live screen broadcasts: keyframe caches and viewers.
+    pub relay: Arc<Relay>,
+    /// Each visitor's broadcast phase.
+    pub broadcasts: Arc<Broadcasts>,
+    /// Broadcast timing and thresholds.
+    pub policy: Policy,
     /// Cancelled when the server shuts down; every socket watches it.
     pub shutdown: CancellationToken,
     /// Tracks socket tasks so shutdown can wait for them to say goodbye.
@@ -56,9 +64,12 @@ impl AppState {
         }
         Ok(AppState {
             sessions: Sessions::new(db.clone(), settings.session_ttl_hours, settings.login_failures_per_minute),
-            settings: Arc::new(settings),
             db,
             hub: Arc::new(Hub::default()),
+            relay: Arc::new(Relay::default()),
+            broadcasts: Arc::new(Broadcasts::default()),
+            policy: settings.broadcast_policy(),
+            settings: Arc::new(settings),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
         })

@@ -36,6 +36,18 @@ pub struct Settings {
     pub ping_interval_secs: u64,
     /// Frames queued for one connection before it counts as too slow and is closed.
     pub send_queue_frames: usize,
+    /// The largest binary screen frame a widget socket may send (a full snapshot of a big page).
+    pub max_screen_frame_bytes: usize,
+    /// How long a screen broadcast request waits for the visitor's answer.
+    pub consent_request_timeout_secs: u64,
+    /// Connection probe: a round trip above this is a weak connection.
+    pub weak_rtt_ms: u64,
+    /// Connection probe: an upload slower than this (kbit/s) is a weak connection.
+    pub weak_upload_kbps: u32,
+    /// Size of the upload probe, in bytes.
+    pub probe_bytes: u32,
+    /// Recording stops when nobody watched, or the tab was gone, for this long.
+    pub broadcast_idle_grace_secs: u64,
 }
 
 impl Default for Settings {
@@ -53,6 +65,12 @@ impl Default for Settings {
             demo: true,
             ping_interval_secs: 20,
             send_queue_frames: 256,
+            max_screen_frame_bytes: 16 * 1024 * 1024,
+            consent_request_timeout_secs: 60,
+            weak_rtt_ms: 800,
+            weak_upload_kbps: 256,
+            probe_bytes: 32 * 1024,
+            broadcast_idle_grace_secs: 30,
         }
     }
 }
@@ -96,6 +114,19 @@ impl Settings {
             .set_override_option("database_url", flags.database_url.clone())?
             .set_override_option("redis_url", flags.redis_url.clone())?;
         Ok(b.build()?.try_deserialize()?)
+    }
+
+    /// The broadcast policy these settings describe.
+    pub fn broadcast_policy(&self) -> crate::consent::Policy {
+        use std::time::Duration;
+        crate::consent::Policy {
+            request_timeout: Duration::from_secs(self.consent_request_timeout_secs),
+            probe_bytes: self.probe_bytes,
+            weak_rtt: Duration::from_millis(self.weak_rtt_ms),
+            weak_upload_kbps: self.weak_upload_kbps,
+            probe_timeout: Duration::from_secs(10),
+            idle_grace: Duration::from_secs(self.broadcast_idle_grace_secs),
+        }
     }
 
     /// The storage URL in force: the flag/setting, or the SQLite file in the data dir.

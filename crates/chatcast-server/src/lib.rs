@@ -12,6 +12,8 @@
 //! | [`transport`] | WebSocket accept (permessage-deflate, frame limits), origin checks, per-connection bounded send queues |
 //! | [`hub`] | who is connected where: visitors' tabs and consoles in memory; fans serialized frames out |
 //! | [`chat`] | the two socket sessions (visitor and console): hello, messages, de-duplication, read positions |
+//! | [`consent`] | screen broadcast life: consent asked or remembered, connection probe, start/stop, audit |
+//! | [`relay`] | screen frames: per-broadcast keyframe + tail cache (memory only), fan-out, slow-viewer resync |
 //! | [`auth`] | argon2id passwords, session tokens, login rate limiting |
 //! | [`telemetry`] | Prometheus metrics at `/metrics` |
 //! | [`storage`] | the [`storage::Database`] trait and its backends (SQLite now; one module per backend) |
@@ -24,8 +26,10 @@ pub mod app;
 pub mod auth;
 pub mod chat;
 pub mod config;
+pub mod consent;
 pub mod http;
 pub mod hub;
+pub mod relay;
 pub mod storage;
 pub mod telemetry;
 pub mod transport;

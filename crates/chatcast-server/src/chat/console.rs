@@ -9,6 +9,7 @@ use chatcast_protocol::{
 
 use super::{HISTORY_LIMIT, check_body, check_client_id, frame, internal};
 use crate::app::AppState;
+use crate::consent;
 use crate::storage::{NewMessage, User};
 use crate::transport::{Connection, Event};
 
@@ -49,6 +50,9 @@ pub async fn run(state: AppState, user: User, mut conn: Connection) {
         }
     }
     state.hub.console_left(conn.peer().id);
+    for visitor_id in state.relay.unwatch_all(conn.peer().id) {
+        consent::unwatch(&state, &visitor_id, conn.peer().id);
+    }
 }
 
 async fn handle(state: &AppState, user: &User, conn: &mut Connection, msg: ConsoleIn) -> Result<(), ErrorBody> {
@@ -90,6 +94,24 @@ async fn handle(state: &AppState, user: &User, conn: &mut Connection, msg: Conso
             // Answering a dialog means having read it.
             mark_read(state, user, visitor_id).await
         }
+        ConsoleIn::ScreencastRequest { visitor_id } => {
+            known_visitor(state, &visitor_id, "screencast_request").await?;
+            consent::request(state, user, &visitor_id).await;
+            Ok(())
+        }
+        ConsoleIn::ScreencastStop { visitor_id } => {
+            known_visitor(state, &visitor_id, "screencast_stop").await?;
+            consent::stop_by_consultant(state, user, &visitor_id).await;
+            Ok(())
+        }
+        ConsoleIn::Watch { visitor_id } => consent::watch(state, &visitor_id, conn.peer()).map_err(|mut e| {
+            e.ref_type = Some("watch".into());
+            e
+        }),
+        ConsoleIn::Unwatch { visitor_id } => {
+            consent::unwatch(state, &visitor_id, conn.peer().id);
+            Ok(())
+        }
     }
 }
 
@@ -127,6 +149,7 @@ async fn snapshot(state: &AppState, user: &User) -> Result<ConsoleOut, crate::st
             online_since: None,
             last_seen: d.visitor.last_seen,
             last_message: Some(d.last_message),
+            screencast: chatcast_protocol::ScreencastState::Unavailable,
         });
     }
     Ok(ConsoleOut::Snapshot {

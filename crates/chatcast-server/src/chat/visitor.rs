@@ -4,11 +4,12 @@
 use std::time::Duration;
 
 use chatcast_protocol::{
-    Author, ConsoleOut, ErrorBody, ErrorCode, PageInfo, VISITOR_TYPES, VisitorIn, VisitorOut, decode,
+    Author, ConsoleOut, ErrorBody, ErrorCode, PageInfo, VISITOR_TYPES, VisitorIn, VisitorOut, decode, screen,
 };
 
 use super::{HISTORY_LIMIT, check_body, check_client_id, frame, internal};
 use crate::app::AppState;
+use crate::consent;
 use crate::auth::{new_token, token_hash};
 use crate::hub::TabJoin;
 use crate::storage::{NewMessage, Site, StorageError};
@@ -19,14 +20,21 @@ const HELLO_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Runs one widget socket to its end.
 pub async fn run(state: AppState, site: Site, mut conn: Connection) {
-    let Some(visitor_id) = handshake(&state, &site, &mut conn).await else { return };
+    let Some((visitor_id, tab_id)) = handshake(&state, &site, &mut conn).await else { return };
     let conn_id = conn.peer().id;
+    consent::tab_joined(&state, &visitor_id, conn_id, tab_id.as_deref()).await;
     loop {
         let text = match conn.next_event().await {
             Event::Text(t) => t,
-            Event::Binary(_) => {
-                let e = ErrorBody::new(ErrorCode::BinaryNotSupported, "binary frames are reserved for screen data");
-                conn.send_error(e, None).await;
+            Event::Binary(data) => {
+                match screen::header(&data) {
+                    Some((screen::KIND_PROBE, _)) => consent::probe_upload(&state, &visitor_id, conn_id, data.len()).await,
+                    _ => {
+                        if let Err(e) = consent::screen_frame(&state, &visitor_id, conn_id, data) {
+                            conn.send_error(e, None).await;
+                        }
+                    }
+                }
                 continue;
             }
             Event::Closed => break,
@@ -40,6 +48,14 @@ pub async fn run(state: AppState, site: Site, mut conn: Connection) {
             }
         };
         match msg {
+            VisitorIn::ConsentAnswer { request_id, allow } => {
+                consent::answer(&state, &visitor_id, conn_id, tab_id.clone(), &request_id, allow).await;
+            }
+            VisitorIn::ScreencastUnavailable { detail, .. } => {
+                consent::unavailable(&state, &visitor_id, conn_id, detail).await;
+            }
+            VisitorIn::ScreencastStop {} => consent::stop_by_visitor(&state, &visitor_id).await,
+            VisitorIn::Probe { id } => consent::probe_echo(&state, &visitor_id, conn_id, &id),
             VisitorIn::Hello { .. } => {
                 let mut e = ErrorBody::new(ErrorCode::BadMessage, "`hello` was already received on this socket");
                 e.ref_type = Some("hello".into());
@@ -94,6 +110,7 @@ pub async fn run(state: AppState, site: Site, mut conn: Connection) {
             }
         }
     }
+    consent::tab_left(&state, &visitor_id, conn_id).await;
     if let Some(info) = state.hub.visitor_left(&visitor_id, conn_id) {
         state.hub.to_consoles(&frame(&ConsoleOut::Visitor { visitor: info.clone() }));
         let page = PageInfo { url: info.page_url, title: info.page_title };
@@ -102,10 +119,10 @@ pub async fn run(state: AppState, site: Site, mut conn: Connection) {
 }
 
 /// Waits for `hello`, finds or creates the visitor, answers `welcome` and
-/// registers the tab. `None` if the socket ended first.
-async fn handshake(state: &AppState, site: &Site, conn: &mut Connection) -> Option<String> {
+/// registers the tab. Returns the visitor and tab ids, `None` if the socket ended first.
+async fn handshake(state: &AppState, site: &Site, conn: &mut Connection) -> Option<(String, Option<String>)> {
     let deadline = tokio::time::Instant::now() + HELLO_TIMEOUT;
-    let (token, page) = loop {
+    let (token, page, tab_id) = loop {
         let event = match tokio::time::timeout_at(deadline, conn.next_event()).await {
             Ok(ev) => ev,
             Err(_) => {
@@ -122,12 +139,11 @@ async fn handshake(state: &AppState, site: &Site, conn: &mut Connection) -> Opti
             Event::Closed => return None,
         };
         match decode::<VisitorIn>(&String::from_utf8_lossy(&text), VISITOR_TYPES) {
-            Ok(VisitorIn::Hello { token, page }) => break (token, clean_page(page)),
-            Ok(other) => {
-                let t = match other {
-                    VisitorIn::Page { .. } => "page",
-                    _ => "send",
-                };
+            Ok(VisitorIn::Hello { token, page, tab_id }) => {
+                break (token, clean_page(page), tab_id.filter(|t| !t.is_empty() && t.len() <= 64));
+            }
+            Ok(_) => {
+                let t = text_type(&text);
                 let mut e = ErrorBody::new(ErrorCode::NotReady, format!("send `hello` before `{t}`"));
                 e.ref_type = Some(t.into());
                 conn.send_error(e, None).await;
@@ -146,11 +162,12 @@ async fn handshake(state: &AppState, site: &Site, conn: &mut Connection) -> Opti
                     site_name: site.name.clone(),
                     page,
                     last_message,
+                    tab_id: tab_id.clone(),
                 },
                 conn.peer(),
             );
             state.hub.to_consoles(&frame(&ConsoleOut::Visitor { visitor: info }));
-            Some(visitor_id)
+            Some((visitor_id, tab_id))
         }
         Err(e) => {
             conn.send_error(internal(e), Some(1011)).await;
@@ -178,6 +195,14 @@ async fn identify(
     let visitor_id = format!("v_{}", &new_token()[..20]);
     state.db.create_visitor(&visitor_id, site.id, &token_hash(&token), page, now).await?;
     Ok((visitor_id, token, Vec::new()))
+}
+
+/// The `t` of a frame that decoded, for messages about it.
+fn text_type(text: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(text)
+        .ok()
+        .and_then(|v| v.get("t").and_then(|t| t.as_str()).map(str::to_owned))
+        .unwrap_or_default()
 }
 
 /// Bounds what a page may claim about itself.

@@ -2,7 +2,8 @@
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Path, Query, State};
+use chatcast_protocol::PrivacySettings;
 use axum::http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -15,7 +16,66 @@ use crate::transport::origin;
 
 fn site_json(s: &Site) -> Value {
     json!({ "id": s.id.to_string(), "name": s.name, "key": s.key, "origins": s.origins,
-            "is_demo": s.is_demo, "created_at": s.created_at })
+            "is_demo": s.is_demo, "privacy": s.privacy, "consent_ttl_hours": s.consent_ttl_hours,
+            "created_at": s.created_at })
+}
+
+fn user_json(u: &crate::storage::User) -> Value {
+    json!({ "id": u.id.to_string(), "email": u.email, "name": u.name, "role": u.role.as_str() })
+}
+
+#[derive(Deserialize)]
+struct SiteSettings {
+    privacy: PrivacySettings,
+    #[serde(default)]
+    consent_ttl_hours: Option<i64>,
+}
+
+/// `PUT /api/sites/{id}/settings` `{privacy: {mask_all_inputs, block_selectors, mask_selectors},
+/// consent_ttl_hours?}`: applied to the next broadcast, without redeploying the site.
+pub async fn update_site_settings(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let req: SiteSettings = json_body(&headers, &body)?;
+    let bad = |m: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid", m);
+    let clean = |list: Vec<String>| -> Result<Vec<String>, ApiError> {
+        let list: Vec<String> = list.into_iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+        if let Some(s) = list.iter().find(|s| s.len() > 500 || s.contains(['{', '}'])) {
+            return Err(bad(format!("`{s}` is not a CSS selector")));
+        }
+        Ok(list)
+    };
+    let privacy = PrivacySettings {
+        mask_all_inputs: req.privacy.mask_all_inputs,
+        block_selectors: clean(req.privacy.block_selectors)?,
+        mask_selectors: clean(req.privacy.mask_selectors)?,
+    };
+    let site = state.db.site(id).await?.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no site has the id {id}")))?;
+    let ttl = req.consent_ttl_hours.unwrap_or(site.consent_ttl_hours);
+    if !(1..=24 * 365).contains(&ttl) {
+        return Err(bad(format!("consent_ttl_hours must be between 1 and 8760, not {ttl}")));
+    }
+    state.db.update_site_settings(id, &privacy, ttl).await?;
+    let site = state.db.site(id).await?.expect("just updated");
+    Ok(Json(site_json(&site)))
+}
+
+#[derive(Deserialize)]
+/// Query of `GET /api/audit`.
+pub struct AuditQuery {
+    visitor_id: Option<String>,
+    limit: Option<i64>,
+}
+
+/// `GET /api/audit?visitor_id=&limit=`: the screen broadcast audit trail, newest first.
+pub async fn audit_log(State(state): State<AppState>, _: Admin, Query(q): Query<AuditQuery>) -> Result<Json<Value>, ApiError> {
+    let limit = q.limit.unwrap_or(200).clamp(1, 1000);
+    let rows = state.db.audit_log(q.visitor_id.as_deref(), limit).await?;
+    Ok(Json(json!(rows)))
 }
 
 /// `GET /api/sites`.
@@ -61,7 +121,7 @@ pub async fn create_site(
 /// `GET /api/users`.
 pub async fn list_users(State(state): State<AppState>, _: Admin) -> Result<Json<Value>, ApiError> {
     let users = state.db.list_users().await?;
-    Ok(Json(json!(users)))
+    Ok(Json(Value::Array(users.iter().map(user_json).collect())))
 }
 
 #[derive(Deserialize)]
@@ -90,5 +150,5 @@ pub async fn create_user(
     };
     let name = req.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
     let user = crate::auth::add_user(state.db.as_ref(), req.email.trim(), &req.password, role, name).await?;
-    Ok((StatusCode::CREATED, Json(json!(user))))
+    Ok((StatusCode::CREATED, Json(user_json(&user))))
 }

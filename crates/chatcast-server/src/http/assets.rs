@@ -26,6 +26,9 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/widget.js", get(|h: HeaderMap| async move { asset("widget.js", &h, Kind::Widget) }))
         .route("/widget.js.map", get(|h: HeaderMap| async move { asset("widget.js.map", &h, Kind::Widget) }))
+        // The recorder, loaded by the widget only when a broadcast starts.
+        .route("/agent.js", get(|h: HeaderMap| async move { asset("agent.js", &h, Kind::Widget) }))
+        .route("/agent.js.map", get(|h: HeaderMap| async move { asset("agent.js.map", &h, Kind::Widget) }))
         .route("/console", get(|| async { Redirect::permanent("/console/") }))
         .route("/console/", get(|h: HeaderMap| async move { asset("console/index.html", &h, Kind::Console) }))
         .route(

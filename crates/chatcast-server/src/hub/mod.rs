@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use bytes::Bytes;
-use chatcast_protocol::{ChatMessage, PageInfo, VisitorInfo};
+use chatcast_protocol::{ChatMessage, PageInfo, ScreencastState, VisitorInfo};
 
 use crate::transport::{ConnId, Peer};
 
@@ -26,10 +26,17 @@ struct Inner {
     consoles: HashMap<ConnId, ConsolePeer>,
 }
 
+struct Tab {
+    peer: Peer,
+    tab_id: Option<String>,
+}
+
 struct OnlineVisitor {
     site_id: i64,
     site_name: String,
-    tabs: Vec<Peer>,
+    /// Connected tabs, oldest first.
+    tabs: Vec<Tab>,
+    screencast: ScreencastState,
     online_since: i64,
     last_seen: i64,
     page: PageInfo,
@@ -48,6 +55,7 @@ impl OnlineVisitor {
             online_since: (!self.tabs.is_empty()).then_some(self.online_since),
             last_seen: self.last_seen,
             last_message: self.last_message.clone(),
+            screencast: if self.tabs.is_empty() { ScreencastState::Unavailable } else { self.screencast },
         }
     }
 }
@@ -69,6 +77,8 @@ pub struct TabJoin {
     pub page: PageInfo,
     /// The dialog's newest message, for the console list.
     pub last_message: Option<ChatMessage>,
+    /// The browser tab's id (kept across the tab's page loads).
+    pub tab_id: Option<String>,
 }
 
 impl Hub {
@@ -80,12 +90,13 @@ impl Hub {
             site_id: tab.site_id,
             site_name: tab.site_name,
             tabs: Vec::new(),
+            screencast: ScreencastState::Idle,
             online_since: now,
             last_seen: now,
             page: PageInfo::default(),
             last_message: None,
         });
-        v.tabs.push(peer);
+        v.tabs.push(Tab { peer, tab_id: tab.tab_id });
         v.page = tab.page;
         v.last_seen = now;
         v.last_message = tab.last_message;
@@ -108,7 +119,7 @@ impl Hub {
     pub fn visitor_left(&self, visitor_id: &str, conn: ConnId) -> Option<VisitorInfo> {
         let mut inner = self.inner.lock().unwrap();
         let v = inner.visitors.get_mut(visitor_id)?;
-        v.tabs.retain(|p| p.id != conn);
+        v.tabs.retain(|t| t.peer.id != conn);
         if !v.tabs.is_empty() {
             return None;
         }
@@ -145,10 +156,38 @@ impl Hub {
     /// Sends a frame to every tab of a visitor, except the socket `except`.
     pub fn to_visitor(&self, visitor_id: &str, frame: &Bytes, except: Option<ConnId>) {
         if let Some(v) = self.inner.lock().unwrap().visitors.get(visitor_id) {
-            for p in v.tabs.iter().filter(|p| Some(p.id) != except) {
-                p.send(frame.clone());
+            for t in v.tabs.iter().filter(|t| Some(t.peer.id) != except) {
+                t.peer.send(frame.clone());
             }
         }
+    }
+
+    /// Sends a frame to one tab of a visitor.
+    pub fn to_tab(&self, visitor_id: &str, conn: ConnId, frame: &Bytes) {
+        if let Some(v) = self.inner.lock().unwrap().visitors.get(visitor_id) {
+            if let Some(t) = v.tabs.iter().find(|t| t.peer.id == conn) {
+                t.peer.send(frame.clone());
+            }
+        }
+    }
+
+    /// The visitor's most recently connected tab: its socket and tab id.
+    pub fn latest_tab(&self, visitor_id: &str) -> Option<(ConnId, Option<String>)> {
+        let inner = self.inner.lock().unwrap();
+        let t = inner.visitors.get(visitor_id)?.tabs.last()?;
+        Some((t.peer.id, t.tab_id.clone()))
+    }
+
+    /// Notes the broadcast state shown in the visitor's list entry.
+    pub fn set_screencast(&self, visitor_id: &str, state: ScreencastState) {
+        if let Some(v) = self.inner.lock().unwrap().visitors.get_mut(visitor_id) {
+            v.screencast = state;
+        }
+    }
+
+    /// `state`, or `unavailable` when the visitor is offline.
+    pub fn offline_aware(&self, visitor_id: &str, state: ScreencastState) -> ScreencastState {
+        if self.inner.lock().unwrap().visitors.contains_key(visitor_id) { state } else { ScreencastState::Unavailable }
     }
 
     /// Registers a console socket.

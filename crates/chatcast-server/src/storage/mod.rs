@@ -8,7 +8,7 @@
 pub mod sqlite;
 
 use async_trait::async_trait;
-use chatcast_protocol::{Author, ChatMessage, PageInfo, Unread};
+use chatcast_protocol::{Author, ChatMessage, PageInfo, PrivacySettings, Unread};
 use serde::Serialize;
 
 /// A storage failure.
@@ -88,6 +88,10 @@ pub struct Site {
     pub origins: Vec<String>,
     /// The built-in demo site, served at `/demo/` from the server's own origin.
     pub is_demo: bool,
+    /// What the agent masks and blocks on this site, beyond what it always does.
+    pub privacy: PrivacySettings,
+    /// How long a visitor's "yes" to screen broadcast is remembered.
+    pub consent_ttl_hours: i64,
     /// Creation time.
     pub created_at: i64,
 }
@@ -135,6 +139,28 @@ pub struct RecentDialog {
     pub last_message: ChatMessage,
 }
 
+/// One row of the screen broadcast audit trail.
+#[derive(Clone, Debug, Serialize)]
+pub struct AuditEntry {
+    /// Row id.
+    pub id: i64,
+    /// Whose broadcast.
+    pub visitor_id: String,
+    /// The visitor's site.
+    pub site_name: String,
+    /// The consultant involved, if any.
+    pub user_id: Option<i64>,
+    /// Their name at the time.
+    pub consultant_name: Option<String>,
+    /// What happened: `requested`, `granted`, `denied`, `timeout`, `unsupported`,
+    /// `weak_connection`, `offline`, `started`, `stopped`, `consent_revoked`.
+    pub event: String,
+    /// Details (who stopped, measured figures, missing APIs).
+    pub detail: String,
+    /// When.
+    pub at: i64,
+}
+
 /// Everything the server keeps. Implemented once per backend.
 #[async_trait]
 pub trait Database: Send + Sync + 'static {
@@ -165,6 +191,22 @@ pub trait Database: Send + Sync + 'static {
     async fn demo_site(&self) -> Result<Option<Site>>;
     /// All sites.
     async fn list_sites(&self) -> Result<Vec<Site>>;
+    /// One site by id.
+    async fn site(&self, id: i64) -> Result<Option<Site>>;
+    /// Replaces a site's privacy settings and consent lifetime.
+    async fn update_site_settings(&self, id: i64, privacy: &PrivacySettings, consent_ttl_hours: i64) -> Result<()>;
+
+    // --- screen broadcast consent and audit
+    /// Remembers a visitor's "yes" until `expires_at`.
+    async fn remember_consent(&self, visitor_id: &str, now: i64, expires_at: i64) -> Result<()>;
+    /// Whether a remembered, unrevoked, unexpired consent exists.
+    async fn has_consent(&self, visitor_id: &str, now: i64) -> Result<bool>;
+    /// Revokes a remembered consent (the visitor pressed Stop).
+    async fn revoke_consent(&self, visitor_id: &str, now: i64) -> Result<()>;
+    /// Appends to the audit trail.
+    async fn audit(&self, visitor_id: &str, user_id: Option<i64>, consultant_name: Option<&str>, event: &str, detail: &str, at: i64) -> Result<()>;
+    /// The newest audit rows, newest first (optionally of one visitor).
+    async fn audit_log(&self, visitor_id: Option<&str>, limit: i64) -> Result<Vec<AuditEntry>>;
 
     // --- visitors and dialogs
     /// The visitor presenting this token (by its hash) on this site.

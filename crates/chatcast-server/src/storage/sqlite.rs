@@ -5,11 +5,11 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chatcast_protocol::{Author, ChatMessage, PageInfo, Unread};
+use chatcast_protocol::{Author, ChatMessage, PageInfo, PrivacySettings, Unread};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
-use super::{Database, NewMessage, RecentDialog, Result, Role, Site, StorageError, User, Visitor};
+use super::{AuditEntry, Database, NewMessage, RecentDialog, Result, Role, Site, StorageError, User, Visitor};
 
 /// A pool of connections to one SQLite file.
 pub struct Sqlite {
@@ -72,6 +72,11 @@ fn visitor_from(row: &SqliteRow) -> Result<Visitor> {
     })
 }
 
+/// Selector lists are stored one per line.
+fn lines(s: &str) -> Vec<String> {
+    s.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect()
+}
+
 impl Sqlite {
     async fn site_from(&self, row: &SqliteRow) -> Result<Site> {
         let id: i64 = row.try_get("id")?;
@@ -88,6 +93,12 @@ impl Sqlite {
             key: row.try_get("key")?,
             origins,
             is_demo: row.try_get::<i64, _>("is_demo")? != 0,
+            privacy: PrivacySettings {
+                mask_all_inputs: row.try_get::<i64, _>("mask_all_inputs")? != 0,
+                block_selectors: lines(&row.try_get::<String, _>("block_selectors")?),
+                mask_selectors: lines(&row.try_get::<String, _>("mask_selectors")?),
+            },
+            consent_ttl_hours: row.try_get("consent_ttl_hours")?,
             created_at: row.try_get("created_at")?,
         })
     }
@@ -214,6 +225,101 @@ impl Database for Sqlite {
             sites.push(self.site_from(row).await?);
         }
         Ok(sites)
+    }
+
+    async fn site(&self, id: i64) -> Result<Option<Site>> {
+        match sqlx::query("SELECT * FROM sites WHERE id = ?").bind(id).fetch_optional(&self.pool).await? {
+            Some(row) => Ok(Some(self.site_from(&row).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn update_site_settings(&self, id: i64, privacy: &PrivacySettings, consent_ttl_hours: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE sites SET mask_all_inputs = ?, block_selectors = ?, mask_selectors = ?, consent_ttl_hours = ?
+             WHERE id = ?",
+        )
+        .bind(privacy.mask_all_inputs as i64)
+        .bind(privacy.block_selectors.join("\n"))
+        .bind(privacy.mask_selectors.join("\n"))
+        .bind(consent_ttl_hours)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn remember_consent(&self, visitor_id: &str, now: i64, expires_at: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO consents (visitor_id, granted_at, expires_at, revoked_at) VALUES (?, ?, ?, NULL)
+             ON CONFLICT (visitor_id) DO UPDATE SET granted_at = excluded.granted_at,
+                 expires_at = excluded.expires_at, revoked_at = NULL",
+        )
+        .bind(visitor_id)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn has_consent(&self, visitor_id: &str, now: i64) -> Result<bool> {
+        let row = sqlx::query("SELECT 1 FROM consents WHERE visitor_id = ? AND revoked_at IS NULL AND expires_at > ?")
+            .bind(visitor_id)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    async fn revoke_consent(&self, visitor_id: &str, now: i64) -> Result<()> {
+        sqlx::query("UPDATE consents SET revoked_at = ? WHERE visitor_id = ? AND revoked_at IS NULL")
+            .bind(now)
+            .bind(visitor_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn audit(&self, visitor_id: &str, user_id: Option<i64>, consultant_name: Option<&str>, event: &str, detail: &str, at: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO screencast_audit (visitor_id, user_id, consultant_name, event, detail, at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(visitor_id)
+        .bind(user_id)
+        .bind(consultant_name)
+        .bind(event)
+        .bind(detail)
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn audit_log(&self, visitor_id: Option<&str>, limit: i64) -> Result<Vec<AuditEntry>> {
+        let rows = sqlx::query(
+            "SELECT a.*, s.name AS site_name FROM screencast_audit a
+             JOIN visitors v ON v.id = a.visitor_id JOIN sites s ON s.id = v.site_id
+             WHERE (?1 IS NULL OR a.visitor_id = ?1) ORDER BY a.id DESC LIMIT ?2",
+        )
+        .bind(visitor_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditEntry {
+                    id: r.try_get("id")?,
+                    visitor_id: r.try_get("visitor_id")?,
+                    site_name: r.try_get("site_name")?,
+                    user_id: r.try_get("user_id")?,
+                    consultant_name: r.try_get("consultant_name")?,
+                    event: r.try_get("event")?,
+                    detail: r.try_get("detail")?,
+                    at: r.try_get("at")?,
+                })
+            })
+            .collect()
     }
 
     async fn visitor_by_token(&self, site_id: i64, token_hash: &str) -> Result<Option<Visitor>> {

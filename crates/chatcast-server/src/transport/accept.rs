@@ -31,13 +31,15 @@ pub async fn visitor_socket(
     upgrade: IncomingUpgrade,
 ) -> Response {
     let verdict = check_visitor(&state, q.site.as_deref(), &headers).await;
-    accept(state, "visitor", upgrade, verdict, |state, conn, site| chat::visitor::run(state, site, conn))
+    let max_frame = state.settings.max_screen_frame_bytes.max(state.settings.max_frame_bytes);
+    accept(state, "visitor", max_frame, upgrade, verdict, |state, conn, site| chat::visitor::run(state, site, conn))
 }
 
 /// `GET /ws/console` (session cookie, same origin).
 pub async fn console_socket(State(state): State<AppState>, headers: HeaderMap, upgrade: IncomingUpgrade) -> Response {
     let verdict = check_console(&state, &headers).await;
-    accept(state, "console", upgrade, verdict, |state, conn, user| chat::console::run(state, user, conn))
+    let max_frame = state.settings.max_frame_bytes;
+    accept(state, "console", max_frame, upgrade, verdict, |state, conn, user| chat::console::run(state, user, conn))
 }
 
 async fn check_visitor(state: &AppState, key: Option<&str>, headers: &HeaderMap) -> Result<Site, (ErrorBody, u16)> {
@@ -94,6 +96,7 @@ async fn check_console(state: &AppState, headers: &HeaderMap) -> Result<User, (E
 fn accept<T, F, Fut>(
     state: AppState,
     endpoint: &'static str,
+    max_frame: usize,
     upgrade: IncomingUpgrade,
     verdict: Result<T, (ErrorBody, u16)>,
     session: F,
@@ -103,7 +106,7 @@ where
     F: FnOnce(AppState, Connection, T) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let (response, fut) = match upgrade.upgrade(ws_options(state.settings.max_frame_bytes)) {
+    let (response, fut) = match upgrade.upgrade(ws_options(max_frame)) {
         Ok(r) => r,
         Err(e) => {
             return crate::http::ApiError::new(

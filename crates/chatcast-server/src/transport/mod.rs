@@ -50,6 +50,25 @@ pub fn ws_options(max_frame_bytes: usize) -> Options {
 
 enum Outgoing {
     Text(Bytes),
+    Binary(Bytes),
+}
+
+impl Outgoing {
+    fn into_frame(self) -> Frame {
+        match self {
+            Outgoing::Text(b) => Frame::text(b),
+            Outgoing::Binary(b) => Frame::binary(b),
+        }
+    }
+}
+
+/// Why a binary frame was not queued.
+#[derive(Debug, PartialEq, Eq)]
+pub enum QueueFull {
+    /// The peer's queue is full: it is behind.
+    Full,
+    /// The peer is gone.
+    Closed,
 }
 
 /// A handle to send frames to one connection from any task.
@@ -61,7 +80,26 @@ pub struct Peer {
     kill: CancellationToken,
 }
 
+/// The receiving end of a [`Peer`]'s queue.
+pub struct PeerInbox(mpsc::Receiver<Outgoing>);
+
+impl PeerInbox {
+    /// The next queued frame's payload, if any (tests and in-process consumers).
+    pub fn try_recv(&mut self) -> Option<Bytes> {
+        self.0.try_recv().ok().map(|o| match o {
+            Outgoing::Text(b) | Outgoing::Binary(b) => b,
+        })
+    }
+}
+
 impl Peer {
+    /// A new peer id with a queue of `queue` frames, and the queue's receiving end.
+    pub fn pair(queue: usize) -> (Peer, PeerInbox) {
+        let (tx, rx) = mpsc::channel(queue.max(1));
+        let id = NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed);
+        (Peer { id, tx, kill: CancellationToken::new() }, PeerInbox(rx))
+    }
+
     /// Queues a text frame (already serialized: the same `Bytes` may go to many
     /// peers). A peer whose queue is full is too slow: it is closed with 4008
     /// rather than buffered without bound, and `false` is returned.
@@ -75,6 +113,20 @@ impl Peer {
             }
             Err(mpsc::error::TrySendError::Closed(_)) => false,
         }
+    }
+
+    /// Queues a binary screen frame. Unlike [`Peer::send`] a full queue does not
+    /// close the peer: the relay drops it back to "needs keyframe" instead.
+    pub fn send_binary(&self, frame: Bytes) -> Result<(), QueueFull> {
+        self.tx.try_send(Outgoing::Binary(frame)).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => QueueFull::Full,
+            mpsc::error::TrySendError::Closed(_) => QueueFull::Closed,
+        })
+    }
+
+    /// Free places in the peer's queue.
+    pub fn capacity(&self) -> usize {
+        self.tx.capacity()
     }
 }
 
@@ -91,34 +143,35 @@ pub enum Event {
 /// One accepted WebSocket.
 pub struct Connection {
     ws: HttpWebSocket,
-    rx: mpsc::Receiver<Outgoing>,
+    rx: PeerInbox,
     peer: Peer,
     shutdown: CancellationToken,
     ping_every: Duration,
     last_heard: Instant,
-    max_frame_bytes: usize,
+    max_text_bytes: usize,
     closed: bool,
 }
 
 impl Connection {
-    /// Wraps an upgraded socket; `queue` bounds its outgoing frames.
+    /// Wraps an upgraded socket; `queue` bounds its outgoing frames; a text
+    /// frame over `max_text_bytes` closes it with 1009 (binary frames are
+    /// bounded by the upgrade's options).
     pub fn new(
         ws: HttpWebSocket,
         queue: usize,
         ping_every: Duration,
-        max_frame_bytes: usize,
+        max_text_bytes: usize,
         shutdown: CancellationToken,
     ) -> Self {
-        let (tx, rx) = mpsc::channel(queue.max(1));
-        let id = NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed);
+        let (peer, rx) = Peer::pair(queue);
         Connection {
             ws,
             rx,
-            peer: Peer { id, tx, kill: CancellationToken::new() },
+            peer,
             shutdown,
             ping_every,
             last_heard: Instant::now(),
-            max_frame_bytes,
+            max_text_bytes,
             closed: false,
         }
     }
@@ -135,8 +188,8 @@ impl Connection {
             return;
         }
         let mut res = Ok(());
-        while let (Ok(()), Ok(Outgoing::Text(queued))) = (&res, self.rx.try_recv()) {
-            res = self.ws.feed(Frame::text(queued)).await;
+        while let (Ok(()), Ok(queued)) = (&res, self.rx.0.try_recv()) {
+            res = self.ws.feed(queued.into_frame()).await;
         }
         if res.is_err() || self.ws.send(Frame::text(frame)).await.is_err() {
             self.closed = true;
@@ -183,11 +236,11 @@ impl Connection {
                 _ = self.peer.kill.cancelled() => {
                     self.close(CLOSE_TOO_SLOW, "too slow: the server's queue for this socket is full").await;
                 }
-                Some(Outgoing::Text(first)) = self.rx.recv() => {
+                Some(first) = self.rx.0.recv() => {
                     // Write everything already queued, then flush once.
-                    let mut res = self.ws.feed(Frame::text(first)).await;
-                    while let (Ok(()), Ok(Outgoing::Text(next))) = (&res, self.rx.try_recv()) {
-                        res = self.ws.feed(Frame::text(next)).await;
+                    let mut res = self.ws.feed(first.into_frame()).await;
+                    while let (Ok(()), Ok(next)) = (&res, self.rx.0.try_recv()) {
+                        res = self.ws.feed(next.into_frame()).await;
                     }
                     if res.is_err() || self.ws.flush().await.is_err() {
                         self.closed = true;
@@ -197,8 +250,7 @@ impl Connection {
                     let frame = match frame {
                         Ok(f) => f,
                         Err(yawc::WebSocketError::FrameTooLarge) => {
-                            let reason = format!("frame larger than {} bytes", self.max_frame_bytes);
-                            self.close(1009, &reason).await;
+                            self.close(1009, "frame larger than this endpoint accepts").await;
                             return Event::Closed;
                         }
                         Err(e) if e.is_protocol_error() => {
@@ -212,6 +264,11 @@ impl Connection {
                     };
                     self.last_heard = Instant::now();
                     match frame.opcode() {
+                        OpCode::Text if frame.payload().len() > self.max_text_bytes => {
+                            let reason = format!("text frame larger than {} bytes", self.max_text_bytes);
+                            self.close(1009, &reason).await;
+                            return Event::Closed;
+                        }
                         OpCode::Text => return Event::Text(frame.into_payload()),
                         OpCode::Binary => return Event::Binary(frame.into_payload()),
                         OpCode::Close => {

@@ -1,0 +1,503 @@
+//! Consent and the life of a screen broadcast: request → consent (asked, or
+//! remembered) → connection probe → live → stopped. Every step is a system
+//! line in the dialog and a row in the audit trail; the console's button
+//! follows the state, and refusals reach the console as notices.
+//!
+//! The screen frames themselves go through [`crate::relay`]; this module only
+//! decides which tab may send them and who may watch.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use chatcast_protocol::{
+    Author, ConsoleOut, ErrorBody, ErrorCode, NoticeReason, ScreencastState, VisitorOut,
+};
+
+use crate::app::AppState;
+use crate::chat::frame;
+use crate::relay::Published;
+use crate::storage::{NewMessage, User};
+use crate::transport::{ConnId, Peer};
+
+/// Timing and thresholds of broadcasts (from the settings).
+#[derive(Clone, Copy, Debug)]
+pub struct Policy {
+    /// How long a consent request waits for an answer.
+    pub request_timeout: Duration,
+    /// Size of the upload probe.
+    pub probe_bytes: u32,
+    /// Round trips above this are a weak connection.
+    pub weak_rtt: Duration,
+    /// Uploads slower than this (kbit/s) are a weak connection.
+    pub weak_upload_kbps: u32,
+    /// How long a probe may go unanswered.
+    pub probe_timeout: Duration,
+    /// Recording stops after nobody watched for this long, or after the tab
+    /// has been gone (navigating, reconnecting) for this long.
+    pub idle_grace: Duration,
+}
+
+#[derive(Clone, Debug)]
+struct Consultant {
+    id: i64,
+    name: String,
+}
+
+enum Phase {
+    Pending { request_id: String, by: Consultant },
+    Probing { tab: ConnId, tab_id: Option<String>, by: Consultant, probe_id: String, sent: Instant, rtt: Option<Duration> },
+    Active { tab: Option<ConnId>, tab_id: Option<String>, by: Consultant, idle_since: Option<Instant> },
+}
+
+/// Every visitor's broadcast phase (no entry: idle).
+#[derive(Default)]
+pub struct Broadcasts {
+    phases: Mutex<HashMap<String, Phase>>,
+}
+
+fn new_id() -> String {
+    crate::auth::new_token()[..16].to_owned()
+}
+
+impl Broadcasts {
+    fn phase_state(&self, visitor_id: &str) -> ScreencastState {
+        match self.phases.lock().unwrap().get(visitor_id) {
+            None => ScreencastState::Idle,
+            Some(Phase::Pending { .. } | Phase::Probing { .. }) => ScreencastState::Pending,
+            Some(Phase::Active { .. }) => ScreencastState::Active,
+        }
+    }
+
+    /// The button state to show for an online visitor.
+    pub fn state_of(&self, visitor_id: &str) -> ScreencastState {
+        self.phase_state(visitor_id)
+    }
+}
+
+// ---- effects shared by the steps
+
+fn set_state(app: &AppState, visitor_id: &str, state: ScreencastState) {
+    app.hub.set_screencast(visitor_id, state);
+    app.hub.to_consoles(&frame(&ConsoleOut::Screencast { visitor_id: visitor_id.to_owned(), state }));
+}
+
+fn notice(app: &AppState, visitor_id: &str, reason: NoticeReason, detail: String) {
+    app.hub.to_consoles(&frame(&ConsoleOut::ScreencastNotice { visitor_id: visitor_id.to_owned(), reason, detail }));
+}
+
+async fn record(app: &AppState, visitor_id: &str, by: Option<&Consultant>, event: &str, detail: &str, line: Option<String>) {
+    let now = crate::now_ms();
+    if let Err(e) = app.db.audit(visitor_id, by.map(|c| c.id), by.map(|c| c.name.as_str()), event, detail, now).await {
+        tracing::error!(error = %e, "audit write failed");
+    }
+    let Some(body) = line else { return };
+    let stored = app
+        .db
+        .insert_message(NewMessage {
+            visitor_id,
+            author: Author::System,
+            user_id: None,
+            author_name: None,
+            client_id: None,
+            body: &body,
+            at: now,
+        })
+        .await;
+    match stored {
+        Ok((message, _)) => {
+            app.hub.note_message(&message);
+            app.hub.to_visitor(visitor_id, &frame(&VisitorOut::Message { message: message.clone() }), None);
+            app.hub.to_consoles(&frame(&ConsoleOut::Message { message }));
+        }
+        Err(e) => tracing::error!(error = %e, "system message write failed"),
+    }
+}
+
+fn reason_name(r: NoticeReason) -> &'static str {
+    match r {
+        NoticeReason::Denied => "denied",
+        NoticeReason::Unsupported => "unsupported",
+        NoticeReason::WeakConnection => "weak_connection",
+        NoticeReason::Offline => "offline",
+        NoticeReason::Timeout => "timeout",
+        NoticeReason::StoppedByVisitor => "stopped_by_visitor",
+    }
+}
+
+/// Ends a request or broadcast that could not happen: notice, audit, system line, idle.
+async fn fail(app: &AppState, visitor_id: &str, by: Option<&Consultant>, reason: NoticeReason, detail: String) {
+    let line = match reason {
+        NoticeReason::Denied => "The visitor declined screen broadcast".to_owned(),
+        NoticeReason::Timeout => "The request to see the visitor's tab expired unanswered".to_owned(),
+        NoticeReason::Unsupported => format!("Screen broadcast is not possible: the visitor's browser lacks {detail}"),
+        NoticeReason::WeakConnection => format!("Screen broadcast is not possible: the visitor's connection is too weak ({detail})"),
+        NoticeReason::Offline => "Screen broadcast is not possible: the visitor is offline".to_owned(),
+        NoticeReason::StoppedByVisitor => "The visitor stopped the screen broadcast".to_owned(),
+    };
+    notice(app, visitor_id, reason, detail.clone());
+    record(app, visitor_id, by, reason_name(reason), &detail, Some(line)).await;
+    set_state(app, visitor_id, app.hub.offline_aware(visitor_id, ScreencastState::Idle));
+}
+
+// ---- steps
+
+/// A consultant pressed the screencast button.
+pub async fn request(app: &AppState, user: &User, visitor_id: &str) {
+    let by = Consultant { id: user.id, name: user.name.clone() };
+    match app.broadcasts.phase_state(visitor_id) {
+        // Already live: say so again (the console opens its window).
+        ScreencastState::Active => return set_state(app, visitor_id, ScreencastState::Active),
+        ScreencastState::Pending => return set_state(app, visitor_id, ScreencastState::Pending),
+        _ => {}
+    }
+    let Some(latest) = app.hub.latest_tab(visitor_id) else {
+        return fail(app, visitor_id, Some(&by), NoticeReason::Offline, "the visitor has no open tab".into()).await;
+    };
+    record(app, visitor_id, Some(&by), "requested", "", Some(format!("{} asked to see the visitor's tab", by.name))).await;
+    match app.db.has_consent(visitor_id, crate::now_ms()).await {
+        Ok(true) => {
+            record(app, visitor_id, Some(&by), "granted", "remembered consent", None).await;
+            start_probe(app, visitor_id, latest.0, latest.1, by);
+        }
+        Ok(false) => {
+            let request_id = new_id();
+            let expires_at = crate::now_ms() + app.policy.request_timeout.as_millis() as i64;
+            app.broadcasts
+                .phases
+                .lock()
+                .unwrap()
+                .insert(visitor_id.to_owned(), Phase::Pending { request_id: request_id.clone(), by: by.clone() });
+            set_state(app, visitor_id, ScreencastState::Pending);
+            let ask = VisitorOut::ConsentRequest { request_id: request_id.clone(), consultant_name: by.name.clone(), expires_at };
+            app.hub.to_visitor(visitor_id, &frame(&ask), None);
+            let (app, visitor_id) = (app.clone(), visitor_id.to_owned());
+            tokio::spawn(async move {
+                tokio::time::sleep(app.policy.request_timeout).await;
+                let expired = {
+                    let mut phases = app.broadcasts.phases.lock().unwrap();
+                    match phases.get(&visitor_id) {
+                        Some(Phase::Pending { request_id: r, .. }) if *r == request_id => phases.remove(&visitor_id),
+                        _ => None,
+                    }
+                };
+                if let Some(Phase::Pending { by, .. }) = expired {
+                    app.hub.to_visitor(&visitor_id, &frame(&VisitorOut::ConsentClosed { request_id }), None);
+                    let secs = app.policy.request_timeout.as_secs();
+                    fail(&app, &visitor_id, Some(&by), NoticeReason::Timeout, format!("no answer within {secs} s")).await;
+                }
+            });
+        }
+        Err(e) => tracing::error!(error = %e, "consent lookup failed"),
+    }
+}
+
+/// The visitor answered the consent block in one of its tabs.
+pub async fn answer(app: &AppState, visitor_id: &str, tab: ConnId, tab_id: Option<String>, request_id: &str, allow: bool) {
+    let by = {
+        let mut phases = app.broadcasts.phases.lock().unwrap();
+        match phases.get(visitor_id) {
+            Some(Phase::Pending { request_id: r, .. }) if r == request_id => match phases.remove(visitor_id) {
+                Some(Phase::Pending { by, .. }) => by,
+                _ => unreachable!(),
+            },
+            _ => return, // stale or already answered in another tab
+        }
+    };
+    // Other tabs hide their consent block.
+    app.hub.to_visitor(visitor_id, &frame(&VisitorOut::ConsentClosed { request_id: request_id.to_owned() }), Some(tab));
+    if !allow {
+        return fail(app, visitor_id, Some(&by), NoticeReason::Denied, "the visitor pressed No".into()).await;
+    }
+    let now = crate::now_ms();
+    let ttl_hours = match app.db.visitor(visitor_id).await {
+        Ok(Some((v, _))) => app.db.site(v.site_id).await.ok().flatten().map_or(24, |s| s.consent_ttl_hours),
+        _ => 24,
+    };
+    if let Err(e) = app.db.remember_consent(visitor_id, now, now + ttl_hours * 3_600_000).await {
+        tracing::error!(error = %e, "could not remember consent");
+    }
+    record(app, visitor_id, Some(&by), "granted", &format!("remembered for {ttl_hours} h"), Some("The visitor allowed screen broadcast".into())).await;
+    start_probe(app, visitor_id, tab, tab_id, by);
+}
+
+/// Measures the tab's connection before anything is recorded.
+fn start_probe(app: &AppState, visitor_id: &str, tab: ConnId, tab_id: Option<String>, by: Consultant) {
+    let probe_id = new_id();
+    app.broadcasts.phases.lock().unwrap().insert(
+        visitor_id.to_owned(),
+        Phase::Probing { tab, tab_id, by, probe_id: probe_id.clone(), sent: Instant::now(), rtt: None },
+    );
+    set_state(app, visitor_id, ScreencastState::Pending);
+    app.hub.to_tab(visitor_id, tab, &frame(&VisitorOut::Probe { id: probe_id.clone(), upload_bytes: app.policy.probe_bytes }));
+    let (app, visitor_id) = (app.clone(), visitor_id.to_owned());
+    tokio::spawn(async move {
+        tokio::time::sleep(app.policy.probe_timeout).await;
+        let stale = {
+            let mut phases = app.broadcasts.phases.lock().unwrap();
+            match phases.get(&visitor_id) {
+                Some(Phase::Probing { probe_id: p, .. }) if *p == probe_id => phases.remove(&visitor_id),
+                _ => None,
+            }
+        };
+        if let Some(Phase::Probing { by, .. }) = stale {
+            let secs = app.policy.probe_timeout.as_secs();
+            fail(&app, &visitor_id, Some(&by), NoticeReason::WeakConnection, format!("no answer to the connection probe within {secs} s")).await;
+        }
+    });
+}
+
+/// The tab echoed the probe: that is the round trip.
+pub fn probe_echo(app: &AppState, visitor_id: &str, tab: ConnId, id: &str) {
+    if let Some(Phase::Probing { tab: t, probe_id, sent, rtt, .. }) = app.broadcasts.phases.lock().unwrap().get_mut(visitor_id) {
+        if *t == tab && probe_id == id && rtt.is_none() {
+            *rtt = Some(sent.elapsed());
+        }
+    }
+}
+
+/// The tab's upload probe arrived: decide, then start or refuse.
+pub async fn probe_upload(app: &AppState, visitor_id: &str, tab: ConnId, bytes: usize) {
+    let done = {
+        let mut phases = app.broadcasts.phases.lock().unwrap();
+        match phases.get(visitor_id) {
+            Some(Phase::Probing { tab: t, rtt: Some(_), .. }) if *t == tab => phases.remove(visitor_id),
+            _ => None,
+        }
+    };
+    let Some(Phase::Probing { tab_id, by, sent, rtt: Some(rtt), .. }) = done else { return };
+    // The upload began when the probe reached the tab (half a round trip) and
+    // the echo left; it ended now.
+    let transfer = sent.elapsed().saturating_sub(rtt).max(Duration::from_millis(1));
+    let kbps = (bytes as f64 * 8.0 / 1000.0) / transfer.as_secs_f64();
+    let figures = format!("round trip {} ms, upload {:.0} kbit/s", rtt.as_millis(), kbps);
+    if rtt > app.policy.weak_rtt || kbps < app.policy.weak_upload_kbps as f64 {
+        let limits = format!("{figures}; needs ≤ {} ms and ≥ {} kbit/s", app.policy.weak_rtt.as_millis(), app.policy.weak_upload_kbps);
+        return fail(app, visitor_id, Some(&by), NoticeReason::WeakConnection, limits).await;
+    }
+    go_live(app, visitor_id, Some(tab), tab_id, by, &figures).await;
+}
+
+async fn go_live(app: &AppState, visitor_id: &str, tab: Option<ConnId>, tab_id: Option<String>, by: Consultant, detail: &str) {
+    app.relay.clear(visitor_id);
+    let start = start_frame(app, visitor_id, &by.name).await;
+    app.broadcasts.phases.lock().unwrap().insert(
+        visitor_id.to_owned(),
+        Phase::Active { tab, tab_id, by: by.clone(), idle_since: Some(Instant::now()) },
+    );
+    if let (Some(tab), Some(start)) = (tab, start) {
+        app.hub.to_tab(visitor_id, tab, &start);
+    }
+    set_state(app, visitor_id, ScreencastState::Active);
+    record(app, visitor_id, Some(&by), "started", detail, Some(format!("Screen broadcast started ({} is viewing)", by.name))).await;
+    watch_for_idle(app, visitor_id);
+}
+
+async fn start_frame(app: &AppState, visitor_id: &str, consultant_name: &str) -> Option<Bytes> {
+    let (v, _) = app.db.visitor(visitor_id).await.ok().flatten()?;
+    let site = app.db.site(v.site_id).await.ok().flatten()?;
+    Some(frame(&VisitorOut::ScreencastStart { privacy: site.privacy, consultant_name: consultant_name.to_owned() }))
+}
+
+/// The agent cannot record (missing APIs): refuse without asking the visitor.
+pub async fn unavailable(app: &AppState, visitor_id: &str, tab: ConnId, detail: String) {
+    let by = {
+        let mut phases = app.broadcasts.phases.lock().unwrap();
+        let ours = match phases.get(visitor_id) {
+            Some(Phase::Pending { .. }) => true,
+            Some(Phase::Probing { tab: t, .. }) => *t == tab,
+            Some(Phase::Active { tab: t, .. }) => *t == Some(tab),
+            None => false,
+        };
+        if !ours {
+            return;
+        }
+        match phases.remove(visitor_id) {
+            Some(Phase::Pending { by, request_id }) => {
+                app.hub.to_visitor(visitor_id, &frame(&VisitorOut::ConsentClosed { request_id }), None);
+                by
+            }
+            Some(Phase::Probing { by, .. } | Phase::Active { by, .. }) => by,
+            None => unreachable!(),
+        }
+    };
+    app.relay.clear(visitor_id);
+    fail(app, visitor_id, Some(&by), NoticeReason::Unsupported, detail).await;
+}
+
+/// Stop from the console.
+pub async fn stop_by_consultant(app: &AppState, user: &User, visitor_id: &str) {
+    let Some(phase) = app.broadcasts.phases.lock().unwrap().remove(visitor_id) else {
+        return set_state(app, visitor_id, app.hub.offline_aware(visitor_id, ScreencastState::Idle));
+    };
+    if let Phase::Pending { request_id, .. } = &phase {
+        app.hub.to_visitor(visitor_id, &frame(&VisitorOut::ConsentClosed { request_id: request_id.clone() }), None);
+    }
+    end(app, visitor_id, phase, "stopped_by_consultant").await;
+    let by = Consultant { id: user.id, name: user.name.clone() };
+    record(app, visitor_id, Some(&by), "stopped", "by the consultant", Some(format!("{} stopped the screen broadcast", by.name))).await;
+}
+
+/// Stop from the visitor: ends the broadcast and revokes the remembered consent.
+pub async fn stop_by_visitor(app: &AppState, visitor_id: &str) {
+    if let Err(e) = app.db.revoke_consent(visitor_id, crate::now_ms()).await {
+        tracing::error!(error = %e, "could not revoke consent");
+    }
+    let phase = app.broadcasts.phases.lock().unwrap().remove(visitor_id);
+    let by = match &phase {
+        Some(Phase::Pending { by, .. } | Phase::Probing { by, .. } | Phase::Active { by, .. }) => Some(by.clone()),
+        None => None,
+    };
+    if let Some(phase) = phase {
+        end(app, visitor_id, phase, "stopped_by_visitor").await;
+    }
+    record(app, visitor_id, by.as_ref(), "consent_revoked", "the visitor pressed Stop", None).await;
+    fail(app, visitor_id, by.as_ref(), NoticeReason::StoppedByVisitor, "the visitor pressed Stop".into()).await;
+}
+
+/// Tells the recording tab to stop and forgets the cached frames.
+async fn end(app: &AppState, visitor_id: &str, phase: Phase, reason: &str) {
+    let stop = frame(&VisitorOut::ScreencastStop { reason: reason.to_owned() });
+    match phase {
+        Phase::Active { tab: Some(tab), .. } | Phase::Probing { tab, .. } => app.hub.to_tab(visitor_id, tab, &stop),
+        // A tab between pages may still come back recording: tell every tab.
+        Phase::Active { tab: None, .. } => app.hub.to_visitor(visitor_id, &stop, None),
+        Phase::Pending { .. } => {}
+    }
+    app.relay.clear(visitor_id);
+    set_state(app, visitor_id, app.hub.offline_aware(visitor_id, ScreencastState::Idle));
+}
+
+/// A tab said hello: if it is the broadcast's tab coming back (next page of
+/// the site), recording resumes there with no new consent.
+pub async fn tab_joined(app: &AppState, visitor_id: &str, tab: ConnId, tab_id: Option<&str>) {
+    let resume = {
+        let mut phases = app.broadcasts.phases.lock().unwrap();
+        match phases.get_mut(visitor_id) {
+            Some(Phase::Active { tab: t @ None, tab_id: Some(want), by, .. }) if tab_id == Some(want.as_str()) => {
+                *t = Some(tab);
+                Some(by.name.clone())
+            }
+            _ => None,
+        }
+    };
+    let state = app.broadcasts.state_of(visitor_id);
+    if state != ScreencastState::Idle {
+        set_state(app, visitor_id, state);
+    }
+    if let Some(name) = resume {
+        app.relay.clear(visitor_id);
+        if let Some(start) = start_frame(app, visitor_id, &name).await {
+            app.hub.to_tab(visitor_id, tab, &start);
+        }
+    }
+}
+
+/// A tab's socket closed.
+pub async fn tab_left(app: &AppState, visitor_id: &str, tab: ConnId) {
+    let failed = {
+        let mut phases = app.broadcasts.phases.lock().unwrap();
+        match phases.get_mut(visitor_id) {
+            Some(Phase::Active { tab: t, .. }) if *t == Some(tab) => {
+                *t = None;
+                None
+            }
+            Some(Phase::Probing { tab: t, .. }) if *t == tab => phases.remove(visitor_id),
+            _ => None,
+        }
+    };
+    if let Some(Phase::Probing { by, .. }) = failed {
+        return fail(app, visitor_id, Some(&by), NoticeReason::Offline, "the tab closed during the connection check".into()).await;
+    }
+    // Give a navigating or reconnecting tab time to come back.
+    let (app, visitor_id) = (app.clone(), visitor_id.to_owned());
+    tokio::spawn(async move {
+        tokio::time::sleep(app.policy.idle_grace).await;
+        let gone = {
+            let mut phases = app.broadcasts.phases.lock().unwrap();
+            match phases.get(&visitor_id) {
+                Some(Phase::Active { tab: None, .. }) => phases.remove(&visitor_id),
+                _ => None,
+            }
+        };
+        if let Some(Phase::Active { by, .. }) = gone {
+            app.relay.clear(&visitor_id);
+            let secs = app.policy.idle_grace.as_secs();
+            fail(&app, &visitor_id, Some(&by), NoticeReason::Offline, format!("the visitor's tab did not come back within {secs} s")).await;
+        }
+    });
+}
+
+/// A screen frame from a tab.
+pub fn screen_frame(app: &AppState, visitor_id: &str, tab: ConnId, data: Bytes) -> Result<(), ErrorBody> {
+    let live = matches!(
+        app.broadcasts.phases.lock().unwrap().get(visitor_id),
+        Some(Phase::Active { tab: Some(t), .. }) if *t == tab
+    );
+    if !live {
+        // Make sure that agent stops: nobody asked this tab for frames.
+        app.hub.to_tab(visitor_id, tab, &frame(&VisitorOut::ScreencastStop { reason: "not_broadcasting".into() }));
+        return Err(ErrorBody::new(ErrorCode::NoBroadcast, "no broadcast is live for this tab; the frame was dropped"));
+    }
+    match app.relay.publish(visitor_id, data) {
+        Published::Ok => Ok(()),
+        Published::WantKeyframe | Published::NoKeyframe => {
+            app.hub.to_tab(visitor_id, tab, &frame(&VisitorOut::KeyframeRequest {}));
+            Ok(())
+        }
+        Published::Invalid => Err(ErrorBody::new(
+            ErrorCode::BadMessage,
+            "screen frame: expected a 5-byte header with kind 1 (keyframe), 2 (delta) or 3 (probe)",
+        )),
+    }
+}
+
+/// A console socket wants the frames of a live broadcast.
+pub fn watch(app: &AppState, visitor_id: &str, peer: Peer) -> Result<(), ErrorBody> {
+    {
+        let mut phases = app.broadcasts.phases.lock().unwrap();
+        let Some(Phase::Active { idle_since, .. }) = phases.get_mut(visitor_id) else {
+            return Err(ErrorBody::new(ErrorCode::NoBroadcast, format!("no broadcast is live for visitor `{visitor_id}`")));
+        };
+        *idle_since = None;
+    }
+    app.relay.watch(visitor_id, peer);
+    Ok(())
+}
+
+/// A console socket stopped watching (or closed).
+pub fn unwatch(app: &AppState, visitor_id: &str, conn: ConnId) {
+    if app.relay.unwatch(visitor_id, conn) == 0 {
+        if let Some(Phase::Active { idle_since, .. }) = app.broadcasts.phases.lock().unwrap().get_mut(visitor_id) {
+            *idle_since = Some(Instant::now());
+        }
+        watch_for_idle(app, visitor_id);
+    }
+}
+
+/// Stops recording once nobody has watched for the grace period, so that
+/// capture never runs unwatched for long.
+fn watch_for_idle(app: &AppState, visitor_id: &str) {
+    let (app, visitor_id) = (app.clone(), visitor_id.to_owned());
+    tokio::spawn(async move {
+        tokio::time::sleep(app.policy.idle_grace).await;
+        let idle = {
+            let mut phases = app.broadcasts.phases.lock().unwrap();
+            match phases.get(&visitor_id) {
+                Some(Phase::Active { idle_since: Some(t), .. }) if t.elapsed() >= app.policy.idle_grace => {
+                    phases.remove(&visitor_id)
+                }
+                _ => None,
+            }
+        };
+        if let Some(phase) = idle {
+            let by = match &phase {
+                Phase::Active { by, .. } => by.clone(),
+                _ => unreachable!(),
+            };
+            end(&app, &visitor_id, phase, "no_viewers").await;
+            record(&app, &visitor_id, Some(&by), "stopped", "nobody watched", Some("Screen broadcast stopped: nobody was watching".into())).await;
+        }
+    });
+}
