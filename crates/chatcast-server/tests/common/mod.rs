@@ -94,8 +94,14 @@ impl TestApp {
 
     /// A visitor that said hello: (client, visitor_id, token).
     pub async fn visitor(&self, token: Option<&str>) -> (Client, String, String) {
+        self.visitor_tab(token, None).await
+    }
+
+    /// A visitor tab with a tab id that said hello: (client, visitor_id, token).
+    pub async fn visitor_tab(&self, token: Option<&str>, tab_id: Option<&str>) -> (Client, String, String) {
         let mut c = self.visitor_socket(&self.site_key, Some(SITE_ORIGIN)).await;
-        c.send(json!({ "t": "hello", "token": token, "page": { "url": "http://shop.test:8000/", "title": "Home" } })).await;
+        let page = json!({ "url": "http://shop.test:8000/", "title": "Home" });
+        c.send(json!({ "t": "hello", "token": token, "tab_id": tab_id, "page": page })).await;
         let w = c.recv_type("welcome").await;
         (c, w["visitor_id"].as_str().unwrap().to_owned(), w["token"].as_str().unwrap().to_owned())
     }
@@ -170,6 +176,16 @@ impl Client {
             }
             if v["t"] == "error" && t != "error" {
                 panic!("expected `{t}`, got error {v}");
+            }
+        }
+    }
+
+    /// The next binary frame, skipping text frames.
+    pub async fn recv_binary(&mut self) -> bytes::Bytes {
+        loop {
+            let f = self.next_frame().await.expect("socket closed");
+            if f.opcode() == OpCode::Binary {
+                return f.into_payload();
             }
         }
     }

@@ -1,0 +1,269 @@
+//! Screen broadcast through the real server: consent, probe, relay, stop,
+//! following the tab, and every refusal reason.
+
+mod common;
+
+use chatcast_protocol::screen::{KIND_DELTA, KIND_KEYFRAME, KIND_PROBE, encode};
+use common::*;
+use serde_json::{Value, json};
+
+/// A console socket logged in as a new consultant.
+async fn console(app: &TestApp, email: &str) -> Client {
+    let cookie = app.consultant(email).await;
+    let mut c = app.console_socket(Some(&cookie), None).await;
+    c.recv_type("snapshot").await;
+    c
+}
+
+/// Answers the server's connection probe like the agent does.
+async fn pass_probe(v: &mut Client) {
+    let p = v.recv_type("probe").await;
+    v.send(json!({"t": "probe", "id": p["id"]})).await;
+    let n = p["upload_bytes"].as_u64().unwrap() as usize;
+    v.send_binary(encode(KIND_PROBE, 0, &vec![7u8; n])).await;
+}
+
+/// The next `screencast` state frame for this visitor.
+async fn state(c: &mut Client) -> String {
+    c.recv_type("screencast").await["state"].as_str().unwrap().to_owned()
+}
+
+/// The next frame that is not a chat message (system lines interleave).
+async fn next_control(c: &mut Client) -> Value {
+    loop {
+        let v = c.recv().await;
+        if v["t"] != "message" {
+            return v;
+        }
+    }
+}
+
+async fn notice(c: &mut Client) -> Value {
+    c.recv_type("screencast_notice").await
+}
+
+const KEYFRAME_BODY: &str = r#"[{"type":4,"data":{"href":"http://shop.test:8000/","width":1280,"height":720},"timestamp":1},{"type":2,"data":{},"timestamp":1}]"#;
+
+#[tokio::test]
+async fn consent_probe_start_relay_and_visitor_stop() {
+    let app = spawn_app().await;
+    let mut c = console(&app, "alice@example.com").await;
+    let (mut v, vid, _) = app.visitor_tab(None, Some("tab-1")).await;
+
+    c.send(json!({"t": "screencast_request", "visitor_id": vid})).await;
+    assert_eq!(state(&mut c).await, "pending");
+    let ask = v.recv_type("consent_request").await;
+    assert_eq!(ask["consultant_name"], "Alice");
+    v.send(json!({"t": "consent_answer", "request_id": ask["request_id"], "allow": true})).await;
+    pass_probe(&mut v).await;
+    let start = v.recv_type("screencast_start").await;
+    assert_eq!(start["privacy"]["mask_all_inputs"], false);
+    loop {
+        if state(&mut c).await == "active" {
+            break;
+        }
+    }
+
+    // The agent sends a keyframe and a delta before anyone watches.
+    let key = encode(KIND_KEYFRAME, 0, KEYFRAME_BODY.as_bytes());
+    let d1 = encode(KIND_DELTA, 1, br#"[{"type":3,"data":{"source":0},"timestamp":2}]"#);
+    v.send_binary(key.clone()).await;
+    v.send_binary(d1.clone()).await;
+
+    // The screencast window opens: it gets the cached keyframe and tail, byte for byte.
+    let cookie = app.login("alice@example.com", "consultant-pw").await;
+    let mut window = app.console_socket(Some(&cookie), None).await;
+    window.recv_type("snapshot").await;
+    window.send(json!({"t": "watch", "visitor_id": vid})).await;
+    assert_eq!(window.recv_binary().await.as_ref(), key.as_slice());
+    assert_eq!(window.recv_binary().await.as_ref(), d1.as_slice());
+    let d2 = encode(KIND_DELTA, 2, br#"[{"type":3,"data":{"source":1},"timestamp":3}]"#);
+    v.send_binary(d2.clone()).await;
+    assert_eq!(window.recv_binary().await.as_ref(), d2.as_slice());
+
+    // The visitor presses Stop: the consultant is told why, and consent is revoked.
+    v.send(json!({"t": "screencast_stop"})).await;
+    let n = notice(&mut c).await;
+    assert_eq!(n["reason"], "stopped_by_visitor");
+    assert!(!app.state.db.has_consent(&vid, chatcast_server::now_ms()).await.unwrap());
+    // A frame sent after the stop is refused, not relayed.
+    v.send_binary(encode(KIND_DELTA, 3, b"[]")).await;
+    assert_eq!(v.recv_type("error").await["code"], "no_broadcast");
+
+    // Transcript and audit trail.
+    let lines: Vec<String> = app
+        .state
+        .db
+        .messages(&vid, 50)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.author == chatcast_protocol::Author::System)
+        .map(|m| m.body)
+        .collect();
+    assert!(lines.iter().any(|l| l.contains("asked to see")), "{lines:?}");
+    assert!(lines.iter().any(|l| l.contains("allowed")), "{lines:?}");
+    assert!(lines.iter().any(|l| l.contains("started")), "{lines:?}");
+    assert!(lines.iter().any(|l| l.contains("visitor stopped")), "{lines:?}");
+    let events: Vec<String> = app.state.db.audit_log(Some(&vid), 50).await.unwrap().into_iter().map(|a| a.event).collect();
+    for e in ["requested", "granted", "started", "consent_revoked", "stopped_by_visitor"] {
+        assert!(events.contains(&e.to_owned()), "{e} missing in {events:?}");
+    }
+    // Nothing of the screen was stored.
+    let db = std::fs::read(app.dir.join("chatcast.db")).unwrap();
+    assert!(!db.windows(12).any(|w| w == b"\"source\":1}"), "screen data must not reach storage");
+}
+
+#[tokio::test]
+async fn remembered_consent_starts_without_asking_and_a_reopened_window_needs_no_new_snapshot() {
+    let app = spawn_app().await;
+    let mut c = console(&app, "alice@example.com").await;
+    let (mut v, vid, _) = app.visitor_tab(None, Some("tab-1")).await;
+    c.send(json!({"t": "screencast_request", "visitor_id": vid})).await;
+    let ask = v.recv_type("consent_request").await;
+    v.send(json!({"t": "consent_answer", "request_id": ask["request_id"], "allow": true})).await;
+    pass_probe(&mut v).await;
+    v.recv_type("screencast_start").await;
+    c.send(json!({"t": "screencast_stop", "visitor_id": vid})).await;
+    assert_eq!(v.recv_type("screencast_stop").await["reason"], "stopped_by_consultant");
+
+    // Asked again: no consent block this time, straight to the probe and start.
+    c.send(json!({"t": "screencast_request", "visitor_id": vid})).await;
+    let p = next_control(&mut v).await;
+    assert_eq!(p["t"], "probe", "remembered consent skips the question: {p}");
+    v.send(json!({"t": "probe", "id": p["id"]})).await;
+    v.send_binary(encode(KIND_PROBE, 0, &vec![1u8; p["upload_bytes"].as_u64().unwrap() as usize])).await;
+    v.recv_type("screencast_start").await;
+    assert!(v.recv_type("message").await["message"]["body"].as_str().unwrap().contains("started"));
+    let key = encode(KIND_KEYFRAME, 0, KEYFRAME_BODY.as_bytes());
+    v.send_binary(key.clone()).await;
+
+    // Window opened, closed, reopened: the keyframe comes from the cache each time.
+    for _ in 0..2 {
+        c.send(json!({"t": "watch", "visitor_id": vid})).await;
+        assert_eq!(c.recv_binary().await.as_ref(), key.as_slice());
+        c.send(json!({"t": "unwatch", "visitor_id": vid})).await;
+    }
+    // ...and the visitor's page was never asked for another snapshot.
+    v.expect_silence(300).await;
+}
+
+#[tokio::test]
+async fn the_broadcast_follows_its_tab_to_the_next_page_and_no_other_tab() {
+    let app = spawn_app().await;
+    let mut c = console(&app, "alice@example.com").await;
+    let (mut v, vid, token) = app.visitor_tab(None, Some("tab-1")).await;
+    let (mut other, _, _) = app.visitor_tab(Some(&token), Some("tab-2")).await;
+    c.send(json!({"t": "screencast_request", "visitor_id": vid})).await;
+    let ask = v.recv_type("consent_request").await;
+    other.recv_type("consent_request").await;
+    v.send(json!({"t": "consent_answer", "request_id": ask["request_id"], "allow": true})).await;
+    assert_eq!(other.recv_type("consent_closed").await["request_id"], ask["request_id"], "the other tab hides its block");
+    pass_probe(&mut v).await;
+    v.recv_type("screencast_start").await;
+
+    // The visitor clicks a link: the tab's socket closes and its next page connects.
+    drop(v);
+    let (mut next, vid2, _) = app.visitor_tab(Some(&token), Some("tab-1")).await;
+    assert_eq!(vid, vid2);
+    next.recv_type("screencast_start").await;
+    next.send_binary(encode(KIND_KEYFRAME, 0, KEYFRAME_BODY.as_bytes())).await;
+    c.send(json!({"t": "watch", "visitor_id": vid})).await;
+    assert_eq!(c.recv_binary().await[0], KIND_KEYFRAME);
+    // The other tab never recorded; its frames are refused.
+    other.send_binary(encode(KIND_KEYFRAME, 0, b"[]")).await;
+    assert_eq!(other.recv_type("error").await["code"], "no_broadcast");
+}
+
+#[tokio::test]
+async fn refusals_reach_the_console_with_their_reason() {
+    let app = spawn_app_in(tempfile::tempdir().unwrap().keep().as_path(), |s| s.consent_request_timeout_secs = 1).await;
+    let mut c = console(&app, "alice@example.com").await;
+
+    // denied
+    let (mut v, vid, _) = app.visitor_tab(None, Some("t")).await;
+    c.send(json!({"t": "screencast_request", "visitor_id": vid})).await;
+    let ask = v.recv_type("consent_request").await;
+    v.send(json!({"t": "consent_answer", "request_id": ask["request_id"], "allow": false})).await;
+    let n = notice(&mut c).await;
+    assert_eq!((n["reason"].as_str(), n["visitor_id"].as_str()), (Some("denied"), Some(vid.as_str())));
+
+    // timeout
+    c.send(json!({"t": "screencast_request", "visitor_id": vid})).await;
+    let ask = v.recv_type("consent_request").await;
+    assert_eq!(v.recv_type("consent_closed").await["request_id"], ask["request_id"]);
+    assert_eq!(notice(&mut c).await["reason"], "timeout");
+
+    // unsupported
+    c.send(json!({"t": "screencast_request", "visitor_id": vid})).await;
+    v.recv_type("consent_request").await;
+    v.send(json!({"t": "screencast_unavailable", "reason": "unsupported", "detail": "MutationObserver"})).await;
+    let n = notice(&mut c).await;
+    assert_eq!(n["reason"], "unsupported");
+    assert_eq!(n["detail"], "MutationObserver");
+
+    // offline
+    drop(v);
+    loop {
+        if c.recv_type("visitor").await["visitor"]["online"] == false {
+            break;
+        }
+    }
+    c.send(json!({"t": "screencast_request", "visitor_id": vid})).await;
+    assert_eq!(notice(&mut c).await["reason"], "offline");
+
+    let events: Vec<String> = app.state.db.audit_log(Some(&vid), 50).await.unwrap().into_iter().map(|a| a.event).collect();
+    for e in ["denied", "timeout", "unsupported", "offline"] {
+        assert!(events.contains(&e.to_owned()), "{e} missing in {events:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_weak_connection_is_measured_and_refused() {
+    // Any measured round trip is above 0 ms: the probe must decide "weak".
+    let app = spawn_app_in(tempfile::tempdir().unwrap().keep().as_path(), |s| s.weak_rtt_ms = 0).await;
+    let mut c = console(&app, "alice@example.com").await;
+    let (mut v, vid, _) = app.visitor_tab(None, Some("t")).await;
+    c.send(json!({"t": "screencast_request", "visitor_id": vid})).await;
+    let ask = v.recv_type("consent_request").await;
+    v.send(json!({"t": "consent_answer", "request_id": ask["request_id"], "allow": true})).await;
+    pass_probe(&mut v).await;
+    let n = notice(&mut c).await;
+    assert_eq!(n["reason"], "weak_connection");
+    assert!(n["detail"].as_str().unwrap().contains("round trip"), "{n}");
+    // The system line says so in the dialog; the tab is never told to start.
+    let line = v.recv_type("message").await;
+    assert!(line["message"]["body"].as_str().unwrap().contains("too weak"), "{line}");
+    v.expect_silence(200).await;
+}
+
+#[tokio::test]
+async fn admins_read_the_audit_trail_and_set_privacy_without_redeploying() {
+    let app = spawn_app().await;
+    let admin = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let http = reqwest::Client::new();
+    let site = app.state.db.site_by_key(&app.site_key).await.unwrap().unwrap();
+    let res = http
+        .put(app.url(&format!("/api/sites/{}/settings", site.id)))
+        .header("Cookie", &admin)
+        .json(&json!({"privacy": {"mask_all_inputs": true, "block_selectors": [".secret"], "mask_selectors": ["#name"]}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    let mut c = app.console_socket(Some(&admin), None).await;
+    c.recv_type("snapshot").await;
+    let (mut v, vid, _) = app.visitor_tab(None, Some("t")).await;
+    c.send(json!({"t": "screencast_request", "visitor_id": vid})).await;
+    let ask = v.recv_type("consent_request").await;
+    v.send(json!({"t": "consent_answer", "request_id": ask["request_id"], "allow": true})).await;
+    pass_probe(&mut v).await;
+    let start = v.recv_type("screencast_start").await;
+    assert_eq!(start["privacy"], json!({"mask_all_inputs": true, "block_selectors": [".secret"], "mask_selectors": ["#name"]}));
+
+    let audit: Value = http.get(app.url("/api/audit")).header("Cookie", &admin).send().await.unwrap().json().await.unwrap();
+    let events: Vec<&str> = audit.as_array().unwrap().iter().map(|a| a["event"].as_str().unwrap()).collect();
+    assert!(events.contains(&"started") && events.contains(&"granted"), "{events:?}");
+    assert_eq!(audit[0]["site_name"], "Test shop");
+}
