@@ -375,7 +375,8 @@ pub async fn tab_joined(app: &AppState, visitor_id: &str, tab: ConnId, tab_id: O
     let resume = {
         let mut phases = app.broadcasts.phases.lock().unwrap();
         match phases.get_mut(visitor_id) {
-            Some(Phase::Active { tab: t @ None, tab_id: Some(want), by, .. }) if tab_id == Some(want.as_str()) => {
+            // The new page may say hello before the old page's socket has closed.
+            Some(Phase::Active { tab: t, tab_id: Some(want), by, .. }) if tab_id == Some(want.as_str()) => {
                 *t = Some(tab);
                 Some(by.name.clone())
             }
