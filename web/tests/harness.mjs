@@ -20,9 +20,9 @@ export function cli(dataDir, ...args) {
 }
 
 /** Starts `chatcast serve` on `dataDir` (a new temp dir unless given) and `listen` (a free port unless given). */
-export async function startServer({ dataDir = mkdtempSync(join(tmpdir(), 'chatcast-e2e-')), listen = '127.0.0.1:0' } = {}) {
+export async function startServer({ dataDir = mkdtempSync(join(tmpdir(), 'chatcast-e2e-')), listen = '127.0.0.1:0', env = {} } = {}) {
   const child = spawn(BIN, ['serve', '--listen', listen, '--data-dir', dataDir], {
-    env: { ...process.env, CHATCAST_ADMIN_EMAIL: ADMIN.email, CHATCAST_ADMIN_PASSWORD: ADMIN.password },
+    env: { ...process.env, CHATCAST_ADMIN_EMAIL: ADMIN.email, CHATCAST_ADMIN_PASSWORD: ADMIN.password, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -71,7 +71,8 @@ export async function startSite(serverUrl, pages) {
       return;
     }
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
-    res.end(`<!doctype html><html><head><meta charset="utf-8"><title>${path}</title></head><body>${body}
+    res.end(`<!doctype html><html><head><meta charset="utf-8"><title>${path}</title>
+<style>body{font:16px sans-serif;margin:0;padding:24px}</style></head><body>${body}
 <script src="${serverUrl}/widget.js" data-site="${site.key}" async></script></body></html>`);
   });
   await new Promise((r) => srv.listen(0, '127.0.0.1', r));
