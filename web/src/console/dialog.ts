@@ -8,14 +8,21 @@ import {
   charCount, clock, cmpId, dayKey, dayLabel, fullDate, hueOf, onlineFor, ago, safeHref, shortUrl, urlHost, visitorCode,
 } from './format';
 import { MAX_BODY, type Change, type Live, type Pending } from './live';
+import { SocketFeed } from './screencast/feed';
+import { Replica } from './screencast/replica';
+import { NOTICE_TEXT } from './screencast/text';
+import { closePopup, onPopupClosed, openPopup, panelWanted, popupFor } from './screencast/window';
 
 interface Opts {
   drafts: Map<string, string>;
   onBack(): void;
   onEscape(): void;
+  /**
+   * Inside the screencast popup: the page itself is the screencast window, so
+   * the header has no screencast controls and the replica slot is the caller's.
+   */
+  embedded?: boolean;
 }
-
-const SCREENCAST_TITLE = 'Screen broadcast arrives in a later version';
 
 export class DialogView {
   readonly el: HTMLElement;
@@ -32,6 +39,16 @@ export class DialogView {
   private readonly hint: HTMLElement;
   private readonly counter: HTMLElement;
   private readonly nodes = new Map<string, HTMLElement>();
+  private readonly scBtn: HTMLButtonElement;
+  private readonly scLabel: HTMLElement;
+  private readonly scEnd: HTMLButtonElement;
+  private readonly noticeHost: HTMLElement;
+  private readonly body: HTMLElement;
+  /** Where the replica goes beside the chat (the panel, or the popup's replica). */
+  private readonly replicaSlot: HTMLElement;
+  private panel: { replica: Replica; feed: SocketFeed } | null = null;
+  private readonly offPopupClosed: () => void;
+  private lastScState = '';
   private lastCount = 0;
   private firstDraw = true;
   private dirty = false;
@@ -48,10 +65,15 @@ export class DialogView {
     this.site = h('span', { class: 'dialog-site', 'data-testid': 'dialog-site' });
     this.statusText = h('span');
     this.status = h('span', { class: 'dialog-status' }, h('span', { class: 'status-dot', 'aria-hidden': 'true' }), this.statusText);
-    const screencast = h('button', {
+    this.scLabel = h('span', { class: 'label' }, 'Screen');
+    this.scBtn = h('button', {
       type: 'button', class: 'btn btn-ghost screencast-btn', 'data-testid': 'screencast-button', 'data-state': 'unavailable',
-      disabled: true, title: SCREENCAST_TITLE, 'aria-label': `Watch the visitor's tab — ${SCREENCAST_TITLE}`,
-    }, screenIcon(), h('span', { class: 'label' }, 'Screen'));
+      disabled: true, onclick: () => this.onScreencastClick(),
+    }, screenIcon(), h('span', { class: 'spinner', 'aria-hidden': 'true' }), this.scLabel);
+    this.scEnd = h('button', {
+      type: 'button', class: 'btn btn-ghost btn-sm screencast-end', 'data-testid': 'screencast-cancel', hidden: true,
+      onclick: () => this.endScreencast(),
+    }, 'Stop');
     const header = h('header', { class: 'dialog-head' },
       h('button', { type: 'button', class: 'btn btn-ghost back', 'aria-label': 'Back to visitors', 'data-testid': 'dialog-back', onclick: () => opts.onBack() }, '‹'),
       h('span', { class: 'avatar avatar-lg', 'aria-hidden': 'true', style: `--hue:${hueOf(visitorId)}` }, code.slice(0, 2)),
@@ -61,8 +83,9 @@ export class DialogView {
         h('div', { class: 'dialog-meta' }, this.site, h('span', { class: 'dot-sep', 'aria-hidden': 'true' }, '·'), this.status,
           h('span', { class: 'dot-sep', 'aria-hidden': 'true' }, '·'), h('span', { class: 'vcode', title: visitorId }, `Visitor ${code}`)),
       ),
-      h('div', { class: 'dialog-actions' }, screencast),
+      opts.embedded ? null : h('div', { class: 'dialog-actions' }, this.scBtn, this.scEnd),
     );
+    if (opts.embedded) header.querySelector('.back')?.remove();
 
     this.loading = h('div', { class: 'log-note' }, 'Loading the conversation…');
     this.log = h('div', { class: 'log', role: 'log', 'aria-live': 'polite', 'aria-label': 'Conversation', tabindex: '0', 'data-testid': 'chat-log' });
@@ -99,16 +122,160 @@ export class DialogView {
     this.input.addEventListener('input', () => this.onInput());
 
     const chat = h('div', { class: 'chat-col' }, h('div', { class: 'log-wrap' }, this.log, this.jump), form);
-    // The screen replica will sit beside the chat (`replica-slot`), so the layout already has the place.
-    const body = h('div', { class: 'dialog-body' }, chat, h('aside', { class: 'replica-slot', hidden: true, 'aria-hidden': 'true' }));
-    this.el = h('section', { class: 'dialog', 'data-testid': 'dialog', 'data-visitor-id': visitorId, 'aria-label': 'Dialog' }, header, body);
+    // The screen replica sits beside the chat (`replica-slot`): the panel, or the popup's replica.
+    this.replicaSlot = h('aside', { class: 'replica-slot', hidden: true });
+    this.noticeHost = h('div', { class: 'sc-notices', 'aria-live': 'assertive' });
+    this.body = h('div', { class: 'dialog-body' }, chat, this.replicaSlot);
+    this.el = h('section', { class: 'dialog', 'data-testid': 'dialog', 'data-visitor-id': visitorId, 'aria-label': 'Dialog' },
+      header, h('div', { class: 'dialog-main' }, this.body, this.noticeHost));
+    this.offPopupClosed = onPopupClosed(() => this.drawScreencast());
     this.draw();
     this.onInput();
+    // Popups were blocked earlier: the broadcast shows beside the chat.
+    if (!opts.embedded && panelWanted.has(visitorId) && live.screencastState(visitorId) === 'active') {
+      queueMicrotask(() => this.showPanel());
+    }
   }
 
   destroy(): void {
     this.saveDraft();
+    this.offPopupClosed();
+    this.closePanel(false);
     this.el.remove();
+  }
+
+  // ---- screen broadcast
+
+  private onScreencastClick(): void {
+    const state = this.live.screencastState(this.visitorId);
+    if (state === 'idle') this.live.requestScreencast(this.visitorId);
+    else if (state === 'active') this.openScreen();
+  }
+
+  private endScreencast(): void {
+    this.live.stopScreencast(this.visitorId);
+    closePopup(this.visitorId);
+    this.closePanel(true);
+  }
+
+  /** Opens (or focuses) the screencast window: a popup, else the panel beside the chat. */
+  openScreen(): void {
+    if (this.opts.embedded) return;
+    if (openPopup(this.visitorId)) {
+      this.closePanel(true);
+    } else if (this.panel) {
+      this.panel.replica.el.scrollIntoView({ block: 'nearest' });
+    } else {
+      this.showPanel();
+    }
+    this.drawScreencast();
+  }
+
+  /** Puts a replica beside the chat (the screencast popup's own). */
+  attachReplica(el: HTMLElement): void {
+    this.replicaSlot.replaceChildren(el);
+    this.replicaSlot.hidden = false;
+    this.body.classList.add('with-replica');
+  }
+
+  /** The in-console screencast window (where popups are blocked). */
+  showPanel(): void {
+    if (this.opts.embedded || this.panel || !this.el.isConnected) return;
+    panelWanted.add(this.visitorId);
+    const feed = new SocketFeed();
+    const popOut = h('button', {
+      type: 'button', class: 'btn btn-ghost btn-sm', title: 'Open the replica in a window of its own', 'data-testid': 'screencast-popout',
+      onclick: () => {
+        if (openPopup(this.visitorId)) this.closePanel(true);
+      },
+    }, 'Pop out');
+    const close = h('button', {
+      type: 'button', class: 'btn btn-ghost btn-sm sc-close', 'aria-label': 'Close the panel (the broadcast goes on)', title: 'Close the panel (the broadcast goes on)',
+      'data-testid': 'screencast-close', onclick: () => this.closePanel(true),
+    }, '×');
+    const replica = new Replica(feed, this.visitorId, { onStop: () => this.endScreencast(), actions: [popOut, close] });
+    this.panel = { replica, feed };
+    this.replicaSlot.replaceChildren(replica.el);
+    this.replicaSlot.hidden = false;
+    this.body.classList.add('with-replica');
+    setAttr(this.body, 'data-testid', 'screencast-view');
+    setAttr(this.body, 'data-mode', 'panel');
+    replica.start();
+    this.drawScreencast();
+  }
+
+  /** Closes the panel; `forget`: do not show it again when the dialog reopens. */
+  closePanel(forget: boolean): void {
+    if (forget) panelWanted.delete(this.visitorId);
+    if (!this.panel) return;
+    this.panel.replica.destroy();
+    this.panel.feed.close();
+    this.panel = null;
+    this.replicaSlot.replaceChildren();
+    this.replicaSlot.hidden = true;
+    this.body.classList.remove('with-replica');
+    setAttr(this.body, 'data-testid', null);
+    setAttr(this.body, 'data-mode', null);
+    if (this.el.isConnected) this.drawScreencast();
+  }
+
+  private drawScreencast(): void {
+    const state = this.live.screencastState(this.visitorId);
+    if (state !== 'active' && this.lastScState === 'active') panelWanted.delete(this.visitorId);
+    this.lastScState = state;
+    const watching = state === 'active' && (!!this.panel || !!popupFor(this.visitorId));
+    const b = this.scBtn;
+    setAttr(b, 'data-state', state);
+    setAttr(b, 'data-watching', watching ? 'true' : null);
+    b.disabled = state === 'unavailable' || (state === 'pending');
+    setAttr(b, 'aria-busy', state === 'pending' ? 'true' : null);
+    const v = this.live.visitors.get(this.visitorId);
+    const label = {
+      unavailable: 'Screen',
+      idle: 'Show screen',
+      pending: 'Waiting for permission…',
+      active: watching ? 'Watching' : 'Open screen',
+    }[state];
+    const title = {
+      unavailable: v?.online ? 'Screen broadcast is not available right now' : 'The visitor is offline: screen broadcast needs them on the page',
+      idle: "Ask to see the visitor's tab (they are asked for permission first)",
+      pending: 'Waiting for the visitor to allow screen broadcast…',
+      active: watching ? 'Watching the visitor’s tab: bring the window to the front' : "Open the live view of the visitor's tab",
+    }[state];
+    setText(this.scLabel, label);
+    setAttr(b, 'title', title);
+    setAttr(b, 'aria-label', title);
+    this.scEnd.hidden = !(state === 'pending' || state === 'active');
+    setText(this.scEnd, state === 'pending' ? 'Cancel' : 'Stop');
+    setAttr(this.scEnd, 'title', state === 'pending' ? 'Withdraw the request' : 'End the screen broadcast');
+    this.drawNotice();
+  }
+
+  private drawNotice(): void {
+    const n = this.live.notices.get(this.visitorId);
+    const shown = this.noticeHost.firstElementChild as HTMLElement | null;
+    const key = n ? `${n.reason}|${n.detail}|${n.at}` : '';
+    if ((shown?.dataset.key ?? '') === key) return;
+    if (!n) {
+      this.noticeHost.replaceChildren();
+      return;
+    }
+    const t = NOTICE_TEXT[n.reason] ?? { title: 'Screen broadcast', text: '' };
+    const detail = n.detail ? n.detail[0].toUpperCase() + n.detail.slice(1) : '';
+    const el = h('div', { class: 'sc-notice', role: 'alert', 'data-testid': 'screencast-notice', 'data-reason': n.reason },
+      h('span', { class: 'sc-notice-icon', 'aria-hidden': 'true' }, '!'),
+      h('div', { class: 'sc-notice-body' },
+        h('strong', null, t.title),
+        h('p', null, t.text),
+        detail ? h('p', { class: 'sc-notice-detail', 'data-testid': 'screencast-notice-detail' }, `${detail}.`.replace(/\.\.$/, '.')) : null,
+      ),
+      h('button', {
+        type: 'button', class: 'sc-notice-close', 'aria-label': 'Dismiss', 'data-testid': 'screencast-notice-dismiss',
+        onclick: () => this.live.dismissNotice(this.visitorId),
+      }, '×'),
+    );
+    el.dataset.key = key;
+    this.noticeHost.replaceChildren(el);
   }
 
   focusInput(): void {
@@ -120,7 +287,7 @@ export class DialogView {
   }
 
   onChange(c: Change): void {
-    if (c.kind === 'dialog' && c.visitorId !== this.visitorId) return;
+    if ((c.kind === 'dialog' || c.kind === 'screencast' || c.kind === 'screencast-ready') && c.visitorId !== this.visitorId) return;
     // The list changes often (visitors navigating); the transcript only with its own dialog.
     if (c.kind === 'dialog' || c.kind === 'conn' || c.kind === 'me') this.logDirty = true;
     if (this.dirty) return;
@@ -177,6 +344,7 @@ export class DialogView {
   }
 
   private drawHeader(): void {
+    this.drawScreencast();
     const v = this.live.visitors.get(this.visitorId);
     if (!v) {
       setText(this.title, `Visitor ${visitorCode(this.visitorId)}`);

@@ -7,6 +7,9 @@ import { DialogView } from './dialog';
 import { h, isTyping, reconcileChildren, setAttr, setText } from './dom';
 import { ago, hueOf, onlineFor, shortUrl, visitorCode } from './format';
 import type { Change, Live } from './live';
+import { NOTICE_TEXT } from './screencast/text';
+import { openPopup, panelWanted } from './screencast/window';
+import { toast } from './toast';
 
 export interface InboxNav {
   /** Navigate to a dialog (changes the URL hash; the router calls `show`). */
@@ -45,6 +48,7 @@ export class Inbox {
   private readonly main: HTMLElement;
   private readonly items = new Map<string, ItemView>();
   private readonly drafts = new Map<string, string>();
+  private readonly toasted = new Map<string, number>();
   private dialog: DialogView | null = null;
   private focusId: string | null = null;
   private showAllRecent = false;
@@ -183,6 +187,28 @@ export class Inbox {
   private onChange(c: Change): void {
     if (c.kind === 'visitors' || c.kind === 'me') this.scheduleRender();
     if (this.dialog) this.dialog.onChange(c);
+    if (c.kind === 'screencast-ready') this.screencastReady(c.visitorId);
+    if (c.kind === 'screencast' && c.visitorId !== this.dialog?.visitorId) this.noticeElsewhere(c.visitorId);
+  }
+
+  /** A broadcast this console asked for went live: open its window at once. */
+  private screencastReady(visitorId: string): void {
+    if (this.dialog?.visitorId === visitorId && this.dialog.el.isConnected) {
+      this.dialog.openScreen();
+      return;
+    }
+    if (openPopup(visitorId)) return;
+    // Popups are blocked and the dialog is not on screen: show it there when it is.
+    panelWanted.add(visitorId);
+    toast(`Visitor ${visitorCode(visitorId)} is sharing their screen: open the dialog to watch.`, 'info');
+  }
+
+  /** A refusal about a dialog that is not on screen, for a request made here. */
+  private noticeElsewhere(visitorId: string): void {
+    const n = this.live.notices.get(visitorId);
+    if (!n || !n.mine || Date.now() - n.at > 2000 || this.toasted.get(visitorId) === n.at) return;
+    this.toasted.set(visitorId, n.at);
+    toast(`Visitor ${visitorCode(visitorId)}: ${NOTICE_TEXT[n.reason]?.text ?? n.detail}`, 'info');
   }
 
   /** Coalesces bursts of frames into one redraw (timers also run in background tabs, unlike animation frames). */

@@ -7,16 +7,22 @@ import type { ConsoleIn } from '../protocol/ConsoleIn';
 import type { ConsoleOut } from '../protocol/ConsoleOut';
 import type { ErrorBody } from '../protocol/ErrorBody';
 import type { Me } from '../protocol/Me';
+import type { NoticeReason } from '../protocol/NoticeReason';
+import type { ScreencastState } from '../protocol/ScreencastState';
 import type { VisitorInfo } from '../protocol/VisitorInfo';
-import { ReconnectingSocket, newClientId, type SocketState } from '../shared/socket';
+import { newClientId } from '../shared/socket';
 import { cmpId, observeServerTime } from './format';
+import type { FeedListener, WatchFeed } from './screencast/feed';
+import { ConsoleSocket, type SocketState } from './socket';
 
 /** What changed, so views redraw only that. */
 export type Change =
   | { kind: 'visitors' } // the list (entries, order, unread)
   | { kind: 'dialog'; visitorId: string } // messages or pending messages of one dialog
   | { kind: 'conn' }
-  | { kind: 'me' };
+  | { kind: 'me' }
+  | { kind: 'screencast'; visitorId: string } // the broadcast state or the notice of one visitor
+  | { kind: 'screencast-ready'; visitorId: string }; // a broadcast this console asked for went live
 
 export interface Dialog {
   /** Confirmed messages by id. */
@@ -37,10 +43,20 @@ export interface Pending {
 
 export type ConnState = 'connecting' | 'open' | 'reconnecting' | 'refused';
 
+/** Why a broadcast was refused or ended, as the server said it (`screencast_notice`). */
+export interface ScreencastNotice {
+  reason: NoticeReason;
+  detail: string;
+  /** Local time it arrived. */
+  at: number;
+  /** Whether this console asked for that broadcast. */
+  mine: boolean;
+}
+
 /** The server's text limit for a message body (characters). */
 export const MAX_BODY = 4000;
 
-export class Live {
+export class Live implements WatchFeed {
   me: Me;
   /** Everyone the console knows about: online visitors and recent dialogs. */
   readonly visitors = new Map<string, VisitorInfo>();
@@ -55,8 +71,18 @@ export class Live {
   connDetail = '';
   /** Whether the first snapshot arrived. */
   ready = false;
+  /** The broadcast state per visitor, as the server last said it (see `screencastState`). */
+  private readonly screencast = new Map<string, ScreencastState>();
+  /** The latest notice per visitor, until dismissed. */
+  readonly notices = new Map<string, ScreencastNotice>();
+  /** Visitors whose broadcast this console asked for and that has not gone live yet. */
+  private readonly requested = new Set<string>();
+  /** Visitors whose broadcast this console asked for, until it ends. */
+  private readonly mine = new Set<string>();
+  /** Listeners of the raw socket (screencast views watching through this connection). */
+  private readonly feedListeners = new Set<FeedListener>();
 
-  private socket: ReconnectingSocket<ConsoleIn, ConsoleOut>;
+  private socket: ConsoleSocket<ConsoleIn, ConsoleOut>;
   private everOpen = false;
   /** Client ids sent on this connection and not acknowledged, in send order (errors answer in order). */
   private inflight: string[] = [];
@@ -68,11 +94,22 @@ export class Live {
     private readonly hooks: { onError(e: ErrorBody): void; onUnauthorized(): void },
   ) {
     this.me = me;
-    const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    this.socket = new ReconnectingSocket<ConsoleIn, ConsoleOut>(`${proto}//${location.host}/ws/console`, {
-      onOpen: () => this.onOpen(),
-      onMessage: (m) => this.onMessage(m),
-      onState: (s, d) => this.onState(s, d),
+    this.socket = new ConsoleSocket<ConsoleIn, ConsoleOut>(ConsoleSocket.consoleUrl(), {
+      onOpen: () => {
+        this.onOpen();
+        for (const l of [...this.feedListeners]) l.onOpen?.();
+      },
+      onMessage: (m) => {
+        this.onMessage(m);
+        for (const l of [...this.feedListeners]) l.onMessage?.(m);
+      },
+      onBinary: (b) => {
+        for (const l of [...this.feedListeners]) l.onBinary?.(b);
+      },
+      onState: (s, d) => {
+        this.onState(s, d);
+        for (const l of [...this.feedListeners]) l.onState?.(s);
+      },
     });
     addEventListener('focus', this.onFocus);
     document.addEventListener('visibilitychange', this.onFocus);
@@ -92,7 +129,89 @@ export class Live {
     removeEventListener('focus', this.onFocus);
     document.removeEventListener('visibilitychange', this.onFocus);
     this.listeners.clear();
+    this.feedListeners.clear();
     this.socket.close();
+  }
+
+  // ---- the raw connection, for a screencast view watching through it (WatchFeed)
+
+  get isOpen(): boolean {
+    return this.socket.isOpen;
+  }
+
+  get socketState(): SocketState {
+    return this.socket.state;
+  }
+
+  sendFrame(m: ConsoleIn): boolean {
+    return this.socket.send(m);
+  }
+
+  listen(l: FeedListener): () => void {
+    this.feedListeners.add(l);
+    return () => this.feedListeners.delete(l);
+  }
+
+  // ---- screen broadcast
+
+  /**
+   * What the screencast button shows. A live broadcast stays `active` while its
+   * tab is between pages (the visitor is briefly offline then); otherwise an
+   * offline visitor is `unavailable`.
+   */
+  screencastState(visitorId: string): ScreencastState {
+    const v = this.visitors.get(visitorId);
+    const s = this.screencast.get(visitorId) ?? v?.screencast ?? 'unavailable';
+    if (s === 'active') return 'active';
+    if (!v || !v.online) return 'unavailable';
+    return s === 'unavailable' ? 'idle' : s;
+  }
+
+  /** Asks to see the visitor's tab. */
+  requestScreencast(visitorId: string): void {
+    this.requested.add(visitorId);
+    this.mine.add(visitorId);
+    if (this.notices.delete(visitorId)) this.emit({ kind: 'screencast', visitorId });
+    if (!this.socket.send({ t: 'screencast_request', visitor_id: visitorId })) {
+      this.requested.delete(visitorId);
+      this.hooks.onError({ code: 'internal', message: 'not connected: try again when the connection is back', ref_type: 'screencast_request' });
+    }
+  }
+
+  /** Ends the broadcast (or withdraws the request). */
+  stopScreencast(visitorId: string): void {
+    this.requested.delete(visitorId);
+    this.socket.send({ t: 'screencast_stop', visitor_id: visitorId });
+  }
+
+  /** Hides a notice. */
+  dismissNotice(visitorId: string): void {
+    if (this.notices.delete(visitorId)) this.emit({ kind: 'screencast', visitorId });
+  }
+
+  /** Whether this console asked for the visitor's broadcast and is waiting for it. */
+  isRequested(visitorId: string): boolean {
+    return this.requested.has(visitorId);
+  }
+
+  private onScreencast(visitorId: string, state: ScreencastState): void {
+    this.screencast.set(visitorId, state);
+    const v = this.visitors.get(visitorId);
+    if (v && v.screencast !== state) this.visitors.set(visitorId, { ...v, screencast: state });
+    let ready = false;
+    if (state === 'active' && this.requested.delete(visitorId)) ready = true;
+    else if (state === 'idle' || state === 'unavailable') {
+      this.requested.delete(visitorId);
+      this.mine.delete(visitorId);
+    }
+    this.emit({ kind: 'screencast', visitorId });
+    if (ready) this.emit({ kind: 'screencast-ready', visitorId });
+  }
+
+  private onNotice(visitorId: string, reason: NoticeReason, detail: string): void {
+    this.notices.set(visitorId, { reason, detail, at: Date.now(), mine: this.mine.has(visitorId) });
+    this.requested.delete(visitorId);
+    this.emit({ kind: 'screencast', visitorId });
   }
 
   // ---- actions
@@ -215,6 +334,10 @@ export class Live {
       case 'read':
         if (this.unread.delete(m.visitor_id)) this.emit({ kind: 'visitors' });
         return;
+      case 'screencast':
+        return this.onScreencast(m.visitor_id, m.state);
+      case 'screencast_notice':
+        return this.onNotice(m.visitor_id, m.reason, m.detail);
       case 'error':
         return this.onServerError(m);
     }
@@ -224,7 +347,11 @@ export class Live {
     this.me = me;
     const keep = this.openId ? this.visitors.get(this.openId) : undefined;
     this.visitors.clear();
-    for (const v of visitors) this.visitors.set(v.visitor_id, v);
+    this.screencast.clear();
+    for (const v of visitors) {
+      this.visitors.set(v.visitor_id, v);
+      this.screencast.set(v.visitor_id, v.screencast);
+    }
     if (keep && !this.visitors.has(keep.visitor_id)) this.visitors.set(keep.visitor_id, keep);
     this.unread.clear();
     for (const u of unread) if (u.count > 0) this.unread.set(u.visitor_id, u.count);
@@ -240,6 +367,13 @@ export class Live {
     // Keep the newer last message: `message` frames may have arrived first.
     if (old?.last_message && (!v.last_message || cmpId(old.last_message.id, v.last_message.id) > 0)) {
       v = { ...v, last_message: old.last_message };
+    }
+    // A `visitor` frame carries the broadcast state too, but a tab that comes back
+    // from another page is listed as `idle` just before the `screencast` frame
+    // says it is still live: only explicit frames end a pending or live broadcast.
+    const known = this.screencast.get(v.visitor_id);
+    if (!(known === 'active' || known === 'pending') || v.screencast === 'active' || v.screencast === 'pending') {
+      this.screencast.set(v.visitor_id, v.screencast);
     }
     if (!v.online && !v.last_message && v.visitor_id !== this.openId) {
       // Offline without a dialog: nothing to show.

@@ -10,6 +10,7 @@ import { h, setAttr, setText } from './dom';
 import { Inbox } from './inbox';
 import { Live } from './live';
 import { logo, renderLogin } from './login';
+import { bootScreencastPage } from './screencast/page';
 import { toast } from './toast';
 
 const root = document.getElementById('app') ?? document.body.appendChild(h('div', { id: 'app' }));
@@ -225,5 +226,10 @@ async function boot(): Promise<void> {
   current = new App(me);
 }
 
-setUnauthorizedHandler(() => current?.sessionEnded());
-void boot();
+if (document.body.dataset.page === 'screencast') {
+  // The screencast window (static/screencast.html): dialog and live replica of one visitor.
+  bootScreencastPage(root);
+} else {
+  setUnauthorizedHandler(() => current?.sessionEnded());
+  void boot();
+}

@@ -1,0 +1,69 @@
+// Where a screencast view gets its frames from: a console socket that sends
+// `watch` and receives binary screen frames. In the popup that is the page's
+// own Live connection; in the in-console panel, a socket of its own (binary
+// frames carry no visitor id, so one socket watches one visitor at a time).
+
+import type { ConsoleIn } from '../../protocol/ConsoleIn';
+import type { ConsoleOut } from '../../protocol/ConsoleOut';
+import { ConsoleSocket, type SocketState } from '../socket';
+
+export interface FeedListener {
+  /** The socket (re)connected: send `watch` again. */
+  onOpen?(): void;
+  /** Every text frame. */
+  onMessage?(m: ConsoleOut): void;
+  /** Every binary frame. */
+  onBinary?(data: ArrayBuffer): void;
+  /** Connection state changes. */
+  onState?(state: SocketState): void;
+}
+
+export interface WatchFeed {
+  /** Sends a frame now; false when not connected. */
+  sendFrame(m: ConsoleIn): boolean;
+  /** Adds a listener; returns its removal. */
+  listen(l: FeedListener): () => void;
+  readonly isOpen: boolean;
+  readonly socketState: SocketState;
+}
+
+/** A feed with a socket of its own. */
+export class SocketFeed implements WatchFeed {
+  private readonly socket: ConsoleSocket<ConsoleIn, ConsoleOut>;
+  private readonly listeners = new Set<FeedListener>();
+
+  constructor() {
+    this.socket = new ConsoleSocket<ConsoleIn, ConsoleOut>(ConsoleSocket.consoleUrl(), {
+      onOpen: () => this.each((l) => l.onOpen?.()),
+      onMessage: (m) => this.each((l) => l.onMessage?.(m)),
+      onBinary: (b) => this.each((l) => l.onBinary?.(b)),
+      onState: (s) => this.each((l) => l.onState?.(s)),
+    });
+  }
+
+  get isOpen(): boolean {
+    return this.socket.isOpen;
+  }
+
+  get socketState(): SocketState {
+    return this.socket.state;
+  }
+
+  sendFrame(m: ConsoleIn): boolean {
+    return this.socket.send(m);
+  }
+
+  listen(l: FeedListener): () => void {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+
+  close(): void {
+    this.listeners.clear();
+    this.socket.close();
+  }
+
+  private each(f: (l: FeedListener) => void): void {
+    for (const l of [...this.listeners]) f(l);
+  }
+}

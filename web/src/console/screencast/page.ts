@@ -1,0 +1,108 @@
+// The screencast window (`/console/screencast.html?visitor=<id>`): the
+// dialog with the visitor beside the live replica of their tab. It has its
+// own console connection (same session cookie), which sends `watch` and
+// receives the screen frames; closing the window closes it (the server
+// stops recording when nobody has watched for a while).
+
+import type { Me } from '../../protocol/Me';
+import { api, sentence, setUnauthorizedHandler } from '../api';
+import { DialogView } from '../dialog';
+import { h } from '../dom';
+import { visitorCode } from '../format';
+import { Live } from '../live';
+import { renderLogin } from '../login';
+import { toast } from '../toast';
+import { Replica } from './replica';
+
+export function bootScreencastPage(root: HTMLElement): void {
+  const visitorId = new URLSearchParams(location.search).get('visitor')?.trim() ?? '';
+  let teardown: (() => void) | null = null;
+
+  const fail = (title: string, text: string) => {
+    root.classList.remove('boot');
+    root.replaceChildren(h('main', { class: 'login-page' }, h('div', { class: 'login-card' },
+      h('h1', null, title), h('p', { class: 'muted' }, text),
+      h('button', { type: 'button', class: 'btn btn-primary', onclick: () => void boot() }, 'Try again'),
+    )));
+  };
+
+  const sessionEnded = () => {
+    teardown?.();
+    teardown = null;
+    root.classList.remove('boot');
+    renderLogin(root, () => void boot(), 'Your session has ended. Log in again to continue.');
+  };
+  setUnauthorizedHandler(sessionEnded);
+
+  async function boot(): Promise<void> {
+    if (!visitorId) {
+      fail('No visitor', 'This window shows one visitor’s screen: open it from a dialog in the console.');
+      return;
+    }
+    let me: Me | null;
+    try {
+      me = await api.me();
+    } catch (e) {
+      fail('The server cannot be reached', e instanceof Error ? e.message : String(e));
+      return;
+    }
+    if (!me) {
+      root.classList.remove('boot');
+      renderLogin(root, () => void boot());
+      return;
+    }
+    start(me);
+  }
+
+  function start(me: Me): void {
+    const code = visitorCode(visitorId);
+    const live = new Live(me, {
+      // The replica handles `watch` refusals itself (not live yet, or over).
+      onError: (e) => {
+        if (e.ref_type !== 'watch') toast(sentence(e.message) || e.code);
+      },
+      onUnauthorized: () => sessionEnded(),
+    });
+    const dialog = new DialogView(live, visitorId, {
+      drafts: new Map(),
+      embedded: true,
+      onBack: () => undefined,
+      onEscape: () => undefined,
+    });
+    const unsubscribe = live.subscribe((c) => dialog.onChange(c));
+    const replica = new Replica(live, visitorId, {
+      onStop: () => {
+        // Let the stop frame leave before the window (and its socket) goes.
+        setTimeout(() => window.close(), 150);
+      },
+      onInfo: ({ url, status }) => {
+        let where = url;
+        try {
+          const u = new URL(url);
+          where = u.host + u.pathname;
+        } catch {
+          /* keep it */
+        }
+        document.title = `${status === 'ended' ? 'Ended' : 'Screen'} · Visitor ${code}${where ? ` · ${where}` : ''} · Chatcast`;
+      },
+    });
+    dialog.attachReplica(replica.el);
+    root.classList.remove('boot');
+    root.replaceChildren(h('div', { class: 'sc-page', 'data-testid': 'screencast-view', 'data-mode': 'window', 'data-visitor-id': visitorId }, dialog.el));
+    live.open(visitorId);
+    replica.start();
+    dialog.focusInput();
+
+    const onHide = () => teardown?.();
+    addEventListener('pagehide', onHide);
+    teardown = () => {
+      removeEventListener('pagehide', onHide);
+      unsubscribe();
+      replica.destroy();
+      dialog.destroy();
+      live.close();
+    };
+  }
+
+  void boot();
+}
