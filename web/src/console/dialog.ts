@@ -13,6 +13,8 @@ import { Replica } from './screencast/replica';
 import { NOTICE_TEXT } from './screencast/text';
 import { closePopup, onPopupClosed, openPopup, panelWanted, popupFor } from './screencast/window';
 
+const PLACEHOLDER = 'Write a reply…  Enter sends, Shift+Enter adds a line';
+
 interface Opts {
   drafts: Map<string, string>;
   onBack(): void;
@@ -68,7 +70,7 @@ export class DialogView {
     this.scLabel = h('span', { class: 'label' }, 'Screen');
     this.scBtn = h('button', {
       type: 'button', class: 'btn btn-ghost screencast-btn', 'data-testid': 'screencast-button', 'data-state': 'unavailable',
-      disabled: true, onclick: () => this.onScreencastClick(),
+      'aria-disabled': 'true', onclick: () => this.onScreencastClick(),
     }, screenIcon(), h('span', { class: 'spinner', 'aria-hidden': 'true' }), this.scLabel);
     this.scEnd = h('button', {
       type: 'button', class: 'btn btn-ghost btn-sm screencast-end', 'data-testid': 'screencast-cancel', hidden: true,
@@ -96,7 +98,7 @@ export class DialogView {
 
     this.input = h('textarea', {
       class: 'chat-input', 'data-testid': 'chat-input', rows: '1', 'aria-label': 'Reply',
-      placeholder: 'Write a reply…  Enter sends, Shift+Enter adds a line',
+      placeholder: PLACEHOLDER, title: 'Enter sends, Shift+Enter adds a line',
     });
     this.input.value = opts.drafts.get(visitorId) ?? '';
     this.sendBtn = h('button', { type: 'submit', class: 'btn btn-primary send', 'data-testid': 'chat-send', 'aria-label': 'Send' }, sendIcon(), h('span', { class: 'label' }, 'Send'));
@@ -148,8 +150,9 @@ export class DialogView {
 
   private onScreencastClick(): void {
     const state = this.live.screencastState(this.visitorId);
-    if (state === 'idle') this.live.requestScreencast(this.visitorId);
-    else if (state === 'active') this.openScreen();
+    if (state === 'active') this.openScreen();
+    // Offline (unavailable): the server answers with a notice that says so.
+    else if (state !== 'pending') this.live.requestScreencast(this.visitorId);
   }
 
   private endScreencast(): void {
@@ -175,7 +178,13 @@ export class DialogView {
   attachReplica(el: HTMLElement): void {
     this.replicaSlot.replaceChildren(el);
     this.replicaSlot.hidden = false;
-    this.body.classList.add('with-replica');
+    this.setNarrow(true);
+  }
+
+  /** The chat is a narrow column beside a replica. */
+  private setNarrow(narrow: boolean): void {
+    this.body.classList.toggle('with-replica', narrow);
+    this.input.placeholder = narrow ? 'Write a reply…' : PLACEHOLDER;
   }
 
   /** The in-console screencast window (where popups are blocked). */
@@ -184,20 +193,20 @@ export class DialogView {
     panelWanted.add(this.visitorId);
     const feed = new SocketFeed();
     const popOut = h('button', {
-      type: 'button', class: 'btn btn-ghost btn-sm', title: 'Open the replica in a window of its own', 'data-testid': 'screencast-popout',
+      type: 'button', class: 'btn btn-ghost btn-sm sc-icon-btn', title: 'Open in a window of its own', 'aria-label': 'Open in a window of its own', 'data-testid': 'screencast-popout',
       onclick: () => {
         if (openPopup(this.visitorId)) this.closePanel(true);
       },
-    }, 'Pop out');
+    }, popOutIcon());
     const close = h('button', {
-      type: 'button', class: 'btn btn-ghost btn-sm sc-close', 'aria-label': 'Close the panel (the broadcast goes on)', title: 'Close the panel (the broadcast goes on)',
-      'data-testid': 'screencast-close', onclick: () => this.closePanel(true),
+      type: 'button', class: 'btn btn-ghost btn-sm sc-icon-btn sc-close', 'aria-label': 'Close the panel (the broadcast goes on)', title: 'Close the panel (the broadcast goes on)',
+      'data-testid': 'screencast-close', 'data-action': 'close', onclick: () => this.closePanel(true),
     }, '×');
     const replica = new Replica(feed, this.visitorId, { onStop: () => this.endScreencast(), actions: [popOut, close] });
     this.panel = { replica, feed };
     this.replicaSlot.replaceChildren(replica.el);
     this.replicaSlot.hidden = false;
-    this.body.classList.add('with-replica');
+    this.setNarrow(true);
     setAttr(this.body, 'data-testid', 'screencast-view');
     setAttr(this.body, 'data-mode', 'panel');
     replica.start();
@@ -213,7 +222,7 @@ export class DialogView {
     this.panel = null;
     this.replicaSlot.replaceChildren();
     this.replicaSlot.hidden = true;
-    this.body.classList.remove('with-replica');
+    this.setNarrow(false);
     setAttr(this.body, 'data-testid', null);
     setAttr(this.body, 'data-mode', null);
     if (this.el.isConnected) this.drawScreencast();
@@ -227,7 +236,9 @@ export class DialogView {
     const b = this.scBtn;
     setAttr(b, 'data-state', state);
     setAttr(b, 'data-watching', watching ? 'true' : null);
-    b.disabled = state === 'unavailable' || (state === 'pending');
+    // Not `disabled`: pressing it anyway asks the server, which says why it cannot be (a notice).
+    b.disabled = false;
+    setAttr(b, 'aria-disabled', state === 'unavailable' || state === 'pending' ? 'true' : null);
     setAttr(b, 'aria-busy', state === 'pending' ? 'true' : null);
     const v = this.live.visitors.get(this.visitorId);
     const label = {
@@ -538,6 +549,9 @@ function icon(d: string): SVGSVGElement {
 }
 function screenIcon(): SVGSVGElement {
   return icon('M3 5h18v11H3zM8 20h8M12 16v4');
+}
+function popOutIcon(): SVGSVGElement {
+  return icon('M14 4h6v6M20 4l-9 9M18 14v5a1 1 0 0 1-1 1H5a1 1 0 0 1-1-1V7a1 1 0 0 1 1-1h5');
 }
 function sendIcon(): SVGSVGElement {
   return icon('M4 12 20 4l-6 16-3-7z');

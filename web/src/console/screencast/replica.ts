@@ -121,11 +121,12 @@ export class Replica {
     }, h('span', { class: 'sc-stop-square', 'aria-hidden': 'true' }), 'Stop');
     const bar = h('div', { class: 'sc-bar' },
       h('span', { class: 'sc-live', title: "Live view of the visitor's tab" }, 'Live'),
-      h('div', { class: 'sc-where' }, this.urlEl),
       this.presenceEl,
       this.sizeEl,
       h('span', { class: 'sc-bar-actions' }, ...(opts.actions ?? []), this.stopBtn),
     );
+    // Like a browser's address bar: the page the visitor is on.
+    const address = h('div', { class: 'sc-address' }, globeIcon(), this.urlEl);
     this.canvas = h('div', { class: 'sc-canvas' });
     this.cursor = h('div', { class: 'sc-cursor', 'data-testid': 'replica-cursor', 'data-state': 'hidden', 'aria-hidden': 'true' },
       h('span', { class: 'sc-cursor-dot' }));
@@ -134,7 +135,7 @@ export class Replica {
     this.overlay = h('div', { class: 'sc-overlay', 'data-testid': 'replica-status', role: 'status' });
     this.stage = h('div', { class: 'sc-stage' }, this.canvas, this.cursor,
       h('div', { class: 'sc-notes' }, this.presenceNote, this.cursorNote), this.overlay);
-    this.el = h('section', { class: 'sc-replica', 'aria-label': "The visitor's tab, live", 'data-visitor-id': visitorId }, bar, this.stage);
+    this.el = h('section', { class: 'sc-replica', 'aria-label': "The visitor's tab, live", 'data-visitor-id': visitorId }, bar, address, this.stage);
 
     this.resizeObserver = new ResizeObserver(() => this.layout());
     this.resizeObserver.observe(this.stage);
@@ -527,4 +528,17 @@ export class Replica {
       ));
     }
   }
+}
+
+function globeIcon(): SVGSVGElement {
+  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('class', 'icon sc-globe');
+  svg.setAttribute('aria-hidden', 'true');
+  for (const d of ['M12 3a9 9 0 1 0 0 18a9 9 0 1 0 0-18z', 'M3 12h18', 'M12 3c3 3 3 15 0 18c-3-3-3-15 0-18z']) {
+    const p = document.createElementNS('http://www.w3.org/2000/svg', 'path');
+    p.setAttribute('d', d);
+    svg.appendChild(p);
+  }
+  return svg;
 }
