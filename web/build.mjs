@@ -2,7 +2,8 @@
 //   node build.mjs          one production build (minified, with source maps)
 //   node build.mjs --watch  rebuild on change while developing
 import * as esbuild from 'esbuild';
-import { cpSync, mkdirSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,13 +17,8 @@ mkdirSync(dist, { recursive: true });
 cpSync(join(root, 'src/console/static'), join(dist, 'console'), { recursive: true });
 cpSync(join(root, 'demo'), join(dist, 'demo'), { recursive: true });
 
-const options = {
+const common = {
   absWorkingDir: root,
-  entryPoints: {
-    // The widget is one classic script that any site can embed: an IIFE, no globals leaked.
-    'widget': 'src/widget/index.ts',
-    'console/console': 'src/console/main.ts',
-  },
   outdir: dist,
   bundle: true,
   format: 'iife',
@@ -33,9 +29,28 @@ const options = {
   logLevel: 'info',
 };
 
+// The screen recorder (rrweb record, ~80 KB): a second classic script that
+// the widget loads from its own server only when a broadcast starts.
+const agent = { ...common, entryPoints: { agent: 'src/agent/index.ts' } };
+
+const main = (agentHash) => ({
+  ...common,
+  entryPoints: {
+    // The widget is one classic script that any site can embed: an IIFE, no globals leaked.
+    'widget': 'src/widget/index.ts',
+    'console/console': 'src/console/main.ts',
+  },
+  // The widget asks for agent.js?v=HASH: a new widget never runs a cached old recorder.
+  define: { CHATCAST_AGENT_HASH: JSON.stringify(agentHash) },
+});
+
 if (watch) {
-  const ctx = await esbuild.context(options);
+  const agentCtx = await esbuild.context(agent);
+  await agentCtx.watch();
+  const ctx = await esbuild.context(main('dev'));
   await ctx.watch();
 } else {
-  await esbuild.build(options);
+  await esbuild.build(agent);
+  const hash = createHash('sha256').update(readFileSync(join(dist, 'agent.js'))).digest('hex').slice(0, 12);
+  await esbuild.build(main(hash));
 }

@@ -55,6 +55,13 @@ export class ReconnectingSocket<Out extends { t: string }, In extends { t: strin
     return true;
   }
 
+  /** Sends one binary frame (screen data, see docs/protocol.md); false if the socket is not open (the frame is dropped). */
+  sendBinary(data: ArrayBuffer | Uint8Array): boolean {
+    if (!this.isOpen) return false;
+    this.ws!.send(data);
+    return true;
+  }
+
   /** Closes for good (logout, page teardown). */
   close(): void {
     this.stopped = true;

@@ -8,7 +8,14 @@ export interface WidgetConfig {
   socketUrl: string;
   /** Optional accent colour from `data-color` (a CSS hex colour). */
   accent: string | null;
+  /** The screen recorder, `https://SERVER/agent.js?v=BUILD`, loaded only when a broadcast starts. */
+  agentUrl: string;
+  /** The widget tag's CSP nonce, reused for agent.js. */
+  nonce: string | null;
 }
+
+/** Content hash of agent.js, set by build.mjs: a new build never meets a cached old recorder. */
+declare const CHATCAST_AGENT_HASH: string | undefined;
 
 /** The widget's own <script> tag. Must run while the script executes (currentScript). */
 export function findOwnScript(): HTMLScriptElement | null {
@@ -39,7 +46,11 @@ export function readConfig(script: HTMLScriptElement | null): WidgetConfig | nul
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
   url.search = '?site=' + encodeURIComponent(siteKey);
   url.hash = '';
+  const agent = new URL('agent.js', script.src);
+  agent.search = typeof CHATCAST_AGENT_HASH === 'string' && CHATCAST_AGENT_HASH ? '?v=' + CHATCAST_AGENT_HASH : '';
+  agent.hash = '';
   const color = script.getAttribute('data-color');
   const accent = color && /^#(?:[0-9a-f]{3}|[0-9a-f]{6})$/i.test(color.trim()) ? color.trim() : null;
-  return { siteKey, socketUrl: url.href, accent };
+  const nonce = script.nonce || script.getAttribute('nonce') || null;
+  return { siteKey, socketUrl: url.href, accent, agentUrl: agent.href, nonce };
 }

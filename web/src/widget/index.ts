@@ -4,6 +4,7 @@
 // its UI in a shadow root. Nothing it does may throw into the host page.
 
 import { findOwnScript, readConfig } from './config';
+import { Screencast } from './screencast';
 import { ChatWidget } from './widget';
 
 function main(): void {
@@ -18,7 +19,11 @@ function main(): void {
       if (!config) return;
       const widget = new ChatWidget(config);
       // Features beside the chat attach here (widget.onFrame, sendFrame, noticeArea…).
-      void widget;
+      try {
+        new Screencast(widget, config);
+      } catch (e) {
+        console.warn('[chatcast] screen broadcast is unavailable:', e);
+      }
     } catch (e) {
       console.warn('[chatcast] the chat widget failed to start:', e);
     }

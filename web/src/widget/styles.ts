@@ -258,6 +258,68 @@ button { font: inherit; color: inherit; cursor: pointer; }
 }
 .brand { flex: none; padding: 0 0 8px; text-align: center; font-size: 11px; color: #9ca3af; background: var(--cc-bg); }
 
+/* ---- screen broadcast: consent block (in the panel) ------------------- */
+.consent { padding: 14px 16px 12px; background: #fffbeb; border-left: 3px solid #f59e0b; }
+.consent-head { display: flex; align-items: flex-start; gap: 10px; }
+.consent-icon {
+  flex: none; width: 30px; height: 30px; border-radius: 50%;
+  display: grid; place-items: center; background: #fde68a; color: #92400e;
+}
+.consent-icon svg { width: 18px; height: 18px; }
+.consent-q { margin: 4px 0 0; font-size: 14.5px; line-height: 1.4; color: var(--cc-text); }
+.consent-q strong { font-weight: 650; }
+.consent-more {
+  margin: 6px 0 0 40px; padding: 0; border: 0; background: none;
+  color: #92400e; font-size: 13px; text-decoration: underline; text-underline-offset: 2px;
+}
+.consent-more:focus-visible { outline: 2px solid #f59e0b; outline-offset: 2px; border-radius: 2px; }
+.consent-details {
+  margin: 8px 0 0 40px; font-size: 13px; line-height: 1.45; color: #44403c;
+  max-height: 180px; overflow-y: auto; overscroll-behavior: contain;
+}
+.consent-details p { margin: 6px 0 2px; }
+.consent-details .consent-h { font-weight: 650; color: var(--cc-text); }
+.consent-details ul { margin: 0; padding-left: 18px; }
+.consent-details li { margin: 2px 0; }
+.consent-error { margin: 8px 0 0 40px; font-size: 12.5px; color: var(--cc-danger); }
+.consent-actions { display: flex; justify-content: flex-end; gap: 8px; margin-top: 10px; }
+.consent-actions button {
+  min-width: 72px; height: 34px; padding: 0 16px; border-radius: 9px;
+  font-weight: 600; font-size: 14px;
+}
+.consent-no { border: 1px solid #d6d3d1; background: #fff; color: var(--cc-text); }
+.consent-no:hover { background: #f5f5f4; }
+.consent-yes { border: 0; background: var(--cc-accent); color: var(--cc-on-accent); }
+.consent-yes:hover { background: var(--cc-accent-strong); }
+.consent-actions button:focus-visible { outline: 3px solid color-mix(in srgb, var(--cc-accent) 40%, white); outline-offset: 2px; }
+
+/* ---- screen broadcast: "being viewed" pill beside the launcher ---------- */
+.corner { position: absolute; right: 66px; bottom: 10px; }
+.corner:empty { display: none; }
+.viewing {
+  display: flex; align-items: center; gap: 8px;
+  height: 36px; padding: 0 4px 0 12px; border-radius: 18px;
+  background: #1f2430; color: #fff; white-space: nowrap;
+  font-size: 13px; font-weight: 500;
+  box-shadow: 0 6px 20px rgba(17, 24, 39, .25), 0 2px 6px rgba(17, 24, 39, .12);
+  animation: cc-in .2s ease-out;
+}
+.viewing-dot { flex: none; width: 9px; height: 9px; border-radius: 50%; background: #ef4444; box-shadow: 0 0 0 3px rgba(239, 68, 68, .3); animation: cc-pulse 1.6s ease-in-out infinite; }
+.viewing[data-state="resuming"] .viewing-dot { background: #fbbf24; box-shadow: 0 0 0 3px rgba(251, 191, 36, .3); }
+.viewing-text { overflow: hidden; text-overflow: ellipsis; max-width: min(240px, calc(100vw - 200px)); }
+.viewing-stop {
+  flex: none; height: 28px; padding: 0 12px; margin: 0; border: 0; border-radius: 14px;
+  background: #fff; color: #b91c1c; font-weight: 700; font-size: 13px;
+}
+.viewing-stop:hover { background: #fee2e2; }
+.viewing-stop:focus-visible { outline: 3px solid #fca5a5; outline-offset: 2px; }
+@media (max-width: 480px) {
+  .root[data-open="true"] .corner { position: fixed; top: 76px; right: 12px; bottom: auto; }
+}
+@media (prefers-reduced-motion: reduce) {
+  .viewing, .viewing-dot { animation: none; }
+}
+
 /* ---- small screens: the panel takes the whole screen ----------------- */
 @media (max-width: 480px) {
   .panel {

@@ -44,6 +44,8 @@ export class WidgetUI {
   readonly shadow: ShadowRoot;
   /** A place above the transcript for notices (e.g. consent requests). */
   readonly notices: HTMLDivElement;
+  /** A place beside the launcher, shown whether the panel is open or not (e.g. "being viewed"). */
+  readonly corner: HTMLDivElement;
   private readonly root: HTMLDivElement;
   private readonly panel: HTMLElement;
   private readonly launcher: HTMLButtonElement;
@@ -73,6 +75,8 @@ export class WidgetUI {
     this.host = document.createElement('div');
     this.host.setAttribute('data-testid', 'chatcast-widget');
     this.host.setAttribute('data-chatcast-widget', '');
+    // Never mirrored in a screen broadcast (the agent blocks this class, the console hides it).
+    this.host.className = 'chatcast-widget-host';
     // Set through the CSSOM (not a style attribute), which a strict CSP allows.
     for (const [prop, value] of HOST_STYLE) this.host.style.setProperty(prop, value, 'important');
     this.shadow = this.host.attachShadow({ mode: 'open' });
@@ -220,7 +224,9 @@ export class WidgetUI {
     this.announcer.setAttribute('role', 'status');
     this.announcer.setAttribute('aria-live', 'polite');
 
-    this.root.append(this.panel, this.teaser, this.launcher, this.announcer);
+    this.corner = el('div', 'corner');
+
+    this.root.append(this.panel, this.teaser, this.corner, this.launcher, this.announcer);
     this.updateLauncherLabel();
 
     // Behaviour -------------------------------------------------------------

@@ -123,6 +123,18 @@ export class ChatWidget {
     return this.ready && !!this.socket?.send(msg);
   }
 
+  /** Sends a binary frame (screen data) if the socket is open and welcomed; false otherwise. */
+  sendBinary(data: ArrayBuffer | Uint8Array): boolean {
+    return this.ready && !!this.socket?.sendBinary(data);
+  }
+
+  private readonly lostListeners = new Set<() => void>();
+
+  /** When a welcomed socket stops being usable (closed, reconnecting). */
+  onConnectionLost(fn: () => void): void {
+    this.lostListeners.add(fn);
+  }
+
   /** Whether the server welcomed the current socket. */
   get isReady(): boolean {
     return this.ready;
@@ -131,6 +143,16 @@ export class ChatWidget {
   /** A place in the panel, above the transcript, for blocks such as a consent request. */
   get noticeArea(): HTMLElement {
     return this.ui.notices;
+  }
+
+  /** A place beside the launcher, visible whether the panel is open or closed. */
+  get cornerArea(): HTMLElement {
+    return this.ui.corner;
+  }
+
+  /** Tells screen-reader users something (polite). */
+  announce(text: string): void {
+    this.ui.announce(text);
   }
 
   /** The widget's host element (not part of the page: never mirror it). */
@@ -161,8 +183,10 @@ export class ChatWidget {
 
   private onState(state: SocketState): void {
     if (state !== 'open') {
+      const wasReady = this.ready;
       this.ready = false;
       this.inflight = [];
+      if (wasReady) for (const fn of this.lostListeners) guard(() => fn());
     }
     let view: ConnView;
     if (state === 'refused') {

@@ -1,0 +1,134 @@
+// What the consultant should know about the visitor beside the page itself,
+// sent as rrweb custom events (docs/protocol.md, "Screen broadcast"):
+//   chatcast/presence {state: active | tab_hidden | window_blurred | idle}
+//   chatcast/pointer  {state: inside | outside}
+// Listeners are passive and do almost nothing per event: activity only
+// stamps a time, a timer decides about idleness.
+
+export const TAG_PRESENCE = 'chatcast/presence';
+export const TAG_POINTER = 'chatcast/pointer';
+
+export type Presence = 'active' | 'tab_hidden' | 'window_blurred' | 'idle';
+export type Pointer = 'inside' | 'outside';
+
+/** No pointer, keyboard, touch or scroll for this long: idle. */
+export const IDLE_MS = 60_000;
+const IDLE_CHECK_MS = 5_000;
+
+const ACTIVITY_EVENTS = ['mousemove', 'pointerdown', 'keydown', 'wheel', 'scroll', 'touchstart'] as const;
+
+export class PresenceTracker {
+  private presence: Presence | null = null;
+  private pointer: Pointer | null = null;
+  private blurred = false;
+  private lastActivity = Date.now();
+  private timer: ReturnType<typeof setInterval> | null = null;
+  private blurTimer: ReturnType<typeof setTimeout> | null = null;
+  private running = false;
+  private readonly off: (() => void)[] = [];
+
+  constructor(private readonly emit: (tag: string, payload: { state: string }) => void) {}
+
+  /** Starts listening and reports the current presence at once. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.lastActivity = Date.now();
+    try {
+      this.blurred = typeof document.hasFocus === 'function' ? !document.hasFocus() : false;
+    } catch {
+      this.blurred = false;
+    }
+    const opts = { capture: true, passive: true } as const;
+    const listen = (target: EventTarget, type: string, fn: (ev: Event) => void) => {
+      target.addEventListener(type, fn, opts);
+      this.off.push(() => target.removeEventListener(type, fn, opts));
+    };
+    const activity = () => this.onActivity();
+    for (const type of ACTIVITY_EVENTS) listen(window, type, activity);
+    listen(document, 'visibilitychange', () => {
+      if (document.visibilityState === 'visible') this.lastActivity = Date.now();
+      this.update();
+    });
+    listen(window, 'blur', (ev) => {
+      if (ev.target !== window) return; // an element lost focus, not the window
+      // Focus moving into one of the page's iframes blurs the window too: that is not leaving.
+      if (this.blurTimer) clearTimeout(this.blurTimer);
+      this.blurTimer = setTimeout(() => {
+        this.blurTimer = null;
+        const el = document.activeElement;
+        const intoFrame = !!el && (el.tagName === 'IFRAME' || el.tagName === 'FRAME') && document.hasFocus();
+        if (intoFrame) return;
+        this.blurred = true;
+        this.update();
+      }, 0);
+    });
+    listen(window, 'focus', (ev) => {
+      if (ev.target !== window) return;
+      if (this.blurTimer) clearTimeout(this.blurTimer);
+      this.blurTimer = null;
+      this.blurred = false;
+      this.lastActivity = Date.now();
+      this.update();
+    });
+    // The pointer leaving the window: mouseout with no element to go to.
+    listen(document, 'mouseout', (ev) => {
+      if (!(ev as MouseEvent).relatedTarget) this.setPointer('outside');
+    });
+    listen(document.documentElement, 'mouseleave', (ev) => {
+      if (!(ev as MouseEvent).relatedTarget) this.setPointer('outside');
+    });
+    const back = () => {
+      if (this.pointer === 'outside') this.setPointer('inside');
+    };
+    listen(document, 'mouseover', back);
+    listen(window, 'mousemove', back);
+    this.timer = setInterval(() => this.update(), IDLE_CHECK_MS);
+    this.update(true);
+  }
+
+  /** Says the current state again (after a keyframe: late viewers start from there). */
+  reemit(): void {
+    if (!this.running) return;
+    this.update(true);
+    if (this.pointer) this.emit(TAG_POINTER, { state: this.pointer });
+  }
+
+  stop(): void {
+    this.running = false;
+    for (const off of this.off.splice(0)) off();
+    if (this.timer) clearInterval(this.timer);
+    if (this.blurTimer) clearTimeout(this.blurTimer);
+    this.timer = this.blurTimer = null;
+  }
+
+  get state(): Presence | null {
+    return this.presence;
+  }
+
+  private onActivity(): void {
+    this.lastActivity = Date.now();
+    if (this.presence === 'idle') this.update();
+  }
+
+  private compute(): Presence {
+    if (document.visibilityState === 'hidden') return 'tab_hidden';
+    if (this.blurred) return 'window_blurred';
+    if (Date.now() - this.lastActivity >= IDLE_MS) return 'idle';
+    return 'active';
+  }
+
+  private update(force = false): void {
+    if (!this.running) return;
+    const next = this.compute();
+    if (!force && next === this.presence) return;
+    this.presence = next;
+    this.emit(TAG_PRESENCE, { state: next });
+  }
+
+  private setPointer(state: Pointer): void {
+    if (!this.running || this.pointer === state) return;
+    this.pointer = state;
+    this.emit(TAG_POINTER, { state });
+  }
+}

@@ -1,0 +1,399 @@
+// The visitor's side of a screen broadcast (docs/protocol.md, "Screen
+// broadcast"): the consent block, the connection probe, the "being viewed"
+// indicator with its Stop button, and starting/stopping the recorder
+// (agent.js, loaded from our server only when a broadcast is about to start).
+//
+// Nothing is recorded before `screencast_start`, which the server sends only
+// after the visitor said Yes (here or in another tab, or earlier: remembered
+// consent). Stop stops the recorder synchronously, before anything else.
+
+import type { AgentApi, AgentSession } from '../agent/api';
+import { loadAgent } from '../agent/loader';
+import { SecretWatch } from '../agent/privacy';
+import { answerProbe } from '../agent/probe';
+import { checkSupport } from '../agent/support';
+import type { PrivacySettings } from '../protocol/PrivacySettings';
+import type { VisitorOut } from '../protocol/VisitorOut';
+import type { WidgetConfig } from './config';
+import { Store } from './storage';
+import type { ChatWidget } from './widget';
+
+/** After a page load or reconnect, how long a live broadcast may take to resume before the indicator goes. */
+const RESUME_WAIT_MS = 8_000;
+/** A `screencast_start` this soon after the visitor's Stop crossed it on the wire: ignored. */
+const STOP_GRACE_MS = 10_000;
+
+type ConsentRequest = Extract<VisitorOut, { t: 'consent_request' }>;
+
+interface ConsentView {
+  requestId: string;
+  el: HTMLElement;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+export class Screencast {
+  private readonly secrets = new SecretWatch();
+  private readonly store: Store;
+  private consent: ConsentView | null = null;
+  private session: AgentSession | null = null;
+  /** Bumped whenever a pending start must not go ahead any more. */
+  private startToken = 0;
+  private indicator: HTMLElement | null = null;
+  private viewer: string | null = null;
+  /** The visitor pressed Stop while the socket was down: say so when it is back. */
+  private pendingStop = false;
+  private stopSentAt = -Infinity;
+  private resumeTimer: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(
+    private readonly widget: ChatWidget,
+    private readonly config: WidgetConfig,
+  ) {
+    this.store = new Store('sessionStorage', `chatcast:${config.siteKey}:`);
+    // From the first moment: remembers inputs that stop being passwords ("show password").
+    this.secrets.startPassive();
+    widget.onFrame((msg) => this.onFrame(msg));
+    widget.onReady(() => this.onReady());
+    widget.onConnectionLost(() => this.onConnectionLost());
+    // A broadcast that was live on the previous page of this tab continues here:
+    // say so at once, until the server confirms (or not).
+    const live = this.store.get('viewing');
+    if (live !== null) this.showIndicator(live, true);
+  }
+
+  // ---- server frames ---------------------------------------------------------
+
+  private onFrame(msg: VisitorOut): void {
+    switch (msg.t) {
+      case 'consent_request':
+        this.onConsentRequest(msg);
+        break;
+      case 'consent_closed':
+        if (this.consent?.requestId === msg.request_id) this.hideConsent();
+        break;
+      case 'probe':
+        answerProbe(
+          msg.id,
+          msg.upload_bytes,
+          (id) => this.widget.sendFrame({ t: 'probe', id }),
+          (data) => this.widget.sendBinary(data),
+        );
+        break;
+      case 'screencast_start':
+        this.onStart(msg.privacy, msg.consultant_name);
+        break;
+      case 'screencast_stop': {
+        this.stopRecording();
+        const who = this.viewer;
+        this.hideIndicator();
+        if (who && msg.reason !== 'stopped_by_visitor') this.widget.announce(`${who} is no longer viewing this tab.`);
+        break;
+      }
+      case 'keyframe_request':
+        this.session?.keyframe();
+        break;
+    }
+  }
+
+  private onReady(): void {
+    if (this.pendingStop && this.widget.sendFrame({ t: 'screencast_stop' })) {
+      this.pendingStop = false;
+      this.stopSentAt = performance.now();
+    }
+    // Shown from the previous page or kept over a reconnect: the server resumes
+    // a live broadcast right after `welcome`; if it does not, it is over.
+    if (this.indicator && !this.session) this.armResumeTimer();
+  }
+
+  private onConnectionLost(): void {
+    // Frames cannot go out; the server starts us again after the reconnect if
+    // the broadcast is still on. The indicator stays meanwhile.
+    this.stopRecording();
+  }
+
+  // ---- consent ---------------------------------------------------------------
+
+  private onConsentRequest(req: ConsentRequest): void {
+    const missing = checkSupport();
+    if (missing.length) {
+      this.widget.sendFrame({ t: 'screencast_unavailable', reason: 'unsupported', detail: missing.join(', ') });
+      return;
+    }
+    this.showConsent(req);
+    this.widget.openPanel();
+    this.widget.announce(`${nameOf(req.consultant_name)} asks to see this tab. Answer in the chat window.`);
+    // Fetch the recorder while the visitor reads: starting is then immediate.
+    // If it cannot load here (network, the page's security policy), a broadcast is impossible.
+    const id = req.request_id;
+    this.agent().then(
+      (api) => {
+        const lacking = api.checkSupport();
+        if (lacking.length && this.consent?.requestId === id) this.refuse(lacking.join(', '));
+      },
+      (err: Error) => {
+        if (this.consent?.requestId === id) this.refuse(err.message);
+      },
+    );
+  }
+
+  /** The broadcast is impossible here: tell the server, without asking the visitor. */
+  private refuse(detail: string): void {
+    this.hideConsent();
+    this.widget.sendFrame({ t: 'screencast_unavailable', reason: 'unsupported', detail });
+  }
+
+  private showConsent(req: ConsentRequest): void {
+    this.hideConsent();
+    const name = nameOf(req.consultant_name);
+    const block = el('section', 'consent');
+    block.setAttribute('data-testid', 'consent-block');
+    block.setAttribute('role', 'region');
+    block.setAttribute('aria-labelledby', 'chatcast-consent-q');
+
+    const head = el('div', 'consent-head');
+    const icon = el('span', 'consent-icon');
+    icon.setAttribute('aria-hidden', 'true');
+    icon.append(iconEye());
+    const q = el('p', 'consent-q');
+    q.id = 'chatcast-consent-q';
+    const who = el('strong');
+    who.textContent = name;
+    q.append(who, ' asks to see this tab. Allow?');
+    head.append(icon, q);
+
+    const more = el('button', 'consent-more');
+    more.type = 'button';
+    more.setAttribute('data-testid', 'consent-read-more');
+    more.setAttribute('aria-expanded', 'false');
+    more.setAttribute('aria-controls', 'chatcast-consent-details');
+    more.textContent = 'Read more';
+
+    const details = el('div', 'consent-details');
+    details.id = 'chatcast-consent-details';
+    details.setAttribute('data-testid', 'consent-details');
+    details.hidden = true;
+    details.append(
+      para(`${name} will see:`, 'consent-h'),
+      list([
+        'only this tab of this site, live, while you allow it: the page as it changes, where your pointer is, what you type in ordinary fields, and the other pages of this site you open in this tab;',
+      ]),
+      para(`${name} will not see:`, 'consent-h'),
+      list([
+        'passwords, payment card fields, or blocks the site marked private;',
+        'anything from other tabs, other sites, apps or windows;',
+        'your screen or your camera: only a copy of this page is sent, never a picture of your screen.',
+      ]),
+      para('You can stop at any moment with the Stop button, which stays on screen while you are being viewed. Your Yes is remembered on this site until you press Stop, so support may look again without asking.'),
+    );
+    more.addEventListener('click', () => {
+      const open = details.hidden;
+      details.hidden = !open;
+      more.setAttribute('aria-expanded', String(open));
+      more.textContent = open ? 'Show less' : 'Read more';
+    });
+
+    const error = el('p', 'consent-error');
+    error.setAttribute('role', 'alert');
+    error.hidden = true;
+
+    const actions = el('div', 'consent-actions');
+    const no = el('button', 'consent-no');
+    no.type = 'button';
+    no.setAttribute('data-testid', 'consent-no');
+    no.textContent = 'No';
+    const yes = el('button', 'consent-yes');
+    yes.type = 'button';
+    yes.setAttribute('data-testid', 'consent-yes');
+    yes.textContent = 'Yes';
+    actions.append(no, yes);
+
+    const answer = (allow: boolean) => {
+      if (this.consent?.requestId !== req.request_id) return;
+      if (!this.widget.sendFrame({ t: 'consent_answer', request_id: req.request_id, allow })) {
+        error.textContent = 'Not connected right now. Please try again in a moment.';
+        error.hidden = false;
+        return;
+      }
+      if (allow) this.stopSentAt = -Infinity;
+      this.hideConsent();
+    };
+    no.addEventListener('click', () => answer(false));
+    yes.addEventListener('click', () => answer(true));
+
+    block.append(head, more, details, error, actions);
+    this.widget.noticeArea.append(block);
+
+    // The server says `consent_closed` when the request lapses; this is the fallback.
+    const left = req.expires_at - Date.now();
+    const wait = Math.min(10 * 60_000, Math.max(5_000, (Number.isFinite(left) ? left : 60_000) + 3_000));
+    const timer = setTimeout(() => {
+      if (this.consent?.requestId === req.request_id) this.hideConsent();
+    }, wait);
+    this.consent = { requestId: req.request_id, el: block, timer };
+  }
+
+  private hideConsent(): void {
+    if (!this.consent) return;
+    clearTimeout(this.consent.timer);
+    this.consent.el.remove();
+    this.consent = null;
+  }
+
+  // ---- recording -------------------------------------------------------------
+
+  private agent(): Promise<AgentApi> {
+    return loadAgent(this.config.agentUrl, this.config.nonce);
+  }
+
+  private onStart(privacy: PrivacySettings, consultantName: string): void {
+    this.hideConsent();
+    if (performance.now() - this.stopSentAt < STOP_GRACE_MS) return; // crossed our Stop on the wire
+    this.clearResumeTimer();
+    this.stopRecording();
+    this.showIndicator(nameOf(consultantName), false);
+    const token = ++this.startToken;
+    const fail = (detail: string) => {
+      if (token !== this.startToken) return;
+      this.widget.sendFrame({ t: 'screencast_unavailable', reason: 'unsupported', detail });
+      this.hideIndicator();
+    };
+    const missing = checkSupport();
+    if (missing.length) return fail(missing.join(', '));
+    this.agent().then(
+      (api) => {
+        if (token !== this.startToken || !this.widget.isReady) return;
+        const lacking = api.checkSupport();
+        if (lacking.length) return fail(lacking.join(', '));
+        this.session = api.start({
+          privacy,
+          send: (frame) => this.widget.sendBinary(frame),
+          widgetHost: this.widget.hostElement,
+          secrets: this.secrets,
+          onFatal: (detail) => {
+            this.session = null;
+            fail(detail);
+          },
+        });
+      },
+      (err: Error) => fail(err.message),
+    );
+  }
+
+  /** Stops the recorder now: nothing more leaves the page. */
+  private stopRecording(): void {
+    this.startToken++;
+    const s = this.session;
+    this.session = null;
+    s?.stop();
+  }
+
+  /** The visitor's Stop. */
+  private visitorStop(): void {
+    // Synchronously, before anything else: no frame may leave after this click.
+    this.stopRecording();
+    this.clearResumeTimer();
+    if (this.widget.sendFrame({ t: 'screencast_stop' })) this.stopSentAt = performance.now();
+    else this.pendingStop = true;
+    this.hideIndicator();
+    this.widget.announce('Screen sharing stopped.');
+  }
+
+  // ---- "being viewed" indicator ------------------------------------------------
+
+  private showIndicator(name: string, resuming: boolean): void {
+    this.store.set('viewing', name);
+    if (this.indicator && this.viewer === name) {
+      this.indicator.dataset.state = resuming ? 'resuming' : 'live';
+      return;
+    }
+    this.indicator?.remove();
+    this.viewer = name;
+    const pill = el('div', 'viewing');
+    pill.setAttribute('data-testid', 'viewing-indicator');
+    pill.setAttribute('role', 'status');
+    pill.dataset.state = resuming ? 'resuming' : 'live';
+    const dot = el('span', 'viewing-dot');
+    dot.setAttribute('aria-hidden', 'true');
+    const text = el('span', 'viewing-text');
+    text.textContent = `${name} is viewing this tab`;
+    pill.title = `${name} sees a live copy of this tab. Press Stop to end it.`;
+    const stop = el('button', 'viewing-stop');
+    stop.type = 'button';
+    stop.setAttribute('data-testid', 'viewing-stop');
+    stop.setAttribute('aria-label', `Stop: ${name} stops seeing this tab`);
+    stop.textContent = 'Stop';
+    stop.addEventListener('click', (ev) => {
+      ev.preventDefault();
+      this.visitorStop();
+    });
+    pill.append(dot, text, stop);
+    this.widget.cornerArea.append(pill);
+    this.indicator = pill;
+  }
+
+  private hideIndicator(): void {
+    this.clearResumeTimer();
+    this.store.remove('viewing');
+    this.indicator?.remove();
+    this.indicator = null;
+    this.viewer = null;
+  }
+
+  private armResumeTimer(): void {
+    this.clearResumeTimer();
+    if (this.indicator) this.indicator.dataset.state = 'resuming';
+    this.resumeTimer = setTimeout(() => {
+      this.resumeTimer = null;
+      if (!this.session) this.hideIndicator();
+    }, RESUME_WAIT_MS);
+  }
+
+  private clearResumeTimer(): void {
+    if (this.resumeTimer) clearTimeout(this.resumeTimer);
+    this.resumeTimer = null;
+  }
+}
+
+function nameOf(name: string | null | undefined): string {
+  const n = (name || '').trim();
+  return n || 'A consultant';
+}
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string): HTMLElementTagNameMap[K] {
+  const node = document.createElement(tag);
+  if (cls) node.className = cls;
+  return node;
+}
+
+function para(text: string, cls?: string): HTMLParagraphElement {
+  const p = el('p', cls);
+  p.textContent = text;
+  return p;
+}
+
+function list(items: string[]): HTMLUListElement {
+  const ul = el('ul');
+  for (const item of items) {
+    const li = el('li');
+    li.textContent = item;
+    ul.append(li);
+  }
+  return ul;
+}
+
+function iconEye(): SVGSVGElement {
+  const NS = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(NS, 'svg');
+  for (const [k, v] of Object.entries({
+    viewBox: '0 0 24 24', fill: 'none', stroke: 'currentColor', 'stroke-width': '2',
+    'stroke-linecap': 'round', 'stroke-linejoin': 'round', 'aria-hidden': 'true', focusable: 'false',
+  })) svg.setAttribute(k, v);
+  const path = document.createElementNS(NS, 'path');
+  path.setAttribute('d', 'M2 12s3.6-7 10-7 10 7 10 7-3.6 7-10 7S2 12 2 12z');
+  const circle = document.createElementNS(NS, 'circle');
+  circle.setAttribute('cx', '12');
+  circle.setAttribute('cy', '12');
+  circle.setAttribute('r', '3');
+  svg.append(path, circle);
+  return svg;
+}
