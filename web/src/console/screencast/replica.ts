@@ -292,7 +292,6 @@ export class Replica {
       this.presence = 'active';
     }
     const t0 = Date.now();
-    const p0 = performance.now();
     const replayer = new Replayer([], {
       root: this.canvas,
       liveMode: true,
@@ -304,8 +303,10 @@ export class Replica {
       UNSAFE_replayCanvas: false,
     });
     replayer.wrapper.classList.add('sc-incoming');
-    const next: Live = { replayer, t0, p0 };
     replayer.startLive(t0);
+    // Measured after the Replayer's timer started, so that an event stamped
+    // `t0 + (now - p0)` is never later on its clock than it is now.
+    const next: Live = { replayer, t0, p0: performance.now() };
     this.drop(this.incoming);
     this.incoming = next;
     replayer.on('fullsnapshot-rebuilded', () => this.swap(next));
@@ -331,7 +332,6 @@ export class Replica {
       this.scan(e);
       target.replayer.addEvent(e);
     }
-    this.layout();
     this.drawCursor();
     this.drawPresence();
   }
