@@ -216,20 +216,25 @@ class Session implements AgentSession {
     else this.queueMicrotask();
   }
 
-  /** Drops what concerns the widget or no mirrored node at all. */
+  /** Drops what concerns the widget or no mirrored node at all; labels blocked elements. */
   private keep(e: RrEvent): boolean {
+    if (e.type === EV_FULL_SNAPSHOT) {
+      labelBlocked((e.data as { node: SerializedNode }).node);
+      return true;
+    }
     if (e.type !== EV_INCREMENTAL) return true;
-    const data = e.data as { source: number; id?: number; adds?: { parentId: number }[]; ranges?: { start: number; end: number }[] };
+    const data = e.data as { source: number; id?: number; adds?: { parentId: number; node: SerializedNode }[]; ranges?: { start: number; end: number }[] };
     // Inputs, scrolls, clicks… on nodes that were never serialized: the widget's own UI.
     if (typeof data.id === 'number' && data.id === -1) return false;
     const host = this.opts.widgetHost;
     if (data.source === SRC_ADOPTED_STYLE_SHEET && host && data.id === record.mirror.getId(host as Node)) return false;
     if (data.source === SRC_SELECTION && data.ranges?.some((r) => r.start === -1 || r.end === -1)) return false;
-    if (data.source === SRC_MUTATION && host && data.adds?.length) {
-      const hostId = record.mirror.getId(host as Node);
+    if (data.source === SRC_MUTATION && data.adds?.length) {
+      const hostId = host ? record.mirror.getId(host as Node) : -1;
       if (hostId !== -1 && data.adds.some((a) => a.parentId === hostId)) {
         data.adds = data.adds.filter((a) => a.parentId !== hostId);
       }
+      for (const a of data.adds) labelBlocked(a.node);
     }
     return true;
   }
@@ -336,6 +341,36 @@ class Session implements AgentSession {
     } catch {
       // the widget reports it
     }
+  }
+}
+
+interface SerializedNode {
+  type: number;
+  attributes?: Record<string, unknown>;
+  childNodes?: SerializedNode[];
+}
+
+const NODE_ELEMENT = 2;
+/** Class the replica styles as a grey box (rrweb's own block class). */
+const BLOCKED_CLASS = 'rr-block';
+
+/**
+ * rrweb serializes a blocked element as its tag, its class and its size
+ * (rr_width, rr_height) and nothing else; whatever selector blocked it, it
+ * gets the class the replica draws as a box, so that the consultant sees
+ * where something was left out. Only the serialized copy changes, never the page.
+ */
+function labelBlocked(root: SerializedNode | undefined): void {
+  if (!root) return;
+  const stack: SerializedNode[] = [root];
+  while (stack.length) {
+    const n = stack.pop()!;
+    if (n.type === NODE_ELEMENT && n.attributes && 'rr_width' in n.attributes) {
+      const cls = typeof n.attributes.class === 'string' ? n.attributes.class : '';
+      if (!/(^|\s)rr-block(\s|$)/.test(cls)) n.attributes.class = cls ? `${cls} ${BLOCKED_CLASS}` : BLOCKED_CLASS;
+      continue; // nothing is inside a blocked element
+    }
+    if (n.childNodes) for (let i = n.childNodes.length - 1; i >= 0; i--) stack.push(n.childNodes[i]);
   }
 }
 
