@@ -109,6 +109,7 @@ export class Screencast {
     // Frames cannot go out; the server starts us again after the reconnect if
     // the broadcast is still on. The indicator stays meanwhile.
     this.stopRecording();
+    if (this.indicator) this.indicator.dataset.state = 'resuming';
   }
 
   // ---- consent ---------------------------------------------------------------
@@ -224,8 +225,9 @@ export class Screencast {
     this.widget.noticeArea.append(block);
 
     // The server says `consent_closed` when the request lapses; this is the fallback.
+    // Generous: the two clocks may disagree, and the server's word is the one that counts.
     const left = req.expires_at - Date.now();
-    const wait = Math.min(10 * 60_000, Math.max(5_000, (Number.isFinite(left) ? left : 60_000) + 3_000));
+    const wait = Math.min(10 * 60_000, Math.max(30_000, (Number.isFinite(left) ? left : 60_000) + 5_000));
     const timer = setTimeout(() => {
       if (this.consent?.requestId === req.request_id) this.hideConsent();
     }, wait);
