@@ -134,7 +134,8 @@ export class DialogView {
     this.draw();
     this.onInput();
     // Popups were blocked earlier: the broadcast shows beside the chat.
-    if (!opts.embedded && panelWanted.has(visitorId) && live.screencastState(visitorId) === 'active') {
+    const st = live.screencastState(visitorId);
+    if (!opts.embedded && panelWanted.has(visitorId) && (st === 'active' || st === 'pending')) {
       queueMicrotask(() => this.showPanel());
     }
   }
@@ -150,9 +151,16 @@ export class DialogView {
 
   private onScreencastClick(): void {
     const state = this.live.screencastState(this.visitorId);
-    if (state === 'active') this.openScreen();
-    // Offline (unavailable): the server answers with a notice that says so.
-    else if (state !== 'pending') this.live.requestScreencast(this.visitorId);
+    if (state === 'unavailable') {
+      // Offline: the server answers with a notice that says so.
+      this.live.requestScreencast(this.visitorId);
+      return;
+    }
+    if (state === 'idle') this.live.requestScreencast(this.visitorId);
+    // The window opens now, while the click lets it (popup blockers allow windows
+    // opened by a click only): it waits for the visitor's answer, shows the
+    // replica once they allow it, and closes itself if they do not.
+    this.openScreen();
   }
 
   private endScreencast(): void {
@@ -202,7 +210,12 @@ export class DialogView {
       type: 'button', class: 'btn btn-ghost btn-sm sc-icon-btn sc-close', 'aria-label': 'Close the panel (the broadcast goes on)', title: 'Close the panel (the broadcast goes on)',
       'data-testid': 'screencast-close', 'data-action': 'close', onclick: () => this.closePanel(true),
     }, '×');
-    const replica = new Replica(feed, this.visitorId, { onStop: () => this.endScreencast(), actions: [popOut, close] });
+    const replica = new Replica(feed, this.visitorId, {
+      onStop: () => this.endScreencast(),
+      // Refused or impossible before it ever showed anything: the notice over the dialog says why.
+      onRefused: () => this.closePanel(true),
+      actions: [popOut, close],
+    });
     this.panel = { replica, feed };
     this.replicaSlot.replaceChildren(replica.el);
     this.replicaSlot.hidden = false;
@@ -230,9 +243,11 @@ export class DialogView {
 
   private drawScreencast(): void {
     const state = this.live.screencastState(this.visitorId);
-    if (state !== 'active' && this.lastScState === 'active') panelWanted.delete(this.visitorId);
+    if ((state === 'idle' || state === 'unavailable') && (this.lastScState === 'active' || this.lastScState === 'pending')) {
+      panelWanted.delete(this.visitorId);
+    }
     this.lastScState = state;
-    const watching = state === 'active' && (!!this.panel || !!popupFor(this.visitorId));
+    const watching = (state === 'active' || state === 'pending') && (!!this.panel || !!popupFor(this.visitorId));
     const b = this.scBtn;
     setAttr(b, 'data-state', state);
     setAttr(b, 'data-watching', watching ? 'true' : null);
@@ -250,7 +265,7 @@ export class DialogView {
     const title = {
       unavailable: v?.online ? 'Screen broadcast is not available right now' : 'The visitor is offline: screen broadcast needs them on the page',
       idle: "Ask to see the visitor's tab (they are asked for permission first)",
-      pending: 'Waiting for the visitor to allow screen broadcast…',
+      pending: watching ? 'Waiting for the visitor to allow screen broadcast… (bring the window to the front)' : 'Waiting for the visitor to allow screen broadcast…',
       active: watching ? 'Watching the visitor’s tab: bring the window to the front' : "Open the live view of the visitor's tab",
     }[state];
     setText(this.scLabel, label);

@@ -75,6 +75,8 @@ export function bootScreencastPage(root: HTMLElement): void {
         // Let the stop frame leave before the window (and its socket) goes.
         setTimeout(() => window.close(), 150);
       },
+      // Refused before anything was shown: the console's dialog shows the notice.
+      onRefused: () => setTimeout(() => window.close(), 150),
       onInfo: ({ url, status }) => {
         let where = url;
         try {

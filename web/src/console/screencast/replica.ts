@@ -56,6 +56,8 @@ export interface ReplicaOptions {
   onStop(): void;
   /** Extra buttons for the toolbar (pop out, close panel). */
   actions?: HTMLElement[];
+  /** The request was refused or impossible before anything was shown: close the view (the console shows the notice). */
+  onRefused?(): void;
   /** Called when the page or status changes (for window titles). */
   onInfo?(info: { url: string; status: Status }): void;
 }
@@ -103,6 +105,7 @@ export class Replica {
   private presence: Exclude<Presence, 'reconnecting'> = 'active';
   private clickTimer: ReturnType<typeof setTimeout> | null = null;
   private endedText = '';
+  private everLive = false;
   private destroyed = false;
 
   constructor(
@@ -195,23 +198,25 @@ export class Replica {
         break;
       }
       case 'visitor':
-        if (m.visitor.visitor_id === this.visitorId) this.onVisitor(m.visitor);
+        if (m.visitor.visitor_id !== this.visitorId) return;
+        this.onVisitor(m.visitor);
         break;
       case 'screencast':
-        if (m.visitor_id === this.visitorId) this.onState(m.state);
+        if (m.visitor_id !== this.visitorId) return;
+        this.onState(m.state);
         break;
       case 'screencast_notice':
-        if (m.visitor_id === this.visitorId) {
-          const n = NOTICE_TEXT[m.reason];
-          this.endedText = n ? n.text : m.detail;
-        }
+        if (m.visitor_id !== this.visitorId) return;
+        this.endedText = NOTICE_TEXT[m.reason]?.text ?? m.detail;
+        if (!this.everLive) this.opts.onRefused?.();
         break;
       case 'error':
-        if (m.ref_type === 'watch' && m.code === 'no_broadcast') {
-          // Not live (yet): wait for a `screencast` frame that says it is.
-          this.setStatus(this.state === 'pending' ? 'waiting' : this.state === 'active' ? 'connecting' : 'ended');
-        }
+        if (m.ref_type !== 'watch' || m.code !== 'no_broadcast') return;
+        // Not live (yet): wait for a `screencast` frame that says it is.
+        this.setStatus(this.state === 'pending' ? 'waiting' : this.state === 'active' ? 'connecting' : 'ended');
         break;
+      default:
+        return;
     }
     this.draw();
   }
@@ -315,6 +320,7 @@ export class Replica {
     this.swapTimer = setTimeout(() => this.swap(next), 1500);
     for (const e of events) e.timestamp = t0;
     this.feedEvents(next, events);
+    this.everLive = true;
     this.setStatus('live');
   }
 
@@ -372,6 +378,16 @@ export class Replica {
         return;
       case EV_CUSTOM:
         if (d.tag === 'chatcast/pointer') this.outside = d.payload?.state === 'outside';
+        else if (d.tag === 'chatcast/click') {
+          // Proposed addition: rrweb records no click on a blocked element, so the
+          // agent may report the press itself (position only, never the target).
+          const p = d.payload;
+          if (typeof p?.x === 'number' && typeof p?.y === 'number') {
+            this.pointer = { x: p.x, y: p.y };
+            this.outside = false;
+          }
+          this.click();
+        }
         else if (d.tag === 'chatcast/presence' && isPresence(d.payload?.state)) this.presence = d.payload.state;
         return;
       case EV_INCREMENTAL:
@@ -500,6 +516,9 @@ export class Replica {
 
   private drawOverlay(): void {
     const o = this.overlay;
+    const key = `${this.status}|${this.endedText}|${this.online}`;
+    if (o.dataset.key === key) return;
+    o.dataset.key = key;
     setAttr(o, 'data-state', this.status);
     if (this.status === 'live') {
       o.hidden = true;
@@ -511,7 +530,14 @@ export class Replica {
     if (this.status === 'connecting') {
       o.replaceChildren(h('div', { class: 'sc-overlay-card' }, spinner, h('p', null, "Connecting to the visitor's tab…")));
     } else if (this.status === 'waiting') {
-      o.replaceChildren(h('div', { class: 'sc-overlay-card' }, spinner, h('p', null, 'Waiting for the visitor to allow the broadcast…')));
+      const cancel = h('button', {
+        type: 'button', class: 'btn btn-secondary btn-sm', 'data-testid': 'screencast-withdraw',
+        onclick: () => this.stop(),
+      }, 'Cancel the request');
+      o.replaceChildren(h('div', { class: 'sc-overlay-card' }, spinner,
+        h('strong', null, 'Waiting for permission…'),
+        h('p', null, 'The visitor is asked to allow you to see this tab. The replica appears here as soon as they do.'),
+        h('div', { class: 'sc-overlay-actions' }, cancel)));
     } else {
       const again = h('button', {
         type: 'button', class: 'btn btn-primary btn-sm', 'data-testid': 'screencast-again',
