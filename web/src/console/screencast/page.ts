@@ -13,6 +13,7 @@ import { Live } from '../live';
 import { renderLogin } from '../login';
 import { toast } from '../toast';
 import { Replica } from './replica';
+import { markEnding } from './window';
 
 export function bootScreencastPage(root: HTMLElement): void {
   const visitorId = new URLSearchParams(location.search).get('visitor')?.trim() ?? '';
@@ -70,13 +71,16 @@ export function bootScreencastPage(root: HTMLElement): void {
       onEscape: () => undefined,
     });
     const unsubscribe = live.subscribe((c) => dialog.onChange(c));
+    // Closes the window soon, letting a last frame (stop) leave first. The
+    // opener sees the mark at once and opens a fresh window if asked meanwhile.
+    const closeSoon = () => {
+      markEnding(window);
+      setTimeout(() => window.close(), 150);
+    };
     const replica = new Replica(live, visitorId, {
-      onStop: () => {
-        // Let the stop frame leave before the window (and its socket) goes.
-        setTimeout(() => window.close(), 150);
-      },
+      onStop: closeSoon,
       // Refused before anything was shown: the console's dialog shows the notice.
-      onRefused: () => setTimeout(() => window.close(), 150),
+      onRefused: closeSoon,
       onInfo: ({ url, status }) => {
         let where = url;
         try {

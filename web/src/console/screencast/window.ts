@@ -14,10 +14,25 @@ export function screencastUrl(visitorId: string): string {
   return new URL(`screencast.html?visitor=${encodeURIComponent(visitorId)}`, location.href).href;
 }
 
-/** The visitor's open popup, if any. */
+const ENDING = '__chatcastEnding';
+
+/** Marks a screencast window that is about to close itself (same origin as its opener). */
+export function markEnding(w: Window): void {
+  (w as unknown as Record<string, boolean>)[ENDING] = true;
+}
+
+function isEnding(w: Window): boolean {
+  try {
+    return (w as unknown as Record<string, boolean>)[ENDING] === true;
+  } catch {
+    return false;
+  }
+}
+
+/** The visitor's open popup, if any (one that is closing itself does not count). */
 export function popupFor(visitorId: string): Window | null {
   const w = popups.get(visitorId);
-  if (w && !w.closed) return w;
+  if (w && !w.closed && !isEnding(w)) return w;
   popups.delete(visitorId);
   return null;
 }
@@ -40,7 +55,8 @@ export function openPopup(visitorId: string): Window | null {
   }
   const width = Math.min(screen.availWidth || 1440, 1440);
   const height = Math.min(screen.availHeight || 900, 900);
-  const name = `chatcast-screen-${visitorId.replace(/[^A-Za-z0-9_]/g, '_')}`;
+  // A fresh name each time: a window of the same name may still be closing itself.
+  const name = `chatcast-screen-${visitorId.replace(/[^A-Za-z0-9_]/g, '_')}-${Date.now()}`;
   let w: Window | null = null;
   try {
     w = window.open(screencastUrl(visitorId), name, `popup,width=${width},height=${height}`);
