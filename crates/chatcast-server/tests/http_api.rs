@@ -144,7 +144,10 @@ async fn assets_are_served_and_the_demo_gets_its_key() {
     assert!(widget.headers()["content-type"].to_str().unwrap().contains("javascript"));
     let console = reqwest::get(app.url("/console/")).await.unwrap();
     assert_eq!(console.status(), 200);
-    assert!(console.headers().contains_key("content-security-policy"));
+    let csp = console.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self';") && !csp.contains("unsafe-eval"), "{csp}");
+    // The replica may load the sites' images, fonts and styles, from their origins only.
+    assert!(csp.contains(&format!("img-src 'self' data: blob: {SITE_ORIGIN};")), "{csp}");
     let demo = reqwest::get(app.url("/demo/")).await.unwrap().text().await.unwrap();
     let key = app.state.db.demo_site().await.unwrap().unwrap().key;
     assert!(demo.contains(&format!("data-site=\"{key}\"")), "the demo page embeds the demo site's key");

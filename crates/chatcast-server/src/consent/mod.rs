@@ -62,17 +62,13 @@ fn new_id() -> String {
 }
 
 impl Broadcasts {
-    fn phase_state(&self, visitor_id: &str) -> ScreencastState {
+    /// The button state to show for an online visitor.
+    pub fn state_of(&self, visitor_id: &str) -> ScreencastState {
         match self.phases.lock().unwrap().get(visitor_id) {
             None => ScreencastState::Idle,
             Some(Phase::Pending { .. } | Phase::Probing { .. }) => ScreencastState::Pending,
             Some(Phase::Active { .. }) => ScreencastState::Active,
         }
-    }
-
-    /// The button state to show for an online visitor.
-    pub fn state_of(&self, visitor_id: &str) -> ScreencastState {
-        self.phase_state(visitor_id)
     }
 }
 
@@ -146,15 +142,26 @@ async fn fail(app: &AppState, visitor_id: &str, by: Option<&Consultant>, reason:
 /// A consultant pressed the screencast button.
 pub async fn request(app: &AppState, user: &User, visitor_id: &str) {
     let by = Consultant { id: user.id, name: user.name.clone() };
-    match app.broadcasts.phase_state(visitor_id) {
-        // Already live: say so again (the console opens its window).
-        ScreencastState::Active => return set_state(app, visitor_id, ScreencastState::Active),
-        ScreencastState::Pending => return set_state(app, visitor_id, ScreencastState::Pending),
-        _ => {}
-    }
     let Some(latest) = app.hub.latest_tab(visitor_id) else {
         return fail(app, visitor_id, Some(&by), NoticeReason::Offline, "the visitor has no open tab".into()).await;
     };
+    // Claim the phase before anything is awaited, so that the state is never
+    // "idle" while a request is under way (a window opening now would think it ended).
+    let request_id = new_id();
+    {
+        let mut phases = app.broadcasts.phases.lock().unwrap();
+        if let Some(phase) = phases.get(visitor_id) {
+            let state = match phase {
+                // Already live: say so again (the console opens its window).
+                Phase::Active { .. } => ScreencastState::Active,
+                Phase::Pending { .. } | Phase::Probing { .. } => ScreencastState::Pending,
+            };
+            drop(phases);
+            return set_state(app, visitor_id, state);
+        }
+        phases.insert(visitor_id.to_owned(), Phase::Pending { request_id: request_id.clone(), by: by.clone() });
+    }
+    set_state(app, visitor_id, ScreencastState::Pending);
     record(app, visitor_id, Some(&by), "requested", "", Some(format!("{} asked to see the visitor's tab", by.name))).await;
     match app.db.has_consent(visitor_id, crate::now_ms()).await {
         Ok(true) => {
@@ -162,14 +169,7 @@ pub async fn request(app: &AppState, user: &User, visitor_id: &str) {
             start_probe(app, visitor_id, latest.0, latest.1, by);
         }
         Ok(false) => {
-            let request_id = new_id();
             let expires_at = crate::now_ms() + app.policy.request_timeout.as_millis() as i64;
-            app.broadcasts
-                .phases
-                .lock()
-                .unwrap()
-                .insert(visitor_id.to_owned(), Phase::Pending { request_id: request_id.clone(), by: by.clone() });
-            set_state(app, visitor_id, ScreencastState::Pending);
             let ask = VisitorOut::ConsentRequest { request_id: request_id.clone(), consultant_name: by.name.clone(), expires_at };
             app.hub.to_visitor(visitor_id, &frame(&ask), None);
             let (app, visitor_id) = (app.clone(), visitor_id.to_owned());
@@ -189,7 +189,11 @@ pub async fn request(app: &AppState, user: &User, visitor_id: &str) {
                 }
             });
         }
-        Err(e) => tracing::error!(error = %e, "consent lookup failed"),
+        Err(e) => {
+            tracing::error!(error = %e, "consent lookup failed");
+            app.broadcasts.phases.lock().unwrap().remove(visitor_id);
+            set_state(app, visitor_id, ScreencastState::Idle);
+        }
     }
 }
 

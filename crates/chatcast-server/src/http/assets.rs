@@ -18,9 +18,19 @@ struct Dist;
 /// The placeholder in demo pages that becomes the demo site's key.
 const DEMO_KEY_PLACEHOLDER: &str = "{{CHATCAST_SITE_KEY}}";
 
-/// Console pages may only load our own code and talk to our own server.
-const CONSOLE_CSP: &str = "default-src 'self'; connect-src 'self'; img-src 'self' data:; \
-    style-src 'self' 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+/// The console's policy: only our own scripts, only our own server to talk
+/// to. The replica renders the visitor's page in an iframe that inherits this
+/// policy, so its images, fonts and stylesheets may come from the sites' own
+/// origins — and nowhere else, so a hostile page cannot make a consultant's
+/// browser fetch arbitrary addresses. Scripts never run in it.
+fn console_csp(site_origins: &[String]) -> String {
+    let sites = site_origins.join(" ");
+    format!(
+        "default-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self' data: blob: {sites}; \
+         font-src 'self' data: {sites}; style-src 'self' 'unsafe-inline' {sites}; media-src 'self' {sites}; \
+         frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    )
+}
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -30,11 +40,8 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/agent.js", get(|h: HeaderMap| async move { asset("agent.js", &h, Kind::Widget) }))
         .route("/agent.js.map", get(|h: HeaderMap| async move { asset("agent.js.map", &h, Kind::Widget) }))
         .route("/console", get(|| async { Redirect::permanent("/console/") }))
-        .route("/console/", get(|h: HeaderMap| async move { asset("console/index.html", &h, Kind::Console) }))
-        .route(
-            "/console/{*path}",
-            get(|Path(p): Path<String>, h: HeaderMap| async move { asset(&format!("console/{p}"), &h, Kind::Console) }),
-        )
+        .route("/console/", get(|s: State<AppState>, h: HeaderMap| async move { console(s, "index.html", h).await }))
+        .route("/console/{*path}", get(|s: State<AppState>, Path(p): Path<String>, h: HeaderMap| async move { console(s, &p, h).await }))
         .route("/demo", get(|| async { Redirect::permanent("/demo/") }))
         .route("/demo/", get(|s: State<AppState>| demo(s, Path(String::new()))))
         .route("/demo/{*path}", get(demo))
@@ -68,13 +75,35 @@ fn asset(path: &str, req: &HeaderMap, kind: Kind) -> Response {
             h.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
         }
         Kind::Console => {
-            h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONSOLE_CSP));
+            h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_str(&console_csp(&[])).unwrap());
             h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
             h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
         }
         Kind::Demo => {
             h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         }
+    }
+    res
+}
+
+/// A console file; its pages carry a policy naming the sites' origins.
+async fn console(State(state): State<AppState>, path: &str, req: HeaderMap) -> Response {
+    let path = format!("console/{path}");
+    if !path.ends_with(".html") {
+        return asset(&path, &req, Kind::Console);
+    }
+    // Pages are always sent whole: their policy changes when sites are added.
+    let mut res = asset(&path, &HeaderMap::new(), Kind::Console);
+    res.headers_mut().remove(header::ETAG);
+    let origins: Vec<String> = match state.db.list_sites().await {
+        Ok(sites) => sites.into_iter().flat_map(|s| s.origins).collect(),
+        Err(e) => {
+            tracing::error!(error = %e, "listing sites for the console policy failed");
+            Vec::new()
+        }
+    };
+    if let Ok(v) = HeaderValue::from_str(&console_csp(&origins)) {
+        res.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
     }
     res
 }

@@ -13,6 +13,10 @@ pub fn normalize(origin: &str) -> Option<String> {
         return None;
     }
     let rest = rest.to_ascii_lowercase();
+    // Host, optional port, IPv6 brackets: nothing that could break out of a header value.
+    if !rest.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']')) {
+        return None;
+    }
     let rest = match (scheme.as_str(), rest.rsplit_once(':')) {
         ("http", Some((host, "80"))) | ("https", Some((host, "443"))) => host.to_owned(),
         _ => rest,
@@ -59,6 +63,8 @@ mod tests {
         assert_eq!(normalize("null"), None);
         assert_eq!(normalize("https://a.com/path"), None);
         assert_eq!(normalize("ftp://a.com"), None);
+        assert_eq!(normalize("https://a.com; script-src *"), None);
+        assert_eq!(normalize("https://a b.com"), None);
     }
 
     #[test]
