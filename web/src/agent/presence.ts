@@ -1,12 +1,18 @@
 // What the consultant should know about the visitor beside the page itself,
 // sent as rrweb custom events (docs/protocol.md, "Screen broadcast"):
 //   chatcast/presence {state: active | tab_hidden | window_blurred | idle}
-//   chatcast/pointer  {state: inside | outside}
+//   chatcast/pointer  {state: inside | outside, x?, y?}
+// rrweb throttles mouse moves without a trailing call, so the pointer's
+// resting place can be lost; a pause in movement sends it as {state: inside, x, y}.
+//   chatcast/click    {state: down, x, y}
+// rrweb records no click on a blocked element; the press is reported here,
+// by position only (never the target), so the consultant sees every click.
 // Listeners are passive and do almost nothing per event: activity only
 // stamps a time, a timer decides about idleness.
 
 export const TAG_PRESENCE = 'chatcast/presence';
 export const TAG_POINTER = 'chatcast/pointer';
+export const TAG_CLICK = 'chatcast/click';
 
 export type Presence = 'active' | 'tab_hidden' | 'window_blurred' | 'idle';
 export type Pointer = 'inside' | 'outside';
@@ -14,6 +20,9 @@ export type Pointer = 'inside' | 'outside';
 /** No pointer, keyboard, touch or scroll for this long: idle. */
 export const IDLE_MS = 60_000;
 const IDLE_CHECK_MS = 5_000;
+
+/** A pointer that stopped this long is where the consultant's circle must rest. */
+const POINTER_REST_MS = 40;
 
 const ACTIVITY_EVENTS = ['mousemove', 'pointerdown', 'keydown', 'wheel', 'scroll', 'touchstart'] as const;
 
@@ -24,10 +33,12 @@ export class PresenceTracker {
   private lastActivity = Date.now();
   private timer: ReturnType<typeof setInterval> | null = null;
   private blurTimer: ReturnType<typeof setTimeout> | null = null;
+  private restTimer: ReturnType<typeof setTimeout> | null = null;
+  private rest = { x: 0, y: 0 };
   private running = false;
   private readonly off: (() => void)[] = [];
 
-  constructor(private readonly emit: (tag: string, payload: { state: string }) => void) {}
+  constructor(private readonly emit: (tag: string, payload: { state: string; x?: number; y?: number }) => void) {}
 
   /** Starts listening and reports the current presence at once. */
   start(): void {
@@ -82,7 +93,20 @@ export class PresenceTracker {
       if (this.pointer === 'outside') this.setPointer('inside');
     };
     listen(document, 'mouseover', back);
-    listen(window, 'mousemove', back);
+    listen(window, 'pointerdown', (ev) => {
+      const p = ev as PointerEvent;
+      if (p.button === 0 && p.isPrimary) this.emit(TAG_CLICK, { state: 'down', x: p.clientX, y: p.clientY });
+    });
+    listen(window, 'mousemove', (ev) => {
+      back();
+      const m = ev as MouseEvent;
+      this.rest = { x: m.clientX, y: m.clientY };
+      if (this.restTimer) clearTimeout(this.restTimer);
+      this.restTimer = setTimeout(() => {
+        this.restTimer = null;
+        if (this.running && this.pointer !== 'outside') this.emit(TAG_POINTER, { state: 'inside', ...this.rest });
+      }, POINTER_REST_MS);
+    });
     this.timer = setInterval(() => this.update(), IDLE_CHECK_MS);
     this.update(true);
   }
@@ -99,7 +123,8 @@ export class PresenceTracker {
     for (const off of this.off.splice(0)) off();
     if (this.timer) clearInterval(this.timer);
     if (this.blurTimer) clearTimeout(this.blurTimer);
-    this.timer = this.blurTimer = null;
+    if (this.restTimer) clearTimeout(this.restTimer);
+    this.timer = this.blurTimer = this.restTimer = null;
   }
 
   get state(): Presence | null {

@@ -377,10 +377,16 @@ export class Replica {
         if (typeof d.href === 'string') this.url = d.href;
         return;
       case EV_CUSTOM:
-        if (d.tag === 'chatcast/pointer') this.outside = d.payload?.state === 'outside';
+        if (d.tag === 'chatcast/pointer') {
+          this.outside = d.payload?.state === 'outside';
+          // Where the pointer came to rest (rrweb's throttle may drop the last move).
+          if (!this.outside && typeof d.payload?.x === 'number' && typeof d.payload?.y === 'number') {
+            this.pointer = { x: d.payload.x, y: d.payload.y };
+          }
+        }
         else if (d.tag === 'chatcast/click') {
-          // Proposed addition: rrweb records no click on a blocked element, so the
-          // agent may report the press itself (position only, never the target).
+          // rrweb records no click on a blocked element, so the agent reports
+          // every press itself (position only, never the target).
           const p = d.payload;
           if (typeof p?.x === 'number' && typeof p?.y === 'number') {
             this.pointer = { x: p.x, y: p.y };
