@@ -112,3 +112,9 @@ export function sentence(msg: string): string {
   const m = msg.trim();
   return m ? m[0].toUpperCase() + m.slice(1) : m;
 }
+
+/** The console's WebSocket endpoint on this server. */
+export function consoleSocketUrl(): string {
+  const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+  return `${proto}//${location.host}/ws/console`;
+}

@@ -13,7 +13,8 @@ import type { VisitorInfo } from '../protocol/VisitorInfo';
 import { newClientId } from '../shared/socket';
 import { cmpId, observeServerTime } from './format';
 import type { FeedListener, WatchFeed } from './screencast/feed';
-import { ConsoleSocket, type SocketState } from './socket';
+import { ReconnectingSocket, type SocketState } from '../shared/socket';
+import { consoleSocketUrl } from './api';
 
 /** What changed, so views redraw only that. */
 export type Change =
@@ -82,7 +83,7 @@ export class Live implements WatchFeed {
   /** Listeners of the raw socket (screencast views watching through this connection). */
   private readonly feedListeners = new Set<FeedListener>();
 
-  private socket: ConsoleSocket<ConsoleIn, ConsoleOut>;
+  private socket: ReconnectingSocket<ConsoleIn, ConsoleOut>;
   private everOpen = false;
   /** Client ids sent on this connection and not acknowledged, in send order (errors answer in order). */
   private inflight: string[] = [];
@@ -94,7 +95,7 @@ export class Live implements WatchFeed {
     private readonly hooks: { onError(e: ErrorBody): void; onUnauthorized(): void },
   ) {
     this.me = me;
-    this.socket = new ConsoleSocket<ConsoleIn, ConsoleOut>(ConsoleSocket.consoleUrl(), {
+    this.socket = new ReconnectingSocket<ConsoleIn, ConsoleOut>(consoleSocketUrl(), {
       onOpen: () => {
         this.onOpen();
         for (const l of [...this.feedListeners]) l.onOpen?.();

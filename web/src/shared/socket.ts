@@ -1,6 +1,7 @@
 // A WebSocket that comes back: reconnects with jittered exponential backoff,
 // speaks the versioned envelope of docs/protocol.md, and gives up only on the
 // server's policy refusals (close codes 4001/4003/4004), whose reason it reports.
+// Binary frames carry screen broadcast data both ways (docs/protocol.md).
 
 import type { ErrorBody } from '../protocol/ErrorBody';
 
@@ -16,6 +17,8 @@ export interface SocketHooks<In> {
   onOpen(): void;
   /** A parsed frame from the server. */
   onMessage(msg: In): void;
+  /** A binary frame (screen data). */
+  onBinary?(data: ArrayBuffer): void;
   /** State changes, for the UI's connection indicator. */
   onState?(state: SocketState, detail?: string): void;
   /** An `error` frame, or the reason of a refusal. */
@@ -29,6 +32,11 @@ export class ReconnectingSocket<Out extends { t: string }, In extends { t: strin
   private stopped = false;
   private lastError: ErrorBody | null = null;
   state: SocketState = 'connecting';
+  // Coming back online or to the tab is a good moment to retry at once.
+  private readonly onOnline = () => this.retryNow();
+  private readonly onVisible = () => {
+    if (document.visibilityState === 'visible') this.retryNow();
+  };
 
   constructor(
     private readonly url: string,
@@ -36,11 +44,8 @@ export class ReconnectingSocket<Out extends { t: string }, In extends { t: strin
     private readonly backoff = { baseMs: 500, maxMs: 15_000 },
   ) {
     this.connect();
-    // Coming back online or to the tab is a good moment to retry at once.
-    addEventListener('online', () => this.retryNow());
-    document.addEventListener('visibilitychange', () => {
-      if (document.visibilityState === 'visible') this.retryNow();
-    });
+    addEventListener('online', this.onOnline);
+    document.addEventListener('visibilitychange', this.onVisible);
   }
 
   /** Whether a frame sent now goes out at once. */
@@ -65,6 +70,8 @@ export class ReconnectingSocket<Out extends { t: string }, In extends { t: strin
   /** Closes for good (logout, page teardown). */
   close(): void {
     this.stopped = true;
+    removeEventListener('online', this.onOnline);
+    document.removeEventListener('visibilitychange', this.onVisible);
     if (this.timer) clearTimeout(this.timer);
     this.ws?.close(1000, 'client closing');
   }
@@ -92,6 +99,7 @@ export class ReconnectingSocket<Out extends { t: string }, In extends { t: strin
       return;
     }
     this.ws = ws;
+    ws.binaryType = 'arraybuffer';
     ws.onopen = () => {
       this.attempt = 0;
       this.lastError = null;
@@ -99,6 +107,11 @@ export class ReconnectingSocket<Out extends { t: string }, In extends { t: strin
       this.hooks.onOpen();
     };
     ws.onmessage = (ev) => {
+      if (this.ws !== ws) return;
+      if (ev.data instanceof ArrayBuffer) {
+        this.hooks.onBinary?.(ev.data);
+        return;
+      }
       if (typeof ev.data !== 'string') return;
       let msg: In & { v?: number };
       try {
@@ -114,6 +127,7 @@ export class ReconnectingSocket<Out extends { t: string }, In extends { t: strin
       this.hooks.onMessage(msg);
     };
     ws.onclose = (ev) => {
+      if (this.ws !== ws) return; // an older socket, already replaced
       this.ws = null;
       if (this.stopped) {
         this.setState('closed');

@@ -5,7 +5,8 @@
 
 import type { ConsoleIn } from '../../protocol/ConsoleIn';
 import type { ConsoleOut } from '../../protocol/ConsoleOut';
-import { ConsoleSocket, type SocketState } from '../socket';
+import { ReconnectingSocket, type SocketState } from '../../shared/socket';
+import { consoleSocketUrl } from '../api';
 
 export interface FeedListener {
   /** The socket (re)connected: send `watch` again. */
@@ -29,11 +30,11 @@ export interface WatchFeed {
 
 /** A feed with a socket of its own. */
 export class SocketFeed implements WatchFeed {
-  private readonly socket: ConsoleSocket<ConsoleIn, ConsoleOut>;
+  private readonly socket: ReconnectingSocket<ConsoleIn, ConsoleOut>;
   private readonly listeners = new Set<FeedListener>();
 
   constructor() {
-    this.socket = new ConsoleSocket<ConsoleIn, ConsoleOut>(ConsoleSocket.consoleUrl(), {
+    this.socket = new ReconnectingSocket<ConsoleIn, ConsoleOut>(consoleSocketUrl(), {
       onOpen: () => this.each((l) => l.onOpen?.()),
       onMessage: (m) => this.each((l) => l.onMessage?.(m)),
       onBinary: (b) => this.each((l) => l.onBinary?.(b)),
