@@ -51,6 +51,15 @@ enum Phase {
     Active { tab: Option<ConnId>, tab_id: Option<String>, by: Consultant, idle_since: Option<Instant> },
 }
 
+impl Phase {
+    /// The consultant who asked.
+    fn by(&self) -> &Consultant {
+        match self {
+            Phase::Pending { by, .. } | Phase::Probing { by, .. } | Phase::Active { by, .. } => by,
+        }
+    }
+}
+
 /// Every visitor's broadcast phase (no entry: idle).
 #[derive(Default)]
 pub struct Broadcasts {
@@ -62,6 +71,13 @@ fn new_id() -> String {
 }
 
 impl Broadcasts {
+    /// Removes and returns the visitor's phase if `pred` holds for it: how a
+    /// step or timer claims a phase it may end, atomically.
+    fn take_if(&self, visitor_id: &str, pred: impl FnOnce(&Phase) -> bool) -> Option<Phase> {
+        let mut phases = self.phases.lock().unwrap();
+        if phases.get(visitor_id).is_some_and(pred) { phases.remove(visitor_id) } else { None }
+    }
+
     /// The button state to show for an online visitor.
     pub fn state_of(&self, visitor_id: &str) -> ScreencastState {
         match self.phases.lock().unwrap().get(visitor_id) {
@@ -175,13 +191,9 @@ pub async fn request(app: &AppState, user: &User, visitor_id: &str) {
             let (app, visitor_id) = (app.clone(), visitor_id.to_owned());
             tokio::spawn(async move {
                 tokio::time::sleep(app.policy.request_timeout).await;
-                let expired = {
-                    let mut phases = app.broadcasts.phases.lock().unwrap();
-                    match phases.get(&visitor_id) {
-                        Some(Phase::Pending { request_id: r, .. }) if *r == request_id => phases.remove(&visitor_id),
-                        _ => None,
-                    }
-                };
+                let expired = app
+                    .broadcasts
+                    .take_if(&visitor_id, |p| matches!(p, Phase::Pending { request_id: r, .. } if *r == request_id));
                 if let Some(Phase::Pending { by, .. }) = expired {
                     app.hub.to_visitor(&visitor_id, &frame(&VisitorOut::ConsentClosed { request_id }), None);
                     let secs = app.policy.request_timeout.as_secs();
@@ -199,16 +211,9 @@ pub async fn request(app: &AppState, user: &User, visitor_id: &str) {
 
 /// The visitor answered the consent block in one of its tabs.
 pub async fn answer(app: &AppState, visitor_id: &str, tab: ConnId, tab_id: Option<String>, request_id: &str, allow: bool) {
-    let by = {
-        let mut phases = app.broadcasts.phases.lock().unwrap();
-        match phases.get(visitor_id) {
-            Some(Phase::Pending { request_id: r, .. }) if r == request_id => match phases.remove(visitor_id) {
-                Some(Phase::Pending { by, .. }) => by,
-                _ => unreachable!(),
-            },
-            _ => return, // stale or already answered in another tab
-        }
-    };
+    let claimed = app.broadcasts.take_if(visitor_id, |p| matches!(p, Phase::Pending { request_id: r, .. } if r == request_id));
+    // Otherwise stale, or already answered in another tab.
+    let Some(Phase::Pending { by, .. }) = claimed else { return };
     // Other tabs hide their consent block.
     app.hub.to_visitor(visitor_id, &frame(&VisitorOut::ConsentClosed { request_id: request_id.to_owned() }), Some(tab));
     if !allow {
@@ -238,13 +243,7 @@ fn start_probe(app: &AppState, visitor_id: &str, tab: ConnId, tab_id: Option<Str
     let (app, visitor_id) = (app.clone(), visitor_id.to_owned());
     tokio::spawn(async move {
         tokio::time::sleep(app.policy.probe_timeout).await;
-        let stale = {
-            let mut phases = app.broadcasts.phases.lock().unwrap();
-            match phases.get(&visitor_id) {
-                Some(Phase::Probing { probe_id: p, .. }) if *p == probe_id => phases.remove(&visitor_id),
-                _ => None,
-            }
-        };
+        let stale = app.broadcasts.take_if(&visitor_id, |p| matches!(p, Phase::Probing { probe_id: p, .. } if *p == probe_id));
         if let Some(Phase::Probing { by, .. }) = stale {
             let secs = app.policy.probe_timeout.as_secs();
             fail(&app, &visitor_id, Some(&by), NoticeReason::WeakConnection, format!("no answer to the connection probe within {secs} s")).await;
@@ -263,13 +262,7 @@ pub fn probe_echo(app: &AppState, visitor_id: &str, tab: ConnId, id: &str) {
 
 /// The tab's upload probe arrived: decide, then start or refuse.
 pub async fn probe_upload(app: &AppState, visitor_id: &str, tab: ConnId, bytes: usize) {
-    let done = {
-        let mut phases = app.broadcasts.phases.lock().unwrap();
-        match phases.get(visitor_id) {
-            Some(Phase::Probing { tab: t, rtt: Some(_), .. }) if *t == tab => phases.remove(visitor_id),
-            _ => None,
-        }
-    };
+    let done = app.broadcasts.take_if(visitor_id, |p| matches!(p, Phase::Probing { tab: t, rtt: Some(_), .. } if *t == tab));
     let Some(Phase::Probing { tab_id, by, sent, rtt: Some(rtt), .. }) = done else { return };
     // The upload began when the probe reached the tab (half a round trip) and
     // the echo left; it ended now.
@@ -306,26 +299,16 @@ async fn start_frame(app: &AppState, visitor_id: &str, consultant_name: &str) ->
 
 /// The agent cannot record (missing APIs): refuse without asking the visitor.
 pub async fn unavailable(app: &AppState, visitor_id: &str, tab: ConnId, detail: String) {
-    let by = {
-        let mut phases = app.broadcasts.phases.lock().unwrap();
-        let ours = match phases.get(visitor_id) {
-            Some(Phase::Pending { .. }) => true,
-            Some(Phase::Probing { tab: t, .. }) => *t == tab,
-            Some(Phase::Active { tab: t, .. }) => *t == Some(tab),
-            None => false,
-        };
-        if !ours {
-            return;
-        }
-        match phases.remove(visitor_id) {
-            Some(Phase::Pending { by, request_id }) => {
-                app.hub.to_visitor(visitor_id, &frame(&VisitorOut::ConsentClosed { request_id }), None);
-                by
-            }
-            Some(Phase::Probing { by, .. } | Phase::Active { by, .. }) => by,
-            None => unreachable!(),
-        }
-    };
+    let ours = app.broadcasts.take_if(visitor_id, |p| match p {
+        Phase::Pending { .. } => true,
+        Phase::Probing { tab: t, .. } => *t == tab,
+        Phase::Active { tab: t, .. } => *t == Some(tab),
+    });
+    let Some(phase) = ours else { return };
+    if let Phase::Pending { request_id, .. } = &phase {
+        app.hub.to_visitor(visitor_id, &frame(&VisitorOut::ConsentClosed { request_id: request_id.clone() }), None);
+    }
+    let by = phase.by().clone();
     app.relay.clear(visitor_id);
     fail(app, visitor_id, Some(&by), NoticeReason::Unsupported, detail).await;
 }
@@ -349,10 +332,7 @@ pub async fn stop_by_visitor(app: &AppState, visitor_id: &str) {
         tracing::error!(error = %e, "could not revoke consent");
     }
     let phase = app.broadcasts.phases.lock().unwrap().remove(visitor_id);
-    let by = match &phase {
-        Some(Phase::Pending { by, .. } | Phase::Probing { by, .. } | Phase::Active { by, .. }) => Some(by.clone()),
-        None => None,
-    };
+    let by = phase.as_ref().map(|p| p.by().clone());
     if let Some(phase) = phase {
         end(app, visitor_id, phase, "stopped_by_visitor").await;
     }
@@ -401,31 +381,26 @@ pub async fn tab_joined(app: &AppState, visitor_id: &str, tab: ConnId, tab_id: O
 
 /// A tab's socket closed.
 pub async fn tab_left(app: &AppState, visitor_id: &str, tab: ConnId) {
-    let failed = {
-        let mut phases = app.broadcasts.phases.lock().unwrap();
-        match phases.get_mut(visitor_id) {
-            Some(Phase::Active { tab: t, .. }) if *t == Some(tab) => {
-                *t = None;
-                None
-            }
-            Some(Phase::Probing { tab: t, .. }) if *t == tab => phases.remove(visitor_id),
-            _ => None,
-        }
-    };
-    if let Some(Phase::Probing { by, .. }) = failed {
+    if let Some(Phase::Probing { by, .. }) =
+        app.broadcasts.take_if(visitor_id, |p| matches!(p, Phase::Probing { tab: t, .. } if *t == tab))
+    {
         return fail(app, visitor_id, Some(&by), NoticeReason::Offline, "the tab closed during the connection check".into()).await;
+    }
+    let was_broadcasting = match app.broadcasts.phases.lock().unwrap().get_mut(visitor_id) {
+        Some(Phase::Active { tab: t, .. }) if *t == Some(tab) => {
+            *t = None;
+            true
+        }
+        _ => false,
+    };
+    if !was_broadcasting {
+        return;
     }
     // Give a navigating or reconnecting tab time to come back.
     let (app, visitor_id) = (app.clone(), visitor_id.to_owned());
     tokio::spawn(async move {
         tokio::time::sleep(app.policy.idle_grace).await;
-        let gone = {
-            let mut phases = app.broadcasts.phases.lock().unwrap();
-            match phases.get(&visitor_id) {
-                Some(Phase::Active { tab: None, .. }) => phases.remove(&visitor_id),
-                _ => None,
-            }
-        };
+        let gone = app.broadcasts.take_if(&visitor_id, |p| matches!(p, Phase::Active { tab: None, .. }));
         if let Some(Phase::Active { by, .. }) = gone {
             app.relay.clear(&visitor_id);
             let secs = app.policy.idle_grace.as_secs();
@@ -487,20 +462,12 @@ fn watch_for_idle(app: &AppState, visitor_id: &str) {
     let (app, visitor_id) = (app.clone(), visitor_id.to_owned());
     tokio::spawn(async move {
         tokio::time::sleep(app.policy.idle_grace).await;
-        let idle = {
-            let mut phases = app.broadcasts.phases.lock().unwrap();
-            match phases.get(&visitor_id) {
-                Some(Phase::Active { idle_since: Some(t), .. }) if t.elapsed() >= app.policy.idle_grace => {
-                    phases.remove(&visitor_id)
-                }
-                _ => None,
-            }
-        };
+        let grace = app.policy.idle_grace;
+        let idle = app
+            .broadcasts
+            .take_if(&visitor_id, |p| matches!(p, Phase::Active { idle_since: Some(t), .. } if t.elapsed() >= grace));
         if let Some(phase) = idle {
-            let by = match &phase {
-                Phase::Active { by, .. } => by.clone(),
-                _ => unreachable!(),
-            };
+            let by = phase.by().clone();
             end(&app, &visitor_id, phase, "no_viewers").await;
             record(&app, &visitor_id, Some(&by), "stopped", "nobody watched", Some("Screen broadcast stopped: nobody was watching".into())).await;
         }
