@@ -1,0 +1,298 @@
+#!/usr/bin/env node
+// Browser-side benchmarks of the screen broadcast. Prints ONE JSON object:
+//   { meta, figures: { name: {value, unit, target, holds, comparison: {name, value}, ratio, …} }, raw }
+//
+//   node bench/run.mjs            the full suite (< 10 min on 2 cores)
+//   node bench/run.mjs --smoke    every measurement tiny (< 90 s), for CI
+//   node bench/run.mjs --only=live,busy   some scenarios: live rrweb busy overhead heavy
+//   --out=FILE                    also write the JSON there
+//
+// Server: target/release/chatcast if built, else target/debug/chatcast
+// (CHATCAST_BIN overrides). Everything runs on loopback. See README.md.
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { execFileSync } from 'node:child_process';
+import {
+  BIN, deflateOne, deltaIds, dropIds, countSerialized, figure, launch, pct, r1, r2, summary,
+} from './lib.mjs';
+import * as live from './scenarios/live.mjs';
+import * as rrwebCursor from './scenarios/rrweb_cursor.mjs';
+import * as busy from './scenarios/busy.mjs';
+import * as overhead from './scenarios/overhead.mjs';
+import * as heavy from './scenarios/heavy.mjs';
+
+const args = process.argv.slice(2);
+const smoke = args.includes('--smoke');
+const only = (args.find((a) => a.startsWith('--only=')) ?? '').slice(7).split(',').filter(Boolean);
+const outFile = (args.find((a) => a.startsWith('--out=')) ?? '').slice(6);
+
+const CFG = smoke
+  ? { launch, domSeconds: 3, moves: 120, rrwebMoves: 120, seconds: 8, overheadSeconds: 4, reducedMotion: false, heavyNodes: 20_000, reopens: 1, resnaps: 1 }
+  : { launch, domSeconds: 20, moves: 1200, rrwebMoves: 1200, seconds: 60, overheadSeconds: 30, reducedMotion: true, heavyNodes: 100_000, reopens: 3, resnaps: 3 };
+
+const log = (...a) => process.stderr.write(`[bench] ${a.join(' ')}\n`);
+const want = (name) => !only.length || only.includes(name);
+const median = (xs) => pct(xs, 50);
+const kb = (bytes) => r1(bytes / 1000);
+
+const raw = {};
+const errors = {};
+const timings = {};
+
+async function scenario(name, fn) {
+  if (!want(name)) return;
+  const t = Date.now();
+  log(`${name}…`);
+  try {
+    raw[name] = await fn();
+  } catch (e) {
+    errors[name] = String(e?.stack || e);
+    log(`${name} failed: ${e?.message || e}`);
+  }
+  timings[name] = r1((Date.now() - t) / 1000);
+  log(`${name} done in ${timings[name]} s`);
+}
+
+const started = Date.now();
+await scenario('live', () => live.run({ ...CFG }));
+await scenario('rrweb', () => rrwebCursor.run({ ...CFG, moves: CFG.rrwebMoves }));
+await scenario('busy', () => busy.run({ ...CFG }));
+await scenario('overhead', () => overhead.run({ ...CFG, seconds: CFG.overheadSeconds }));
+await scenario('heavy', () => heavy.run({ ...CFG }));
+
+// ---- figures ---------------------------------------------------------------------
+
+const F = {};
+const L = raw.live;
+const R = raw.rrweb;
+
+// 1. Cursor lag.
+if (L) {
+  const ours = summary(L.cursor.lags);
+  const frame = summary(L.cursor.frame_lags);
+  const d = R ? summary(R.defaults.lags) : null;
+  const ctl = R ? summary(R.product_sampling.lags) : null;
+  const common = {
+    what: 'page.mouse.move on the visitor page at 60 Hz → replica-cursor style set in the screencast window (server relay, real product); a move counts as shown when the cursor stands at it or at a later move',
+    comparison_is: 'plain @rrweb/record, default sampling (mousemove 50 ms, mousemoveCallback 500 ms) → JSON over a BroadcastChannel → @rrweb/replay Replayer, liveMode, startLive(Date.now()), no buffer; time until its .replayer-mouse stands there. No server in that path: it measures rrweb\'s sampling delay plus one animation frame',
+    moves: L.cursor.moves,
+    moves_never_shown: L.cursor.unseen,
+    clock_skew_ms: r2(L.clock_skew_ms),
+  };
+  F.cursor_lag_p50 = figure({
+    value: ours.p50, unit: 'ms', target: { op: '<=', value: 50 },
+    comparison: d && { name: 'rrweb default sampling (50/500 ms), p50', value: d.p50 },
+    extra: {
+      ...common,
+      at_next_frame_p50: frame.p50,
+      control_same_harness_rrweb_sampling_16_16_p50: ctl?.p50 ?? null,
+      detail: { ours, at_next_frame: frame, rrweb_defaults: d, rrweb_16_16: ctl },
+    },
+  });
+  F.cursor_lag_p99 = figure({
+    value: ours.p99, unit: 'ms', target: { op: '<=', value: 100 },
+    comparison: d && { name: 'rrweb default sampling (50/500 ms), p99', value: d.p99 },
+    extra: { at_next_frame_p99: frame.p99, control_same_harness_rrweb_sampling_16_16_p99: ctl?.p99 ?? null },
+  });
+}
+
+// 2. DOM change → replica.
+if (L) {
+  const ours = summary(L.dom.product.lags);
+  const buf = summary(L.dom.buffered.lags);
+  F.dom_to_replica_p50 = figure({
+    value: ours.p50, unit: 'ms', target: { op: '<=', value: 50 },
+    comparison: { name: 'same frames, rrweb Replayer with the documented 1 s live buffer (startLive(Date.now() - 1000), visitor timestamps), p50', value: buf.p50 },
+    extra: {
+      what: '#counter text set every 100 ms on the visitor page → the replica iframe\'s #counter shows it (MutationObserver in the screencast window; the Replayer applies it inside an animation frame, so it is painted in that frame)',
+      changes: L.dom.changes, never_shown: L.dom.product.unseen, detail: { ours, buffered: buf },
+    },
+  });
+  F.dom_to_replica_p99 = figure({
+    value: ours.p99, unit: 'ms', target: { op: '<=', value: 100 },
+    comparison: { name: '1 s live buffer, p99', value: buf.p99 },
+  });
+}
+
+// 3. Bytes on the wire.
+if (raw.busy) {
+  const B = raw.busy;
+  const perMin = (bytes) => kb((bytes * 60_000) / B.ms);
+  const eventsPerMin = Math.round((B.events * 60_000) / B.ms);
+  const budget = { op: '<=', value: 96 };
+  F.visitor_upload_kb_per_min = figure({
+    value: perMin(B.up.stream_wire), unit: 'KB/min', target: budget,
+    comparison: { name: 'raw JSON frames (no compression)', value: perMin(B.up.raw_wire) },
+    extra: {
+      what: 'visitor→server, busy page with a consultant watching: every frame the page sent (framesent), compressed as permessage-deflate with context takeover (one raw-deflate stream, Z_SYNC_FLUSH per message, 4-byte tail stripped, zlib level 6), plus WebSocket frame headers; KB = 1000 bytes',
+      target_is: '5 % of the slowest upload a broadcast is allowed on (weak_upload_kbps 256 kbit/s ≈ 1.9 MB/min)',
+      per_message_deflate_kb_per_min: perMin(B.up.each_wire),
+      per_message_vs_stream: r2(B.up.each_wire / B.up.stream_wire),
+      raw_vs_stream: r2(B.up.raw_wire / B.up.stream_wire),
+      measured_tcp_kb_per_min: B.tcp.visitor_to_server !== null ? perMin(B.tcp.visitor_to_server) : null,
+      events_per_min: eventsPerMin,
+      messages_per_min: Math.round((B.up.messages * 60_000) / B.ms),
+      seconds: r1(B.ms / 1000),
+      negotiated: B.negotiated.visitor,
+      event_kinds: B.event_kinds,
+    },
+  });
+  F.viewer_download_kb_per_min = figure({
+    value: perMin(B.down.stream_wire), unit: 'KB/min', target: budget,
+    comparison: { name: 'raw frames (no compression)', value: perMin(B.down.raw_wire) },
+    extra: {
+      what: 'server→screencast window (framereceived), compressed the same way at zlib level 1 (the server\'s low-latency profile), plus frame headers',
+      per_message_deflate_kb_per_min: perMin(B.down.each_wire),
+      at_level_6_kb_per_min: perMin(B.down_level6.stream_wire),
+      measured_tcp_kb_per_min: B.tcp.server_to_viewer !== null ? perMin(B.tcp.server_to_viewer) : null,
+      negotiated: B.negotiated.viewer,
+    },
+  });
+}
+
+// 4. Keyframe of the typical page.
+if (L && L.keyframe) {
+  const body = L.keyframe.body;
+  const events = JSON.parse(body.toString('utf8'));
+  const full = events.find((e) => e.type === 2);
+  const deflated = deflateOne(body);
+  const withTree = (tree) => JSON.stringify(events.map((e) => (e === full ? { ...e, data: { ...e.data, node: tree } } : e)));
+  const delta = deflateOne(withTree(deltaIds(full.data.node, false)));
+  const implicit = deflateOne(withTree(deltaIds(full.data.node, true)));
+  const none = deflateOne(withTree(dropIds(full.data.node)));
+  const nodes = countSerialized(full.data.node);
+  F.keyframe_deflated_kb = figure({
+    value: kb(deflated), unit: 'KB', target: { op: '<=', value: 10 },
+    comparison: { name: 'raw JSON body', value: kb(body.length) },
+    extra: {
+      what: 'the first keyframe the visitor page sent for the ~4,000-node page, body only, deflated on its own (fresh context, zlib level 6, sync flush, tail stripped)',
+      page_dom_nodes: L.page_nodes,
+      serialized_nodes: nodes,
+      raw_bytes: body.length,
+      deflated_bytes: deflated,
+      bytes_per_node_deflated: r2(deflated / nodes),
+      ids_share_of_deflated: r2(1 - none / deflated),
+    },
+  });
+  F.keyframe_id_delta_kb = figure({
+    value: kb(delta), unit: 'KB', target: { op: '<=', value: 10 },
+    comparison: { name: 'the keyframe as sent (absolute ids), deflated', value: kb(deflated) },
+    extra: {
+      what: 'the same snapshot with each node\'s "id" rewritten as the difference from the previous node\'s id in pre-order (reversible), deflated the same way',
+      implicit_ids_kb: kb(implicit),
+      implicit_is: 'a difference of 1 left out (most nodes carry no id at all)',
+      no_ids_kb: kb(none),
+      gain_delta: r2(deflated / delta),
+      gain_implicit: r2(deflated / implicit),
+    },
+  });
+}
+
+// 5. Main thread.
+if (raw.overhead) {
+  const O = raw.overhead;
+  const pctOver = (k) => r1(((O.watching[k] - O.none[k]) / O.none[k]) * 100);
+  const per = (x) => r1(x / (O.none.ms / 1000));
+  F.visitor_script_overhead = figure({
+    value: pctOver('ScriptDuration'), unit: '%', target: { op: '<=', value: 10 },
+    comparison: { name: 'ScriptDuration without the widget, ms', value: O.none.ScriptDuration },
+    extra: {
+      what: `CDP Performance.getMetrics deltas over the same ${r1(O.none.ms / 1000)} s of scripted activity on the busy page: with the widget broadcasting to a watching consultant vs the same page without the widget`,
+      script_ms: { none: O.none.ScriptDuration, widget_idle: O.idle.ScriptDuration, watching: O.watching.ScriptDuration, watching_reduced_motion: O.watching_reduced_motion?.ScriptDuration ?? null },
+      added_script_ms_per_s: per(O.watching.ScriptDuration - O.none.ScriptDuration),
+      note: 'the page\'s own script is tiny, so the relative figure is large; added_script_ms_per_s is the absolute cost',
+    },
+  });
+  F.visitor_task_overhead = figure({
+    value: pctOver('TaskDuration'), unit: '%', target: { op: '<=', value: 10 },
+    comparison: { name: 'TaskDuration without the widget, ms', value: O.none.TaskDuration },
+    extra: {
+      task_ms: { none: O.none.TaskDuration, widget_idle: O.idle.TaskDuration, watching: O.watching.TaskDuration, watching_reduced_motion: O.watching_reduced_motion?.TaskDuration ?? null },
+      added_task_ms_per_s: per(O.watching.TaskDuration - O.none.TaskDuration),
+      thread_cpu_overhead_pct: pctOver('ThreadTime'),
+      thread_cpu_ms: { none: O.none.ThreadTime, widget_idle: O.idle.ThreadTime, watching: O.watching.ThreadTime, watching_reduced_motion: O.watching_reduced_motion?.ThreadTime ?? null },
+      recalc_style_ms: { none: O.none.RecalcStyleDuration, watching: O.watching.RecalcStyleDuration, watching_reduced_motion: O.watching_reduced_motion?.RecalcStyleDuration ?? null },
+      note: 'TaskDuration is wall time and includes waiting for a core (the consultant\'s window and the server share these 2 cores); ThreadTime is the main thread\'s CPU time',
+    },
+  });
+  F.visitor_long_tasks = figure({
+    value: O.watching.longtasks, unit: 'long tasks', target: { op: '<=', value: 0 },
+    comparison: { name: 'without the widget', value: O.none.longtasks },
+    extra: {
+      during: 'the scripted activity, typical page',
+      at_broadcast_start: O.watching.start,
+      widget_idle: O.idle.longtasks,
+    },
+  });
+}
+
+// 6. Heavy page.
+if (raw.heavy) {
+  const X = raw.heavy;
+  const reopen = median(X.reopen.map((r) => r.click_to_replica_ms));
+  const kfs = X.resnap.filter((s) => s.kind === 'keyframe');
+  const resnapBlocked = median(kfs.map((s) => s.longtask_ms));
+  const resnapCall = median(kfs.map((s) => s.call_to_frame_sent_ms));
+  F.heavy_reopen_ms = figure({
+    value: reopen, unit: 'ms', target: { op: '<=', value: 1000 },
+    comparison: { name: 'estimate with a new snapshot from the visitor (its keyframe call → frame sent, plus this same path)', value: Math.round(resnapCall + reopen) },
+    extra: {
+      what: `screencast window closed and opened again on a ${X.page_nodes}-node page: console button click → the replica shows the page's last element (median of ${X.reopen.length})`,
+      reopens: X.reopen,
+      viewer_parse_keyframe_ms: X.viewer_parse_keyframe_ms,
+    },
+  });
+  F.heavy_reopen_visitor_blocked_ms = figure({
+    value: Math.max(...X.reopen.map((r) => r.visitor_longtask_ms)), unit: 'ms', target: { op: '<=', value: 0 },
+    comparison: { name: 'asking the visitor page for a new keyframe (agent keyframe(): long tasks)', value: resnapBlocked },
+    extra: {
+      visitor_keyframes_sent_on_reopen: X.reopen.map((r) => r.visitor_keyframes_sent),
+      resnap: X.resnap,
+    },
+  });
+  F.heavy_initial_snapshot_blocked_ms = figure({
+    value: X.initial.visitor_longtasks?.total_ms ?? null, unit: 'ms', target: { op: '<=', value: 200 },
+    comparison: { name: 'plain rrweb record() defaults + JSON.stringify on the same page', value: X.rrweb_defaults.record_and_stringify_ms },
+    extra: {
+      what: 'long tasks on the visitor page between the consent click and the keyframe handed to the socket',
+      longest_task_ms: X.initial.visitor_longtasks?.longest_ms ?? null,
+      target_is: 'no freeze longer than 200 ms (INP "good")',
+      initial: X.initial,
+      page_nodes: X.page_nodes,
+      rrweb_defaults: X.rrweb_defaults,
+    },
+  });
+}
+
+function cmd(bin, a) {
+  try {
+    return execFileSync(bin, a, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return null;
+  }
+}
+
+const result = {
+  meta: {
+    mode: smoke ? 'smoke' : 'full',
+    server: BIN,
+    chromium: cmd(process.env.CHROMIUM_PATH || '/usr/bin/chromium', ['--version']),
+    node: process.version,
+    cpus: os.cpus().length,
+    config: Object.fromEntries(Object.entries(CFG).filter(([k]) => k !== 'launch')),
+    seconds: timings,
+    total_seconds: r1((Date.now() - started) / 1000),
+    errors: Object.keys(errors).length ? errors : undefined,
+  },
+  figures: F,
+  raw: {
+    typical_page_nodes: L?.page_nodes,
+    busy: raw.busy && { ...raw.busy },
+    overhead: raw.overhead,
+    heavy: raw.heavy,
+  },
+};
+const text = JSON.stringify(result, null, 2);
+if (outFile) writeFileSync(outFile, text + '\n');
+process.stdout.write(text + '\n');
+process.exit(Object.keys(errors).length ? 1 : 0);

@@ -1,0 +1,93 @@
+// Figure 3: bytes on the wire for a busy page with a consultant watching.
+// Every frame the visitor's page sends (framesent: Chromium reports them
+// uncompressed) and every frame the screencast window receives are captured
+// during `seconds` of scripted activity and compressed offline the way
+// permessage-deflate does it (lib.mjs: one raw-deflate context per direction,
+// Z_SYNC_FLUSH per message, tail stripped), with WebSocket frame headers.
+// The kernel's byte counters of the server's sockets (ss) are read at both
+// ends of the window as a check of what really crossed loopback.
+import zlib from 'node:zlib';
+import { driveActivity } from '../activity.mjs';
+import {
+  grant, openConsultant, openVisitor, replicaShows, screenFrames, sleep, startEnv, tcpCounters, tcpDelta, wireBytes,
+} from '../lib.mjs';
+
+export async function run(cfg) {
+  const env = await startEnv();
+  const browser = await cfg.launch();
+  const port = Number(new URL(env.server.url).port);
+  try {
+    const v = await openVisitor(browser, `${env.site.origin}/typical`, { cdp: true, sendLog: false });
+    const c = await openConsultant(browser, env.server.url, {});
+    const received = [];
+    const viewerHandshakes = [];
+    c.ctx.on('page', async (p) => {
+      p.on('websocket', (ws) => ws.on('framereceived', (f) => received.push(f.payload)));
+      try {
+        const s = await c.ctx.newCDPSession(p);
+        s.on('Network.webSocketHandshakeResponseReceived', (e) => viewerHandshakes.push(e.response.headers));
+        await s.send('Network.enable');
+      } catch {
+        // the window was already closing
+      }
+    });
+    const host = await grant(c, v);
+    await replicaShows(host, '#end-marker');
+    await sleep(1000);
+
+    const sent0 = v.sent.length;
+    const recv0 = received.length;
+    const tcp0 = tcpCounters(port);
+    const t0 = Date.now();
+    await v.page.evaluate(() => window.__page.busy());
+    const did = await driveActivity(v.page, cfg.seconds * 1000);
+    await v.page.evaluate(() => window.__page.stop());
+    const ms = Date.now() - t0;
+    await sleep(500);
+    const tcp1 = tcpCounters(port);
+    const sent = v.sent.slice(sent0);
+    const recv = received.slice(recv0);
+
+    // rrweb events in the visitor's frames, by kind.
+    const kinds = {};
+    let events = 0;
+    for (const f of screenFrames(sent)) {
+      if (f.kind !== 1 && f.kind !== 2) continue;
+      for (const e of JSON.parse(f.body.toString('utf8'))) {
+        events++;
+        const k = e.type === 3 ? `incremental/${e.data.source}` : e.type === 5 ? `custom/${e.data.tag}` : `type/${e.type}`;
+        kinds[k] = (kinds[k] ?? 0) + 1;
+      }
+    }
+    const up = await wireBytes(sent, { fromClient: true });
+    // yawc's low-latency profile: level 1, context takeover (transport/mod.rs).
+    const down = await wireBytes(recv, { fromClient: false, level: 1 });
+    const downLevel6 = await wireBytes(recv, { fromClient: false });
+    const deltas = tcpDelta(tcp0, tcp1);
+    const visitorSock = deltas.reduce((a, b) => (b.received > (a?.received ?? -1) ? b : a), null);
+    const viewerSock = deltas.reduce((a, b) => (b.sent > (a?.sent ?? -1) ? b : a), null);
+    const vHeaders = v.handshakes.map((h) => h['Sec-WebSocket-Extensions'] ?? h['sec-websocket-extensions'] ?? null);
+    const cHeaders = viewerHandshakes.map((h) => h['Sec-WebSocket-Extensions'] ?? h['sec-websocket-extensions'] ?? null);
+    await c.ctx.close();
+    await v.ctx.close();
+    return {
+      ms,
+      activity: did,
+      events,
+      event_kinds: kinds,
+      up,
+      down,
+      down_level6: downLevel6,
+      tcp: {
+        visitor_to_server: visitorSock?.received ?? null,
+        server_to_viewer: viewerSock?.sent ?? null,
+        sockets: deltas.length,
+      },
+      negotiated: { visitor: vHeaders, viewer: cHeaders },
+      level_note: `zlib ${zlib.constants.Z_DEFAULT_COMPRESSION} (default, 6) for Chromium's side, 1 for the server's`,
+    };
+  } finally {
+    await browser.close();
+    await env.close();
+  }
+}
