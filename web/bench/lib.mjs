@@ -507,3 +507,32 @@ export function dropIds(node) {
   };
   return walk(node);
 }
+
+/**
+ * An estimate of a compact snapshot encoding: every node a JSON array with
+ * no key names and no ids (pre-order, +1 each; an id that breaks the run is
+ * written out). Element: [tag, attrs|0, ...children]; text: "string" (a style
+ * text: ["#s", text]); other nodes: ["#<type>", ...values]. Reversible for
+ * what rrweb serializes; used only to size the idea offline.
+ */
+export function compactTree(node) {
+  let prev = 0;
+  const walk = (x) => {
+    const gap = x.id !== prev + 1 ? { id: x.id } : null;
+    prev = x.id;
+    const kids = (x.childNodes ?? []).map(walk);
+    let out;
+    if (x.type === 2) {
+      const attrs = { ...(x.attributes ?? {}) };
+      for (const k of ['isSVG', 'needBlock', 'isCustom']) if (x[k]) attrs[`#${k}`] = x[k];
+      out = [x.tagName, Object.keys(attrs).length ? attrs : 0, ...kids];
+    } else if (x.type === 3) {
+      out = x.isStyle ? ['#s', x.textContent] : x.textContent;
+    } else {
+      const { type, id, childNodes, ...rest } = x;
+      out = [`#${type}`, ...Object.values(rest), ...kids];
+    }
+    return gap ? [gap, out] : out;
+  };
+  return walk(node);
+}

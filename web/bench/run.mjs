@@ -13,7 +13,7 @@ import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { execFileSync } from 'node:child_process';
 import {
-  BIN, deflateOne, deltaIds, dropIds, countSerialized, figure, launch, pct, r1, r2, summary,
+  BIN, compactTree, deflateOne, deltaIds, dropIds, countSerialized, figure, launch, pct, r1, r2, summary,
 } from './lib.mjs';
 import * as live from './scenarios/live.mjs';
 import * as rrwebCursor from './scenarios/rrweb_cursor.mjs';
@@ -148,6 +148,13 @@ if (raw.busy) {
       negotiated: B.negotiated.viewer,
     },
   });
+  F.viewer_download_tcp_kb_per_min = figure({
+    value: B.tcp.server_to_viewer !== null ? perMin(B.tcp.server_to_viewer) : null, unit: 'KB/min', target: budget,
+    comparison: { name: 'the same frames through zlib level 1 with context takeover (computed)', value: perMin(B.down.stream_wire) },
+    extra: {
+      what: 'server→screencast window as the kernel counted it (ss bytes_sent of the server\'s socket to the window; WebSocket frames as compressed by the server, pings included)',
+    },
+  });
 }
 
 // 4. Keyframe of the typical page.
@@ -160,7 +167,19 @@ if (L && L.keyframe) {
   const delta = deflateOne(withTree(deltaIds(full.data.node, false)));
   const implicit = deflateOne(withTree(deltaIds(full.data.node, true)));
   const none = deflateOne(withTree(dropIds(full.data.node)));
+  const compactJson = withTree(compactTree(full.data.node));
+  const compact = deflateOne(compactJson);
   const nodes = countSerialized(full.data.node);
+  // What the page's content weighs on its own: its text, its CSS.
+  const texts = [];
+  const css = [];
+  (function walk(n) {
+    if (n.type === 3) (n.isStyle ? css : texts).push(n.textContent ?? '');
+    if (n.attributes && typeof n.attributes._cssText === 'string') css.push(n.attributes._cssText);
+    for (const ch of n.childNodes ?? []) walk(ch);
+  })(full.data.node);
+  const textDeflated = deflateOne(texts.join(''));
+  const cssDeflated = deflateOne(css.join(''));
   F.keyframe_deflated_kb = figure({
     value: kb(deflated), unit: 'KB', target: { op: '<=', value: 10 },
     comparison: { name: 'raw JSON body', value: kb(body.length) },
@@ -172,6 +191,9 @@ if (L && L.keyframe) {
       deflated_bytes: deflated,
       bytes_per_node_deflated: r2(deflated / nodes),
       ids_share_of_deflated: r2(1 - none / deflated),
+      page_text_alone_deflated_kb: kb(textDeflated),
+      page_css_alone_deflated_kb: kb(cssDeflated),
+      content_note: 'text and CSS deflated on their own: what any encoding of this page must still carry',
     },
   });
   F.keyframe_id_delta_kb = figure({
@@ -182,6 +204,9 @@ if (L && L.keyframe) {
       implicit_ids_kb: kb(implicit),
       implicit_is: 'a difference of 1 left out (most nodes carry no id at all)',
       no_ids_kb: kb(none),
+      compact_tuples_kb: kb(compact),
+      compact_tuples_raw_kb: kb(Buffer.byteLength(compactJson)),
+      compact_is: 'estimate: nodes as JSON arrays without key names or ids (implicit pre-order), lib.mjs compactTree',
       gain_delta: r2(deflated / delta),
       gain_implicit: r2(deflated / implicit),
     },

@@ -85,6 +85,8 @@ export async function run(cfg) {
       },
       negotiated: { visitor: vHeaders, viewer: cHeaders },
       level_note: `zlib ${zlib.constants.Z_DEFAULT_COMPRESSION} (default, 6) for Chromium's side, 1 for the server's`,
+      // For offline analysis (not printed by run.mjs).
+      payloads: cfg.keepPayloads ? { sent, recv } : undefined,
     };
   } finally {
     await browser.close();
