@@ -128,7 +128,7 @@ export async function startEnv({ typicalNodes = 4000 } = {}) {
 
 /**
  * Init script for the visitor's context: a log of the binary frames the page
- * sends (time, bytes, kind) when `sendLog` is set.
+ * sends (time, bytes, kind, how long WebSocket.send took) when `sendLog` is set.
  */
 export function visitorInit(opts) {
   if (!opts || !opts.sendLog) return;
@@ -137,8 +137,10 @@ export function visitorInit(opts) {
   WebSocket.prototype.send = function (d) {
     if (typeof d !== 'string') {
       const first = d instanceof ArrayBuffer ? new Uint8Array(d, 0, 1)[0] : d && d.byteLength ? d[0] : -1;
+      const t = performance.now();
       const r = send.call(this, d);
-      log.push([performance.timeOrigin + performance.now(), d.byteLength ?? d.size, first]);
+      const end = performance.now();
+      log.push([performance.timeOrigin + end, d.byteLength ?? d.size, first, end - t]);
       return r;
     }
     return send.call(this, d);

@@ -131,6 +131,8 @@ if (raw.busy) {
       raw_vs_stream: r2(B.up.raw_wire / B.up.stream_wire),
       measured_tcp_kb_per_min: B.tcp.visitor_to_server !== null ? perMin(B.tcp.visitor_to_server) : null,
       events_per_min: eventsPerMin,
+      ws_send_mean_ms: B.ws_send.mean_ms,
+      ws_send_ms_per_min: r1((B.ws_send.total_ms * 60_000) / B.ms),
       messages_per_min: Math.round((B.up.messages * 60_000) / B.ms),
       seconds: r1(B.ms / 1000),
       negotiated: B.negotiated.visitor,

@@ -17,7 +17,7 @@ export async function run(cfg) {
   const browser = await cfg.launch();
   const port = Number(new URL(env.server.url).port);
   try {
-    const v = await openVisitor(browser, `${env.site.origin}/typical`, { cdp: true, sendLog: false });
+    const v = await openVisitor(browser, `${env.site.origin}/typical`, { cdp: true, sendLog: true });
     const c = await openConsultant(browser, env.server.url, {});
     const received = [];
     const viewerHandshakes = [];
@@ -35,6 +35,7 @@ export async function run(cfg) {
     await replicaShows(host, '#end-marker');
     await sleep(1000);
 
+    const log0 = await v.page.evaluate(() => window.__sendLog.length);
     const sent0 = v.sent.length;
     const recv0 = received.length;
     const tcp0 = tcpCounters(port);
@@ -46,6 +47,8 @@ export async function run(cfg) {
     await sleep(500);
     const tcp1 = tcpCounters(port);
     const sent = v.sent.slice(sent0);
+    // WebSocket.send's own time in the page, per binary frame.
+    const sendMs = await v.page.evaluate((n) => window.__sendLog.slice(n).map((x) => x[3]), log0);
     const recv = received.slice(recv0);
 
     // rrweb events in the visitor's frames, by kind.
@@ -73,6 +76,7 @@ export async function run(cfg) {
     return {
       ms,
       activity: did,
+      ws_send: { calls: sendMs.length, total_ms: Math.round(sendMs.reduce((a, b) => a + b, 0) * 10) / 10, mean_ms: sendMs.length ? Math.round((sendMs.reduce((a, b) => a + b, 0) / sendMs.length) * 1000) / 1000 : null },
       events,
       event_kinds: kinds,
       up,
