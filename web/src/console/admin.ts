@@ -166,7 +166,77 @@ function siteCard(s: Site, highlight: boolean): HTMLElement {
       h('pre', { 'data-testid': 'embed-snippet' }, h('code', null, snippet)),
       copyButton(() => snippet, 'snippet'),
     ),
+    privacyForm(s),
   );
+}
+
+/** Lines of a selector list that no browser can parse. */
+function invalidSelectors(lines: string[]): string[] {
+  return lines.filter((sel) => {
+    try {
+      document.querySelector(sel);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+}
+
+function lines(text: string): string[] {
+  return text.split('\n').map((l) => l.trim()).filter(Boolean);
+}
+
+/** What the agent masks on this site beyond what it always protects; applies from the next broadcast. */
+function privacyForm(s: Site): HTMLElement {
+  const p = s.privacy ?? { mask_all_inputs: false, block_selectors: [], mask_selectors: [] };
+  const id = (k: string) => `site-${s.id}-${k}`;
+  const maskAll = h('input', { type: 'checkbox', id: id('mask-all'), 'data-testid': 'privacy-mask-all' }) as HTMLInputElement;
+  maskAll.checked = p.mask_all_inputs;
+  const block = h('textarea', { id: id('block'), rows: '2', spellcheck: 'false', 'data-testid': 'privacy-block', placeholder: '.account-balance\n#order-history' }, p.block_selectors.join('\n')) as HTMLTextAreaElement;
+  const mask = h('textarea', { id: id('mask'), rows: '2', spellcheck: 'false', 'data-testid': 'privacy-mask', placeholder: '.customer-name' }, p.mask_selectors.join('\n')) as HTMLTextAreaElement;
+  const ttl = h('input', { type: 'number', id: id('ttl'), min: '1', max: '8760', 'data-testid': 'privacy-ttl', value: String(s.consent_ttl_hours ?? 24) }) as HTMLInputElement;
+  const status = h('p', { class: 'help', role: 'status', 'data-testid': 'privacy-status' });
+  const save = h('button', { type: 'submit', class: 'btn btn-secondary btn-sm', 'data-testid': 'privacy-save' }, 'Save privacy settings');
+  const form = h('form', { class: 'privacy', 'data-testid': 'privacy-form' },
+    h('h4', null, 'Screen broadcast privacy'),
+    h('p', { class: 'help' },
+      'Always protected, whatever is set here: password fields (also when shown as text), payment-card fields, hidden inputs, the chat widget, and elements marked ',
+      h('code', null, '<div data-chatcast-private>'), ' (a grey box of the same size) or ',
+      h('code', null, '<p data-chatcast-mask>'), ' (text masked, layout kept); rr-block, rr-mask and data-private too.'),
+    h('label', { class: 'check' }, maskAll, ' Mask every input field'),
+    field('Blocked elements (CSS selectors, one per line)', block, 'Replaced by a grey box of the same size.'),
+    field('Masked text (CSS selectors, one per line)', mask, 'Text masked, layout kept. Attributes such as placeholders are not masked: block those elements instead.'),
+    field('Remember a visitor\'s consent for (hours)', ttl),
+    status,
+    h('div', { class: 'form-actions' }, save),
+  );
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const bad = invalidSelectors([...lines(block.value), ...lines(mask.value)]);
+    if (bad.length) {
+      status.textContent = `Not a CSS selector: ${bad.join(', ')}`;
+      status.className = 'form-error';
+      return;
+    }
+    save.disabled = true;
+    try {
+      const updated = await api.saveSiteSettings(s.id, {
+        mask_all_inputs: maskAll.checked,
+        block_selectors: lines(block.value),
+        mask_selectors: lines(mask.value),
+      }, Number(ttl.value) || 24);
+      s.privacy = updated.privacy;
+      s.consent_ttl_hours = updated.consent_ttl_hours;
+      status.textContent = 'Saved — applies from the next screen broadcast, no redeploy needed.';
+      status.className = 'help ok';
+    } catch (err) {
+      status.textContent = errorText(err);
+      status.className = 'form-error';
+    } finally {
+      save.disabled = false;
+    }
+  });
+  return form;
 }
 
 // ---------------------------------------------------------------- team

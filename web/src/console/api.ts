@@ -1,6 +1,7 @@
 // The console's HTTP API (docs/protocol.md, "HTTP API (console)").
 
 import type { Me } from '../protocol/Me';
+import type { PrivacySettings } from '../protocol/PrivacySettings';
 
 export interface ApiErrorInfo {
   status: number;
@@ -19,6 +20,18 @@ export class ApiError extends Error {
   }
 }
 
+/** One row of the screen broadcast audit trail (`GET /api/audit`). */
+export interface AuditEntry {
+  id: number;
+  visitor_id: string;
+  site_name: string;
+  user_id: number | null;
+  consultant_name: string | null;
+  event: string;
+  detail: string;
+  at: number;
+}
+
 export interface Site {
   id: string;
   name: string;
@@ -26,6 +39,8 @@ export interface Site {
   origins: string[];
   created_at?: number | string;
   is_demo?: boolean;
+  privacy?: PrivacySettings;
+  consent_ttl_hours?: number;
 }
 
 export interface User {
@@ -98,6 +113,14 @@ export const api = {
   },
   addSite(name: string, origins: string[]): Promise<Site> {
     return request<Site>('POST', '/api/sites', { name, origins });
+  },
+  /** Privacy settings apply from the next broadcast start: no redeploy. */
+  saveSiteSettings(id: string, privacy: PrivacySettings, consent_ttl_hours: number): Promise<Site> {
+    return request<Site>('PUT', `/api/sites/${encodeURIComponent(id)}/settings`, { privacy, consent_ttl_hours });
+  },
+  audit(visitorId?: string): Promise<AuditEntry[]> {
+    const q = visitorId ? `&visitor_id=${encodeURIComponent(visitorId)}` : '';
+    return request<AuditEntry[]>('GET', `/api/audit?limit=500${q}`);
   },
   users(): Promise<User[]> {
     return request<User[]>('GET', '/api/users');

@@ -2,10 +2,12 @@
 // admins, the Sites and Team pages. Hash routes:
 //   #/            the inbox           #/chat/<visitor_id>  a dialog
 //   #/admin/sites sites (admin)       #/admin/team         the team (admin)
+//   #/admin/audit screen broadcast audit trail (admin)
 
 import type { Me } from '../protocol/Me';
 import { api, setUnauthorizedHandler } from './api';
 import { renderSites, renderTeam } from './admin';
+import { renderAudit } from './audit';
 import { h, setAttr, setText } from './dom';
 import { Inbox } from './inbox';
 import { Live } from './live';
@@ -15,7 +17,7 @@ import { toast } from './toast';
 
 const root = document.getElementById('app') ?? document.body.appendChild(h('div', { id: 'app' }));
 
-type Route = { page: 'inbox'; visitorId: string | null } | { page: 'sites' } | { page: 'team' };
+type Route = { page: 'inbox'; visitorId: string | null } | { page: 'sites' } | { page: 'team' } | { page: 'audit' };
 
 function parseRoute(): Route {
   const hash = location.hash.replace(/^#\/?/, '');
@@ -27,7 +29,7 @@ function parseRoute(): Route {
     }
   });
   if (parts[0] === 'chat' && parts[1]) return { page: 'inbox', visitorId: parts[1] };
-  if (parts[0] === 'admin') return parts[1] === 'team' ? { page: 'team' } : { page: 'sites' };
+  if (parts[0] === 'admin') return parts[1] === 'team' ? { page: 'team' } : parts[1] === 'audit' ? { page: 'audit' } : { page: 'sites' };
   return { page: 'inbox', visitorId: null };
 }
 
@@ -70,6 +72,7 @@ class App {
     this.adminLinks = [
       h('a', { href: '#/admin/sites', 'data-route': 'sites', 'data-testid': 'nav-sites' }, 'Sites'),
       h('a', { href: '#/admin/team', 'data-route': 'team', 'data-testid': 'nav-team' }, 'Team'),
+      h('a', { href: '#/admin/audit', 'data-route': 'audit', 'data-testid': 'nav-audit' }, 'Audit'),
     ];
     this.who = h('span', { class: 'who', 'data-testid': 'me' });
     const logout = h('button', { type: 'button', class: 'btn btn-ghost btn-sm', 'data-testid': 'logout', onclick: () => this.logout() }, 'Log out');
@@ -132,6 +135,7 @@ class App {
     if (this.adminPage === r.page) return;
     this.adminPage = r.page;
     if (r.page === 'sites') renderSites(this.adminOutlet);
+    else if (r.page === 'audit') renderAudit(this.adminOutlet);
     else renderTeam(this.adminOutlet, this.me.email);
     this.adminOutlet.querySelector('h1')?.setAttribute('tabindex', '-1');
     (this.adminOutlet.querySelector('h1') as HTMLElement | null)?.focus({ preventScroll: true });
