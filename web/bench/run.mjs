@@ -104,7 +104,7 @@ if (L) {
     value: ours.p50, unit: 'ms', target: { op: '<=', value: 50 },
     comparison: { name: 'same frames, rrweb Replayer with the documented 1 s live buffer (startLive(Date.now() - 1000), visitor timestamps), p50', value: buf.p50 },
     extra: {
-      what: '#counter text set every 100 ms on the visitor page → the replica iframe\'s #counter shows it (MutationObserver in the screencast window; the Replayer applies it inside an animation frame, so it is painted in that frame)',
+      what: '#counter text set every 97 ms (~100 ms, not a multiple of the frame period) on the visitor page → the replica iframe\'s #counter shows it (MutationObserver in the screencast window; the Replayer applies it inside an animation frame, so it is painted in that frame)',
       changes: L.dom.changes, never_shown: L.dom.product.unseen, detail: { ours, buffered: buf },
     },
   });

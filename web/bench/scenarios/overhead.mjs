@@ -68,7 +68,7 @@ export async function run(cfg) {
         const lt = window.__page.longtasks.filter(([t]) => t >= window.__yesAt && t <= shown);
         return { longtasks: lt.length, longtask_ms: Math.round(lt.reduce((a, [, x]) => a + x, 0)), longest_task_ms: Math.round(Math.max(0, ...lt.map(([, x]) => x))) };
       }, [shownAt]);
-      await sleep(1000);
+      await sleep(2000); // the first snapshot's garbage is collected before the window opens
       out[name] = await measure(v.page, v.cdp, cfg.seconds);
       out[name].start = start;
       await c.ctx.close();
