@@ -38,10 +38,14 @@ const kb = (bytes) => r1(bytes / 1000);
 const raw = {};
 const errors = {};
 const timings = {};
+// The 1-minute load average before and after each scenario: anything else
+// running on these 2 cores shows here (and in the figures).
+const load = {};
 
 async function scenario(name, fn) {
   if (!want(name)) return;
   const t = Date.now();
+  const load0 = r2(os.loadavg()[0]);
   log(`${name}…`);
   try {
     raw[name] = await fn();
@@ -50,6 +54,7 @@ async function scenario(name, fn) {
     log(`${name} failed: ${e?.message || e}`);
   }
   timings[name] = r1((Date.now() - t) / 1000);
+  load[name] = [load0, r2(os.loadavg()[0])];
   log(`${name} done in ${timings[name]} s`);
 }
 
@@ -308,6 +313,7 @@ const result = {
     cpus: os.cpus().length,
     config: Object.fromEntries(Object.entries(CFG).filter(([k]) => k !== 'launch')),
     seconds: timings,
+    loadavg_1min_before_after: load,
     total_seconds: r1((Date.now() - started) / 1000),
     errors: Object.keys(errors).length ? errors : undefined,
   },
