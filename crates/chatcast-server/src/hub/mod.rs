@@ -137,20 +137,9 @@ impl Hub {
         }
     }
 
-    /// The entry of an online visitor.
-    pub fn online_visitor(&self, visitor_id: &str) -> Option<VisitorInfo> {
-        self.inner.lock().unwrap().visitors.get(visitor_id).map(|v| v.info(visitor_id))
-    }
-
     /// Entries of every online visitor.
     pub fn online_visitors(&self) -> Vec<VisitorInfo> {
         self.inner.lock().unwrap().visitors.iter().map(|(id, v)| v.info(id)).collect()
-    }
-
-    /// Number of online visitors and of consoles (for logs and metrics).
-    pub fn counts(&self) -> (usize, usize) {
-        let inner = self.inner.lock().unwrap();
-        (inner.visitors.len(), inner.consoles.len())
     }
 
     /// Sends a frame to every tab of a visitor, except the socket `except`.

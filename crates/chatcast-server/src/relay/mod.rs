@@ -161,11 +161,6 @@ impl Relay {
             .collect()
     }
 
-    /// How many sockets watch a broadcast.
-    pub fn viewers(&self, visitor_id: &str) -> usize {
-        self.channels.lock().unwrap().get(visitor_id).map_or(0, |c| c.viewers.len())
-    }
-
     /// Forgets a broadcast's cached frames (it ended); viewers stay registered
     /// so that a new start reaches them.
     pub fn clear(&self, visitor_id: &str) {
