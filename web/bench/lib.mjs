@@ -283,6 +283,14 @@ export async function replicaShows(host, selector, timeout = 30_000) {
   }, selector), `replica ${selector}`, timeout, 50);
 }
 
+/** CDP Performance metrics of a page, in ms (ScriptDuration, TaskDuration, ThreadTime, …). */
+export async function perfMetrics(cdp) {
+  const { metrics: m } = await cdp.send('Performance.getMetrics');
+  const out = {};
+  for (const { name, value } of m) if (/Duration$|^ThreadTime$|^ProcessTime$/.test(name)) out[name] = value * 1000;
+  return out;
+}
+
 // ---- clocks ------------------------------------------------------------------
 
 /**

@@ -13,7 +13,7 @@
 //   rrweb     plain @rrweb/record with defaults on the same page: record()'s
 //             first snapshot plus JSON.stringify of what it emits
 import {
-  clockOffset, grant, openConsultant, openVisitor, screencastWindow, sleep, startEnv, waitFor,
+  clockOffset, openConsultant, openVisitor, perfMetrics, screencastWindow, sleep, startEnv, waitFor,
 } from '../lib.mjs';
 
 const sum = (xs) => xs.reduce((a, b) => a + b, 0);
@@ -30,7 +30,8 @@ export async function run(cfg) {
   const long = 180_000;
   try {
     const url = `${env.site.origin}/heavy?nodes=${cfg.heavyNodes}`;
-    const v = await openVisitor(browser, url, { sendLog: true });
+    const v = await openVisitor(browser, url, { sendLog: true, cdp: true });
+    await v.cdp.send('Performance.enable', { timeDomain: 'timeTicks' });
     out.page_nodes = await v.page.evaluate(() => {
       let n = 0;
       const w = document.createTreeWalker(document, NodeFilter.SHOW_ALL);
@@ -38,7 +39,17 @@ export async function run(cfg) {
       return n;
     });
     const c = await openConsultant(browser, env.server.url, { tap: true, keep: true, shownSelector: '#end-marker' });
-    let host = await grant(c, v, { timeout: long });
+    // Consent, with the visitor's main-thread CPU time (ThreadTime) from the
+    // click to the keyframe handed to the socket: unlike the long tasks'
+    // wall time, the consultant's window on the other core cannot inflate it.
+    await c.page.getByTestId('screencast-button').click();
+    await v.page.getByTestId('consent-block').waitFor({ timeout: long });
+    await v.page.evaluate(() => (window.__yesAt = performance.timeOrigin + performance.now()));
+    const cpu0 = await perfMetrics(v.cdp);
+    await v.page.getByTestId('consent-yes').click();
+    await waitFor(() => v.page.evaluate(() => window.__sendLog.some(([, , k]) => k === 1)), 'the first keyframe', long, 20);
+    const cpu1 = await perfMetrics(v.cdp);
+    let host = await screencastWindow(c, long);
     await waitFor(() => host.evaluate(() => window.__bench.shownAt > 0), 'the initial replica', long, 50);
     const vOff = await clockOffset(v.page);
     const cOff = await clockOffset(c.page);
@@ -53,6 +64,8 @@ export async function run(cfg) {
         yes_to_replica_ms: Math.round(b.shown + hOff - (yesAt + vOff)),
         keyframe_received_to_shown_ms: Math.round(b.shown - b.first),
         visitor_longtasks: key ? longtasksIn(lt, yesAt, key[0] + 50) : null,
+        visitor_thread_cpu_ms: Math.round(cpu1.ThreadTime - cpu0.ThreadTime),
+        visitor_task_ms: Math.round(cpu1.TaskDuration - cpu0.TaskDuration),
       };
     }
 
@@ -98,6 +111,8 @@ export async function run(cfg) {
     {
       const ctx = await browser.newContext({ viewport: { width: 1000, height: 700 } });
       const page = await ctx.newPage();
+      const cdp = await ctx.newCDPSession(page);
+      await cdp.send('Performance.enable', { timeDomain: 'timeTicks' });
       await page.goto(`${env.site.origin}/heavy?nodes=${cfg.heavyNodes}&widget=0`, { timeout: long });
       await sleep(500);
       await page.evaluate(async (agentUrl) => {
@@ -128,6 +143,7 @@ export async function run(cfg) {
       }, `${env.server.url}/agent.js`);
       const snaps = [];
       for (let k = 0; k <= cfg.resnaps; k++) {
+        const m0 = k > 0 ? await perfMetrics(cdp) : null;
         if (k > 0) {
           await sleep(1700); // keyframe() ignores requests within 1.5 s of the last one
           await page.evaluate(() => new Promise((resolve) => setTimeout(() => {
@@ -139,6 +155,7 @@ export async function run(cfg) {
           }, 0)));
         }
         await waitFor(() => page.evaluate((n) => window.__agent.sends.filter(([, , kind]) => kind === 1).length > n, k), 'the keyframe', long, 20);
+        const m1 = k > 0 ? await perfMetrics(cdp) : null;
         await sleep(200);
         const r = await page.evaluate((k) => {
           const A = window.__agent;
@@ -155,6 +172,7 @@ export async function run(cfg) {
           longtasks: r.longtasks.length,
           longtask_ms: Math.round(sum(r.longtasks)),
           longest_task_ms: Math.round(Math.max(0, ...r.longtasks)),
+          thread_cpu_ms: m0 ? Math.round(m1.ThreadTime - m0.ThreadTime) : null,
         });
       }
       out.resnap = snaps;
