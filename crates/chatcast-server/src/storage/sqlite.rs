@@ -78,6 +78,14 @@ fn lines(s: &str) -> Vec<String> {
 }
 
 impl Sqlite {
+    /// The site in an optional row (the `*_by_*` lookups).
+    async fn maybe_site(&self, row: Option<SqliteRow>) -> Result<Option<Site>> {
+        match row {
+            Some(row) => Ok(Some(self.site_from(&row).await?)),
+            None => Ok(None),
+        }
+    }
+
     async fn site_from(&self, row: &SqliteRow) -> Result<Site> {
         let id: i64 = row.try_get("id")?;
         let origins = sqlx::query("SELECT origin FROM site_origins WHERE site_id = ? ORDER BY origin")
@@ -202,20 +210,13 @@ impl Database for Sqlite {
     }
 
     async fn site_by_key(&self, key: &str) -> Result<Option<Site>> {
-        match sqlx::query("SELECT * FROM sites WHERE key = ?").bind(key).fetch_optional(&self.pool).await? {
-            Some(row) => Ok(Some(self.site_from(&row).await?)),
-            None => Ok(None),
-        }
+        let row = sqlx::query("SELECT * FROM sites WHERE key = ?").bind(key).fetch_optional(&self.pool).await?;
+        self.maybe_site(row).await
     }
 
     async fn demo_site(&self) -> Result<Option<Site>> {
-        match sqlx::query("SELECT * FROM sites WHERE is_demo = 1 ORDER BY id LIMIT 1")
-            .fetch_optional(&self.pool)
-            .await?
-        {
-            Some(row) => Ok(Some(self.site_from(&row).await?)),
-            None => Ok(None),
-        }
+        let row = sqlx::query("SELECT * FROM sites WHERE is_demo = 1 ORDER BY id LIMIT 1").fetch_optional(&self.pool).await?;
+        self.maybe_site(row).await
     }
 
     async fn list_sites(&self) -> Result<Vec<Site>> {
@@ -228,10 +229,8 @@ impl Database for Sqlite {
     }
 
     async fn site(&self, id: i64) -> Result<Option<Site>> {
-        match sqlx::query("SELECT * FROM sites WHERE id = ?").bind(id).fetch_optional(&self.pool).await? {
-            Some(row) => Ok(Some(self.site_from(&row).await?)),
-            None => Ok(None),
-        }
+        let row = sqlx::query("SELECT * FROM sites WHERE id = ?").bind(id).fetch_optional(&self.pool).await?;
+        self.maybe_site(row).await
     }
 
     async fn update_site_settings(&self, id: i64, privacy: &PrivacySettings, consent_ttl_hours: i64) -> Result<()> {
