@@ -10,11 +10,9 @@ import type { Me } from '../protocol/Me';
 import type { NoticeReason } from '../protocol/NoticeReason';
 import type { ScreencastState } from '../protocol/ScreencastState';
 import type { VisitorInfo } from '../protocol/VisitorInfo';
-import { newClientId } from '../shared/socket';
+import { newClientId, type SocketState } from '../shared/socket';
 import { cmpId, observeServerTime } from './format';
-import type { FeedListener, WatchFeed } from './screencast/feed';
-import { ReconnectingSocket, type SocketState } from '../shared/socket';
-import { consoleSocketUrl } from './api';
+import { type FeedListener, SocketFeed, type WatchFeed } from './screencast/feed';
 
 /** What changed, so views redraw only that. */
 export type Change =
@@ -80,10 +78,8 @@ export class Live implements WatchFeed {
   private readonly requested = new Set<string>();
   /** Visitors whose broadcast this console asked for, until it ends. */
   private readonly mine = new Set<string>();
-  /** Listeners of the raw socket (screencast views watching through this connection). */
-  private readonly feedListeners = new Set<FeedListener>();
-
-  private socket: ReconnectingSocket<ConsoleIn, ConsoleOut>;
+  /** The console socket; screencast views may watch through it too (WatchFeed). */
+  private readonly feed: SocketFeed;
   private everOpen = false;
   /** Client ids sent on this connection and not acknowledged, in send order (errors answer in order). */
   private inflight: string[] = [];
@@ -95,22 +91,12 @@ export class Live implements WatchFeed {
     private readonly hooks: { onError(e: ErrorBody): void; onUnauthorized(): void },
   ) {
     this.me = me;
-    this.socket = new ReconnectingSocket<ConsoleIn, ConsoleOut>(consoleSocketUrl(), {
-      onOpen: () => {
-        this.onOpen();
-        for (const l of [...this.feedListeners]) l.onOpen?.();
-      },
-      onMessage: (m) => {
-        this.onMessage(m);
-        for (const l of [...this.feedListeners]) l.onMessage?.(m);
-      },
-      onBinary: (b) => {
-        for (const l of [...this.feedListeners]) l.onBinary?.(b);
-      },
-      onState: (s, d) => {
-        this.onState(s, d);
-        for (const l of [...this.feedListeners]) l.onState?.(s);
-      },
+    this.feed = new SocketFeed();
+    // First listener: the console's own state is current before any view hears the frame.
+    this.feed.listen({
+      onOpen: () => this.onOpen(),
+      onMessage: (m) => this.onMessage(m),
+      onState: (s, d) => this.onState(s, d),
     });
     addEventListener('focus', this.onFocus);
     document.addEventListener('visibilitychange', this.onFocus);
@@ -130,27 +116,25 @@ export class Live implements WatchFeed {
     removeEventListener('focus', this.onFocus);
     document.removeEventListener('visibilitychange', this.onFocus);
     this.listeners.clear();
-    this.feedListeners.clear();
-    this.socket.close();
+    this.feed.close();
   }
 
   // ---- the raw connection, for a screencast view watching through it (WatchFeed)
 
   get isOpen(): boolean {
-    return this.socket.isOpen;
+    return this.feed.isOpen;
   }
 
   get socketState(): SocketState {
-    return this.socket.state;
+    return this.feed.socketState;
   }
 
   sendFrame(m: ConsoleIn): boolean {
-    return this.socket.send(m);
+    return this.feed.sendFrame(m);
   }
 
   listen(l: FeedListener): () => void {
-    this.feedListeners.add(l);
-    return () => this.feedListeners.delete(l);
+    return this.feed.listen(l);
   }
 
   // ---- screen broadcast
@@ -173,7 +157,7 @@ export class Live implements WatchFeed {
     this.requested.add(visitorId);
     this.mine.add(visitorId);
     if (this.notices.delete(visitorId)) this.emit({ kind: 'screencast', visitorId });
-    if (!this.socket.send({ t: 'screencast_request', visitor_id: visitorId })) {
+    if (!this.feed.sendFrame({ t: 'screencast_request', visitor_id: visitorId })) {
       this.requested.delete(visitorId);
       this.hooks.onError({ code: 'internal', message: 'not connected: try again when the connection is back', ref_type: 'screencast_request' });
     }
@@ -182,7 +166,7 @@ export class Live implements WatchFeed {
   /** Ends the broadcast (or withdraws the request). */
   stopScreencast(visitorId: string): void {
     this.requested.delete(visitorId);
-    this.socket.send({ t: 'screencast_stop', visitor_id: visitorId });
+    this.feed.sendFrame({ t: 'screencast_stop', visitor_id: visitorId });
   }
 
   /** Hides a notice. */
@@ -221,7 +205,7 @@ export class Live implements WatchFeed {
   open(visitorId: string): void {
     this.openId = visitorId;
     if (!this.dialogs.has(visitorId)) this.dialogs.set(visitorId, { messages: new Map(), loaded: false });
-    this.socket.send({ t: 'open', visitor_id: visitorId });
+    this.feed.sendFrame({ t: 'open', visitor_id: visitorId });
     if (this.unread.get(visitorId)) {
       this.unread.delete(visitorId);
       this.emit({ kind: 'visitors' });
@@ -282,14 +266,14 @@ export class Live implements WatchFeed {
     const id = this.openId;
     if (!id || !this.isLooking(id) || !this.unread.get(id)) return;
     this.unread.delete(id);
-    this.socket.send({ t: 'read', visitor_id: id });
+    this.feed.sendFrame({ t: 'read', visitor_id: id });
     this.emit({ kind: 'visitors' });
   }
 
   // ---- socket
 
   private transmit(p: Pending): void {
-    if (this.socket.send({ t: 'send', visitor_id: p.visitorId, client_id: p.clientId, body: p.body })) {
+    if (this.feed.sendFrame({ t: 'send', visitor_id: p.visitorId, client_id: p.clientId, body: p.body })) {
       this.inflight.push(p.clientId);
     }
   }
@@ -312,7 +296,7 @@ export class Live implements WatchFeed {
     this.inflight = [];
     // The server sends the snapshot first; re-open the dialog on screen for
     // what we missed, and resend whatever was not acknowledged (the server de-dupes).
-    if (this.openId) this.socket.send({ t: 'open', visitor_id: this.openId });
+    if (this.openId) this.feed.sendFrame({ t: 'open', visitor_id: this.openId });
     for (const p of this.outbox.values()) {
       if (p.state === 'pending') this.transmit(p);
     }
@@ -411,7 +395,7 @@ export class Live implements WatchFeed {
     this.bumpLast(msg);
     if (!seen && live && msg.author === 'visitor') {
       // On screen with focus: read at once (the server counts it otherwise).
-      if (this.isLooking(msg.visitor_id)) this.socket.send({ t: 'read', visitor_id: msg.visitor_id });
+      if (this.isLooking(msg.visitor_id)) this.feed.sendFrame({ t: 'read', visitor_id: msg.visitor_id });
       else this.unread.set(msg.visitor_id, (this.unread.get(msg.visitor_id) ?? 0) + 1);
     }
     if (!seen || mine) {

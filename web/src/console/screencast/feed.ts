@@ -15,8 +15,8 @@ export interface FeedListener {
   onMessage?(m: ConsoleOut): void;
   /** Every binary frame. */
   onBinary?(data: ArrayBuffer): void;
-  /** Connection state changes. */
-  onState?(state: SocketState): void;
+  /** Connection state changes (with the server's reason when it refused). */
+  onState?(state: SocketState, detail?: string): void;
 }
 
 export interface WatchFeed {
@@ -28,7 +28,7 @@ export interface WatchFeed {
   readonly socketState: SocketState;
 }
 
-/** A feed with a socket of its own. */
+/** A console socket fanned out to listeners, in the order they subscribed. */
 export class SocketFeed implements WatchFeed {
   private readonly socket: ReconnectingSocket<ConsoleIn, ConsoleOut>;
   private readonly listeners = new Set<FeedListener>();
@@ -38,7 +38,7 @@ export class SocketFeed implements WatchFeed {
       onOpen: () => this.each((l) => l.onOpen?.()),
       onMessage: (m) => this.each((l) => l.onMessage?.(m)),
       onBinary: (b) => this.each((l) => l.onBinary?.(b)),
-      onState: (s) => this.each((l) => l.onState?.(s)),
+      onState: (s, d) => this.each((l) => l.onState?.(s, d)),
     });
   }
 
