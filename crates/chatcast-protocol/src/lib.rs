@@ -228,6 +228,9 @@ pub enum VisitorOut {
         privacy: PrivacySettings,
         /// Who watches, for the "being viewed" indicator.
         consultant_name: String,
+        /// Opens this broadcast's screen socket: `GET /ws/screen?token=…`, where
+        /// the tab sends its binary keyframes and deltas (valid until the broadcast ends).
+        screen_token: String,
     },
     /// Stop recording at once; no further screen frame may leave the page.
     ScreencastStop {

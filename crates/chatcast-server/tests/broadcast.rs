@@ -23,6 +23,11 @@ async fn pass_probe(v: &mut Client) {
     v.send_binary(encode(KIND_PROBE, 0, &vec![7u8; n])).await;
 }
 
+/// The screen socket `screencast_start` opens.
+async fn screen(app: &TestApp, start: &Value) -> Client {
+    app.screen_socket(start["screen_token"].as_str().expect("screencast_start has a screen_token"), Some(SITE_ORIGIN)).await
+}
+
 /// The next `screencast` state frame for this visitor.
 async fn state(c: &mut Client) -> String {
     c.recv_type("screencast").await["state"].as_str().unwrap().to_owned()
@@ -64,11 +69,15 @@ async fn consent_probe_start_relay_and_visitor_stop() {
         }
     }
 
-    // The agent sends a keyframe and a delta before anyone watches.
+    // Screen frames go on the screen socket, never on the chat socket.
     let key = encode(KIND_KEYFRAME, 0, KEYFRAME_BODY.as_bytes());
-    let d1 = encode(KIND_DELTA, 1, br#"[{"type":3,"data":{"source":0},"timestamp":2}]"#);
     v.send_binary(key.clone()).await;
-    v.send_binary(d1.clone()).await;
+    assert_eq!(v.recv_type("error").await["code"], "binary_not_supported");
+    // The agent sends a keyframe and a delta before anyone watches.
+    let mut s = screen(&app, &start).await;
+    let d1 = encode(KIND_DELTA, 1, br#"[{"type":3,"data":{"source":0},"timestamp":2}]"#);
+    s.send_binary(key.clone()).await;
+    s.send_binary(d1.clone()).await;
 
     // The screencast window opens: it gets the cached keyframe and tail, byte for byte.
     let cookie = app.login("alice@example.com", "consultant-pw").await;
@@ -78,7 +87,7 @@ async fn consent_probe_start_relay_and_visitor_stop() {
     assert_eq!(window.recv_binary().await.as_ref(), key.as_slice());
     assert_eq!(window.recv_binary().await.as_ref(), d1.as_slice());
     let d2 = encode(KIND_DELTA, 2, br#"[{"type":3,"data":{"source":1},"timestamp":3}]"#);
-    v.send_binary(d2.clone()).await;
+    s.send_binary(d2.clone()).await;
     assert_eq!(window.recv_binary().await.as_ref(), d2.as_slice());
 
     // The visitor presses Stop: the consultant is told why, and consent is revoked.
@@ -86,9 +95,12 @@ async fn consent_probe_start_relay_and_visitor_stop() {
     let n = notice(&mut c).await;
     assert_eq!(n["reason"], "stopped_by_visitor");
     assert!(!app.state.db.has_consent(&vid, chatcast_server::now_ms()).await.unwrap());
-    // A frame sent after the stop is refused, not relayed.
-    v.send_binary(encode(KIND_DELTA, 3, b"[]")).await;
-    assert_eq!(v.recv_type("error").await["code"], "no_broadcast");
+    // The server closes the screen socket: nothing more is relayed, and its token is dead.
+    assert_eq!(s.expect_close().await.0, 1000);
+    let start_token = start["screen_token"].as_str().unwrap();
+    let mut late = app.screen_socket(start_token, Some(SITE_ORIGIN)).await;
+    assert_eq!(late.recv_type("error").await["code"], "no_broadcast");
+    assert_eq!(late.expect_close().await.0, 1008);
 
     // Transcript and audit trail.
     let lines: Vec<String> = app
@@ -133,10 +145,11 @@ async fn remembered_consent_starts_without_asking_and_a_reopened_window_needs_no
     assert_eq!(p["t"], "probe", "remembered consent skips the question: {p}");
     v.send(json!({"t": "probe", "id": p["id"]})).await;
     v.send_binary(encode(KIND_PROBE, 0, &vec![1u8; p["upload_bytes"].as_u64().unwrap() as usize])).await;
-    v.recv_type("screencast_start").await;
+    let start = v.recv_type("screencast_start").await;
     assert!(v.recv_type("message").await["message"]["body"].as_str().unwrap().contains("started"));
     let key = encode(KIND_KEYFRAME, 0, KEYFRAME_BODY.as_bytes());
-    v.send_binary(key.clone()).await;
+    let mut s = screen(&app, &start).await;
+    s.send_binary(key.clone()).await;
 
     // Window opened, closed, reopened: the keyframe comes from the cache each time.
     for _ in 0..2 {
@@ -160,20 +173,27 @@ async fn the_broadcast_follows_its_tab_to_the_next_page_and_no_other_tab() {
     v.send(json!({"t": "consent_answer", "request_id": ask["request_id"], "allow": true})).await;
     assert_eq!(other.recv_type("consent_closed").await["request_id"], ask["request_id"], "the other tab hides its block");
     pass_probe(&mut v).await;
-    v.recv_type("screencast_start").await;
+    let first = v.recv_type("screencast_start").await;
+    let mut first_screen = screen(&app, &first).await;
 
     // The visitor clicks a link: the next page connects, sometimes before the
     // old page's socket has closed.
     let (mut next, vid2, _) = app.visitor_tab(Some(&token), Some("tab-1")).await;
     drop(v);
     assert_eq!(vid, vid2);
-    next.recv_type("screencast_start").await;
-    next.send_binary(encode(KIND_KEYFRAME, 0, KEYFRAME_BODY.as_bytes())).await;
+    let start = next.recv_type("screencast_start").await;
+    assert_ne!(start["screen_token"], first["screen_token"], "each page gets a token of its own");
+    // The old page's upload is over.
+    assert_eq!(first_screen.expect_close().await.0, 1000);
+    let mut s = screen(&app, &start).await;
+    s.send_binary(encode(KIND_KEYFRAME, 0, KEYFRAME_BODY.as_bytes())).await;
     c.send(json!({"t": "watch", "visitor_id": vid})).await;
     assert_eq!(c.recv_binary().await[0], KIND_KEYFRAME);
-    // The other tab never recorded; its frames are refused.
+    // The other tab never recorded: it has no token, and the old one is dead.
     other.send_binary(encode(KIND_KEYFRAME, 0, b"[]")).await;
-    assert_eq!(other.recv_type("error").await["code"], "no_broadcast");
+    assert_eq!(other.recv_type("error").await["code"], "binary_not_supported");
+    let mut stale = app.screen_socket(first["screen_token"].as_str().unwrap(), Some(SITE_ORIGIN)).await;
+    assert_eq!(stale.recv_type("error").await["code"], "no_broadcast");
 }
 
 #[tokio::test]
@@ -267,4 +287,44 @@ async fn admins_read_the_audit_trail_and_set_privacy_without_redeploying() {
     let events: Vec<&str> = audit.as_array().unwrap().iter().map(|a| a["event"].as_str().unwrap()).collect();
     assert!(events.contains(&"started") && events.contains(&"granted"), "{events:?}");
     assert_eq!(audit[0]["site_name"], "Test shop");
+}
+
+#[tokio::test]
+async fn the_screen_socket_needs_a_live_token_and_an_allowed_origin() {
+    let app = spawn_app().await;
+    let mut c = console(&app, "alice@example.com").await;
+    let (mut v, vid, _) = app.visitor_tab(None, Some("t")).await;
+    for (token, origin, code, close) in [
+        ("", Some(SITE_ORIGIN), "no_broadcast", 1008),
+        ("not-a-token", Some(SITE_ORIGIN), "no_broadcast", 1008),
+    ] {
+        let mut s = app.screen_socket(token, origin).await;
+        let e = s.recv_type("error").await;
+        assert_eq!(e["code"], code, "{e}");
+        assert_eq!(s.expect_close().await.0, close);
+    }
+    c.send(json!({"t": "screencast_request", "visitor_id": vid})).await;
+    let ask = v.recv_type("consent_request").await;
+    v.send(json!({"t": "consent_answer", "request_id": ask["request_id"], "allow": true})).await;
+    pass_probe(&mut v).await;
+    let start = v.recv_type("screencast_start").await;
+    let token = start["screen_token"].as_str().unwrap();
+    // A live token from another site's page is still refused.
+    let mut s = app.screen_socket(token, Some("http://evil.test")).await;
+    assert_eq!(s.recv_type("error").await["code"], "origin_not_allowed");
+    assert_eq!(s.expect_close().await.0, 4003);
+    // A reconnect with the same token replaces the earlier socket.
+    let mut a = app.screen_socket(token, Some(SITE_ORIGIN)).await;
+    a.send_binary(encode(KIND_KEYFRAME, 0, KEYFRAME_BODY.as_bytes())).await;
+    let mut b = app.screen_socket(token, Some(SITE_ORIGIN)).await;
+    assert_eq!(a.expect_close().await.0, 1000);
+    b.send_binary(encode(KIND_DELTA, 1, b"[]")).await;
+    // Text and unknown kinds are named errors; the socket stays open.
+    b.send_text("{}").await;
+    assert_eq!(b.recv_type("error").await["code"], "bad_message");
+    b.send_binary(encode(9, 2, b"x")).await;
+    assert_eq!(b.recv_type("error").await["code"], "bad_message");
+    c.send(json!({"t": "watch", "visitor_id": vid})).await;
+    assert_eq!(c.recv_binary().await[0], KIND_KEYFRAME);
+    assert_eq!(c.recv_binary().await[0], KIND_DELTA);
 }

@@ -74,7 +74,7 @@ async fn malformed_frames_get_an_error_naming_the_problem_and_lose_nothing() {
     v.send(json!({"t": "send", "client_id": "long", "body": long})).await;
     assert_eq!(v.recv_type("error").await["code"], "message_too_long");
     v.send_binary(vec![1, 2, 3]).await;
-    assert_eq!(v.recv_type("error").await["code"], "no_broadcast", "screen frames need a live broadcast");
+    assert_eq!(v.recv_type("error").await["code"], "binary_not_supported", "screen frames go on the screen socket");
 
     // The socket still works, and nothing bad was stored.
     v.send(json!({"t": "send", "client_id": "ok", "body": "still here"})).await;
@@ -103,22 +103,37 @@ async fn an_oversize_frame_closes_with_1009() {
     assert_eq!(v.expect_close().await.0, 1009);
 }
 
-#[tokio::test]
-async fn permessage_deflate_is_negotiated() {
-    let app = spawn_app().await;
+/// The `Sec-WebSocket-Extensions` the server answers a Chromium-like offer with on `path`.
+async fn negotiated(app: &TestApp, path: &str, origin: &str) -> String {
     let mut tcp = tokio::net::TcpStream::connect(app.addr).await.unwrap();
     let req = format!(
-        "GET /ws/visitor?site={} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: {SITE_ORIGIN}\r\n\
+        "GET {path} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: {origin}\r\n\
          Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n",
-        app.site_key, app.addr
+        app.addr
     );
     tcp.write_all(req.as_bytes()).await.unwrap();
     let mut buf = vec![0u8; 1024];
     let n = tcp.read(&mut buf).await.unwrap();
     let head = String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase();
     assert!(head.starts_with("http/1.1 101"), "{head}");
-    assert!(head.contains("sec-websocket-extensions: permessage-deflate"), "{head}");
+    let line = head.lines().find(|l| l.starts_with("sec-websocket-extensions:")).unwrap_or_else(|| panic!("no extensions: {head}"));
+    line.to_owned()
+}
+
+#[tokio::test]
+async fn permessage_deflate_is_negotiated_without_context_on_chat_sockets_only() {
+    let app = spawn_app().await;
+    // Chat sockets: compressed, but no deflate state kept per socket (idle ones stay small).
+    let chat = negotiated(&app, &format!("/ws/visitor?site={}", app.site_key), SITE_ORIGIN).await;
+    assert!(chat.contains("permessage-deflate"), "{chat}");
+    assert!(chat.contains("client_no_context_takeover") && chat.contains("server_no_context_takeover"), "{chat}");
+    // Console sockets carry screen frames to viewers: the context is kept.
+    let console = negotiated(&app, "/ws/console", &format!("http://{}", app.addr)).await;
+    assert!(console.contains("permessage-deflate") && !console.contains("no_context_takeover"), "{console}");
+    // The screen socket (refused here for want of a token, but negotiated first) keeps it too.
+    let screen = negotiated(&app, "/ws/screen?token=x", SITE_ORIGIN).await;
+    assert!(screen.contains("permessage-deflate") && !screen.contains("no_context_takeover"), "{screen}");
 }
 
 #[tokio::test]

@@ -62,7 +62,12 @@ privacy: PrivacySettings,
 /**
  * Who watches, for the "being viewed" indicator.
  */
-consultant_name: string, } | { "t": "screencast_stop", 
+consultant_name: string, 
+/**
+ * Opens this broadcast's screen socket: `GET /ws/screen?token=…`, where
+ * the tab sends its binary keyframes and deltas (valid until the broadcast ends).
+ */
+screen_token: string, } | { "t": "screencast_stop", 
 /**
  * Why, for the visitor (`stopped_by_consultant`, `stopped_by_visitor`, `no_viewers`, …).
  */

@@ -6,6 +6,8 @@ export interface WidgetConfig {
   siteKey: string;
   /** `wss://SERVER/ws/visitor?site=KEY` (ws:// when the script came over http). */
   socketUrl: string;
+  /** `wss://SERVER/ws/screen`: a live broadcast's upload socket (`?token=` from `screencast_start`). */
+  screenUrl: string;
   /** Optional accent colour from `data-color` (a CSS hex colour). */
   accent: string | null;
   /** The screen recorder, `https://SERVER/agent.js?v=BUILD`, loaded only when a broadcast starts. */
@@ -46,11 +48,13 @@ export function readConfig(script: HTMLScriptElement | null): WidgetConfig | nul
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
   url.search = '?site=' + encodeURIComponent(siteKey);
   url.hash = '';
+  const screen = new URL('screen', url);
+  screen.search = '';
   const agent = new URL('agent.js', script.src);
   agent.search = typeof CHATCAST_AGENT_HASH === 'string' && CHATCAST_AGENT_HASH ? '?v=' + CHATCAST_AGENT_HASH : '';
   agent.hash = '';
   const color = script.getAttribute('data-color');
   const accent = color && /^#(?:[0-9a-f]{3}|[0-9a-f]{6})$/i.test(color.trim()) ? color.trim() : null;
   const nonce = script.nonce || script.getAttribute('nonce') || null;
-  return { siteKey, socketUrl: url.href, accent, agentUrl: agent.href, nonce };
+  return { siteKey, socketUrl: url.href, screenUrl: screen.href, accent, agentUrl: agent.href, nonce };
 }

@@ -16,6 +16,7 @@ import type { PrivacySettings } from '../protocol/PrivacySettings';
 import type { VisitorOut } from '../protocol/VisitorOut';
 import type { WidgetConfig } from './config';
 import { Store } from './storage';
+import { ScreenUpload } from './upload';
 import type { ChatWidget } from './widget';
 
 /** After a page load or reconnect, how long a live broadcast may take to resume before the indicator goes. */
@@ -36,6 +37,8 @@ export class Screencast {
   private readonly store: Store;
   private consent: ConsentView | null = null;
   private session: AgentSession | null = null;
+  /** The broadcast's screen socket, where the recorder's frames go. */
+  private upload: ScreenUpload | null = null;
   /** Bumped whenever a pending start must not go ahead any more. */
   private startToken = 0;
   private indicator: HTMLElement | null = null;
@@ -80,7 +83,7 @@ export class Screencast {
         );
         break;
       case 'screencast_start':
-        this.onStart(msg.privacy, msg.consultant_name);
+        this.onStart(msg.privacy, msg.consultant_name, msg.screen_token);
         break;
       case 'screencast_stop': {
         this.stopRecording();
@@ -247,7 +250,7 @@ export class Screencast {
     return loadAgent(this.config.agentUrl, this.config.nonce);
   }
 
-  private onStart(privacy: PrivacySettings, consultantName: string): void {
+  private onStart(privacy: PrivacySettings, consultantName: string, screenToken: string): void {
     this.hideConsent();
     if (performance.now() - this.stopSentAt < STOP_GRACE_MS) return; // crossed our Stop on the wire
     this.clearResumeTimer();
@@ -256,26 +259,53 @@ export class Screencast {
     const token = ++this.startToken;
     const fail = (detail: string) => {
       if (token !== this.startToken) return;
+      this.stopRecording();
       this.widget.sendFrame({ t: 'screencast_unavailable', reason: 'unsupported', detail });
       this.hideIndicator();
     };
     const missing = checkSupport();
     if (missing.length) return fail(missing.join(', '));
+    // Recording starts once the recorder is loaded and the screen socket is
+    // open (again after a reconnect: from a fresh keyframe).
+    let api: AgentApi | null = null;
+    let open = false;
+    const begin = () => {
+      if (token !== this.startToken || !api || !open || !this.widget.isReady) return;
+      this.session?.stop();
+      this.session = api.start({
+        privacy,
+        send: (frame) => upload.send(frame),
+        widgetHost: this.widget.hostElement,
+        secrets: this.secrets,
+        onFatal: (detail) => {
+          this.session = null;
+          fail(detail);
+        },
+      });
+    };
+    const url = new URL(this.config.screenUrl);
+    url.search = '?token=' + encodeURIComponent(screenToken);
+    const upload = new ScreenUpload(url.href, {
+      onOpen: () => {
+        open = true;
+        begin();
+      },
+      onDown: () => {
+        open = false;
+        if (token !== this.startToken) return;
+        this.session?.stop();
+        this.session = null;
+      },
+      onFail: fail,
+    });
+    this.upload = upload;
     this.agent().then(
-      (api) => {
-        if (token !== this.startToken || !this.widget.isReady) return;
-        const lacking = api.checkSupport();
+      (loaded) => {
+        if (token !== this.startToken) return;
+        const lacking = loaded.checkSupport();
         if (lacking.length) return fail(lacking.join(', '));
-        this.session = api.start({
-          privacy,
-          send: (frame) => this.widget.sendBinary(frame),
-          widgetHost: this.widget.hostElement,
-          secrets: this.secrets,
-          onFatal: (detail) => {
-            this.session = null;
-            fail(detail);
-          },
-        });
+        api = loaded;
+        begin();
       },
       (err: Error) => fail(err.message),
     );
@@ -287,6 +317,8 @@ export class Screencast {
     const s = this.session;
     this.session = null;
     s?.stop();
+    this.upload?.close();
+    this.upload = null;
   }
 
   /** The visitor's Stop. */

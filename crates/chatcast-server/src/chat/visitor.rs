@@ -30,9 +30,11 @@ pub async fn run(state: AppState, site: Site, mut conn: Connection) {
                 match screen::header(&data) {
                     Some((screen::KIND_PROBE, _)) => consent::probe_upload(&state, &visitor_id, conn_id, data.len()).await,
                     _ => {
-                        if let Err(e) = consent::screen_frame(&state, &visitor_id, conn_id, data) {
-                            conn.send_error(e, None).await;
-                        }
+                        let e = ErrorBody::new(
+                            ErrorCode::BinaryNotSupported,
+                            "binary frames on the chat socket are connection probes only; screen frames go on /ws/screen?token=…",
+                        );
+                        conn.send_error(e, None).await;
                     }
                 }
                 continue;

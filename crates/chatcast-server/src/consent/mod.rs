@@ -4,7 +4,10 @@
 //! follows the state, and refusals reach the console as notices.
 //!
 //! The screen frames themselves go through [`crate::relay`]; this module only
-//! decides which tab may send them and who may watch.
+//! decides which tab may send them (through the screen socket it was given a
+//! token for, see [`screen`]) and who may watch.
+
+pub mod screen;
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -48,7 +51,30 @@ struct Consultant {
 enum Phase {
     Pending { request_id: String, by: Consultant },
     Probing { tab: ConnId, tab_id: Option<String>, by: Consultant, probe_id: String, sent: Instant, rtt: Option<Duration> },
-    Active { tab: Option<ConnId>, tab_id: Option<String>, by: Consultant, idle_since: Option<Instant> },
+    Active { tab: Option<ConnId>, tab_id: Option<String>, by: Consultant, idle_since: Option<Instant>, screen: Option<ScreenLink> },
+}
+
+/// A live broadcast's screen socket: the token sent to one tab in
+/// `screencast_start`, and the socket that connected with it.
+struct ScreenLink {
+    token: String,
+    /// The tab (its chat socket) the token was given to.
+    tab: ConnId,
+    /// The screen socket, once connected.
+    peer: Option<Peer>,
+}
+
+impl ScreenLink {
+    fn new(tab: ConnId) -> Self {
+        ScreenLink { token: crate::auth::new_token(), tab, peer: None }
+    }
+
+    /// Closes the screen socket, if one is connected: the tab's upload is over.
+    fn close(&self, reason: &str) {
+        if let Some(p) = &self.peer {
+            p.close(1000, reason);
+        }
+    }
 }
 
 impl Phase {
@@ -56,6 +82,13 @@ impl Phase {
     fn by(&self) -> &Consultant {
         match self {
             Phase::Pending { by, .. } | Phase::Probing { by, .. } | Phase::Active { by, .. } => by,
+        }
+    }
+
+    /// Closes the broadcast's screen socket, if any.
+    fn close_screen(&self, reason: &str) {
+        if let Phase::Active { screen: Some(link), .. } = self {
+            link.close(reason);
         }
     }
 }
@@ -273,17 +306,18 @@ pub async fn probe_upload(app: &AppState, visitor_id: &str, tab: ConnId, bytes: 
         let limits = format!("{figures}; needs ≤ {} ms and ≥ {} kbit/s", app.policy.weak_rtt.as_millis(), app.policy.weak_upload_kbps);
         return fail(app, visitor_id, Some(&by), NoticeReason::WeakConnection, limits).await;
     }
-    go_live(app, visitor_id, Some(tab), tab_id, by, &figures).await;
+    go_live(app, visitor_id, tab, tab_id, by, &figures).await;
 }
 
-async fn go_live(app: &AppState, visitor_id: &str, tab: Option<ConnId>, tab_id: Option<String>, by: Consultant, detail: &str) {
+async fn go_live(app: &AppState, visitor_id: &str, tab: ConnId, tab_id: Option<String>, by: Consultant, detail: &str) {
     app.relay.clear(visitor_id);
-    let start = start_frame(app, visitor_id, &by.name).await;
+    let link = ScreenLink::new(tab);
+    let start = start_frame(app, visitor_id, &by.name, &link.token).await;
     app.broadcasts.phases.lock().unwrap().insert(
         visitor_id.to_owned(),
-        Phase::Active { tab, tab_id, by: by.clone(), idle_since: Some(Instant::now()) },
+        Phase::Active { tab: Some(tab), tab_id, by: by.clone(), idle_since: Some(Instant::now()), screen: Some(link) },
     );
-    if let (Some(tab), Some(start)) = (tab, start) {
+    if let Some(start) = start {
         app.hub.to_tab(visitor_id, tab, &start);
     }
     set_state(app, visitor_id, ScreencastState::Active);
@@ -291,10 +325,14 @@ async fn go_live(app: &AppState, visitor_id: &str, tab: Option<ConnId>, tab_id: 
     watch_for_idle(app, visitor_id);
 }
 
-async fn start_frame(app: &AppState, visitor_id: &str, consultant_name: &str) -> Option<Bytes> {
+async fn start_frame(app: &AppState, visitor_id: &str, consultant_name: &str, screen_token: &str) -> Option<Bytes> {
     let (v, _) = app.db.visitor(visitor_id).await.ok().flatten()?;
     let site = app.db.site(v.site_id).await.ok().flatten()?;
-    Some(frame(&VisitorOut::ScreencastStart { privacy: site.privacy, consultant_name: consultant_name.to_owned() }))
+    Some(frame(&VisitorOut::ScreencastStart {
+        privacy: site.privacy,
+        consultant_name: consultant_name.to_owned(),
+        screen_token: screen_token.to_owned(),
+    }))
 }
 
 /// The agent cannot record (missing APIs): refuse without asking the visitor.
@@ -309,6 +347,7 @@ pub async fn unavailable(app: &AppState, visitor_id: &str, tab: ConnId, detail: 
         app.hub.to_visitor(visitor_id, &frame(&VisitorOut::ConsentClosed { request_id: request_id.clone() }), None);
     }
     let by = phase.by().clone();
+    phase.close_screen("the recorder stopped: screen broadcast is not possible on this page");
     app.relay.clear(visitor_id);
     fail(app, visitor_id, Some(&by), NoticeReason::Unsupported, detail).await;
 }
@@ -342,6 +381,7 @@ pub async fn stop_by_visitor(app: &AppState, visitor_id: &str) {
 
 /// Tells the recording tab to stop and forgets the cached frames.
 async fn end(app: &AppState, visitor_id: &str, phase: Phase, reason: &str) {
+    phase.close_screen("the screen broadcast ended");
     let stop = frame(&VisitorOut::ScreencastStop { reason: reason.to_owned() });
     match phase {
         Phase::Active { tab: Some(tab), .. } | Phase::Probing { tab, .. } => app.hub.to_tab(visitor_id, tab, &stop),
@@ -360,9 +400,15 @@ pub async fn tab_joined(app: &AppState, visitor_id: &str, tab: ConnId, tab_id: O
         let mut phases = app.broadcasts.phases.lock().unwrap();
         match phases.get_mut(visitor_id) {
             // The new page may say hello before the old page's socket has closed.
-            Some(Phase::Active { tab: t, tab_id: Some(want), by, .. }) if tab_id == Some(want.as_str()) => {
+            Some(Phase::Active { tab: t, tab_id: Some(want), by, screen, .. }) if tab_id == Some(want.as_str()) => {
                 *t = Some(tab);
-                Some(by.name.clone())
+                if let Some(old) = screen.take() {
+                    old.close("the tab moved to another page");
+                }
+                let link = ScreenLink::new(tab);
+                let token = link.token.clone();
+                *screen = Some(link);
+                Some((by.name.clone(), token))
             }
             _ => None,
         }
@@ -371,9 +417,9 @@ pub async fn tab_joined(app: &AppState, visitor_id: &str, tab: ConnId, tab_id: O
     if state != ScreencastState::Idle {
         set_state(app, visitor_id, state);
     }
-    if let Some(name) = resume {
+    if let Some((name, token)) = resume {
         app.relay.clear(visitor_id);
-        if let Some(start) = start_frame(app, visitor_id, &name).await {
+        if let Some(start) = start_frame(app, visitor_id, &name, &token).await {
             app.hub.to_tab(visitor_id, tab, &start);
         }
     }
@@ -387,8 +433,12 @@ pub async fn tab_left(app: &AppState, visitor_id: &str, tab: ConnId) {
         return fail(app, visitor_id, Some(&by), NoticeReason::Offline, "the tab closed during the connection check".into()).await;
     }
     let was_broadcasting = match app.broadcasts.phases.lock().unwrap().get_mut(visitor_id) {
-        Some(Phase::Active { tab: t, .. }) if *t == Some(tab) => {
+        Some(Phase::Active { tab: t, screen, .. }) if *t == Some(tab) => {
             *t = None;
+            // Its upload ends with it; the tab's next page gets a new token.
+            if let Some(old) = screen.take() {
+                old.close("the tab's chat socket closed");
+            }
             true
         }
         _ => false,
@@ -409,17 +459,12 @@ pub async fn tab_left(app: &AppState, visitor_id: &str, tab: ConnId) {
     });
 }
 
-/// A screen frame from a tab.
-pub fn screen_frame(app: &AppState, visitor_id: &str, tab: ConnId, data: Bytes) -> Result<(), ErrorBody> {
-    let live = matches!(
-        app.broadcasts.phases.lock().unwrap().get(visitor_id),
-        Some(Phase::Active { tab: Some(t), .. }) if *t == tab
-    );
-    if !live {
-        // Make sure that agent stops: nobody asked this tab for frames.
-        app.hub.to_tab(visitor_id, tab, &frame(&VisitorOut::ScreencastStop { reason: "not_broadcasting".into() }));
-        return Err(ErrorBody::new(ErrorCode::NoBroadcast, "no broadcast is live for this tab; the frame was dropped"));
-    }
+/// A screen frame from a screen socket.
+fn screen_frame(app: &AppState, visitor_id: &str, conn: ConnId, data: Bytes) -> Result<(), ErrorBody> {
+    let tab = match app.broadcasts.phases.lock().unwrap().get(visitor_id) {
+        Some(Phase::Active { screen: Some(ScreenLink { tab, peer: Some(p), .. }), .. }) if p.id == conn => *tab,
+        _ => return Err(ErrorBody::new(ErrorCode::NoBroadcast, "this screen socket's broadcast is over; the frame was dropped")),
+    };
     match app.relay.publish(visitor_id, data) {
         Published::Ok => Ok(()),
         Published::WantKeyframe | Published::NoKeyframe => {
@@ -428,7 +473,7 @@ pub fn screen_frame(app: &AppState, visitor_id: &str, tab: ConnId, data: Bytes) 
         }
         Published::Invalid => Err(ErrorBody::new(
             ErrorCode::BadMessage,
-            "screen frame: expected a 5-byte header with kind 1 (keyframe), 2 (delta) or 3 (probe)",
+            "screen frame: expected a 5-byte header with kind 1 (keyframe) or 2 (delta)",
         )),
     }
 }

@@ -1,5 +1,5 @@
 //! HTTP routes: health, login/logout, the admin API, embedded assets, and the
-//! two WebSocket endpoints (handled by [`crate::transport::accept`]).
+//! three WebSocket endpoints (handled by [`crate::transport::accept`]).
 
 mod admin;
 pub use admin::normalize_origins;
@@ -32,6 +32,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/audit", get(admin::audit_log))
         .route("/ws/visitor", get(accept::visitor_socket))
         .route("/ws/console", get(accept::console_socket))
+        .route("/ws/screen", get(accept::screen_socket))
         .merge(assets::routes())
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -1,5 +1,6 @@
-//! The two WebSocket endpoints: check who may connect, upgrade, and hand the
-//! socket to its chat session. A refused socket is still upgraded so that a
+//! The three WebSocket endpoints: check who may connect, upgrade, and hand the
+//! socket to its session (chat for visitors and consoles, upload for a
+//! broadcasting tab's screen socket). A refused socket is still upgraded so that a
 //! browser can read why (an `error` frame, then a 4xxx close code).
 
 use std::time::Duration;
@@ -11,9 +12,10 @@ use chatcast_protocol::{ErrorBody, ErrorCode};
 use serde::Deserialize;
 use yawc::IncomingUpgrade;
 
-use super::{Connection, origin, refusal, ws_options};
+use super::{Compression, Connection, origin, refusal, ws_options};
 use crate::app::AppState;
 use crate::chat;
+use crate::consent;
 use crate::http::auth::session_token;
 use crate::storage::{Site, User};
 
@@ -31,15 +33,37 @@ pub async fn visitor_socket(
     upgrade: IncomingUpgrade,
 ) -> Response {
     let verdict = check_visitor(&state, q.site.as_deref(), &headers).await;
+    // Besides chat, the chat socket carries the connection probe (`probe_bytes`).
+    let max_frame = state.settings.max_frame_bytes.max(state.settings.probe_bytes as usize + 64);
+    let opts = ws_options(max_frame, Compression::Stateless);
+    accept(state, "visitor", opts, upgrade, verdict, |state, conn, site| chat::visitor::run(state, site, conn))
+}
+
+/// Query of the screen socket.
+#[derive(Deserialize)]
+pub struct ScreenQuery {
+    token: Option<String>,
+}
+
+/// `GET /ws/screen?token=T`: a broadcasting tab's upload of screen frames
+/// (the token comes in `screencast_start`).
+pub async fn screen_socket(
+    State(state): State<AppState>,
+    Query(q): Query<ScreenQuery>,
+    headers: HeaderMap,
+    upgrade: IncomingUpgrade,
+) -> Response {
+    let verdict = check_screen(&state, q.token.as_deref(), &headers).await;
     let max_frame = state.settings.max_screen_frame_bytes.max(state.settings.max_frame_bytes);
-    accept(state, "visitor", max_frame, upgrade, verdict, |state, conn, site| chat::visitor::run(state, site, conn))
+    let opts = ws_options(max_frame, Compression::StreamIn);
+    accept(state, "screen", opts, upgrade, verdict, |state, conn, ticket| consent::screen::run(state, ticket, conn))
 }
 
 /// `GET /ws/console` (session cookie, same origin).
 pub async fn console_socket(State(state): State<AppState>, headers: HeaderMap, upgrade: IncomingUpgrade) -> Response {
     let verdict = check_console(&state, &headers).await;
-    let max_frame = state.settings.max_frame_bytes;
-    accept(state, "console", max_frame, upgrade, verdict, |state, conn, user| chat::console::run(state, user, conn))
+    let opts = ws_options(state.settings.max_frame_bytes, Compression::StreamOut);
+    accept(state, "console", opts, upgrade, verdict, |state, conn, user| chat::console::run(state, user, conn))
 }
 
 async fn check_visitor(state: &AppState, key: Option<&str>, headers: &HeaderMap) -> Result<Site, (ErrorBody, u16)> {
@@ -54,6 +78,12 @@ async fn check_visitor(state: &AppState, key: Option<&str>, headers: &HeaderMap)
             return Err((ErrorBody::new(ErrorCode::Internal, "the server failed to look up the site"), 1011));
         }
     };
+    check_site_origin(state, &site, headers)?;
+    Ok(site)
+}
+
+/// The request's `Origin` must be one the site allows.
+fn check_site_origin(state: &AppState, site: &Site, headers: &HeaderMap) -> Result<(), (ErrorBody, u16)> {
     let Some(req_origin) = origin::request_origin(headers) else {
         return Err(refusal(ErrorCode::OriginNotAllowed, "the request has no Origin header".into()));
     };
@@ -68,7 +98,32 @@ async fn check_visitor(state: &AppState, key: Option<&str>, headers: &HeaderMap)
             format!("origin `{req_origin}` is not allowed for site `{}`; add it to the site's origins", site.name),
         ));
     }
-    Ok(site)
+    Ok(())
+}
+
+async fn check_screen(
+    state: &AppState,
+    token: Option<&str>,
+    headers: &HeaderMap,
+) -> Result<consent::screen::Ticket, (ErrorBody, u16)> {
+    let no_broadcast = |m: &str| refusal(ErrorCode::NoBroadcast, m.to_owned());
+    let token = token.filter(|t| !t.is_empty()).ok_or_else(|| no_broadcast("no token: connect to /ws/screen?token=TOKEN from `screencast_start`"))?;
+    let ticket = consent::screen::ticket(state, token)
+        .ok_or_else(|| no_broadcast("this screen token belongs to no live broadcast (it ended, or the tab moved on)"))?;
+    let site = match state.db.visitor(&ticket.visitor_id).await {
+        Ok(Some((v, _))) => state.db.site(v.site_id).await,
+        Ok(None) => Ok(None),
+        Err(e) => Err(e),
+    };
+    match site {
+        Ok(Some(site)) => check_site_origin(state, &site, headers)?,
+        Ok(None) => return Err(no_broadcast("the broadcast's visitor no longer exists")),
+        Err(e) => {
+            tracing::error!(error = %e, "site lookup failed");
+            return Err((ErrorBody::new(ErrorCode::Internal, "the server failed to look up the site"), 1011));
+        }
+    }
+    Ok(ticket)
 }
 
 async fn check_console(state: &AppState, headers: &HeaderMap) -> Result<User, (ErrorBody, u16)> {
@@ -96,7 +151,7 @@ async fn check_console(state: &AppState, headers: &HeaderMap) -> Result<User, (E
 fn accept<T, F, Fut>(
     state: AppState,
     endpoint: &'static str,
-    max_frame: usize,
+    options: yawc::Options,
     upgrade: IncomingUpgrade,
     verdict: Result<T, (ErrorBody, u16)>,
     session: F,
@@ -106,7 +161,7 @@ where
     F: FnOnce(AppState, Connection, T) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let (response, fut) = match upgrade.upgrade(ws_options(max_frame)) {
+    let (response, fut) = match upgrade.upgrade(options) {
         Ok(r) => r,
         Err(e) => {
             return crate::http::ApiError::new(

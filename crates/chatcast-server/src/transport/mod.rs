@@ -34,23 +34,56 @@ pub type ConnId = u64;
 
 static NEXT_CONN_ID: AtomicU64 = AtomicU64::new(1);
 
-/// Upgrade options shared by both endpoints.
-pub fn ws_options(max_frame_bytes: usize) -> Options {
-    Options::default()
+/// How an endpoint's socket compresses (permessage-deflate, which browsers
+/// offer on every connection and then run in their network service).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Compression {
+    /// Chat sockets: many, mostly idle, small messages. No context takeover in
+    /// either direction, with deflate state borrowed from a shared pool per
+    /// message, so an idle socket holds no compressor or window of its own.
+    Stateless,
+    /// The screen socket (visitor → server): the stream keeps its context, so
+    /// each batch refers to the ones before it (7× smaller than per message).
+    /// The server sends nothing on it, so its compressor is never built.
+    StreamIn,
+    /// Console sockets, which carry screen frames to viewers: context kept,
+    /// compressed at the balanced level.
+    StreamOut,
+}
+
+/// Upgrade options of one endpoint.
+pub fn ws_options(max_frame_bytes: usize, compression: Compression) -> Options {
+    let base = Options::default()
         // A larger frame (compressed or inflated) closes the socket with 1009.
         .with_limits(max_frame_bytes, max_frame_bytes * 2)
-        // Browsers offer permessage-deflate; with it they compress off the page's main thread.
-        .with_low_latency_compression()
         .with_utf8()
         .with_no_delay()
         // Idle sockets are the common case: keep their buffers small.
         .with_read_buffer_capacity(4 * 1024)
-        .with_write_buffer_capacity(4 * 1024)
+        .with_write_buffer_capacity(4 * 1024);
+    match compression {
+        Compression::Stateless => base
+            .with_low_latency_compression()
+            .server_no_context_takeover()
+            .client_no_context_takeover()
+            .with_deflate_pool(deflate_pool()),
+        Compression::StreamIn => base.with_low_latency_compression(),
+        Compression::StreamOut => base.with_balanced_compression(),
+    }
+}
+
+/// The process's one pool of deflate state for stateless sockets: sized for
+/// the messages compressed at the same moment, not for the connections.
+fn deflate_pool() -> yawc::DeflatePool {
+    static POOL: std::sync::OnceLock<yawc::DeflatePool> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| yawc::DeflatePool::new(16)).clone()
 }
 
 enum Outgoing {
     Text(Bytes),
     Binary(Bytes),
+    /// Close the socket with this code and reason, after what is queued before it.
+    Close(u16, String),
 }
 
 impl Outgoing {
@@ -58,8 +91,18 @@ impl Outgoing {
         match self {
             Outgoing::Text(b) => Frame::text(b),
             Outgoing::Binary(b) => Frame::binary(b),
+            Outgoing::Close(code, reason) => Frame::close(CloseCode::from(code), reason_bytes(&reason)),
         }
     }
+}
+
+/// A close reason cut to the 123 bytes a close frame allows.
+fn reason_bytes(reason: &str) -> &str {
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    &reason[..end]
 }
 
 /// Why a binary frame was not queued.
@@ -88,6 +131,7 @@ impl PeerInbox {
     pub fn try_recv(&mut self) -> Option<Bytes> {
         self.0.try_recv().ok().map(|o| match o {
             Outgoing::Text(b) | Outgoing::Binary(b) => b,
+            Outgoing::Close(..) => Bytes::new(),
         })
     }
 }
@@ -122,6 +166,14 @@ impl Peer {
             mpsc::error::TrySendError::Full(_) => QueueFull::Full,
             mpsc::error::TrySendError::Closed(_) => QueueFull::Closed,
         })
+    }
+
+    /// Closes the peer's socket with `code` once the frames queued before are
+    /// written (a peer whose queue is full is closed at once, as too slow).
+    pub fn close(&self, code: u16, reason: &str) {
+        if self.tx.try_send(Outgoing::Close(code, reason.to_owned())).is_err() {
+            self.kill.cancel();
+        }
     }
 
     /// Free places in the peer's queue.
@@ -187,11 +239,32 @@ impl Connection {
         if self.closed {
             return;
         }
-        let mut res = Ok(());
-        while let (Ok(()), Ok(queued)) = (&res, self.rx.0.try_recv()) {
-            res = self.ws.feed(queued.into_frame()).await;
+        if let Ok(first) = self.rx.0.try_recv() {
+            self.write_queued(first).await;
         }
-        if res.is_err() || self.ws.send(Frame::text(frame)).await.is_err() {
+        if !self.closed && self.ws.send(Frame::text(frame)).await.is_err() {
+            self.closed = true;
+        }
+    }
+
+    /// Writes `first` and everything queued after it, then flushes once. A
+    /// queued close ends the socket there.
+    async fn write_queued(&mut self, first: Outgoing) {
+        let mut next = Some(first);
+        while let Some(out) = next.take() {
+            let closing = matches!(out, Outgoing::Close(..));
+            if self.ws.feed(out.into_frame()).await.is_err() {
+                self.closed = true;
+                return;
+            }
+            if closing {
+                let _ = self.ws.flush().await;
+                self.closed = true;
+                return;
+            }
+            next = self.rx.0.try_recv().ok();
+        }
+        if self.ws.flush().await.is_err() {
             self.closed = true;
         }
     }
@@ -212,11 +285,7 @@ impl Connection {
             return;
         }
         self.closed = true;
-        let mut end = reason.len().min(123);
-        while !reason.is_char_boundary(end) {
-            end -= 1;
-        }
-        let _ = self.ws.send(Frame::close(CloseCode::from(code), &reason[..end])).await;
+        let _ = self.ws.send(Frame::close(CloseCode::from(code), reason_bytes(reason))).await;
         let _ = self.ws.flush().await;
     }
 
@@ -236,16 +305,7 @@ impl Connection {
                 _ = self.peer.kill.cancelled() => {
                     self.close(CLOSE_TOO_SLOW, "too slow: the server's queue for this socket is full").await;
                 }
-                Some(first) = self.rx.0.recv() => {
-                    // Write everything already queued, then flush once.
-                    let mut res = self.ws.feed(first.into_frame()).await;
-                    while let (Ok(()), Ok(next)) = (&res, self.rx.0.try_recv()) {
-                        res = self.ws.feed(next.into_frame()).await;
-                    }
-                    if res.is_err() || self.ws.flush().await.is_err() {
-                        self.closed = true;
-                    }
-                }
+                Some(first) = self.rx.0.recv() => self.write_queued(first).await,
                 frame = self.ws.next_frame() => {
                     let frame = match frame {
                         Ok(f) => f,

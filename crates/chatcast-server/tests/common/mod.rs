@@ -92,6 +92,15 @@ impl TestApp {
         Client::connect(&url, req).await
     }
 
+    /// Opens a broadcast's screen socket with the token from `screencast_start`.
+    pub async fn screen_socket(&self, token: &str, origin: Option<&str>) -> Client {
+        let mut req = http::Request::builder();
+        if let Some(o) = origin {
+            req = req.header("Origin", o);
+        }
+        Client::connect(&format!("ws://{}/ws/screen?token={token}", self.addr), req).await
+    }
+
     /// A visitor that said hello: (client, visitor_id, token).
     pub async fn visitor(&self, token: Option<&str>) -> (Client, String, String) {
         self.visitor_tab(token, None).await
