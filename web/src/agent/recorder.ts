@@ -6,10 +6,11 @@
 // the page within the task that made it. A full snapshot is sent from its own
 // macrotask (a MessageChannel message, which background tabs do not throttle),
 // so that serializing and encoding a large page are two tasks, not one.
-// Each batch is stringified once, as one JSON array.
+// Each batch is encoded (shared/screencodec.ts) and stringified once, as one JSON array.
 
 import { record } from '@rrweb/record';
 import type { eventWithTime } from '@rrweb/types';
+import { type CodecState, encodeEvents, newCodecState } from '../shared/screencodec';
 import type { AgentSession, StartOptions } from './api';
 import { HEADER_BYTES, KIND_DELTA, KIND_KEYFRAME, writeHeader } from './frame';
 import { PresenceTracker } from './presence';
@@ -66,6 +67,8 @@ class Session implements AgentSession {
   private channel: MessageChannel | null = null;
   private readonly presence: PresenceTracker;
   private waitForDom: (() => void) | null = null;
+  /** The encoder's memory (the last pointer position); starts afresh at each keyframe. */
+  private codec: CodecState = newCodecState();
 
   constructor(private readonly opts: StartOptions) {
     this.presence = new PresenceTracker((tag, payload) => this.custom(tag, payload));
@@ -272,9 +275,11 @@ class Session implements AgentSession {
       // rrweb could not serialize the document: a keyframe without a snapshot is useless.
       return;
     }
+    if (kind === KIND_KEYFRAME) this.codec = newCodecState();
+    const items = encodeEvents(events, this.codec);
     let json: string;
     try {
-      json = JSON.stringify(events);
+      json = JSON.stringify(items);
     } catch (e) {
       console.warn('[chatcast] could not encode screen events:', e);
       this.chained = false;
@@ -299,8 +304,8 @@ class Session implements AgentSession {
       part = [];
       size = 2;
     };
-    for (const ev of events) {
-      const s = JSON.stringify(ev);
+    for (const item of items) {
+      const s = JSON.stringify(item);
       const n = s.length * 3; // UTF-8 bound
       if (HEADER_BYTES + 2 + n > MAX_FRAME_BYTES && HEADER_BYTES + 2 + encoder!.encode(s).length > MAX_FRAME_BYTES) {
         // One event larger than a frame: skip it and start over from a snapshot.

@@ -14,6 +14,7 @@ import { Replayer } from '@rrweb/replay';
 import type { eventWithTime } from '@rrweb/types';
 import type { ConsoleOut } from '../../protocol/ConsoleOut';
 import type { ScreencastState } from '../../protocol/ScreencastState';
+import { type CodecState, decodeEvents, newCodecState } from '../../shared/screencodec';
 import type { VisitorInfo } from '../../protocol/VisitorInfo';
 import { h, setAttr, setText } from '../dom';
 import { safeHref } from '../format';
@@ -85,6 +86,8 @@ export class Replica {
   private readonly unlisten: () => void;
   private readonly resizeObserver: ResizeObserver;
   private readonly decoder = new TextDecoder();
+  /** The frame decoder's memory since the last keyframe. */
+  private codec: CodecState = newCodecState();
 
   private current: Live | null = null;
   private incoming: Live | null = null;
@@ -181,9 +184,9 @@ export class Replica {
     this.opts.onStop();
   }
 
+  /** Asks for the cached keyframe and what followed (a broken chain mends at that keyframe). */
   private watch(): void {
     if (this.destroyed) return;
-    this.broken = false;
     this.feed.sendFrame({ t: 'watch', visitor_id: this.visitorId });
   }
 
@@ -276,10 +279,15 @@ export class Replica {
     }
     let events: eventWithTime[];
     try {
-      events = JSON.parse(this.decoder.decode(new Uint8Array(buf, HEADER_LEN)));
-      if (!Array.isArray(events)) throw new Error('not an array');
+      const items = JSON.parse(this.decoder.decode(new Uint8Array(buf, HEADER_LEN)));
+      const state = kind === KIND_KEYFRAME ? newCodecState() : this.codec;
+      events = decodeEvents(items, state);
+      this.codec = state;
     } catch (e) {
-      console.warn('[chatcast] ignoring a screen frame that does not parse', e);
+      // What follows builds on this frame: start over from the server's cached keyframe.
+      console.warn('[chatcast] a screen frame does not decode; resyncing', e);
+      this.broken = true;
+      this.watch();
       return;
     }
     this.lastSeq = seq;
