@@ -202,12 +202,16 @@ export function consultantInit(opts) {
 
 // ---- visitor and consultant -----------------------------------------------------
 
-/** A visitor tab on `url` whose WebSocket frames are recorded (sent, with node's receive time). */
+/**
+ * A visitor tab on `url` whose WebSocket frames are recorded: `sent` holds
+ * every payload the page sent, `sockets` the same per socket ({url, sent}).
+ */
 export async function openVisitor(browser, url, { viewport = { width: 1000, height: 700 }, sendLog = true, cdp = false, waitWidget = true, contextOptions = {} } = {}) {
   const ctx = await browser.newContext({ viewport, ...contextOptions });
   await ctx.addInitScript(visitorInit, { sendLog });
   const page = await ctx.newPage();
   const sent = [];
+  const sockets = [];
   const handshakes = [];
   let session = null;
   if (cdp) {
@@ -215,10 +219,17 @@ export async function openVisitor(browser, url, { viewport = { width: 1000, heig
     await session.send('Network.enable');
     session.on('Network.webSocketHandshakeResponseReceived', (e) => handshakes.push(e.response.headers));
   }
-  page.on('websocket', (ws) => ws.on('framesent', (f) => sent.push(f.payload)));
+  page.on('websocket', (ws) => {
+    const sock = { url: ws.url(), sent: [] };
+    sockets.push(sock);
+    ws.on('framesent', (f) => {
+      sent.push(f.payload);
+      sock.sent.push(f.payload);
+    });
+  });
   await page.goto(url, { timeout: 120_000 });
   if (waitWidget) await page.getByTestId('widget-launcher').waitFor({ timeout: 60_000 });
-  return { ctx, page, sent, handshakes, cdp: session };
+  return { ctx, page, sent, sockets, handshakes, cdp: session };
 }
 
 /** The console, logged in, with the only online visitor's dialog open; `init` goes into every page of its context. */
@@ -482,67 +493,24 @@ export function countSerialized(node) {
   return n;
 }
 
-/**
- * rrweb's node ids rewritten as the difference from the previous node's id in
- * pre-order (reversible: a decoder adds them up in the same order).
- * `implicit`: a difference of 1 (nearly all of them) is left out.
- */
-export function deltaIds(node, implicit) {
-  let prev = 0;
-  const walk = (x) => {
-    const out = {};
-    for (const [k, v] of Object.entries(x)) {
-      if (k === 'id') {
-        const d = v - prev;
-        prev = v;
-        if (!(implicit && d === 1)) out.id = d;
-      } else if (k === 'childNodes') {
-        out.childNodes = v.map(walk);
-      } else out[k] = v;
-    }
-    return out;
-  };
-  return walk(node);
-}
-
-/** The tree without ids at all (a lower bound: what ids cost). */
-export function dropIds(node) {
-  const walk = (x) => {
-    const out = {};
-    for (const [k, v] of Object.entries(x)) {
-      if (k === 'id') continue;
-      out[k] = k === 'childNodes' ? v.map(walk) : v;
-    }
-    return out;
-  };
-  return walk(node);
-}
+// The product's frame codec (src/shared/screencodec.ts), for node.
+const codecJs = await esbuild.build({
+  entryPoints: [join(here, '..', 'src', 'shared', 'screencodec.ts')],
+  bundle: true, format: 'esm', platform: 'neutral', write: false, logLevel: 'silent',
+});
+export const codec = await import('data:text/javascript;base64,' + Buffer.from(codecJs.outputFiles[0].text).toString('base64'));
 
 /**
- * An estimate of a compact snapshot encoding: every node a JSON array with
- * no key names and no ids (pre-order, +1 each; an id that breaks the run is
- * written out). Element: [tag, attrs|0, ...children]; text: "string" (a style
- * text: ["#s", text]); other nodes: ["#<type>", ...values]. Reversible for
- * what rrweb serializes; used only to size the idea offline.
+ * The rrweb events of screen frames (keyframes and deltas, in order), decoded
+ * as the console does; each event keeps its frame's kind.
  */
-export function compactTree(node) {
-  let prev = 0;
-  const walk = (x) => {
-    const gap = x.id !== prev + 1 ? { id: x.id } : null;
-    prev = x.id;
-    const kids = (x.childNodes ?? []).map(walk);
-    let out;
-    if (x.type === 2) {
-      const attrs = { ...(x.attributes ?? {}) };
-      for (const k of ['isSVG', 'needBlock', 'isCustom']) if (x[k]) attrs[`#${k}`] = x[k];
-      out = [x.tagName, Object.keys(attrs).length ? attrs : 0, ...kids];
-    } else if (x.type === 3) {
-      out = x.isStyle ? ['#s', x.textContent] : x.textContent;
-    } else {
-      const { type, id, childNodes, ...rest } = x;
-      out = [`#${type}`, ...Object.values(rest), ...kids];
-    }
-    return gap ? [gap, out] : out;
-  };
-  return walk(node);
+export function decodeFrames(frames) {
+  let state = codec.newCodecState();
+  const out = [];
+  for (const f of frames) {
+    if (f.kind !== 1 && f.kind !== 2) continue;
+    if (f.kind === 1) state = codec.newCodecState();
+    for (const e of codec.decodeEvents(JSON.parse(f.body.toString('utf8')), state)) out.push({ kind: f.kind, event: e });
+  }
+  return out;
 }

@@ -24,7 +24,8 @@ function roundTrip(events, enc = codec.newCodecState(), dec = codec.newCodecStat
   return { wire, items: JSON.parse(wire), events: codec.decodeEvents(JSON.parse(wire), dec) };
 }
 
-const noTime = (events) => events.map(({ timestamp, ...e }) => e);
+/** Events as JSON carries them (undefined keys dropped), without timestamps. */
+const noTime = (events) => JSON.parse(JSON.stringify(events.map(({ timestamp, ...e }) => e)));
 
 const el = (id, tagName, attributes, childNodes, extra = {}) => ({ type: 2, tagName, attributes, childNodes, id, ...extra });
 const text = (id, textContent, extra = {}) => ({ type: 3, textContent, id, ...extra });
@@ -49,6 +50,8 @@ const snapshot = {
             el(60, 'div', { class: 'rr-block', rr_width: '10px', rr_height: '5px' }, [], { needBlock: true }),
             el(61, 'my-widget', {}, [el(62, 'span', {}, [text(63, 'in shadow')], { isShadow: true })], { isShadowHost: true }),
             text(64, ''),
+            // rrweb leaves unset flags as undefined keys (JSON drops them).
+            el(65, 'i', {}, [], { isSVG: undefined, rootId: undefined, isCustom: undefined }),
           ]),
         ]),
       ],
@@ -63,7 +66,7 @@ test('a full snapshot comes back node for node, ids included', () => {
   assert.ok(events.every((e) => e.timestamp === 0), 'the console stamps events itself');
   // Implied ids are not written: only the gap, the root and the odd nodes carry one.
   assert.ok(!wire.includes('"timestamp"'), wire);
-  for (const id of [43, 44, 48, 50, 51, 52, 53]) assert.ok(!wire.includes(`"id":${id}`), `id ${id} is implied: ${wire}`);
+  for (const id of [43, 44, 48, 50, 51, 52, 53, 65]) assert.ok(!wire.includes(`"id":${id}`), `id ${id} is implied: ${wire}`);
   assert.ok(wire.includes('"id":60'), 'an id after a gap is written');
 });
 

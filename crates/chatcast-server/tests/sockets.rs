@@ -134,6 +134,10 @@ async fn permessage_deflate_is_negotiated_without_context_on_chat_sockets_only()
     // The screen socket (refused here for want of a token, but negotiated first) keeps it too.
     let screen = negotiated(&app, "/ws/screen?token=x", SITE_ORIGIN).await;
     assert!(screen.contains("permessage-deflate") && !screen.contains("no_context_takeover"), "{screen}");
+    // With the full window: a small one would shrink what each batch can refer back to.
+    for ext in [&chat, &console, &screen] {
+        assert!(ext.contains("client_max_window_bits=15"), "{ext}");
+    }
 }
 
 #[tokio::test]

@@ -3,6 +3,7 @@
 //   dom           #counter changes every 97 ms on the visitor's page; the time
 //                 until the replica's DOM shows it, and the same frames fed to a
 //                 second Replayer in the same window with rrweb's 1 s live buffer
+//                 (events stamped on arrival, startLive(now - 1000))
 //   cursor        page.mouse.move at 60 Hz; the time until the console's
 //                 replica-cursor stands at that position (or a later one)
 import {
@@ -99,13 +100,18 @@ async function watchCounter(host, bufferMs) {
     root.id = 'bench-buffered';
     root.style.cssText = 'position:fixed;left:-20000px;top:0;width:1000px;height:700px;overflow:hidden;pointer-events:none';
     document.body.appendChild(root);
-    const { Replayer } = window.__rrReplay;
+    const { Replayer, decodeEvents, newCodecState } = window.__rrReplay;
     const dec = new TextDecoder();
+    let state = newCodecState();
     const feed = (buf) => {
       try {
         const u = new Uint8Array(buf);
         if (u[0] !== 1 && u[0] !== 2) return;
-        const events = JSON.parse(dec.decode(u.subarray(5)));
+        if (u[0] === 1) state = newCodecState();
+        // Stamped on arrival, played bufferMs later: rrweb's live mode with its buffer.
+        const at = Date.now();
+        const events = decodeEvents(JSON.parse(dec.decode(u.subarray(5))), state);
+        for (const e of events) e.timestamp = at;
         if (u[0] === 1 && !S.replayer) {
           S.replayer = new Replayer([], {
             root, liveMode: true, mouseTail: false, triggerFocus: false, showWarning: false, pauseAnimation: false, UNSAFE_replayCanvas: false,

@@ -105,11 +105,15 @@ function encodeNode(n: RrNode, ids: { next: number }): Compact {
 const TEXT_KEYS = new Set(['type', 'textContent', 'id']);
 const ELEMENT_KEYS = new Set(['type', 'tagName', 'attributes', 'childNodes', 'id']);
 
-/** Whether `n` has no keys but `keys` (and `extra`, if true). */
+/**
+ * Whether `n` has no keys but `keys` (and `extra`, if true). rrweb leaves
+ * unset flags as keys with `undefined` (JSON drops them): they count as absent.
+ */
 function plain(n: object, keys: Set<string>, extra?: string): boolean {
   for (const k in n) {
     if (keys.has(k)) continue;
-    if (k === extra && (n as Record<string, unknown>)[k] === true) continue;
+    const v = (n as Record<string, unknown>)[k];
+    if (v === undefined || (k === extra && v === true)) continue;
     return false;
   }
   return true;

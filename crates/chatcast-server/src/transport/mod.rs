@@ -61,7 +61,7 @@ pub fn ws_options(max_frame_bytes: usize, compression: Compression) -> Options {
         // Idle sockets are the common case: keep their buffers small.
         .with_read_buffer_capacity(4 * 1024)
         .with_write_buffer_capacity(4 * 1024);
-    match compression {
+    let base = match compression {
         Compression::Stateless => base
             .with_low_latency_compression()
             .server_no_context_takeover()
@@ -69,7 +69,11 @@ pub fn ws_options(max_frame_bytes: usize, compression: Compression) -> Options {
             .with_deflate_pool(deflate_pool()),
         Compression::StreamIn => base.with_low_latency_compression(),
         Compression::StreamOut => base.with_balanced_compression(),
-    }
+    };
+    // Full 32 KiB windows both ways: without a preference yawc answers a
+    // browser's bare `client_max_window_bits` offer with 9 (a 512-byte window),
+    // which doubled the screen stream's bytes.
+    base.with_client_max_window_bits(15).with_server_max_window_bits(15)
 }
 
 /// The process's one pool of deflate state for stateless sockets: sized for
