@@ -23,7 +23,7 @@ const common = {
   bundle: true,
   format: 'iife',
   target: ['chrome100', 'firefox100', 'safari15'],
-  minify: !watch,
+  minify: !watch && !process.env.CHATCAST_NO_MINIFY,
   sourcemap: 'linked',
   legalComments: 'none',
   logLevel: 'info',

@@ -44,7 +44,12 @@ const contexts = [];
 
 before(async () => {
   server = await startServer();
-  site = await startSite(server.url, { '/shop': SHOP, '/shop2': '<h1 id="second">Second page</h1><a href="/shop">Back</a>' });
+  site = await startSite(server.url, {
+    '/shop': SHOP,
+    '/shop2': '<h1 id="second">Second page</h1><a href="/shop">Back</a>',
+    // A site whose policy forbids workers: the screen socket runs on the page's main thread.
+    '/strict': { body: SHOP, csp: "worker-src 'none'" },
+  });
   site.key = addSite(server.dataDir, 'Broadcast shop', site.origin);
   browser = await launchBrowser();
 });
@@ -205,6 +210,23 @@ test('grant: consent block, Read more, live replica with DOM changes; consultant
   await v.page.waitForTimeout(500);
   assert.equal(screenFrames(v.sent).length, before, 'no frame leaves the page after Stop');
   await closeAll(v.ctx, consultant.context());
+});
+
+test('the screen socket runs in a worker, or on the main thread where the page forbids workers', { timeout: 90_000 }, async () => {
+  for (const path of ['/shop', '/strict']) {
+    const v = await visitorPage(undefined, { path });
+    const consultant = await consultantWithDialog();
+    const host = await grant(consultant, v.page);
+    await v.page.click('#bump');
+    await replicaText(host, '#counter', '1');
+    const workers = v.page.workers().map((w) => w.url());
+    if (path === '/shop') assert.equal(workers.length, 1, 'a blob: worker holds the screen socket');
+    else assert.deepEqual(workers, [], 'no worker where the CSP forbids them');
+    assert.ok(screenFrames(v.sent).some(([k]) => k === 1), 'the keyframe went out either way');
+    await host.getByTestId('screencast-stop').click();
+    await waitFor(async () => (await buttonState(consultant)) === 'idle', 'idle after stop');
+    await closeAll(v.ctx, consultant.context());
+  }
 });
 
 test('remembered consent opens directly; the reopened window needs no new snapshot', { timeout: 90_000 }, async () => {

@@ -58,19 +58,23 @@ export function removeDir(dir) {
 
 /**
  * A website on another origin that embeds the widget. `pages` maps a path to
- * its HTML body; the script tag is added to every page. Set `site.key` once
- * the site exists (its origin is only known after this starts).
+ * its HTML body (or to {body, csp}: a Content-Security-Policy to serve it
+ * with); the script tag is added to every page. Set `site.key` once the site
+ * exists (its origin is only known after this starts).
  */
 export async function startSite(serverUrl, pages) {
   const site = { key: '', origin: '', close: null };
   const srv = createServer((req, res) => {
     const path = new URL(req.url, 'http://x').pathname;
-    const body = pages[path];
-    if (body === undefined) {
+    const page = pages[path];
+    if (page === undefined) {
       res.writeHead(404).end('not found');
       return;
     }
-    res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+    const body = typeof page === 'string' ? page : page.body;
+    const headers = { 'content-type': 'text/html; charset=utf-8' };
+    if (page.csp) headers['content-security-policy'] = page.csp;
+    res.writeHead(200, headers);
     res.end(`<!doctype html><html><head><meta charset="utf-8"><title>${path}</title>
 <style>body{font:16px sans-serif;margin:0;padding:24px}</style></head><body>${body}
 <script src="${serverUrl}/widget.js" data-site="${site.key}" async></script></body></html>`);

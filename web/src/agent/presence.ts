@@ -34,7 +34,8 @@ export class PresenceTracker {
   private timer: ReturnType<typeof setInterval> | null = null;
   private blurTimer: ReturnType<typeof setTimeout> | null = null;
   private restTimer: ReturnType<typeof setTimeout> | null = null;
-  private rest = { x: 0, y: 0 };
+  private readonly rest = { x: 0, y: 0 };
+  private lastMoveAt = 0;
   private running = false;
   private readonly off: (() => void)[] = [];
 
@@ -97,15 +98,24 @@ export class PresenceTracker {
       const p = ev as PointerEvent;
       if (p.button === 0 && p.isPrimary) this.emit(TAG_CLICK, { state: 'down', x: p.clientX, y: p.clientY });
     });
+    // One timer for the rest check, not one per move: at 60 moves a second,
+    // re-arming a timeout on each was a measurable part of the page's cost.
+    const checkRest = () => {
+      const wait = this.lastMoveAt + POINTER_REST_MS - performance.now();
+      if (wait > 1) {
+        this.restTimer = setTimeout(checkRest, wait);
+        return;
+      }
+      this.restTimer = null;
+      if (this.running && this.pointer !== 'outside') this.emit(TAG_POINTER, { state: 'inside', x: this.rest.x, y: this.rest.y });
+    };
     listen(window, 'mousemove', (ev) => {
       back();
       const m = ev as MouseEvent;
-      this.rest = { x: m.clientX, y: m.clientY };
-      if (this.restTimer) clearTimeout(this.restTimer);
-      this.restTimer = setTimeout(() => {
-        this.restTimer = null;
-        if (this.running && this.pointer !== 'outside') this.emit(TAG_POINTER, { state: 'inside', ...this.rest });
-      }, POINTER_REST_MS);
+      this.rest.x = m.clientX;
+      this.rest.y = m.clientY;
+      this.lastMoveAt = performance.now();
+      if (!this.restTimer) this.restTimer = setTimeout(checkRest, POINTER_REST_MS);
     });
     this.timer = setInterval(() => this.update(), IDLE_CHECK_MS);
     this.update(true);

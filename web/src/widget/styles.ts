@@ -304,7 +304,9 @@ button { font: inherit; color: inherit; cursor: pointer; }
   box-shadow: 0 6px 20px rgba(17, 24, 39, .25), 0 2px 6px rgba(17, 24, 39, .12);
   animation: cc-in .2s ease-out;
 }
-.viewing-dot { flex: none; width: 9px; height: 9px; border-radius: 50%; background: #ef4444; box-shadow: 0 0 0 3px rgba(239, 68, 68, .3); animation: cc-pulse 1.6s ease-in-out infinite; }
+/* Pulses three times as it appears, then stays lit: an endless animation cost
+   the visitor's page a style recalculation every frame for as long as it was viewed. */
+.viewing-dot { flex: none; width: 9px; height: 9px; border-radius: 50%; background: #ef4444; box-shadow: 0 0 0 3px rgba(239, 68, 68, .3); animation: cc-pulse 1.6s ease-in-out 3; }
 .viewing[data-state="resuming"] .viewing-dot { background: #fbbf24; box-shadow: 0 0 0 3px rgba(251, 191, 36, .3); }
 .viewing-text { overflow: hidden; text-overflow: ellipsis; max-width: min(240px, calc(100vw - 200px)); }
 .viewing-stop {
