@@ -48,6 +48,10 @@ pub struct Settings {
     pub probe_bytes: u32,
     /// Recording stops when nobody watched, or the tab was gone, for this long.
     pub broadcast_idle_grace_secs: u64,
+    /// Tokio worker threads of `chatcast serve`; 0 means one per CPU core. Set it
+    /// to the cores the process may use (e.g. 1 under `taskset -c 0`): more workers
+    /// than cores only add context switches.
+    pub worker_threads: usize,
 }
 
 impl Default for Settings {
@@ -71,6 +75,7 @@ impl Default for Settings {
             weak_upload_kbps: 256,
             probe_bytes: 32 * 1024,
             broadcast_idle_grace_secs: 30,
+            worker_threads: 0,
         }
     }
 }
@@ -154,5 +159,6 @@ mod tests {
         let s = Settings::load(Some(&file), &flags).unwrap();
         assert_eq!(s.listen, "127.0.0.1:1");
         assert_eq!(s.database_url(), "sqlite://./data/chatcast.db");
+        assert_eq!(s.worker_threads, 0, "one worker per core unless told");
     }
 }

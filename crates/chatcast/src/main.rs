@@ -100,8 +100,7 @@ fn settings(common: &Common, listen: Option<String>, redis_url: Option<String>) 
     Ok(Settings::load(common.config.as_deref(), &flags)?)
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -110,17 +109,66 @@ async fn main() -> anyhow::Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
+    // The runtime is built after the settings are read: `worker_threads` sizes it.
     match cli.command {
-        None => serve(settings(&cli.common, None, None)?).await,
-        Some(Command::Serve { listen, redis_url }) => serve(settings(&cli.common, listen, redis_url)?).await,
-        Some(Command::Site { command }) => site(settings(&cli.common, None, None)?, command).await,
+        None => run_server(settings(&cli.common, None, None)?),
+        Some(Command::Serve { listen, redis_url }) => run_server(settings(&cli.common, listen, redis_url)?),
+        Some(Command::Site { command }) => {
+            let settings = settings(&cli.common, None, None)?;
+            runtime(0)?.block_on(site(settings, command))
+        }
         Some(Command::User { command: UserCommand::Add { email, password, role, name } }) => {
-            let db = app::open_storage(&settings(&cli.common, None, None)?).await?;
-            let role = Role::parse(&role).expect("clap checked the role");
-            let user = auth::add_user(db.as_ref(), &email, &password, role, name.as_deref()).await?;
-            println!("added {} {} ({})", user.role.as_str(), user.email, user.name);
-            db.close().await;
-            Ok(())
+            let settings = settings(&cli.common, None, None)?;
+            runtime(0)?.block_on(async {
+                let db = app::open_storage(&settings).await?;
+                let role = Role::parse(&role).expect("clap checked the role");
+                let user = auth::add_user(db.as_ref(), &email, &password, role, name.as_deref()).await?;
+                println!("added {} {} ({})", user.role.as_str(), user.email, user.name);
+                db.close().await;
+                Ok(())
+            })
+        }
+    }
+}
+
+/// A multi-threaded runtime with `workers` worker threads (0: one per core).
+fn runtime(workers: usize) -> anyhow::Result<tokio::runtime::Runtime> {
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    b.enable_all();
+    if workers > 0 {
+        b.worker_threads(workers);
+    }
+    Ok(b.build().context("cannot start the async runtime")?)
+}
+
+fn run_server(settings: Settings) -> anyhow::Result<()> {
+    raise_open_files_limit();
+    runtime(settings.worker_threads)?.block_on(serve(settings))
+}
+
+/// Raises the soft limit of open files to the hard limit. Every socket is a
+/// file: the usual soft limit (1,024) would refuse connections long before the
+/// server runs out of memory or CPU, while the hard limit is what the operator
+/// actually granted.
+fn raise_open_files_limit() {
+    #[cfg(unix)]
+    {
+        let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: getrlimit/setrlimit only read and write the struct passed to them.
+        let raised = unsafe {
+            libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && {
+                if lim.rlim_cur < lim.rlim_max {
+                    lim.rlim_cur = lim.rlim_max;
+                    libc::setrlimit(libc::RLIMIT_NOFILE, &lim) == 0
+                } else {
+                    true
+                }
+            }
+        };
+        if raised {
+            tracing::debug!(open_files = lim.rlim_cur, "open files limit");
+        } else {
+            tracing::warn!(soft = lim.rlim_cur, hard = lim.rlim_max, "could not raise the open files limit");
         }
     }
 }
