@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -116,6 +117,15 @@ pub fn new_site_key() -> String {
 pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()> {
     let router = crate::http::router(state.clone());
     let shutdown = state.shutdown.clone();
+    // Small frames must leave at once: without TCP_NODELAY a frame written
+    // while the previous one is unacknowledged waits for the peer's delayed
+    // ACK (up to 40 ms on Linux). yawc's `with_no_delay` reaches only sockets
+    // it connects itself, not ones upgraded through hyper, so it is set here.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move { shutdown.cancelled().await })
         .await?;

@@ -89,7 +89,11 @@ impl Relay {
     pub fn publish(&self, visitor_id: &str, frame: Bytes) -> Published {
         let Some((kind, _seq)) = header(&frame) else { return Published::Invalid };
         let mut channels = self.channels.lock().unwrap();
-        let ch = channels.entry(visitor_id.to_owned()).or_default();
+        // The channel exists after the first frame: no key allocation per frame.
+        if !channels.contains_key(visitor_id) {
+            channels.insert(visitor_id.to_owned(), Channel::default());
+        }
+        let ch = channels.get_mut(visitor_id).expect("inserted above");
         match kind {
             KIND_KEYFRAME => {
                 ch.keyframe = Some(frame.clone());

@@ -9,14 +9,17 @@
 pub mod accept;
 pub mod origin;
 
+use std::collections::VecDeque;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use chatcast_protocol::{ErrorBody, ErrorCode};
 use futures::SinkExt;
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
+use tokio::sync::Notify;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use yawc::close::CloseCode;
 use yawc::{Frame, HttpWebSocket, OpCode, Options};
 
@@ -47,20 +50,26 @@ pub enum Compression {
     /// The server sends nothing on it, so its compressor is never built.
     StreamIn,
     /// Console sockets, which carry screen frames to viewers: context kept,
-    /// compressed at the balanced level.
+    /// compressed at the fast level: on 200-byte rrweb-like deltas with a
+    /// thousand contexts (cold in cache) zlib-rs level 1 costs ~2.8 µs a frame
+    /// where level 6 costs ~11 µs, for ~7 % more bytes.
     StreamOut,
 }
 
 /// Upgrade options of one endpoint.
 pub fn ws_options(max_frame_bytes: usize, compression: Compression) -> Options {
+    // Idle chat sockets are the common case: their buffers start at 1 KiB (a
+    // chat message fits; a larger frame grows the buffer, which returns to
+    // this size after it). Screen and console sockets carry the stream: 4 KiB.
+    let buffer = if compression == Compression::Stateless { 1024 } else { 4 * 1024 };
     let base = Options::default()
         // A larger frame (compressed or inflated) closes the socket with 1009.
         .with_limits(max_frame_bytes, max_frame_bytes * 2)
         .with_utf8()
+        // Only reaches sockets yawc connects itself; the server sets TCP_NODELAY in `app::serve`.
         .with_no_delay()
-        // Idle sockets are the common case: keep their buffers small.
-        .with_read_buffer_capacity(4 * 1024)
-        .with_write_buffer_capacity(4 * 1024);
+        .with_read_buffer_capacity(buffer)
+        .with_write_buffer_capacity(buffer);
     let base = match compression {
         Compression::Stateless => base
             .with_low_latency_compression()
@@ -68,7 +77,7 @@ pub fn ws_options(max_frame_bytes: usize, compression: Compression) -> Options {
             .client_no_context_takeover()
             .with_deflate_pool(deflate_pool()),
         Compression::StreamIn => base.with_low_latency_compression(),
-        Compression::StreamOut => base.with_balanced_compression(),
+        Compression::StreamOut => base.with_low_latency_compression(),
     };
     // Full 32 KiB windows both ways: without a preference yawc answers a
     // browser's bare `client_max_window_bits` offer with 9 (a 512-byte window),
@@ -118,71 +127,156 @@ pub enum QueueFull {
     Closed,
 }
 
+/// One connection's outgoing frames.
+///
+/// Bounded like a channel, but it holds no memory while empty: tokio's bounded
+/// mpsc allocates its channel state and a first block of 32 slots up front
+/// (~1.7 KB per socket, and most sockets are idle chat sockets). The deque
+/// allocates on the first frame; the connection takes the whole batch out at
+/// once. `kill` asks the connection to close as too slow.
+struct Queue {
+    state: Mutex<QueueState>,
+    ready: Notify,
+    limit: usize,
+}
+
+#[derive(Default)]
+struct QueueState {
+    frames: VecDeque<Outgoing>,
+    /// The connection is gone: nothing more is queued.
+    closed: bool,
+    /// Close as too slow (4008).
+    killed: bool,
+}
+
+impl Queue {
+    fn push(&self, out: Outgoing) -> Result<(), QueueFull> {
+        let mut st = self.state.lock().unwrap();
+        if st.closed {
+            return Err(QueueFull::Closed);
+        }
+        if st.frames.len() >= self.limit {
+            return Err(QueueFull::Full);
+        }
+        let was_empty = st.frames.is_empty();
+        st.frames.push_back(out);
+        drop(st);
+        // The connection empties the whole queue when woken: one wake per batch.
+        if was_empty {
+            self.ready.notify_one();
+        }
+        Ok(())
+    }
+
+    fn kill(&self) {
+        self.state.lock().unwrap().killed = true;
+        self.ready.notify_one();
+    }
+}
+
+/// What the connection found in its queue.
+enum Queued {
+    /// Frames to write, oldest first.
+    Frames,
+    /// A sender found the queue full: close as too slow.
+    Killed,
+}
+
 /// A handle to send frames to one connection from any task.
 #[derive(Clone)]
 pub struct Peer {
     /// Which connection.
     pub id: ConnId,
-    tx: mpsc::Sender<Outgoing>,
-    kill: CancellationToken,
+    queue: Arc<Queue>,
 }
 
 /// The receiving end of a [`Peer`]'s queue.
-pub struct PeerInbox(mpsc::Receiver<Outgoing>);
+pub struct PeerInbox(Arc<Queue>);
 
 impl PeerInbox {
     /// The next queued frame's payload, if any (tests and in-process consumers).
     pub fn try_recv(&mut self) -> Option<Bytes> {
-        self.0.try_recv().ok().map(|o| match o {
+        self.0.state.lock().unwrap().frames.pop_front().map(|o| match o {
             Outgoing::Text(b) | Outgoing::Binary(b) => b,
             Outgoing::Close(..) => Bytes::new(),
         })
+    }
+
+    /// Moves every queued frame into `batch` (empty), or says the peer was killed.
+    fn take_into(&self, batch: &mut VecDeque<Outgoing>) -> Option<Queued> {
+        let mut st = self.0.state.lock().unwrap();
+        if st.killed {
+            return Some(Queued::Killed);
+        }
+        if st.frames.is_empty() {
+            return None;
+        }
+        std::mem::swap(&mut st.frames, batch);
+        Some(Queued::Frames)
+    }
+
+    /// Waits until something is queued (or the peer was killed).
+    async fn wait(&self, batch: &mut VecDeque<Outgoing>) -> Queued {
+        loop {
+            // Registered before checking, so a push between the check and the await is not missed.
+            let notified = self.0.ready.notified();
+            if let Some(q) = self.take_into(batch) {
+                return q;
+            }
+            notified.await;
+        }
+    }
+}
+
+impl Drop for PeerInbox {
+    fn drop(&mut self) {
+        let mut st = self.0.state.lock().unwrap();
+        st.closed = true;
+        st.frames = VecDeque::new();
     }
 }
 
 impl Peer {
     /// A new peer id with a queue of `queue` frames, and the queue's receiving end.
     pub fn pair(queue: usize) -> (Peer, PeerInbox) {
-        let (tx, rx) = mpsc::channel(queue.max(1));
+        let q = Arc::new(Queue { state: Mutex::default(), ready: Notify::new(), limit: queue.max(1) });
         let id = NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed);
-        (Peer { id, tx, kill: CancellationToken::new() }, PeerInbox(rx))
+        (Peer { id, queue: q.clone() }, PeerInbox(q))
     }
 
     /// Queues a text frame (already serialized: the same `Bytes` may go to many
     /// peers). A peer whose queue is full is too slow: it is closed with 4008
     /// rather than buffered without bound, and `false` is returned.
     pub fn send(&self, frame: Bytes) -> bool {
-        match self.tx.try_send(Outgoing::Text(frame)) {
+        match self.queue.push(Outgoing::Text(frame)) {
             Ok(()) => true,
-            Err(mpsc::error::TrySendError::Full(_)) => {
+            Err(QueueFull::Full) => {
                 tracing::warn!(conn = self.id, "peer too slow to read; closing it");
-                self.kill.cancel();
+                self.queue.kill();
                 false
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            Err(QueueFull::Closed) => false,
         }
     }
 
     /// Queues a binary screen frame. Unlike [`Peer::send`] a full queue does not
     /// close the peer: the relay drops it back to "needs keyframe" instead.
     pub fn send_binary(&self, frame: Bytes) -> Result<(), QueueFull> {
-        self.tx.try_send(Outgoing::Binary(frame)).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => QueueFull::Full,
-            mpsc::error::TrySendError::Closed(_) => QueueFull::Closed,
-        })
+        self.queue.push(Outgoing::Binary(frame))
     }
 
     /// Closes the peer's socket with `code` once the frames queued before are
     /// written (a peer whose queue is full is closed at once, as too slow).
     pub fn close(&self, code: u16, reason: &str) {
-        if self.tx.try_send(Outgoing::Close(code, reason.to_owned())).is_err() {
-            self.kill.cancel();
+        if self.queue.push(Outgoing::Close(code, reason.to_owned())).is_err() {
+            self.queue.kill();
         }
     }
 
     /// Free places in the peer's queue.
     pub fn capacity(&self) -> usize {
-        self.tx.capacity()
+        let st = self.queue.state.lock().unwrap();
+        if st.closed { 0 } else { self.queue.limit.saturating_sub(st.frames.len()) }
     }
 }
 
@@ -200,8 +294,14 @@ pub enum Event {
 pub struct Connection {
     ws: HttpWebSocket,
     rx: PeerInbox,
+    /// Frames taken out of the queue, being written.
+    batch: VecDeque<Outgoing>,
     peer: Peer,
-    shutdown: CancellationToken,
+    /// The server's shutdown, waited on for the connection's whole life: one
+    /// registration, not one per event (each costs two lock round trips).
+    shutdown: Pin<Box<WaitForCancellationFutureOwned>>,
+    /// When to ping next; one timer for the connection's life.
+    ping: Pin<Box<tokio::time::Sleep>>,
     ping_every: Duration,
     last_heard: Instant,
     max_text_bytes: usize,
@@ -223,8 +323,10 @@ impl Connection {
         Connection {
             ws,
             rx,
+            batch: VecDeque::new(),
             peer,
-            shutdown,
+            shutdown: Box::pin(shutdown.cancelled_owned()),
+            ping: Box::pin(tokio::time::sleep(ping_every)),
             ping_every,
             last_heard: Instant::now(),
             max_text_bytes,
@@ -243,34 +345,43 @@ impl Connection {
         if self.closed {
             return;
         }
-        if let Ok(first) = self.rx.0.try_recv() {
-            self.write_queued(first).await;
+        match self.rx.take_into(&mut self.batch) {
+            Some(Queued::Frames) => self.write_batch().await,
+            Some(Queued::Killed) => return self.close_too_slow().await,
+            None => {}
         }
         if !self.closed && self.ws.send(Frame::text(frame)).await.is_err() {
             self.closed = true;
         }
     }
 
-    /// Writes `first` and everything queued after it, then flushes once. A
-    /// queued close ends the socket there.
-    async fn write_queued(&mut self, first: Outgoing) {
-        let mut next = Some(first);
-        while let Some(out) = next.take() {
+    /// Writes the batch taken from the queue, then flushes once. A queued
+    /// close ends the socket there.
+    async fn write_batch(&mut self) {
+        while let Some(out) = self.batch.pop_front() {
             let closing = matches!(out, Outgoing::Close(..));
             if self.ws.feed(out.into_frame()).await.is_err() {
                 self.closed = true;
-                return;
+                break;
             }
             if closing {
                 let _ = self.ws.flush().await;
                 self.closed = true;
-                return;
+                break;
             }
-            next = self.rx.0.try_recv().ok();
         }
-        if self.ws.flush().await.is_err() {
+        self.batch.clear();
+        // A burst leaves a large deque behind: give it back.
+        if self.batch.capacity() > 64 {
+            self.batch = VecDeque::new();
+        }
+        if !self.closed && self.ws.flush().await.is_err() {
             self.closed = true;
         }
+    }
+
+    async fn close_too_slow(&mut self) {
+        self.close(CLOSE_TOO_SLOW, "too slow: the server's queue for this socket is full").await;
     }
 
     /// Sends an `error` frame and, if `close` is given, closes with that code.
@@ -294,22 +405,22 @@ impl Connection {
     }
 
     /// Waits for the next inbound frame, meanwhile writing queued frames and
-    /// keeping the socket alive.
+    /// keeping the socket alive: a socket silent for `ping_every` is pinged,
+    /// one silent for three intervals is dropped.
     pub async fn next_event(&mut self) -> Event {
-        let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + self.ping_every, self.ping_every);
         loop {
             if self.closed {
                 return Event::Closed;
             }
             tokio::select! {
                 biased;
-                _ = self.shutdown.cancelled() => {
+                _ = self.shutdown.as_mut() => {
                     self.close(1001, "server shutting down").await;
                 }
-                _ = self.peer.kill.cancelled() => {
-                    self.close(CLOSE_TOO_SLOW, "too slow: the server's queue for this socket is full").await;
-                }
-                Some(first) = self.rx.0.recv() => self.write_queued(first).await,
+                queued = self.rx.wait(&mut self.batch) => match queued {
+                    Queued::Frames => self.write_batch().await,
+                    Queued::Killed => self.close_too_slow().await,
+                },
                 frame = self.ws.next_frame() => {
                     let frame = match frame {
                         Ok(f) => f,
@@ -326,6 +437,8 @@ impl Connection {
                             return Event::Closed;
                         }
                     };
+                    // The ping timer is not touched here (that would cost a timer
+                    // update per frame): it checks `last_heard` when it fires.
                     self.last_heard = Instant::now();
                     match frame.opcode() {
                         OpCode::Text if frame.payload().len() > self.max_text_bytes => {
@@ -342,15 +455,23 @@ impl Connection {
                         _ => {} // pings are answered by yawc; pongs only prove liveness
                     }
                 }
-                _ = ping.tick() => {
-                    if self.last_heard.elapsed() > self.ping_every * 3 {
+                _ = self.ping.as_mut() => {
+                    let silent = self.last_heard.elapsed();
+                    if silent > self.ping_every * 3 {
                         tracing::debug!(conn = self.peer.id, "peer silent for three ping intervals; dropping it");
                         self.closed = true;
                         return Event::Closed;
                     }
-                    if self.ws.send(Frame::ping(Bytes::new())).await.is_err() {
-                        self.closed = true;
-                    }
+                    // Heard from lately: no ping needed until it has been quiet a whole interval.
+                    let next = if silent < self.ping_every {
+                        self.ping_every - silent
+                    } else {
+                        if self.ws.send(Frame::ping(Bytes::new())).await.is_err() {
+                            self.closed = true;
+                        }
+                        self.ping_every
+                    };
+                    self.ping.as_mut().reset(tokio::time::Instant::now() + next);
                 }
             }
         }
