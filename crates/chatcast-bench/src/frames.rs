@@ -76,8 +76,11 @@ impl Bodies {
         let v = &self.variants[n as usize % self.variants.len()];
         let at = out.len() + PREFIX.len();
         out.extend_from_slice(v);
-        let digits = format!("{sent_ns:0DIGITS$}");
-        out[at..at + DIGITS].copy_from_slice(digits.as_bytes());
+        let mut n = sent_ns;
+        for d in out[at..at + DIGITS].iter_mut().rev() {
+            *d = b'0' + (n % 10) as u8;
+            n /= 10;
+        }
     }
 }
 

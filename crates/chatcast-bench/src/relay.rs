@@ -171,6 +171,9 @@ pub async fn run(links: Vec<Link>, ramp: &Ramp, server: &mut Server, label: &str
             "latency": stats::summary(&h),
             "server_cpu_pct": stats::round((cpu1 - cpu0) / window * 100.0, 1),
             "generator_cpu_pct": stats::round((me1 - me0) / window * 100.0, 1),
+            // CPU time per relayed frame: what a core can sustain, whatever else shares it.
+            "server_us_per_frame": stats::round((cpu1 - cpu0) * 1e6 / received.max(1) as f64, 2),
+            "generator_us_per_frame": stats::round((me1 - me0) * 1e6 / received.max(1) as f64, 2),
             "load_avg": load0,
             "generator_limited": generator_limited,
             "ok": ok,
@@ -215,13 +218,16 @@ async fn broadcast(i: usize, n: usize, mut link: Link, bodies: Bodies, mut rx: w
     let mut next_send: Option<Instant> = None;
     let mut period = Duration::ZERO;
     let mut seq: u32 = 1;
+    // One timer for the task's life, moved to each send time (a new timer per
+    // loop turn would be registered and removed again for every frame received).
+    let sleep = tokio::time::sleep(Duration::from_secs(3600));
+    tokio::pin!(sleep);
     loop {
-        let sleep = async {
-            match next_send {
-                Some(t) => tokio::time::sleep_until(t).await,
-                None => std::future::pending().await,
+        if let Some(t) = next_send {
+            if sleep.deadline() != t {
+                sleep.as_mut().reset(t);
             }
-        };
+        }
         tokio::select! {
             biased;
             changed = rx.changed() => {
@@ -265,7 +271,7 @@ async fn broadcast(i: usize, n: usize, mut link: Link, bodies: Bodies, mut rx: w
                     break;
                 }
             },
-            _ = sleep => {
+            _ = &mut sleep, if next_send.is_some() => {
                 let s = step.expect("a send is scheduled only during a step");
                 let now = Instant::now();
                 if now >= s.end {

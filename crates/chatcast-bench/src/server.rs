@@ -96,6 +96,7 @@ impl Server {
         }
         let (child, addr) = spawn_and_read_addr(cmd, &dir, "chatcast listening on http://").await?;
         let pid = child.id().context("server exited at once")?;
+        eprintln!("[bench] chatcast server pid {pid} on {addr}");
         Ok(Server { child, pid, addr, site_key, dir })
     }
 
@@ -107,6 +108,7 @@ impl Server {
         cmd.args(node_flags).arg(script);
         let (child, addr) = spawn_and_read_addr(cmd, &dir, "socketio listening on http://").await?;
         let pid = child.id().context("node exited at once")?;
+        eprintln!("[bench] socket.io server pid {pid} on {addr}");
         Ok(Server { child, pid, addr, site_key: String::new(), dir })
     }
 
