@@ -65,7 +65,7 @@ struct Cli {
     /// Seconds measured per rate [default: 5; smoke 1].
     #[arg(long)]
     step_secs: Option<f64>,
-    /// Seconds before measuring at each rate [default: 1; smoke 0.5].
+    /// Seconds before measuring at each rate [default: 1; smoke 0.3].
     #[arg(long)]
     warmup_secs: Option<f64>,
     /// Body size of a screen frame, bytes.
@@ -74,13 +74,13 @@ struct Cli {
     /// p99 added latency a rate must keep, ms.
     #[arg(long, default_value_t = 5.0)]
     p99_limit_ms: f64,
-    /// Idle visitor connections in `idle` [default: 10000; smoke 300].
+    /// Idle visitor connections in `idle` [default: 10000; smoke 200].
     #[arg(long)]
     idle: Option<usize>,
-    /// Visitor connections held in `connections` [default: 10000; smoke 300].
+    /// Visitor connections held in `connections` [default: 10000; smoke 200].
     #[arg(long)]
     connections: Option<usize>,
-    /// Chat round trips timed while they are held [default: 500; smoke 20].
+    /// Chat round trips timed while they are held [default: 500; smoke 10].
     #[arg(long)]
     round_trips: Option<usize>,
     /// Do not offer permessage-deflate in `relay` and `connections` (`idle` measures both ways anyway).
@@ -240,7 +240,7 @@ async fn run(cli: Cli, open_files: u64) -> anyhow::Result<Value> {
                 }
             }),
             step: Duration::from_secs_f64(cli.pick(cli.step_secs, 5.0, 1.0)),
-            warmup: Duration::from_secs_f64(cli.pick(cli.warmup_secs, 1.0, 0.5)),
+            warmup: Duration::from_secs_f64(cli.pick(cli.warmup_secs, 1.0, 0.3)),
             drain: Duration::from_millis(300),
             p99_limit_ms: cli.p99_limit_ms,
             body_bytes: cli.body_bytes,
@@ -289,7 +289,7 @@ async fn run(cli: Cli, open_files: u64) -> anyhow::Result<Value> {
     }
 
     if cli.wants("idle") {
-        let n = cli.pick(cli.idle, 10_000, 300);
+        let n = cli.pick(cli.idle, 10_000, 200);
         for deflate in [true, false] {
             let suffix = if deflate { "" } else { "_no_deflate" };
             let opts = ClientOpts { deflate };
@@ -297,7 +297,7 @@ async fn run(cli: Cli, open_files: u64) -> anyhow::Result<Value> {
                 let (bin, c) = (r.chatcast_bin.clone(), cli.clone());
                 r.scenario(&format!("idle_chatcast{suffix}"), async move {
                     let server = Server::chatcast(&bin, &c.launch(&[])).await?;
-                    let res = idle(&server, n, c.concurrency, opts, Side::Chatcast).await;
+                    let res = idle(&server, n, c.concurrency, opts, Side::Chatcast, c.smoke).await;
                     server.stop().await;
                     res
                 })
@@ -307,7 +307,7 @@ async fn run(cli: Cli, open_files: u64) -> anyhow::Result<Value> {
                 let (script, c) = (r.socketio_script.clone(), cli.clone());
                 r.scenario(&format!("idle_socketio{suffix}"), async move {
                     let server = Server::socketio(&c.node, &script, &c.node_flags, c.sio_core()).await?;
-                    let res = idle(&server, n, c.concurrency, opts, Side::SocketIo).await;
+                    let res = idle(&server, n, c.concurrency, opts, Side::SocketIo, c.smoke).await;
                     server.stop().await;
                     res
                 })
@@ -317,8 +317,8 @@ async fn run(cli: Cli, open_files: u64) -> anyhow::Result<Value> {
     }
 
     if cli.wants("connections") && cli.targets("chatcast") {
-        let n = cli.pick(cli.connections, 10_000, 300);
-        let rounds = cli.pick(cli.round_trips, 500, 20);
+        let n = cli.pick(cli.connections, 10_000, 200);
+        let rounds = cli.pick(cli.round_trips, 500, 10);
         let (bin, c) = (r.chatcast_bin.clone(), cli.clone());
         r.scenario("connections_chatcast", async move {
             let server = Server::chatcast(&bin, &c.launch(&[])).await?;
@@ -362,7 +362,10 @@ enum Side {
 }
 
 /// Server memory per idle connection: RSS before, N connections opened and settled, RSS after.
-async fn idle(server: &Server, n: usize, concurrency: usize, opts: ClientOpts, side: Side) -> anyhow::Result<Value> {
+async fn idle(server: &Server, n: usize, concurrency: usize, opts: ClientOpts, side: Side, smoke: bool) -> anyhow::Result<Value> {
+    // The smoke checks that it runs: short pauses.
+    let pause = Duration::from_millis(if smoke { 300 } else { 2000 });
+    let tick = Duration::from_millis(if smoke { 300 } else { 1000 });
     // Warm up first, so that one-time allocations (statics, pools, first-page
     // caches) are not charged to the connections.
     let open = |n: usize, prefix: &'static str| async move {
@@ -373,13 +376,13 @@ async fn idle(server: &Server, n: usize, concurrency: usize, opts: ClientOpts, s
     };
     let (warm, stop, _, _) = open(50.min(n), "warm-").await?;
     chatcast::release(warm, stop).await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    tokio::time::sleep(pause).await;
     let before = server.memory()?;
     let (keepers, stop, closed, took) = open(n, "idle-").await?;
-    // Settle: until RSS stops moving (≤ 0.5 % in a second), at most 10 s.
+    // Settle: until RSS stops moving (≤ 0.5 % in a tick), at most 10 ticks.
     let mut after = server.memory()?;
     for _ in 0..10 {
-        tokio::time::sleep(Duration::from_secs(1)).await;
+        tokio::time::sleep(tick).await;
         let now = server.memory()?;
         let still = (now.rss_kb as f64 - after.rss_kb as f64).abs() <= after.rss_kb as f64 * 0.005;
         after = now;
@@ -479,7 +482,7 @@ fn figures(raw: &serde_json::Map<String, Value>, cli: &Cli) -> Value {
     }
     if let Some(c) = get("connections_chatcast") {
         let held = f(&c["held_while_chatting"]).unwrap_or(0.0);
-        let want = cli.pick(cli.connections, 10_000, 300) as f64;
+        let want = cli.pick(cli.connections, 10_000, 200) as f64;
         out.insert("connections_held".into(), stats::figure(held, "connections", "10000, chat still answering", Some(held >= want.min(10_000.0)), None));
         if let Some(p99) = f(&c["chat"]["round_trip"]["p99_ms"]) {
             out.insert("chat_round_trip_p99_ms_while_held".into(), stats::figure(p99, "ms", "chat still answering", None, None));
