@@ -128,11 +128,24 @@ export async function startEnv({ typicalNodes = 4000 } = {}) {
 
 /**
  * Init script for the visitor's context: a log of the binary frames the page
- * sends (time, bytes, kind, how long WebSocket.send took) when `sendLog` is set.
+ * hands off (time, bytes, kind, how long the call took) when `sendLog` is set:
+ * WebSocket.send on the main thread, and the frames transferred to the screen
+ * socket's worker (Worker.postMessage of an ArrayBuffer).
  */
 export function visitorInit(opts) {
   if (!opts || !opts.sendLog) return;
   const log = (window.__sendLog = []);
+  const post = Worker.prototype.postMessage;
+  Worker.prototype.postMessage = function (d, ...rest) {
+    if (!(d instanceof ArrayBuffer)) return post.call(this, d, ...rest);
+    const bytes = d.byteLength;
+    const first = bytes ? new Uint8Array(d, 0, 1)[0] : -1;
+    const t = performance.now();
+    const r = post.call(this, d, ...rest);
+    const end = performance.now();
+    log.push([performance.timeOrigin + end, bytes, first, end - t]);
+    return r;
+  };
   const send = WebSocket.prototype.send;
   WebSocket.prototype.send = function (d) {
     if (typeof d !== 'string') {
@@ -159,7 +172,7 @@ export function consultantInit(opts) {
   // up on the window, and per-document work starts from the socket's events.
   if (window.__bench) return;
   const now = () => performance.timeOrigin + performance.now();
-  const B = (window.__bench = { frames: [], firstFrameAt: 0, firstFrameBytes: 0, shownAt: 0, onFrame: null, opts, watching: false });
+  const B = (window.__bench = { frames: [], firstFrameAt: 0, firstFrameBytes: 0, shownAt: 0, paintedAt: 0, onFrame: null, opts, watching: false });
   const watchShown = () => {
     if (!opts.shownSelector || B.watching) return;
     B.watching = true;
@@ -173,6 +186,8 @@ export function consultantInit(opts) {
       }
       if (d && d.querySelector(opts.shownSelector)) {
         B.shownAt = now();
+        // The next frame starts once the one holding the new DOM was rendered.
+        requestAnimationFrame(() => (B.paintedAt = now()));
         return;
       }
       requestAnimationFrame(check);

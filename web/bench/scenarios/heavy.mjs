@@ -77,19 +77,52 @@ export async function run(cfg) {
       const clicks = await c.page.evaluate(() => window.__clicks.length);
       await c.page.getByTestId('screencast-button').click();
       host = await screencastWindow(c, long);
-      await waitFor(() => host.evaluate(() => window.__bench.shownAt > 0), 'the reopened replica', long, 50);
+      await waitFor(() => host.evaluate(() => window.__bench.paintedAt > 0), 'the reopened replica', long, 50);
       hOff = await clockOffset(host);
       const clickAt = await c.page.evaluate((n) => window.__clicks[n], clicks);
-      const b = await host.evaluate(() => ({ first: window.__bench.firstFrameAt, bytes: window.__bench.firstFrameBytes, shown: window.__bench.shownAt }));
+      // The window's own User Timing marks (replica.ts) and navigation timing.
+      const b = await host.evaluate(() => {
+        const at = (name) => {
+          const m = performance.getEntriesByName(`chatcast:${name}`);
+          return m.length ? performance.timeOrigin + m[m.length - 1].startTime : null;
+        };
+        const nav = performance.getEntriesByType('navigation')[0];
+        return {
+          origin: performance.timeOrigin,
+          loaded: nav ? performance.timeOrigin + nav.domContentLoadedEventEnd : null,
+          first: window.__bench.firstFrameAt,
+          bytes: window.__bench.firstFrameBytes,
+          watch: at('watch'),
+          received: at('keyframe-received'),
+          decoded: at('keyframe-decoded'),
+          rebuilt: at('keyframe-rebuilt'),
+          shown: window.__bench.shownAt,
+          painted: window.__bench.paintedAt,
+        };
+      });
       await sleep(300);
       const after = await v.page.evaluate(([t]) => ({
         keyframes: window.__sendLog.filter(([, , k]) => k === 1).length,
         lt: window.__page.longtasks.filter(([s]) => s >= t),
       }), [before.t]);
+      const click = clickAt + cOff - hOff; // on the window's clock
+      const ms = (a, z) => (a && z ? Math.round(z - a) : null);
       out.reopen.push({
-        click_to_replica_ms: Math.round(b.shown + hOff - (clickAt + cOff)),
-        click_to_keyframe_received_ms: Math.round(b.first + hOff - (clickAt + cOff)),
-        keyframe_received_to_shown_ms: Math.round(b.shown - b.first),
+        click_to_replica_ms: ms(click, b.painted),
+        // The consultant's own rebuild: the Replayer builds the DOM, the browser renders it.
+        own_rebuild_ms: ms(b.decoded, b.painted),
+        path_ms: ms(click, b.decoded),
+        steps_ms: {
+          click_to_window: ms(click, b.origin),
+          window_loaded: ms(b.origin, b.loaded),
+          loaded_to_watch_sent: ms(b.loaded, b.watch),
+          watch_to_keyframe_received: ms(b.watch, b.received),
+          keyframe_decode: ms(b.received, b.decoded),
+          replayer_rebuild: ms(b.decoded, b.rebuilt),
+          render: ms(b.rebuilt, b.painted),
+        },
+        click_to_keyframe_received_ms: ms(click, b.first),
+        keyframe_received_to_shown_ms: ms(b.first, b.painted),
         keyframe_bytes: b.bytes,
         visitor_keyframes_sent: after.keyframes - before.keyframes,
         visitor_longtasks: after.lt.length,

@@ -3,14 +3,15 @@
 //
 // Batching: events emitted in the same task go out together, in a microtask
 // (not requestAnimationFrame, which stops in hidden tabs): a DOM change leaves
-// the page within the task that made it. A full snapshot is sent from its own
-// macrotask (a MessageChannel message, which background tabs do not throttle),
-// so that serializing and encoding a large page are two tasks, not one.
-// Each batch is encoded (shared/screencodec.ts) and stringified once, as one JSON array.
+// the page within the task that made it. A full snapshot is written out after
+// rrweb's own task, in slices of a few milliseconds (MessageChannel tasks,
+// which background tabs do not throttle), so that encoding a large page adds
+// no long task of its own; what the page does meanwhile waits and follows it.
+// Each batch is encoded straight to JSON text (shared/screencodec.ts).
 
 import { record } from '@rrweb/record';
 import type { eventWithTime } from '@rrweb/types';
-import { type CodecState, encodeEvents, newCodecState } from '../shared/screencodec';
+import { type CodecState, FrameWriter, encodeItems, newCodecState } from '../shared/screencodec';
 import type { AgentSession, StartOptions } from './api';
 import { HEADER_BYTES, KIND_DELTA, KIND_KEYFRAME, writeHeader } from './frame';
 import { PresenceTracker } from './presence';
@@ -31,6 +32,8 @@ const SRC_ADOPTED_STYLE_SHEET = 15;
 export const MAX_FRAME_BYTES = 16 * 1024 * 1024;
 /** Keyframe requests this soon after a keyframe was sent are for frames already in flight. */
 const KEYFRAME_DEBOUNCE_MS = 1500;
+/** A keyframe is written in slices of at most this long (well under a 50 ms long task). */
+const SLICE_MS = 8;
 
 /**
  * Live viewing, not session replay (FIELD-NOTES): pointer positions every
@@ -62,7 +65,11 @@ class Session implements AgentSession {
   /** A keyframe went out: deltas may follow. */
   private chained = false;
   private microtaskQueued = false;
-  private macrotaskQueued = false;
+  private flushQueued = false;
+  /** Work for the next macrotask (run from the MessageChannel). */
+  private tasks: (() => void)[] = [];
+  /** A keyframe being written in slices; deltas wait until it is sent. */
+  private writing: FrameWriter | null = null;
   private lastKeyframeAt = -Infinity;
   private channel: MessageChannel | null = null;
   private readonly presence: PresenceTracker;
@@ -92,8 +99,9 @@ class Session implements AgentSession {
     try {
       this.channel = new MessageChannel();
       this.channel.port1.onmessage = () => {
-        this.macrotaskQueued = false;
-        this.flush();
+        const due = this.tasks;
+        this.tasks = [];
+        for (const f of due) f();
       };
     } catch {
       this.channel = null;
@@ -153,6 +161,8 @@ class Session implements AgentSession {
     // First: anything rrweb emits while tearing down is dropped.
     this.stopped = true;
     this.batch = [];
+    this.writing = null;
+    this.tasks = [];
     this.waitForDom?.();
     this.waitForDom = null;
     this.presence.stop();
@@ -207,10 +217,15 @@ class Session implements AgentSession {
     if (this.stopped) return;
     if (e.type === EV_META) {
       // A new snapshot begins: what came before goes out on its own, and the
-      // keyframe batch starts with Meta (then the FullSnapshot).
+      // keyframe batch starts with Meta (then the FullSnapshot). One still
+      // being written is stale now, and so is what waited for it.
+      if (this.writing) {
+        this.writing = null;
+        this.batch = [];
+      }
       this.flush();
       this.batchKind = KIND_KEYFRAME;
-    } else if (!this.chained && this.batchKind !== KIND_KEYFRAME) {
+    } else if (!this.chained && this.batchKind !== KIND_KEYFRAME && !this.writing) {
       return; // nothing before the first snapshot (or after a lost frame) can be applied
     }
     if (!this.keep(e)) return;
@@ -221,10 +236,7 @@ class Session implements AgentSession {
 
   /** Drops what concerns the widget or no mirrored node at all; labels blocked elements. */
   private keep(e: RrEvent): boolean {
-    if (e.type === EV_FULL_SNAPSHOT) {
-      labelBlocked((e.data as { node: SerializedNode }).node);
-      return true;
-    }
+    // A full snapshot's blocked elements are labelled as it is written (labelAttrs).
     if (e.type !== EV_INCREMENTAL) return true;
     const data = e.data as { source: number; id?: number; adds?: { parentId: number; node: SerializedNode }[]; ranges?: { start: number; end: number }[] };
     // Inputs, scrolls, clicks… on nodes that were never serialized: the widget's own UI.
@@ -254,49 +266,85 @@ class Session implements AgentSession {
   }
 
   private queueMacrotask(): void {
-    if (this.macrotaskQueued) return;
-    this.macrotaskQueued = true;
-    if (this.channel) this.channel.port2.postMessage(null);
-    else
-      setTimeout(() => {
-        this.macrotaskQueued = false;
-        this.flush();
-      }, 0);
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    this.later(() => {
+      this.flushQueued = false;
+      this.flush();
+    });
+  }
+
+  /** Runs `f` in a task of its own, soon. */
+  private later(f: () => void): void {
+    if (!this.channel) {
+      setTimeout(f, 0);
+      return;
+    }
+    this.tasks.push(f);
+    if (this.tasks.length === 1) this.channel.port2.postMessage(null);
   }
 
   /** Sends the pending batch as one frame (or several, if it is too large for one). */
   private flush(): void {
-    if (this.stopped || this.batch.length === 0) return;
+    if (this.stopped || this.writing || this.batch.length === 0) return;
     const events = this.batch;
     const kind = this.batchKind;
     this.batch = [];
     this.batchKind = KIND_DELTA;
-    if (kind === KIND_KEYFRAME && !events.some((e) => e.type === EV_FULL_SNAPSHOT)) {
+    if (kind === KIND_KEYFRAME) this.writeKeyframe(events);
+    else this.sendDelta(events);
+  }
+
+  /** Writes a keyframe in slices, sends it, then whatever waited for it. */
+  private writeKeyframe(events: RrEvent[]): void {
+    if (!events.some((e) => e.type === EV_FULL_SNAPSHOT)) {
       // rrweb could not serialize the document: a keyframe without a snapshot is useless.
       return;
     }
-    if (kind === KIND_KEYFRAME) this.codec = newCodecState();
-    const items = encodeEvents(events, this.codec);
-    let json: string;
+    this.codec = newCodecState();
+    const writer = new FrameWriter(events, this.codec, labelAttrs);
+    this.writing = writer;
+    const slice = () => {
+      if (this.writing !== writer || this.stopped) return;
+      let done: boolean;
+      try {
+        done = writer.step(performance.now() + SLICE_MS);
+      } catch (e) {
+        console.warn('[chatcast] could not encode the page snapshot:', e);
+        this.writing = null;
+        this.chained = false;
+        return;
+      }
+      if (!done) return this.later(slice);
+      this.writing = null;
+      const body = encoder!.encode(writer.result());
+      if (HEADER_BYTES + body.length > MAX_FRAME_BYTES) {
+        const mb = (body.length / 1048576).toFixed(1);
+        this.fail(`this page is too large to broadcast (a snapshot of ${mb} MB; the limit is ${MAX_FRAME_BYTES / 1048576} MB)`);
+        return;
+      }
+      this.send(KIND_KEYFRAME, body);
+      this.flush();
+    };
+    slice();
+  }
+
+  private sendDelta(events: RrEvent[]): void {
+    let items: string[];
     try {
-      json = JSON.stringify(items);
+      items = encodeItems(events, this.codec);
     } catch (e) {
       console.warn('[chatcast] could not encode screen events:', e);
       this.chained = false;
-      if (kind === KIND_DELTA) this.snapshot();
+      this.snapshot();
       return;
     }
-    const body = encoder!.encode(json);
+    const body = encoder!.encode('[' + items.join(',') + ']');
     if (HEADER_BYTES + body.length <= MAX_FRAME_BYTES) {
-      this.send(kind, body);
+      this.send(KIND_DELTA, body);
       return;
     }
-    if (kind === KIND_KEYFRAME) {
-      const mb = (body.length / 1048576).toFixed(1);
-      this.fail(`this page is too large to broadcast (a snapshot of ${mb} MB; the limit is ${MAX_FRAME_BYTES / 1048576} MB)`);
-      return;
-    }
-    // A large delta: split it between events (each one stringified once more: rare).
+    // A large delta: split it between events.
     let part: string[] = [];
     let size = 2;
     const sendPart = () => {
@@ -304,8 +352,7 @@ class Session implements AgentSession {
       part = [];
       size = 2;
     };
-    for (const item of items) {
-      const s = JSON.stringify(item);
+    for (const s of items) {
       const n = s.length * 3; // UTF-8 bound
       if (HEADER_BYTES + 2 + n > MAX_FRAME_BYTES && HEADER_BYTES + 2 + encoder!.encode(s).length > MAX_FRAME_BYTES) {
         // One event larger than a frame: skip it and start over from a snapshot.
@@ -377,6 +424,14 @@ function labelBlocked(root: SerializedNode | undefined): void {
     }
     if (n.childNodes) for (let i = n.childNodes.length - 1; i >= 0; i--) stack.push(n.childNodes[i]);
   }
+}
+
+/** A blocked element's attributes with the class the replica draws as a box (a copy; the input is kept). */
+function labelAttrs(a: Record<string, unknown>): Record<string, unknown> {
+  if (!('rr_width' in a)) return a;
+  const cls = typeof a.class === 'string' ? a.class : '';
+  if (/(^|\s)rr-block(\s|$)/.test(cls)) return a;
+  return { ...a, class: cls ? `${cls} ${BLOCKED_CLASS}` : BLOCKED_CLASS };
 }
 
 let warned = false;

@@ -52,20 +52,124 @@ export function newCodecState(): CodecState {
 
 type Compact = unknown;
 type RrNode = serializedNodeWithId & Record<string, unknown>;
+type Attrs = Record<string, unknown>;
 
-/** The compact items of `events`, in order. */
+/** The compact items of `events`, in order (a frame body is their JSON array). */
 export function encodeEvents(events: eventWithTime[], state: CodecState): Compact[] {
-  const out: Compact[] = new Array(events.length);
-  for (let i = 0; i < events.length; i++) out[i] = encodeEvent(events[i], state);
-  return out;
+  return JSON.parse(encodeFrame(events, state));
+}
+
+/** The JSON text of each compact item of `events` (to split a large delta between events). */
+export function encodeItems(events: eventWithTime[], state: CodecState): string[] {
+  return events.map((e) => (e.type === EV_FULL_SNAPSHOT ? encodeFrame([e], state).slice(1, -1) : JSON.stringify(encodeEvent(e, state))));
+}
+
+/** A frame body: the JSON text of `events`' compact items. */
+export function encodeFrame(events: eventWithTime[], state: CodecState, fixAttrs?: (a: Attrs) => Attrs): string {
+  const w = new FrameWriter(events, state, fixAttrs);
+  w.step(Infinity);
+  return w.result();
+}
+
+/**
+ * Writes a frame body straight to JSON text, in slices: `step(deadline)`
+ * writes until the deadline and says whether it is done, so that a snapshot of
+ * a large page can be written across several tasks without one long one.
+ * No compact tree is built in between: each node is written as it is visited.
+ * `fixAttrs` may change an element's attributes on the way (never the input).
+ */
+export class FrameWriter {
+  private readonly out: string[] = ['['];
+  private next = 0;
+  /** The snapshot being written: a stack of open nodes. */
+  private stack: { kids: RrNode[] | undefined; i: number; close: string }[] = [];
+  private readonly ids = { next: -1 };
+
+  constructor(
+    private readonly events: eventWithTime[],
+    private readonly state: CodecState,
+    private readonly fixAttrs?: (a: Attrs) => Attrs,
+  ) {}
+
+  /** Writes until `deadline` (performance.now()) or the end; true when done. */
+  step(deadline: number): boolean {
+    let budget = 0;
+    for (;;) {
+      if (this.stack.length) {
+        // Check the clock every 256 nodes: reading it costs more than a node.
+        if (++budget >= 256) {
+          budget = 0;
+          if (performance.now() >= deadline) return false;
+        }
+        this.snapshotStep();
+        continue;
+      }
+      if (this.next >= this.events.length) return true;
+      const e = this.events[this.next++];
+      if (this.next > 1) this.out.push(',');
+      if (e.type === EV_FULL_SNAPSHOT) {
+        const d = e.data as { node: RrNode; initialOffset: unknown };
+        this.ids.next = -1;
+        this.out.push(`[${ITEM_SNAPSHOT},`);
+        this.open(d.node, `,${JSON.stringify(d.initialOffset)}]`);
+      } else {
+        this.out.push(JSON.stringify(encodeEvent(e, this.state)));
+      }
+    }
+  }
+
+  /** The JSON text (once `step` said it is done). */
+  result(): string {
+    return this.out.join('') + ']';
+  }
+
+  /** Writes the next child of the innermost open node, or closes it. */
+  private snapshotStep(): void {
+    const top = this.stack[this.stack.length - 1];
+    if (!top.kids || top.i >= top.kids.length) {
+      this.stack.pop();
+      this.out.push(top.close);
+      return;
+    }
+    if (top.i > 0) this.out.push(',');
+    this.open(top.kids[top.i++], '');
+  }
+
+  /** Writes a node's head; its children follow (it goes on the stack). */
+  private open(n: RrNode, after: string): void {
+    const out = this.out;
+    const implied = n.id === this.ids.next;
+    this.ids.next = n.id + 1;
+    const kids = (n as { childNodes?: RrNode[] }).childNodes;
+    if (implied && n.type === NODE_TEXT && plain(n, TEXT_KEYS)) {
+      out.push(JSON.stringify((n as { textContent: string }).textContent), after);
+      return;
+    }
+    if (implied && n.type === NODE_ELEMENT && plain(n, ELEMENT_KEYS, 'isSVG')) {
+      const el = n as unknown as { tagName: string; attributes: Attrs; isSVG?: boolean };
+      const attrs = this.fixAttrs ? this.fixAttrs(el.attributes) : el.attributes;
+      const tag = el.isSVG ? SVG_MARK + el.tagName : el.tagName;
+      out.push('[', JSON.stringify(tag), ',', hasKeys(attrs) ? JSON.stringify(attrs) : '0');
+      // Children follow a comma each: the element's head is already written.
+      this.stack.push({ kids, i: 0, close: ']' + after });
+      if (kids?.length) out.push(',');
+      return;
+    }
+    const obj: Record<string, unknown> = {};
+    for (const k in n) if (k !== 'childNodes') obj[k] = n[k];
+    if (n.type === NODE_ELEMENT && this.fixAttrs) obj.attributes = this.fixAttrs(obj.attributes as Attrs);
+    const head = JSON.stringify(obj);
+    if (!kids) {
+      out.push(head, after);
+      return;
+    }
+    out.push(head.slice(0, -1), ',"c":[');
+    this.stack.push({ kids, i: 0, close: ']}' + after });
+  }
 }
 
 function encodeEvent(e: eventWithTime, state: CodecState): Compact {
   const d = e.data as Record<string, any>;
-  if (e.type === EV_FULL_SNAPSHOT) {
-    const ids = { next: -1 };
-    return [ITEM_SNAPSHOT, encodeNode(d.node as RrNode, ids), d.initialOffset];
-  }
   if (e.type === EV_INCREMENTAL && d.source === SRC_MOUSE_MOVE && d.positions?.length === 1) {
     const p = d.positions[0];
     const item: number[] = [ITEM_MOVE, p.x - state.x, p.y - state.y];
@@ -77,29 +181,6 @@ function encodeEvent(e: eventWithTime, state: CodecState): Compact {
   }
   const { timestamp: _t, ...rest } = e as eventWithTime & { timestamp: number };
   return rest;
-}
-
-/** `ids.next`: the id implied for this node (-1: none yet). */
-function encodeNode(n: RrNode, ids: { next: number }): Compact {
-  const implied = n.id === ids.next;
-  ids.next = n.id + 1;
-  const kids = (n as { childNodes?: RrNode[] }).childNodes;
-  if (implied && n.type === NODE_TEXT && plain(n, TEXT_KEYS)) return (n as { textContent: string }).textContent;
-  if (implied && n.type === NODE_ELEMENT && plain(n, ELEMENT_KEYS, 'isSVG')) {
-    const el = n as unknown as { tagName: string; attributes: Record<string, unknown>; isSVG?: boolean };
-    const tag = el.isSVG ? SVG_MARK + el.tagName : el.tagName;
-    const out: Compact[] = [tag, hasKeys(el.attributes) ? el.attributes : 0];
-    if (kids) for (let i = 0; i < kids.length; i++) out.push(encodeNode(kids[i], ids));
-    return out;
-  }
-  const obj: Record<string, unknown> = {};
-  for (const k in n) if (k !== 'childNodes') obj[k] = n[k];
-  if (kids) {
-    const c: Compact[] = new Array(kids.length);
-    for (let i = 0; i < kids.length; i++) c[i] = encodeNode(kids[i], ids);
-    obj.c = c;
-  }
-  return obj;
 }
 
 const TEXT_KEYS = new Set(['type', 'textContent', 'id']);

@@ -93,6 +93,8 @@ export class Replica {
   private incoming: Live | null = null;
   private swapTimer: ReturnType<typeof setTimeout> | null = null;
   private lastSeq = -1;
+  /** A `watch` is on its way: its keyframe (or its refusal) has not come yet. */
+  private watchPending = false;
   /** Deltas after a gap in the sequence are dropped until the next keyframe. */
   private broken = false;
   private status: Status = 'connecting';
@@ -147,8 +149,10 @@ export class Replica {
     this.resizeObserver.observe(this.stage);
     this.unlisten = feed.listen({
       onOpen: () => {
-        // After a reconnect the snapshot's state is the truth again.
+        // After a reconnect the snapshot's state is the truth again, and an
+        // earlier `watch` died with the old connection.
         this.state = null;
+        this.watchPending = false;
         this.watch();
       },
       onMessage: (m) => this.onMessage(m),
@@ -184,10 +188,17 @@ export class Replica {
     this.opts.onStop();
   }
 
-  /** Asks for the cached keyframe and what followed (a broken chain mends at that keyframe). */
+  /**
+   * Asks for the cached keyframe and what followed (a broken chain mends at
+   * that keyframe). Once until it is answered: every `watch` makes the server
+   * send the whole keyframe again, megabytes on a large page.
+   */
   private watch(): void {
-    if (this.destroyed) return;
-    this.feed.sendFrame({ t: 'watch', visitor_id: this.visitorId });
+    if (this.destroyed || this.watchPending) return;
+    if (this.feed.sendFrame({ t: 'watch', visitor_id: this.visitorId })) {
+      this.watchPending = true;
+      mark('watch');
+    }
   }
 
   // ---- text frames: the visitor's state
@@ -215,6 +226,7 @@ export class Replica {
         break;
       case 'error':
         if (m.ref_type !== 'watch' || m.code !== 'no_broadcast') return;
+        this.watchPending = false;
         // Not live (yet): wait for a `screencast` frame that says it is.
         this.setStatus(this.state === 'pending' ? 'waiting' : this.state === 'active' ? 'connecting' : 'ended');
         break;
@@ -277,6 +289,10 @@ export class Replica {
         return;
       }
     }
+    if (kind === KIND_KEYFRAME) {
+      this.watchPending = false;
+      mark('keyframe-received');
+    }
     let events: eventWithTime[];
     try {
       const items = JSON.parse(this.decoder.decode(new Uint8Array(buf, HEADER_LEN)));
@@ -291,6 +307,7 @@ export class Replica {
       return;
     }
     this.lastSeq = seq;
+    if (kind === KIND_KEYFRAME) mark('keyframe-decoded');
     if (kind === KIND_KEYFRAME) this.keyframe(events);
     else this.delta(events);
   }
@@ -322,7 +339,10 @@ export class Replica {
     const next: Live = { replayer, t0, p0: performance.now() };
     this.drop(this.incoming);
     this.incoming = next;
-    replayer.on('fullsnapshot-rebuilded', () => this.swap(next));
+    replayer.on('fullsnapshot-rebuilded', () => {
+      mark('keyframe-rebuilt');
+      this.swap(next);
+    });
     // If the snapshot cannot be rebuilt, do not keep the old page forever.
     if (this.swapTimer) clearTimeout(this.swapTimer);
     this.swapTimer = setTimeout(() => this.swap(next), 1500);
@@ -567,6 +587,19 @@ export class Replica {
         h('div', { class: 'sc-overlay-actions' }, again),
       ));
     }
+  }
+}
+
+/**
+ * A User Timing mark (`chatcast:…`): where a keyframe's time goes in this
+ * window (received, decoded, rebuilt), for the browser's performance tools
+ * and the benchmarks.
+ */
+function mark(name: string): void {
+  try {
+    performance.mark(`chatcast:${name}`);
+  } catch {
+    // no User Timing here
   }
 }
 
