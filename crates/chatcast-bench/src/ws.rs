@@ -22,8 +22,14 @@ pub struct ClientOpts {
 
 impl ClientOpts {
     fn options(self) -> Options {
-        // Small buffers: the generator holds thousands of sockets too.
-        let o = Options::default().with_no_delay().with_read_buffer_capacity(2048).with_write_buffer_capacity(2048);
+        // Small buffers: the generator holds thousands of sockets too. No 1 MiB
+        // frame limit (yawc's default): a browser has none, and a console's
+        // snapshot with 10,000 visitors online is ~4 MB.
+        let o = Options::default()
+            .with_no_delay()
+            .with_limits(256 << 20, 512 << 20)
+            .with_read_buffer_capacity(2048)
+            .with_write_buffer_capacity(2048);
         // yawc's client offers `permessage-deflate` (Chromium adds
         // `client_max_window_bits`, which a server without zlib answers the
         // same way). Threshold 0: every message is compressed, as in Chromium.
