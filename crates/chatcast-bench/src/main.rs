@@ -459,6 +459,17 @@ fn figures(raw: &serde_json::Map<String, Value>, cli: &Cli) -> Value {
                 sio.map(|s| ("socket.io 4.8 room relay, same load", s)),
             ),
         );
+        // What one core sustains by the server's own CPU time per relayed frame
+        // (at the best step): independent of whatever else shares the core,
+        // and of a generator that runs out of its own core first.
+        let capacity = |r: &Value| f(&r["best"]["server_us_per_frame"]).filter(|us| *us > 0.0).map(|us| 1e6 / us);
+        if let Some(cap) = capacity(c) {
+            let sio = get("relay_socketio").and_then(capacity);
+            out.insert(
+                "relay_frames_per_server_cpu_second".into(),
+                stats::figure(cap, "frames/s", "≥ 50000 (1e6 ÷ server CPU µs per frame)", Some(cap >= 50_000.0), sio.map(|s| ("socket.io 4.8 room relay", s))),
+            );
+        }
         let best = &c["best"]["latency"];
         for (q, key) in [("p50", "p50_ms"), ("p99", "p99_ms"), ("p999", "p999_ms"), ("max", "max_ms")] {
             if let Some(v) = f(&best[key]) {
