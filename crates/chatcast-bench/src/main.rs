@@ -236,7 +236,8 @@ async fn run(cli: Cli, open_files: u64) -> anyhow::Result<Value> {
                 if cli.smoke {
                     vec![400.0, 800.0]
                 } else {
-                    [5, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 120, 140].iter().map(|k| *k as f64 * 1000.0).collect()
+                    // 5k steps up to 60k (where the 50k target is decided), wider after.
+                    [5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60, 70, 80, 100, 120].iter().map(|k| *k as f64 * 1000.0).collect()
                 }
             }),
             step: Duration::from_secs_f64(cli.pick(cli.step_secs, 5.0, 1.0)),
