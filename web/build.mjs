@@ -39,6 +39,8 @@ const main = (agentHash) => ({
     // The widget is one classic script that any site can embed: an IIFE, no globals leaked.
     'widget': 'src/widget/index.ts',
     'console/console': 'src/console/main.ts',
+    // The screencast window's head start (a few hundred bytes, run before console.js).
+    'console/early': 'src/console/early-entry.ts',
   },
   // The widget asks for agent.js?v=HASH: a new widget never runs a cached old recorder.
   define: { CHATCAST_AGENT_HASH: JSON.stringify(agentHash) },

@@ -10,7 +10,7 @@ import type { Me } from '../protocol/Me';
 import type { NoticeReason } from '../protocol/NoticeReason';
 import type { ScreencastState } from '../protocol/ScreencastState';
 import type { VisitorInfo } from '../protocol/VisitorInfo';
-import { newClientId, type SocketState } from '../shared/socket';
+import { type Adoptable, newClientId, type SocketState } from '../shared/socket';
 import { cmpId, observeServerTime } from './format';
 import { type FeedListener, SocketFeed, type WatchFeed } from './screencast/feed';
 
@@ -86,12 +86,14 @@ export class Live implements WatchFeed {
   private listeners = new Set<(c: Change) => void>();
   private readonly onFocus = () => this.markReadIfLooking();
 
+  /** `adopt`: a console socket opened earlier to start from (the screencast window's early.js). */
   constructor(
     me: Me,
     private readonly hooks: { onError(e: ErrorBody): void; onUnauthorized(): void },
+    adopt?: Adoptable | null,
   ) {
     this.me = me;
-    this.feed = new SocketFeed();
+    this.feed = new SocketFeed(adopt);
     // First listener: the console's own state is current before any view hears the frame.
     this.feed.listen({
       onOpen: () => this.onOpen(),

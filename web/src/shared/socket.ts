@@ -12,6 +12,14 @@ const FATAL_CLOSE_CODES = new Set([4001, 4003, 4004]);
 
 export type SocketState = 'connecting' | 'open' | 'closed' | 'refused';
 
+/** A socket someone else opened, to take over as the first connection, with what it received so far. */
+export interface Adoptable {
+  ws: WebSocket;
+  backlog: MessageEvent[];
+  /** Set if it closed before it was taken over. */
+  closed: CloseEvent | null;
+}
+
 export interface SocketHooks<In> {
   /** Called on every (re)connection, before any queued frame is flushed: send `hello` here. */
   onOpen(): void;
@@ -42,8 +50,16 @@ export class ReconnectingSocket<Out extends { t: string }, In extends { t: strin
     private readonly url: string,
     private readonly hooks: SocketHooks<In>,
     private readonly backoff = { baseMs: 500, maxMs: 15_000 },
+    adopt?: Adoptable | null,
   ) {
-    this.connect();
+    if (adopt) {
+      // In a microtask: the caller attaches its listeners first, and no
+      // socket event can slip in between (events are tasks).
+      this.setState('connecting');
+      queueMicrotask(() => this.adopt(adopt));
+    } else {
+      this.connect();
+    }
     addEventListener('online', this.onOnline);
     document.addEventListener('visibilitychange', this.onVisible);
   }
@@ -88,6 +104,25 @@ export class ReconnectingSocket<Out extends { t: string }, In extends { t: strin
     this.hooks.onState?.(state, detail);
   }
 
+  /** Takes over a socket opened earlier: its state, then what it received, in order. */
+  private adopt(a: Adoptable): void {
+    if (this.stopped) {
+      a.ws.close(1000, 'client closing');
+      return;
+    }
+    this.attach(a.ws);
+    if (a.closed || a.ws.readyState === WebSocket.CLOSED || a.ws.readyState === WebSocket.CLOSING) {
+      a.ws.onclose?.(a.closed ?? new CloseEvent('close', { code: 1006 }));
+      return;
+    }
+    if (a.ws.readyState !== WebSocket.OPEN) return; // its onopen is ours now
+    a.ws.onopen?.(new Event('open'));
+    for (const ev of a.backlog.splice(0)) {
+      if (this.ws !== a.ws) break;
+      a.ws.onmessage?.(ev);
+    }
+  }
+
   private connect(): void {
     this.timer = null;
     this.setState('connecting');
@@ -98,6 +133,10 @@ export class ReconnectingSocket<Out extends { t: string }, In extends { t: strin
       this.scheduleReconnect();
       return;
     }
+    this.attach(ws);
+  }
+
+  private attach(ws: WebSocket): void {
     this.ws = ws;
     ws.binaryType = 'arraybuffer';
     ws.onopen = () => {

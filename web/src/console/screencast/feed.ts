@@ -5,7 +5,7 @@
 
 import type { ConsoleIn } from '../../protocol/ConsoleIn';
 import type { ConsoleOut } from '../../protocol/ConsoleOut';
-import { ReconnectingSocket, type SocketState } from '../../shared/socket';
+import { type Adoptable, ReconnectingSocket, type SocketState } from '../../shared/socket';
 import { consoleSocketUrl } from '../api';
 
 export interface FeedListener {
@@ -33,13 +33,14 @@ export class SocketFeed implements WatchFeed {
   private readonly socket: ReconnectingSocket<ConsoleIn, ConsoleOut>;
   private readonly listeners = new Set<FeedListener>();
 
-  constructor() {
+  /** `adopt`: a socket opened earlier (the screencast window's early.js) to start from. */
+  constructor(adopt?: Adoptable | null) {
     this.socket = new ReconnectingSocket<ConsoleIn, ConsoleOut>(consoleSocketUrl(), {
       onOpen: () => this.each((l) => l.onOpen?.()),
       onMessage: (m) => this.each((l) => l.onMessage?.(m)),
       onBinary: (b) => this.each((l) => l.onBinary?.(b)),
       onState: (s, d) => this.each((l) => l.onState?.(s, d)),
-    });
+    }, undefined, adopt);
   }
 
   get isOpen(): boolean {

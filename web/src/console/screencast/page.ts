@@ -12,7 +12,9 @@ import { visitorCode } from '../format';
 import { Live } from '../live';
 import { renderLogin } from '../login';
 import { toast } from '../toast';
+import { takeEarly } from './early';
 import { Replica } from './replica';
+import type { Adoptable } from '../../shared/socket';
 import { markEnding } from './window';
 
 export function bootScreencastPage(root: HTMLElement): void {
@@ -40,6 +42,13 @@ export function bootScreencastPage(root: HTMLElement): void {
       fail('No visitor', 'This window shows one visitor’s screen: open it from a dialog in the console.');
       return;
     }
+    // early.js already has a socket (which only a logged-in console gets, and
+    // whose snapshot says who is logged in): start on it without waiting for /api/me.
+    const early = takeEarly();
+    if (early) {
+      start({ id: '', email: '', name: '', role: 'consultant' }, early);
+      return;
+    }
     let me: Me | null;
     try {
       me = await api.me();
@@ -55,15 +64,16 @@ export function bootScreencastPage(root: HTMLElement): void {
     start(me);
   }
 
-  function start(me: Me): void {
+  function start(me: Me, early: Adoptable | null = null): void {
     const code = visitorCode(visitorId);
+    // The socket early.js opened (its `watch` already answered, perhaps), if any.
     const live = new Live(me, {
       // The replica handles `watch` refusals itself (not live yet, or over).
       onError: (e) => {
         if (e.ref_type !== 'watch') toast(sentence(e.message) || e.code);
       },
       onUnauthorized: () => sessionEnded(),
-    });
+    }, early);
     const dialog = new DialogView(live, visitorId, {
       drafts: new Map(),
       embedded: true,

@@ -18,6 +18,7 @@ import { type CodecState, decodeEvents, newCodecState } from '../../shared/scree
 import type { VisitorInfo } from '../../protocol/VisitorInfo';
 import { h, setAttr, setText } from '../dom';
 import { safeHref } from '../format';
+import { takeEarlyWatch } from './early';
 import type { WatchFeed } from './feed';
 import { NOTICE_TEXT, PRESENCE_TEXT, isPresence, type Presence } from './text';
 
@@ -195,6 +196,11 @@ export class Replica {
    */
   private watch(): void {
     if (this.destroyed || this.watchPending) return;
+    // The window's early.js asked already, on this very connection.
+    if (takeEarlyWatch(this.visitorId)) {
+      this.watchPending = true;
+      return;
+    }
     if (this.feed.sendFrame({ t: 'watch', visitor_id: this.visitorId })) {
       this.watchPending = true;
       mark('watch');

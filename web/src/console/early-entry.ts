@@ -1,0 +1,4 @@
+// early.js: see screencast/early.ts.
+import { openEarly } from './screencast/early';
+
+openEarly();
