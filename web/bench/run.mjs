@@ -207,26 +207,31 @@ if (L && L.keyframe) {
 if (raw.overhead) {
   const O = raw.overhead;
   const pctOver = (k) => r1(((O.watching[k] - O.none[k]) / O.none[k]) * 100);
+  // Added time as a share of the elapsed time: percentage points of the main thread.
+  const share = (k) => r2(((O.watching[k] - O.none[k]) / O.none.ms) * 100);
   const per = (x) => r1(x / (O.none.ms / 1000));
-  F.visitor_script_overhead = figure({
-    value: pctOver('ScriptDuration'), unit: '%', target: { op: '<=', value: 2 },
-    comparison: { name: 'ScriptDuration without the widget, ms', value: O.none.ScriptDuration },
+  const byRun = (k) => ({ none: O.none[k], widget_idle: O.idle[k], watching: O.watching[k], watching_reduced_motion: O.watching_reduced_motion?.[k] ?? null });
+  F.visitor_script_added_pct = figure({
+    value: share('ScriptDuration'), unit: '% of the main thread', target: { op: '<=', value: 2 },
+    comparison: { name: 'script time without the widget, % of the main thread', value: r2((O.none.ScriptDuration / O.none.ms) * 100) },
     extra: {
-      what: `CDP Performance.getMetrics deltas over the same ${r1(O.none.ms / 1000)} s of scripted activity on the busy page: with the widget broadcasting to a watching consultant vs the same page without the widget`,
-      script_ms: { none: O.none.ScriptDuration, widget_idle: O.idle.ScriptDuration, watching: O.watching.ScriptDuration, watching_reduced_motion: O.watching_reduced_motion?.ScriptDuration ?? null },
+      what: `CDP Performance.getMetrics ScriptDuration over the same ${r1(O.none.ms / 1000)} s of scripted activity on the busy page, with the widget broadcasting to a watching consultant minus without the widget, as a share of the elapsed time`,
+      script_ms: byRun('ScriptDuration'),
       added_script_ms_per_s: per(O.watching.ScriptDuration - O.none.ScriptDuration),
-      note: 'the page\'s own script is tiny, so the relative figure is large; added_script_ms_per_s is the absolute cost',
+      relative_to_the_page_own_script_pct: pctOver('ScriptDuration'),
+      note: 'the test page runs almost no script of its own (its ticker and feed), so the added time relative to its own script is a large ratio of a tiny number; the share of the main thread is what the visitor can feel',
     },
   });
-  F.visitor_task_overhead = figure({
-    value: pctOver('TaskDuration'), unit: '%', target: { op: '<=', value: 10 },
-    comparison: { name: 'TaskDuration without the widget, ms', value: O.none.TaskDuration },
+  F.visitor_main_thread_added_pct = figure({
+    value: share('ThreadTime'), unit: '% of the main thread', target: { op: '<=', value: 2 },
+    comparison: { name: 'main-thread CPU without the widget, % of the elapsed time', value: r2((O.none.ThreadTime / O.none.ms) * 100) },
     extra: {
-      task_ms: { none: O.none.TaskDuration, widget_idle: O.idle.TaskDuration, watching: O.watching.TaskDuration, watching_reduced_motion: O.watching_reduced_motion?.TaskDuration ?? null },
+      what: 'the same runs: the main thread\'s CPU time (ThreadTime: script, style, layout, paint, GC), added by the widget while a consultant watches, as a share of the elapsed time',
+      thread_cpu_ms: byRun('ThreadTime'),
+      task_ms: byRun('TaskDuration'),
+      recalc_style_ms: byRun('RecalcStyleDuration'),
+      relative_to_the_page_own_pct: pctOver('ThreadTime'),
       added_task_ms_per_s: per(O.watching.TaskDuration - O.none.TaskDuration),
-      thread_cpu_overhead_pct: pctOver('ThreadTime'),
-      thread_cpu_ms: { none: O.none.ThreadTime, widget_idle: O.idle.ThreadTime, watching: O.watching.ThreadTime, watching_reduced_motion: O.watching_reduced_motion?.ThreadTime ?? null },
-      recalc_style_ms: { none: O.none.RecalcStyleDuration, watching: O.watching.RecalcStyleDuration, watching_reduced_motion: O.watching_reduced_motion?.RecalcStyleDuration ?? null },
       note: 'TaskDuration is wall time and includes waiting for a core (the consultant\'s window and the server share these 2 cores); ThreadTime is the main thread\'s CPU time',
     },
   });
