@@ -12,7 +12,7 @@
 //! | [`transport`] | WebSocket accept (permessage-deflate, frame limits), origin checks, per-connection bounded send queues |
 //! | [`hub`] | who is connected where: visitors' tabs and consoles in memory; fans serialized frames out |
 //! | [`chat`] | the two socket sessions (visitor and console): hello, messages, de-duplication, read positions |
-//! | [`consent`] | screen broadcast life: consent asked or remembered, connection probe, start/stop, audit |
+//! | [`consent`] | screen broadcast life: consent asked or remembered, connection probe, start/stop, audit; [`consent::screen`]: the broadcasting tab's screen socket |
 //! | [`relay`] | screen frames: per-broadcast keyframe + tail cache (memory only), fan-out, slow-viewer resync |
 //! | [`auth`] | argon2id passwords, session tokens, login rate limiting |
 //! | [`telemetry`] | Prometheus metrics at `/metrics` |
