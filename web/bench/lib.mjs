@@ -171,6 +171,8 @@ export function consultantInit(opts) {
   // the first document. So this runs once at about:blank: everything is set
   // up on the window, and per-document work starts from the socket's events.
   if (window.__bench) return;
+  // Popups blocked: the console shows the screencast in a panel beside the dialog.
+  if (opts.noPopups) window.open = () => null;
   const now = () => performance.timeOrigin + performance.now();
   const B = (window.__bench = { frames: [], firstFrameAt: 0, firstFrameBytes: 0, shownAt: 0, paintedAt: 0, onFrame: null, opts, watching: false });
   const watchShown = () => {

@@ -265,6 +265,13 @@ if (raw.heavy) {
       path_ms: path,
       path_is: 'click → keyframe decoded: window open and load, console socket, watch, the cached keyframe over loopback, parse and decode',
       reopens: X.reopen,
+      in_a_panel: X.reopen_panel?.length ? {
+        click_to_replica_ms: median(X.reopen_panel.map((r) => r.click_to_replica_ms)),
+        own_rebuild_ms: median(X.reopen_panel.map((r) => r.own_rebuild_ms)),
+        path_ms: median(X.reopen_panel.map((r) => r.path_ms)),
+        is: 'the same reopen where popups are blocked: the screencast panel beside the dialog, through the console\'s own connection (no window to open and load)',
+        reopens: X.reopen_panel,
+      } : null,
       viewer_parse_keyframe_ms: X.viewer_parse_keyframe_ms,
     },
   });

@@ -131,6 +131,44 @@ export async function run(cfg) {
         visitor_longtask_ms: Math.round(sum(after.lt.map(([, d]) => d))),
       });
     }
+    // The same in a panel beside the dialog (popups blocked): no window to
+    // open, the console's own connection asks for the keyframe.
+    out.reopen_panel = [];
+    {
+      const cp = await openConsultant(browser, env.server.url, { tap: true, keep: false, shownSelector: '#end-marker', noPopups: true });
+      for (let i = 0; i < cfg.reopens; i++) {
+        await cp.page.evaluate(() => {
+          Object.assign(window.__bench, { firstFrameAt: 0, shownAt: 0, paintedAt: 0, watching: false });
+          performance.clearMarks();
+        });
+        const clicks = await cp.page.evaluate(() => window.__clicks.length);
+        await cp.page.getByTestId('screencast-button').click();
+        await waitFor(() => cp.page.evaluate(() => window.__bench.paintedAt > 0), 'the panel replica', long, 50);
+        const r = await cp.page.evaluate((n) => {
+          const at = (name) => {
+            const m = performance.getEntriesByName(`chatcast:${name}`);
+            return m.length ? performance.timeOrigin + m[m.length - 1].startTime : null;
+          };
+          return { click: window.__clicks[n], watch: at('watch'), received: at('keyframe-received'), decoded: at('keyframe-decoded'), rebuilt: at('keyframe-rebuilt'), painted: window.__bench.paintedAt };
+        }, clicks);
+        const ms = (a, z) => (a && z ? Math.round(z - a) : null);
+        out.reopen_panel.push({
+          click_to_replica_ms: ms(r.click, r.painted),
+          own_rebuild_ms: ms(r.decoded, r.painted),
+          path_ms: ms(r.click, r.decoded),
+          steps_ms: {
+            click_to_watch_sent: ms(r.click, r.watch),
+            watch_to_keyframe_received: ms(r.watch, r.received),
+            keyframe_decode: ms(r.received, r.decoded),
+            replayer_rebuild: ms(r.decoded, r.rebuilt),
+            render: ms(r.rebuilt, r.painted),
+          },
+        });
+        await cp.page.getByTestId('screencast-close').click();
+        await sleep(500);
+      }
+      await cp.ctx.close();
+    }
     // Of the rebuild in the window: decoding and parsing the keyframe alone.
     out.viewer_parse_keyframe_ms = await host.evaluate(() => {
       const f = window.__bench.frames.find(([buf]) => new Uint8Array(buf)[0] === 1);

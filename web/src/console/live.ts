@@ -435,6 +435,8 @@ export class Live implements WatchFeed {
       this.hooks.onUnauthorized();
       return;
     }
+    // A screencast view watching through this connection handles its own refusals.
+    if (e.ref_type === 'watch') return;
     // Errors answer frames in order: a rejected `send` is the oldest one in flight.
     if (e.ref_type === 'send' && this.inflight.length) {
       const clientId = this.inflight.shift()!;

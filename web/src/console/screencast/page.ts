@@ -68,10 +68,7 @@ export function bootScreencastPage(root: HTMLElement): void {
     const code = visitorCode(visitorId);
     // The socket early.js opened (its `watch` already answered, perhaps), if any.
     const live = new Live(me, {
-      // The replica handles `watch` refusals itself (not live yet, or over).
-      onError: (e) => {
-        if (e.ref_type !== 'watch') toast(sentence(e.message) || e.code);
-      },
+      onError: (e) => toast(sentence(e.message) || e.code),
       onUnauthorized: () => sessionEnded(),
     }, early);
     const dialog = new DialogView(live, visitorId, {
