@@ -269,7 +269,7 @@ if (raw.heavy) {
         click_to_replica_ms: median(X.reopen_panel.map((r) => r.click_to_replica_ms)),
         own_rebuild_ms: median(X.reopen_panel.map((r) => r.own_rebuild_ms)),
         path_ms: median(X.reopen_panel.map((r) => r.path_ms)),
-        is: 'the same reopen where popups are blocked: the screencast panel beside the dialog, through the console\'s own connection (no window to open and load)',
+        is: 'the same reopen where popups are blocked: the screencast panel beside the dialog (no window to open and load; a socket of its own)',
         reopens: X.reopen_panel,
       } : null,
       viewer_parse_keyframe_ms: X.viewer_parse_keyframe_ms,

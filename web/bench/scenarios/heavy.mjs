@@ -132,7 +132,7 @@ export async function run(cfg) {
       });
     }
     // The same in a panel beside the dialog (popups blocked): no window to
-    // open, the console's own connection asks for the keyframe.
+    // open and load; the panel opens a console socket of its own.
     out.reopen_panel = [];
     {
       const cp = await openConsultant(browser, env.server.url, { tap: true, keep: false, shownSelector: '#end-marker', noPopups: true });

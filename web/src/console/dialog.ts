@@ -10,6 +10,7 @@ import {
 import { MAX_BODY, type Change, type Live, type Pending } from './live';
 import { Replica } from './screencast/replica';
 import { NOTICE_TEXT } from './screencast/text';
+import { SocketFeed } from './screencast/feed';
 import { closePopup, onPopupClosed, openPopup, panelWanted, popupFor } from './screencast/window';
 
 const PLACEHOLDER = 'Write a reply…  Enter sends, Shift+Enter adds a line';
@@ -47,7 +48,7 @@ export class DialogView {
   private readonly body: HTMLElement;
   /** Where the replica goes beside the chat (the panel, or the popup's replica). */
   private readonly replicaSlot: HTMLElement;
-  private panel: { replica: Replica } | null = null;
+  private panel: { replica: Replica; feed: SocketFeed } | null = null;
   private readonly offPopupClosed: () => void;
   private lastScState = '';
   private lastCount = 0;
@@ -198,6 +199,9 @@ export class DialogView {
   showPanel(): void {
     if (this.opts.embedded || this.panel || !this.el.isConnected) return;
     panelWanted.add(this.visitorId);
+    // A socket of its own: binary frames carry no visitor id, so that the
+    // frames of a panel just closed (still on their way) never reach the next one.
+    const feed = new SocketFeed();
     const popOut = h('button', {
       type: 'button', class: 'btn btn-ghost btn-sm sc-icon-btn', title: 'Open in a window of its own', 'aria-label': 'Open in a window of its own', 'data-testid': 'screencast-popout',
       onclick: () => {
@@ -208,14 +212,13 @@ export class DialogView {
       type: 'button', class: 'btn btn-ghost btn-sm sc-icon-btn sc-close', 'aria-label': 'Close the panel (the broadcast goes on)', title: 'Close the panel (the broadcast goes on)',
       'data-testid': 'screencast-close', 'data-action': 'close', onclick: () => this.closePanel(true),
     }, '×');
-    // Through the console's own connection: no socket to open, the keyframe is asked for at once.
-    const replica = new Replica(this.live, this.visitorId, {
+    const replica = new Replica(feed, this.visitorId, {
       onStop: () => this.endScreencast(),
       // Refused or impossible before it ever showed anything: the notice over the dialog says why.
       onRefused: () => this.closePanel(true),
       actions: [popOut, close],
     });
-    this.panel = { replica };
+    this.panel = { replica, feed };
     this.replicaSlot.replaceChildren(replica.el);
     this.replicaSlot.hidden = false;
     this.setNarrow(true);
@@ -230,6 +233,7 @@ export class DialogView {
     if (forget) panelWanted.delete(this.visitorId);
     if (!this.panel) return;
     this.panel.replica.destroy();
+    this.panel.feed.close();
     this.panel = null;
     this.replicaSlot.replaceChildren();
     this.replicaSlot.hidden = true;
