@@ -346,6 +346,7 @@ async fn run(cli: Cli, open_files: u64) -> anyhow::Result<Value> {
             "node_flags": cli.node_flags,
             "deflate_offered": !cli.no_deflate,
             "open_files_limit": open_files,
+            "netdev_max_backlog": sys::netdev_max_backlog(),
             "seconds": timings,
             "total_seconds": stats::round(started.elapsed().as_secs_f64(), 1),
             "load_avg": load,

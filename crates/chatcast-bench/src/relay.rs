@@ -147,8 +147,12 @@ pub async fn run(links: Vec<Link>, ramp: &Ramp, server: &mut Server, label: &str
         tx.send_replace(Some(Step { idx, rate, start, warm, end }));
         tokio::time::sleep_until(warm).await;
         let (cpu0, me0, load0) = (server.cpu_seconds(), sys::cpu_seconds(std::process::id()), sys::load_average());
+        let (sw0, gw0) = (sys::context_switches(server.pid), sys::context_switches(std::process::id()));
+        let net0 = sys::net_trouble();
         tokio::time::sleep_until(end).await;
         let (cpu1, me1) = (server.cpu_seconds(), sys::cpu_seconds(std::process::id()));
+        let (sw1, gw1) = (sys::context_switches(server.pid), sys::context_switches(std::process::id()));
+        let net1 = sys::net_trouble();
         tokio::time::sleep(ramp.drain).await;
         let sent = shared.sent[idx].load(Ordering::Relaxed);
         let received = shared.received[idx].load(Ordering::Relaxed);
@@ -175,6 +179,12 @@ pub async fn run(links: Vec<Link>, ramp: &Ramp, server: &mut Server, label: &str
             "server_us_per_frame": stats::round((cpu1 - cpu0) * 1e6 / received.max(1) as f64, 2),
             "generator_us_per_frame": stats::round((me1 - me0) * 1e6 / received.max(1) as f64, 2),
             "load_avg": load0,
+            // Involuntary switches: another process took the pinned core (the latency tail follows).
+            "server_preempted": sw1.1.saturating_sub(sw0.1),
+            "generator_preempted": gw1.1.saturating_sub(gw0.1),
+            // Machine-wide: loopback packets dropped at a full CPU backlog, TCP retransmissions.
+            "backlog_drops": net1.0.saturating_sub(net0.0),
+            "tcp_retransmits": net1.1.saturating_sub(net0.1),
             "generator_limited": generator_limited,
             "ok": ok,
         });

@@ -95,3 +95,48 @@ pub fn load_average() -> f64 {
         .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse().ok()))
         .unwrap_or(0.0)
 }
+
+/// Context switches of every thread of process `pid` so far: (voluntary,
+/// involuntary). Involuntary ones mean something else took the core: on a
+/// pinned benchmark, other work on the same core.
+pub fn context_switches(pid: u32) -> (u64, u64) {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return (0, 0) };
+    let mut sum = (0, 0);
+    for t in tasks.flatten() {
+        let Ok(status) = std::fs::read_to_string(t.path().join("status")) else { continue };
+        for line in status.lines() {
+            let value = |p: &str| line.strip_prefix(p).and_then(|v| v.trim().parse::<u64>().ok());
+            if let Some(v) = value("voluntary_ctxt_switches:") {
+                sum.0 += v;
+            } else if let Some(v) = value("nonvoluntary_ctxt_switches:") {
+                sum.1 += v;
+            }
+        }
+    }
+    sum
+}
+
+/// Loopback trouble counters, machine-wide: packets the kernel dropped because
+/// a CPU's input backlog was full (`/proc/net/softnet_stat`, second column),
+/// and TCP segments retransmitted (`/proc/net/snmp`). A drop on loopback costs
+/// a retransmission timeout (≥ 200 ms): it shows in the latency tail.
+pub fn net_trouble() -> (u64, u64) {
+    let drops = std::fs::read_to_string("/proc/net/softnet_stat")
+        .map(|s| s.lines().filter_map(|l| l.split_whitespace().nth(1).and_then(|h| u64::from_str_radix(h, 16).ok())).sum())
+        .unwrap_or(0);
+    let retrans = std::fs::read_to_string("/proc/net/snmp")
+        .ok()
+        .and_then(|s| {
+            let mut tcp = s.lines().filter(|l| l.starts_with("Tcp:"));
+            let (names, values) = (tcp.next()?, tcp.next()?);
+            let i = names.split_whitespace().position(|n| n == "RetransSegs")?;
+            values.split_whitespace().nth(i)?.parse().ok()
+        })
+        .unwrap_or(0);
+    (drops, retrans)
+}
+
+/// `net.core.netdev_max_backlog`: how many packets a CPU's input queue holds.
+pub fn netdev_max_backlog() -> Option<u64> {
+    std::fs::read_to_string("/proc/sys/net/core/netdev_max_backlog").ok()?.trim().parse().ok()
+}
