@@ -92,17 +92,19 @@ async fn consent_probe_start_relay_and_visitor_stop() {
 
     // The visitor presses Stop: the consultant is told why, and consent is revoked.
     v.send(json!({"t": "screencast_stop"})).await;
-    let n = notice(&mut c).await;
-    assert_eq!(n["reason"], "stopped_by_visitor");
-    // The notice goes out before the system line is stored: wait for the line,
-    // or the transcript read below races the write (it lost once TCP_NODELAY
-    // took the 40 ms delayed-ACK stalls out of these round trips).
-    loop {
-        let m = c.recv_type("message").await;
-        if m["message"]["body"].as_str().unwrap_or_default().contains("visitor stopped") {
-            break;
+    // The system line is stored and sent before the notice: a console that
+    // shows the notice finds the line in the transcript.
+    let mut line_first = false;
+    let n = loop {
+        let m = c.recv().await;
+        match m["t"].as_str() {
+            Some("message") => line_first |= m["message"]["body"].as_str().unwrap_or_default().contains("visitor stopped"),
+            Some("screencast_notice") => break m,
+            _ => {}
         }
-    }
+    };
+    assert_eq!(n["reason"], "stopped_by_visitor");
+    assert!(line_first, "the transcript line comes before the notice");
     assert!(!app.state.db.has_consent(&vid, chatcast_server::now_ms()).await.unwrap());
     // The server closes the screen socket: nothing more is relayed, and its token is dead.
     assert_eq!(s.expect_close().await.0, 1000);

@@ -105,11 +105,16 @@ async fn an_oversize_frame_closes_with_1009() {
 
 /// The `Sec-WebSocket-Extensions` the server answers a Chromium-like offer with on `path`.
 async fn negotiated(app: &TestApp, path: &str, origin: &str) -> String {
+    negotiated_with(app, path, origin, "permessage-deflate; client_max_window_bits").await
+}
+
+/// The `Sec-WebSocket-Extensions` the server answers `offer` with on `path`.
+async fn negotiated_with(app: &TestApp, path: &str, origin: &str, offer: &str) -> String {
     let mut tcp = tokio::net::TcpStream::connect(app.addr).await.unwrap();
     let req = format!(
         "GET {path} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: {origin}\r\n\
-         Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n",
+         Sec-WebSocket-Extensions: {offer}\r\n\r\n",
         app.addr
     );
     tcp.write_all(req.as_bytes()).await.unwrap();
@@ -138,6 +143,11 @@ async fn permessage_deflate_is_negotiated_without_context_on_chat_sockets_only()
     for ext in [&chat, &console, &screen] {
         assert!(ext.contains("client_max_window_bits=15"), "{ext}");
     }
+    // An offer without the parameter (Firefox, Safari) must not get it back (RFC 7692 §7.1.2.2).
+    let bare = negotiated_with(&app, "/ws/screen?token=x", SITE_ORIGIN, "permessage-deflate").await;
+    assert!(bare.contains("permessage-deflate") && !bare.contains("client_max_window_bits"), "{bare}");
+    let bare = negotiated_with(&app, &format!("/ws/visitor?site={}", app.site_key), SITE_ORIGIN, "permessage-deflate").await;
+    assert!(!bare.contains("client_max_window_bits"), "{bare}");
 }
 
 #[tokio::test]

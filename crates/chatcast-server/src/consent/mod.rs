@@ -181,8 +181,9 @@ async fn fail(app: &AppState, visitor_id: &str, by: Option<&Consultant>, reason:
         NoticeReason::Offline => "Screen broadcast is not possible: the visitor is offline".to_owned(),
         NoticeReason::StoppedByVisitor => "The visitor stopped the screen broadcast".to_owned(),
     };
-    notice(app, visitor_id, reason, detail.clone());
+    // The transcript line first: a console that shows the notice finds it there.
     record(app, visitor_id, by, reason_name(reason), &detail, Some(line)).await;
+    notice(app, visitor_id, reason, detail);
     set_state(app, visitor_id, app.hub.offline_aware(visitor_id, ScreencastState::Idle));
 }
 

@@ -14,7 +14,7 @@ use futures::FutureExt;
 use futures::future::Either;
 use yawc::IncomingUpgrade;
 
-use super::{Compression, Connection, origin, refusal, ws_options};
+use super::{Compression, Connection, offers_client_window_bits, origin, refusal, ws_options};
 use crate::app::AppState;
 use crate::chat;
 use crate::consent;
@@ -37,7 +37,7 @@ pub async fn visitor_socket(
     let verdict = check_visitor(&state, q.site.as_deref(), &headers).await;
     // Besides chat, the chat socket carries the connection probe (`probe_bytes`).
     let max_frame = state.settings.max_frame_bytes.max(state.settings.probe_bytes as usize + 64);
-    let opts = ws_options(max_frame, Compression::Stateless);
+    let opts = ws_options(max_frame, Compression::Stateless, offers_client_window_bits(&headers));
     accept(state, "visitor", opts, upgrade, verdict, |state, conn, site| chat::visitor::run(state, site, conn))
 }
 
@@ -57,14 +57,14 @@ pub async fn screen_socket(
 ) -> Response {
     let verdict = check_screen(&state, q.token.as_deref(), &headers).await;
     let max_frame = state.settings.max_screen_frame_bytes.max(state.settings.max_frame_bytes);
-    let opts = ws_options(max_frame, Compression::StreamIn);
+    let opts = ws_options(max_frame, Compression::StreamIn, offers_client_window_bits(&headers));
     accept(state, "screen", opts, upgrade, verdict, |state, conn, ticket| consent::screen::run(state, ticket, conn))
 }
 
 /// `GET /ws/console` (session cookie, same origin).
 pub async fn console_socket(State(state): State<AppState>, headers: HeaderMap, upgrade: IncomingUpgrade) -> Response {
     let verdict = check_console(&state, &headers).await;
-    let opts = ws_options(state.settings.max_frame_bytes, Compression::StreamOut);
+    let opts = ws_options(state.settings.max_frame_bytes, Compression::StreamOut, offers_client_window_bits(&headers));
     accept(state, "console", opts, upgrade, verdict, |state, conn, user| chat::console::run(state, user, conn))
 }
 

@@ -56,8 +56,18 @@ pub enum Compression {
     StreamOut,
 }
 
-/// Upgrade options of one endpoint.
-pub fn ws_options(max_frame_bytes: usize, compression: Compression) -> Options {
+/// Whether a request's permessage-deflate offer lets the server choose the
+/// client's window size (a `client_max_window_bits` parameter, as Chromium sends).
+pub fn offers_client_window_bits(headers: &http::HeaderMap) -> bool {
+    headers
+        .get_all(http::header::SEC_WEBSOCKET_EXTENSIONS)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.to_ascii_lowercase().contains("client_max_window_bits"))
+}
+
+/// Upgrade options of one endpoint; `client_window_offered`: see [`offers_client_window_bits`].
+pub fn ws_options(max_frame_bytes: usize, compression: Compression, client_window_offered: bool) -> Options {
     // Idle chat sockets are the common case: their buffers start at 1 KiB (a
     // chat message fits; a larger frame grows the buffer, which returns to
     // this size after it). Screen and console sockets carry the stream: 4 KiB.
@@ -79,10 +89,12 @@ pub fn ws_options(max_frame_bytes: usize, compression: Compression) -> Options {
         Compression::StreamIn => base.with_low_latency_compression(),
         Compression::StreamOut => base.with_low_latency_compression(),
     };
-    // Full 32 KiB windows both ways: without a preference yawc answers a
+    // The client's full 32 KiB window: without a preference yawc answers a
     // browser's bare `client_max_window_bits` offer with 9 (a 512-byte window),
-    // which doubled the screen stream's bytes.
-    base.with_client_max_window_bits(15).with_server_max_window_bits(15)
+    // which doubled the screen stream's bytes. Only when offered: RFC 7692
+    // §7.1.2.2 forbids the parameter in an answer to an offer without it
+    // (Firefox and Safari offer none), and yawc would add it.
+    if client_window_offered { base.with_client_max_window_bits(15) } else { base }
 }
 
 /// The process's one pool of deflate state for stateless sockets: sized for
