@@ -11,6 +11,7 @@
 // (CHATCAST_BIN overrides). Everything runs on loopback. See README.md.
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
+import zlib from 'node:zlib';
 import { execFileSync } from 'node:child_process';
 import {
   BIN, codec, deflateOne, countSerialized, figure, launch, pct, r1, r2, summary,
@@ -185,6 +186,17 @@ if (L && L.keyframe) {
   })(full.data.node);
   const textDeflated = deflateOne(texts.join(''));
   const cssDeflated = deflateOne(css.join(''));
+  // The body split in two: every string in it (text, CSS, attribute values,
+  // tag names) and the structure left when they are emptied.
+  const strings = [];
+  const structure = JSON.stringify(JSON.parse(body.toString('utf8')), (k, v) => {
+    if (typeof v !== 'string') return v;
+    strings.push(v);
+    return '';
+  });
+  const stringsText = strings.join('\u0000');
+  const stringsDeflated = deflateOne(stringsText);
+  const stringsBrotli = zlib.brotliCompressSync(Buffer.from(stringsText), { params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 11, [zlib.constants.BROTLI_PARAM_LGWIN]: 22 } }).length;
   F.keyframe_deflated_kb = figure({
     value: kb(deflated), unit: 'KB', target: { op: '<=', value: 10 },
     comparison: { name: 'the same snapshot as rrweb JSON, deflated the same way', value: kb(rrwebDeflated) },
@@ -198,7 +210,10 @@ if (L && L.keyframe) {
       bytes_per_node_deflated: r2(deflated / nodes),
       page_text_alone_deflated_kb: kb(textDeflated),
       page_css_alone_deflated_kb: kb(cssDeflated),
-      content_note: 'the page\'s text and CSS deflated on their own: what any deflate-based encoding of this page must still carry',
+      strings_alone_deflated_kb: kb(stringsDeflated),
+      strings_alone_brotli11_kb: kb(stringsBrotli),
+      structure_alone_deflated_kb: kb(deflateOne(structure)),
+      content_note: 'the page\'s strings (text, CSS, attribute values, tag names) deflated on their own are what any deflate-based encoding of this page must still carry; brotli at its best on the same strings shows what a stronger coder (which no browser offers on a WebSocket) would save',
     },
   });
 }
