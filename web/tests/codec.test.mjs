@@ -20,7 +20,7 @@ const codec = await import('data:text/javascript;base64,' + Buffer.from(out.outp
 
 /** Encode, stringify, parse, decode: what crosses the wire. */
 function roundTrip(events, enc = codec.newCodecState(), dec = codec.newCodecState()) {
-  const wire = JSON.stringify(codec.encodeEvents(events, enc));
+  const wire = codec.encodeFrame(events, enc);
   return { wire, items: JSON.parse(wire), events: codec.decodeEvents(JSON.parse(wire), dec) };
 }
 

@@ -54,11 +54,6 @@ type Compact = unknown;
 type RrNode = serializedNodeWithId & Record<string, unknown>;
 type Attrs = Record<string, unknown>;
 
-/** The compact items of `events`, in order (a frame body is their JSON array). */
-export function encodeEvents(events: eventWithTime[], state: CodecState): Compact[] {
-  return JSON.parse(encodeFrame(events, state));
-}
-
 /** The JSON text of each compact item of `events` (to split a large delta between events). */
 export function encodeItems(events: eventWithTime[], state: CodecState): string[] {
   return events.map((e) => (e.type === EV_FULL_SNAPSHOT ? encodeFrame([e], state).slice(1, -1) : JSON.stringify(encodeEvent(e, state))));
