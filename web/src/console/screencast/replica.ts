@@ -47,8 +47,11 @@ const MAX_SCALE = 1;
 
 /** CSS put into the replica's document. */
 const REPLICA_CSS = [
-  // The chat widget is blocked in recording; its grey placeholder would cover the page.
+  // The chat widget is blocked in recording; its placeholder would cover the page.
   '.chatcast-widget-host { display: none !important; }',
+  // What the visitor's page kept private: a grey box of its size (rrweb's
+  // default paints it in the text colour, a black box that reads as content).
+  '.rr-block { background: #d5d9e0 !important; color: transparent !important; border-color: #c3c8d1 !important; }',
 ];
 
 export type Status = 'connecting' | 'waiting' | 'live' | 'ended';
