@@ -484,3 +484,14 @@ test('timeout and weak connection are reported over the dialog', { timeout: 120_
     removeDir(slow.dataDir);
   }
 });
+
+test('a screencast window opened without a session asks to log in', { timeout: 30_000 }, async () => {
+  const ctx = await browser.newContext();
+  contexts.push(ctx);
+  const page = await ctx.newPage();
+  // early.js opens the console socket before anything else; the server refuses it (4001).
+  await page.goto(`${server.url}/console/screencast.html?visitor=v_nobody`);
+  await page.getByTestId('login-email').waitFor();
+  assert.ok(!(await page.locator('body').innerText()).includes('session has ended'), 'nobody was logged in: no session ended');
+  await ctx.close();
+});

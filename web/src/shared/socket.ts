@@ -111,16 +111,15 @@ export class ReconnectingSocket<Out extends { t: string }, In extends { t: strin
       return;
     }
     this.attach(a.ws);
-    if (a.closed || a.ws.readyState === WebSocket.CLOSED || a.ws.readyState === WebSocket.CLOSING) {
-      a.ws.onclose?.(a.closed ?? new CloseEvent('close', { code: 1006 }));
-      return;
-    }
-    if (a.ws.readyState !== WebSocket.OPEN) return; // its onopen is ours now
-    a.ws.onopen?.(new Event('open'));
+    const gone = a.closed || a.ws.readyState === WebSocket.CLOSED || a.ws.readyState === WebSocket.CLOSING;
+    if (!gone && a.ws.readyState !== WebSocket.OPEN) return; // still connecting: its onopen is ours now
+    // As it happened: open, what it received (a refusal's `error` among it), then the close.
+    if (!gone || a.backlog.length) a.ws.onopen?.(new Event('open'));
     for (const ev of a.backlog.splice(0)) {
       if (this.ws !== a.ws) break;
       a.ws.onmessage?.(ev);
     }
+    if (gone && this.ws === a.ws) a.ws.onclose?.(a.closed ?? new CloseEvent('close', { code: 1006 }));
   }
 
   private connect(): void {

@@ -29,13 +29,14 @@ export function bootScreencastPage(root: HTMLElement): void {
     )));
   };
 
-  const sessionEnded = () => {
+  /** `wasIn`: a session was in use (else this window was opened without one). */
+  const sessionEnded = (wasIn = true) => {
     teardown?.();
     teardown = null;
     root.classList.remove('boot');
-    renderLogin(root, () => void boot(), 'Your session has ended. Log in again to continue.');
+    renderLogin(root, () => void boot(), wasIn ? 'Your session has ended. Log in again to continue.' : undefined);
   };
-  setUnauthorizedHandler(sessionEnded);
+  setUnauthorizedHandler(() => sessionEnded());
 
   async function boot(): Promise<void> {
     if (!visitorId) {
@@ -69,7 +70,9 @@ export function bootScreencastPage(root: HTMLElement): void {
     // The socket early.js opened (its `watch` already answered, perhaps), if any.
     const live = new Live(me, {
       onError: (e) => toast(sentence(e.message) || e.code),
-      onUnauthorized: () => sessionEnded(),
+      // Started on early.js's socket before knowing who is logged in: the
+      // snapshot fills `me` in; refused before one came, nobody was.
+      onUnauthorized: () => sessionEnded(live.me.id !== ''),
     }, early);
     const dialog = new DialogView(live, visitorId, {
       drafts: new Map(),
