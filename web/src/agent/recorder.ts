@@ -418,8 +418,7 @@ function labelBlocked(root: SerializedNode | undefined): void {
   while (stack.length) {
     const n = stack.pop()!;
     if (n.type === NODE_ELEMENT && n.attributes && 'rr_width' in n.attributes) {
-      const cls = typeof n.attributes.class === 'string' ? n.attributes.class : '';
-      if (!/(^|\s)rr-block(\s|$)/.test(cls)) n.attributes.class = cls ? `${cls} ${BLOCKED_CLASS}` : BLOCKED_CLASS;
+      n.attributes = labelAttrs(n.attributes);
       continue; // nothing is inside a blocked element
     }
     if (n.childNodes) for (let i = n.childNodes.length - 1; i >= 0; i--) stack.push(n.childNodes[i]);

@@ -254,10 +254,7 @@ pub async fn answer(app: &AppState, visitor_id: &str, tab: ConnId, tab_id: Optio
         return fail(app, visitor_id, Some(&by), NoticeReason::Denied, "the visitor pressed No".into()).await;
     }
     let now = crate::now_ms();
-    let ttl_hours = match app.db.visitor(visitor_id).await {
-        Ok(Some((v, _))) => app.db.site(v.site_id).await.ok().flatten().map_or(24, |s| s.consent_ttl_hours),
-        _ => 24,
-    };
+    let ttl_hours = app.db.site_of_visitor(visitor_id).await.ok().flatten().map_or(24, |s| s.consent_ttl_hours);
     if let Err(e) = app.db.remember_consent(visitor_id, now, now + ttl_hours * 3_600_000).await {
         tracing::error!(error = %e, "could not remember consent");
     }
@@ -327,8 +324,7 @@ async fn go_live(app: &AppState, visitor_id: &str, tab: ConnId, tab_id: Option<S
 }
 
 async fn start_frame(app: &AppState, visitor_id: &str, consultant_name: &str, screen_token: &str) -> Option<Bytes> {
-    let (v, _) = app.db.visitor(visitor_id).await.ok().flatten()?;
-    let site = app.db.site(v.site_id).await.ok().flatten()?;
+    let site = app.db.site_of_visitor(visitor_id).await.ok().flatten()?;
     Some(frame(&VisitorOut::ScreencastStart {
         privacy: site.privacy,
         consultant_name: consultant_name.to_owned(),

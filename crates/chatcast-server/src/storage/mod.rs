@@ -213,6 +213,13 @@ pub trait Database: Send + Sync + 'static {
     async fn visitor_by_token(&self, site_id: i64, token_hash: &str) -> Result<Option<Visitor>>;
     /// A visitor by public id, with its site's name.
     async fn visitor(&self, id: &str) -> Result<Option<(Visitor, String)>>;
+    /// The site a visitor belongs to.
+    async fn site_of_visitor(&self, visitor_id: &str) -> Result<Option<Site>> {
+        match self.visitor(visitor_id).await? {
+            Some((v, _)) => self.site(v.site_id).await,
+            None => Ok(None),
+        }
+    }
     /// Creates a visitor.
     async fn create_visitor(&self, id: &str, site_id: i64, token_hash: &str, page: &PageInfo, now: i64) -> Result<()>;
     /// Records where the visitor is and when it was last heard from.

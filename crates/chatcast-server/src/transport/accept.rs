@@ -57,14 +57,14 @@ pub async fn screen_socket(
 ) -> Response {
     let verdict = check_screen(&state, q.token.as_deref(), &headers).await;
     let max_frame = state.settings.max_screen_frame_bytes.max(state.settings.max_frame_bytes);
-    let opts = ws_options(max_frame, Compression::StreamIn, offers_client_window_bits(&headers));
+    let opts = ws_options(max_frame, Compression::Stream, offers_client_window_bits(&headers));
     accept(state, "screen", opts, upgrade, verdict, |state, conn, ticket| consent::screen::run(state, ticket, conn))
 }
 
 /// `GET /ws/console` (session cookie, same origin).
 pub async fn console_socket(State(state): State<AppState>, headers: HeaderMap, upgrade: IncomingUpgrade) -> Response {
     let verdict = check_console(&state, &headers).await;
-    let opts = ws_options(state.settings.max_frame_bytes, Compression::StreamOut, offers_client_window_bits(&headers));
+    let opts = ws_options(state.settings.max_frame_bytes, Compression::Stream, offers_client_window_bits(&headers));
     accept(state, "console", opts, upgrade, verdict, |state, conn, user| chat::console::run(state, user, conn))
 }
 
@@ -112,12 +112,7 @@ async fn check_screen(
     let token = token.filter(|t| !t.is_empty()).ok_or_else(|| no_broadcast("no token: connect to /ws/screen?token=TOKEN from `screencast_start`"))?;
     let ticket = consent::screen::ticket(state, token)
         .ok_or_else(|| no_broadcast("this screen token belongs to no live broadcast (it ended, or the tab moved on)"))?;
-    let site = match state.db.visitor(&ticket.visitor_id).await {
-        Ok(Some((v, _))) => state.db.site(v.site_id).await,
-        Ok(None) => Ok(None),
-        Err(e) => Err(e),
-    };
-    match site {
+    match state.db.site_of_visitor(&ticket.visitor_id).await {
         Ok(Some(site)) => check_site_origin(state, &site, headers)?,
         Ok(None) => return Err(no_broadcast("the broadcast's visitor no longer exists")),
         Err(e) => {

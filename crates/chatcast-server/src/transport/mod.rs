@@ -45,15 +45,14 @@ pub enum Compression {
     /// either direction, with deflate state borrowed from a shared pool per
     /// message, so an idle socket holds no compressor or window of its own.
     Stateless,
-    /// The screen socket (visitor → server): the stream keeps its context, so
-    /// each batch refers to the ones before it (7× smaller than per message).
-    /// The server sends nothing on it, so its compressor is never built.
-    StreamIn,
-    /// Console sockets, which carry screen frames to viewers: context kept,
-    /// compressed at the fast level: on 200-byte rrweb-like deltas with a
-    /// thousand contexts (cold in cache) zlib-rs level 1 costs ~2.8 µs a frame
-    /// where level 6 costs ~11 µs, for ~7 % more bytes.
-    StreamOut,
+    /// The screen stream: the screen socket (visitor → server; the server
+    /// sends nothing on it, so its compressor is never built) and console
+    /// sockets (screen frames to viewers). The context is kept, so each batch
+    /// refers to the ones before it (7× smaller than per message), at the fast
+    /// level: on 200-byte rrweb-like deltas with a thousand contexts (cold in
+    /// cache) zlib-rs level 1 costs ~2.8 µs a frame where level 6 costs ~11 µs,
+    /// for ~7 % more bytes.
+    Stream,
 }
 
 /// Whether a request's permessage-deflate offer lets the server choose the
@@ -86,8 +85,7 @@ pub fn ws_options(max_frame_bytes: usize, compression: Compression, client_windo
             .server_no_context_takeover()
             .client_no_context_takeover()
             .with_deflate_pool(deflate_pool()),
-        Compression::StreamIn => base.with_low_latency_compression(),
-        Compression::StreamOut => base.with_low_latency_compression(),
+        Compression::Stream => base.with_low_latency_compression(),
     };
     // The client's full 32 KiB window: without a preference yawc answers a
     // browser's bare `client_max_window_bits` offer with 9 (a 512-byte window),

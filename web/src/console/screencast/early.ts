@@ -63,7 +63,8 @@ export function takeEarly(): Adoptable | null {
  */
 export function takeEarlyWatch(visitorId: string): boolean {
   const early = (window as unknown as Holder)[KEY];
-  if (!early || !early.taken || !early.watchSent || early.watchTaken || early.closed || early.watched !== visitorId) return false;
+  if (!early || !early.taken || !early.watchSent || early.watchTaken || early.watched !== visitorId) return false;
+  // Still the connection that carried it (closed: the next one asks again).
   if (early.ws.readyState !== WebSocket.OPEN) return false;
   early.watchTaken = true;
   return true;

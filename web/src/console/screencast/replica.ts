@@ -316,9 +316,12 @@ export class Replica {
       return;
     }
     this.lastSeq = seq;
-    if (kind === KIND_KEYFRAME) mark('keyframe-decoded');
-    if (kind === KIND_KEYFRAME) this.keyframe(events);
-    else this.delta(events);
+    if (kind === KIND_KEYFRAME) {
+      mark('keyframe-decoded');
+      this.keyframe(events);
+    } else {
+      this.delta(events);
+    }
   }
 
   private keyframe(events: eventWithTime[]): void {
