@@ -92,7 +92,13 @@ struct Live {
 }
 
 /// Takes one visitor through consent, probe and start; sends its first keyframe.
-async fn go_live(addr: SocketAddr, control: &Actor, mut chat: TcpWebSocket, visitor_id: String, opts: ClientOpts) -> anyhow::Result<Live> {
+async fn go_live(
+    addr: SocketAddr,
+    control: &Actor,
+    mut chat: TcpWebSocket,
+    visitor_id: String,
+    opts: ClientOpts,
+) -> anyhow::Result<Live> {
     control.send_json(json!({ "t": "screencast_request", "visitor_id": visitor_id }))?;
     // Consent is asked (a new visitor) or remembered (then the probe comes first).
     let first = loop {
@@ -131,7 +137,12 @@ async fn go_live(addr: SocketAddr, control: &Actor, mut chat: TcpWebSocket, visi
 }
 
 /// Sets up `n` live broadcasts, each watched by its own console socket.
-pub async fn broadcasts(server: &Server, n: usize, concurrency: usize, opts: ClientOpts) -> anyhow::Result<Vec<crate::relay::Link>> {
+pub async fn broadcasts(
+    server: &Server,
+    n: usize,
+    concurrency: usize,
+    opts: ClientOpts,
+) -> anyhow::Result<Vec<crate::relay::Link>> {
     let addr = server.addr;
     let t0 = Instant::now();
     let cookie = login(addr).await?;
@@ -324,7 +335,13 @@ pub async fn hold_visitors(
 /// Chat round trips while connections are held: a visitor `send` until the
 /// consultant's console has the `message`, then the consultant's `send` until
 /// the visitor has it.
-pub async fn chat_round_trips(server: &Server, cookie: &str, visitors: usize, rounds: usize, opts: ClientOpts) -> anyhow::Result<Value> {
+pub async fn chat_round_trips(
+    server: &Server,
+    cookie: &str,
+    visitors: usize,
+    rounds: usize,
+    opts: ClientOpts,
+) -> anyhow::Result<Value> {
     let addr = server.addr;
     let mut console = Actor::spawn(console(addr, cookie, opts).await?);
     let mut vs = Vec::new();

@@ -33,7 +33,10 @@ use crate::server::{Launch, Server};
 use crate::ws::ClientOpts;
 
 #[derive(Parser, Debug, Clone)]
-#[command(name = "chatcast-bench", about = "Load generator: relay throughput, idle memory, held connections (chatcast vs socket.io)")]
+#[command(
+    name = "chatcast-bench",
+    about = "Load generator: relay throughput, idle memory, held connections (chatcast vs socket.io)"
+)]
 struct Cli {
     /// Every scenario tiny (a few hundred connections, seconds): checks that they run, not how fast.
     #[arg(long)]
@@ -168,9 +171,8 @@ fn default_chatcast_bin() -> anyhow::Result<PathBuf> {
 
 fn default_socketio_script() -> PathBuf {
     // target/{debug,release}/chatcast-bench → the repository root.
-    let from_exe = std::env::current_exe()
-        .ok()
-        .and_then(|e| e.parent()?.parent()?.parent().map(|r| r.join("bench/socketio/server.js")));
+    let from_exe =
+        std::env::current_exe().ok().and_then(|e| e.parent()?.parent()?.parent().map(|r| r.join("bench/socketio/server.js")));
     match from_exe {
         Some(p) if p.is_file() => p,
         _ => PathBuf::from("bench/socketio/server.js"),
@@ -469,7 +471,13 @@ fn figures(raw: &serde_json::Map<String, Value>, cli: &Cli) -> Value {
             let sio = get("relay_socketio").and_then(capacity);
             out.insert(
                 "relay_frames_per_server_cpu_second".into(),
-                stats::figure(cap, "frames/s", "≥ 50000 (1e6 ÷ server CPU µs per frame)", Some(cap >= 50_000.0), sio.map(|s| ("socket.io 4.8 room relay", s))),
+                stats::figure(
+                    cap,
+                    "frames/s",
+                    "≥ 50000 (1e6 ÷ server CPU µs per frame)",
+                    Some(cap >= 50_000.0),
+                    sio.map(|s| ("socket.io 4.8 room relay", s)),
+                ),
             );
         }
         let best = &c["best"]["latency"];
@@ -478,7 +486,13 @@ fn figures(raw: &serde_json::Map<String, Value>, cli: &Cli) -> Value {
                 let sio = get("relay_socketio").and_then(|s| f(&s["best"]["latency"][key]));
                 out.insert(
                     format!("relay_added_latency_{q}_ms_at_best"),
-                    stats::figure(v, "ms", "p99 ≤ 5", (q == "p99").then_some(v <= cli.p99_limit_ms), sio.map(|s| ("socket.io at its own best rate", s))),
+                    stats::figure(
+                        v,
+                        "ms",
+                        "p99 ≤ 5",
+                        (q == "p99").then_some(v <= cli.p99_limit_ms),
+                        sio.map(|s| ("socket.io at its own best rate", s)),
+                    ),
                 );
             }
         }
@@ -496,7 +510,10 @@ fn figures(raw: &serde_json::Map<String, Value>, cli: &Cli) -> Value {
     if let Some(c) = get("connections_chatcast") {
         let held = f(&c["held_while_chatting"]).unwrap_or(0.0);
         let want = cli.pick(cli.connections, 10_000, 200) as f64;
-        out.insert("connections_held".into(), stats::figure(held, "connections", "10000, chat still answering", Some(held >= want.min(10_000.0)), None));
+        out.insert(
+            "connections_held".into(),
+            stats::figure(held, "connections", "10000, chat still answering", Some(held >= want.min(10_000.0)), None),
+        );
         if let Some(p99) = f(&c["chat"]["round_trip"]["p99_ms"]) {
             out.insert("chat_round_trip_p99_ms_while_held".into(), stats::figure(p99, "ms", "chat still answering", None, None));
         }

@@ -38,6 +38,9 @@ pub enum Answer {
 }
 
 /// One broadcast's sockets.
+// A thousand of these at most, each living for the whole run: boxing the large
+// variant would save nothing worth an indirection per frame.
+#[allow(clippy::large_enum_variant)]
 pub enum Link {
     /// chatcast: the visitor's chat socket, its screen socket (if the server has them), the viewer's console socket.
     Chatcast(chatcast::Link),
@@ -205,9 +208,10 @@ pub async fn run(links: Vec<Link>, ramp: &Ramp, server: &mut Server, label: &str
     for t in tasks {
         let _ = t.await;
     }
-    let best = out.iter().filter(|s| s["ok"] == true).max_by(|a, b| {
-        a["delivered_fps"].as_f64().unwrap_or(0.0).total_cmp(&b["delivered_fps"].as_f64().unwrap_or(0.0))
-    });
+    let best = out
+        .iter()
+        .filter(|s| s["ok"] == true)
+        .max_by(|a, b| a["delivered_fps"].as_f64().unwrap_or(0.0).total_cmp(&b["delivered_fps"].as_f64().unwrap_or(0.0)));
     json!({
         "broadcasts": n,
         "body_bytes": ramp.body_bytes,
@@ -223,7 +227,14 @@ pub async fn run(links: Vec<Link>, ramp: &Ramp, server: &mut Server, label: &str
 }
 
 /// One broadcast: sends on the schedule of the current step, records what its viewer gets.
-async fn broadcast(i: usize, n: usize, mut link: Link, bodies: Bodies, mut rx: watch::Receiver<Option<Step>>, shared: Arc<Shared>) {
+async fn broadcast(
+    i: usize,
+    n: usize,
+    mut link: Link,
+    bodies: Bodies,
+    mut rx: watch::Receiver<Option<Step>>,
+    shared: Arc<Shared>,
+) {
     let mut step: Option<Step> = None;
     let mut next_send: Option<Instant> = None;
     let mut period = Duration::ZERO;
@@ -233,10 +244,10 @@ async fn broadcast(i: usize, n: usize, mut link: Link, bodies: Bodies, mut rx: w
     let sleep = tokio::time::sleep(Duration::from_secs(3600));
     tokio::pin!(sleep);
     loop {
-        if let Some(t) = next_send {
-            if sleep.deadline() != t {
-                sleep.as_mut().reset(t);
-            }
+        if let Some(t) = next_send
+            && sleep.deadline() != t
+        {
+            sleep.as_mut().reset(t);
         }
         tokio::select! {
             biased;

@@ -67,7 +67,12 @@ async fn join(s: &mut TcpWebSocket, room: &str) -> anyhow::Result<()> {
 }
 
 /// Sets up `n` rooms, each with a visitor and a viewer.
-pub async fn broadcasts(addr: SocketAddr, n: usize, concurrency: usize, opts: ClientOpts) -> anyhow::Result<Vec<crate::relay::Link>> {
+pub async fn broadcasts(
+    addr: SocketAddr,
+    n: usize,
+    concurrency: usize,
+    opts: ClientOpts,
+) -> anyhow::Result<Vec<crate::relay::Link>> {
     let t0 = Instant::now();
     let links: Vec<crate::relay::Link> = futures::stream::iter(0..n)
         .map(|i| async move {

@@ -87,7 +87,10 @@ pub async fn recv_type(ws: &mut TcpWebSocket, t: &str, timeout: Duration) -> any
     let deadline = Instant::now() + timeout;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        let f = next_data(ws, left).await.with_context(|| format!("waiting for `{t}`"))?.with_context(|| format!("closed while waiting for `{t}`"))?;
+        let f = next_data(ws, left)
+            .await
+            .with_context(|| format!("waiting for `{t}`"))?
+            .with_context(|| format!("closed while waiting for `{t}`"))?;
         if f.opcode() != OpCode::Text {
             continue;
         }
@@ -146,7 +149,11 @@ impl Actor {
     }
 
     /// The next text message for which `pick` holds, with its arrival time; others are dropped.
-    pub async fn wait_for(&mut self, timeout: Duration, mut pick: impl FnMut(&Value) -> bool) -> anyhow::Result<(Instant, Value)> {
+    pub async fn wait_for(
+        &mut self,
+        timeout: Duration,
+        mut pick: impl FnMut(&Value) -> bool,
+    ) -> anyhow::Result<(Instant, Value)> {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             let (at, op, payload) = tokio::time::timeout_at(deadline, self.rx.recv())

@@ -479,11 +479,9 @@ pub fn encode<T: Serialize>(msg: &T) -> String {
 /// `accepted` lists the `t` values of the endpoint, so that an unknown type is
 /// told apart from a known type with a bad field.
 pub fn decode<T: DeserializeOwned>(text: &str, accepted: &[&str]) -> Result<T, ErrorBody> {
-    let value: serde_json::Value = serde_json::from_str(text)
-        .map_err(|e| ErrorBody::new(ErrorCode::BadJson, format!("frame is not valid JSON: {e}")))?;
-    let obj = value
-        .as_object()
-        .ok_or_else(|| ErrorBody::new(ErrorCode::BadJson, "frame must be a JSON object"))?;
+    let value: serde_json::Value =
+        serde_json::from_str(text).map_err(|e| ErrorBody::new(ErrorCode::BadJson, format!("frame is not valid JSON: {e}")))?;
+    let obj = value.as_object().ok_or_else(|| ErrorBody::new(ErrorCode::BadJson, "frame must be a JSON object"))?;
     let t = obj.get("t").and_then(|t| t.as_str()).map(str::to_owned);
     let with_ref = |mut e: ErrorBody| {
         e.ref_type = t.clone();
@@ -521,8 +519,7 @@ pub fn decode<T: DeserializeOwned>(text: &str, accepted: &[&str]) -> Result<T, E
 pub const VISITOR_TYPES: &[&str] =
     &["hello", "page", "send", "consent_answer", "screencast_unavailable", "screencast_stop", "probe"];
 /// The `t` values a console may send.
-pub const CONSOLE_TYPES: &[&str] =
-    &["open", "send", "read", "screencast_request", "screencast_stop", "watch", "unwatch"];
+pub const CONSOLE_TYPES: &[&str] = &["open", "send", "read", "screencast_request", "screencast_stop", "watch", "unwatch"];
 
 /// Binary screen frames: a 5-byte header, then the body the server forwards
 /// without parsing (a JSON array of rrweb events for kinds 1 and 2).

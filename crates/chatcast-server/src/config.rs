@@ -101,8 +101,7 @@ pub struct Overrides {
 impl Settings {
     /// Reads the layers in order: defaults, `file` (if given), environment, `flags`.
     pub fn load(file: Option<&Path>, flags: &Overrides) -> Result<Self, ConfigError> {
-        let mut b = config::Config::builder()
-            .add_source(config::Config::try_from(&Settings::default())?);
+        let mut b = config::Config::builder().add_source(config::Config::try_from(&Settings::default())?);
         if let Some(file) = file {
             b = b.add_source(config::File::from(file).required(true));
         }

@@ -305,10 +305,9 @@ async fn the_screen_socket_needs_a_live_token_and_an_allowed_origin() {
     let app = spawn_app().await;
     let mut c = console(&app, "alice@example.com").await;
     let (mut v, vid, _) = app.visitor_tab(None, Some("t")).await;
-    for (token, origin, code, close) in [
-        ("", Some(SITE_ORIGIN), "no_broadcast", 1008),
-        ("not-a-token", Some(SITE_ORIGIN), "no_broadcast", 1008),
-    ] {
+    for (token, origin, code, close) in
+        [("", Some(SITE_ORIGIN), "no_broadcast", 1008), ("not-a-token", Some(SITE_ORIGIN), "no_broadcast", 1008)]
+    {
         let mut s = app.screen_socket(token, origin).await;
         let e = s.recv_type("error").await;
         assert_eq!(e["code"], code, "{e}");

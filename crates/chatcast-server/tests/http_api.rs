@@ -56,9 +56,7 @@ async fn login_sets_a_strict_httponly_cookie_and_logout_ends_the_session() {
 async fn repeated_failed_logins_are_rate_limited() {
     let app = spawn_app().await;
     let c = reqwest::Client::new();
-    let attempt = |pw: &'static str| {
-        c.post(app.url("/api/login")).json(&json!({"email": ADMIN_EMAIL, "password": pw})).send()
-    };
+    let attempt = |pw: &'static str| c.post(app.url("/api/login")).json(&json!({"email": ADMIN_EMAIL, "password": pw})).send();
     for _ in 0..5 {
         assert_eq!(attempt("wrong-password").await.unwrap().status(), 401);
     }

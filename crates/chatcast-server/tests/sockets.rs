@@ -122,7 +122,8 @@ async fn negotiated_with(app: &TestApp, path: &str, origin: &str, offer: &str) -
     let n = tcp.read(&mut buf).await.unwrap();
     let head = String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase();
     assert!(head.starts_with("http/1.1 101"), "{head}");
-    let line = head.lines().find(|l| l.starts_with("sec-websocket-extensions:")).unwrap_or_else(|| panic!("no extensions: {head}"));
+    let line =
+        head.lines().find(|l| l.starts_with("sec-websocket-extensions:")).unwrap_or_else(|| panic!("no extensions: {head}"));
     line.to_owned()
 }
 

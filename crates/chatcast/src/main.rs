@@ -91,12 +91,7 @@ enum UserCommand {
 }
 
 fn settings(common: &Common, listen: Option<String>, redis_url: Option<String>) -> anyhow::Result<Settings> {
-    let flags = Overrides {
-        listen,
-        data_dir: common.data_dir.clone(),
-        database_url: common.database_url.clone(),
-        redis_url,
-    };
+    let flags = Overrides { listen, data_dir: common.data_dir.clone(), database_url: common.database_url.clone(), redis_url };
     Ok(Settings::load(common.config.as_deref(), &flags)?)
 }
 
@@ -138,7 +133,7 @@ fn runtime(workers: usize) -> anyhow::Result<tokio::runtime::Runtime> {
     if workers > 0 {
         b.worker_threads(workers);
     }
-    Ok(b.build().context("cannot start the async runtime")?)
+    b.build().context("cannot start the async runtime")
 }
 
 fn run_server(settings: Settings) -> anyhow::Result<()> {
@@ -177,9 +172,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     if settings.redis_url.is_some() {
         bail!("--redis-url: the multi-node engine is not part of this build yet; run one node without it");
     }
-    let listener = tokio::net::TcpListener::bind(&settings.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let listener =
+        tokio::net::TcpListener::bind(&settings.listen).await.with_context(|| format!("cannot listen on {}", settings.listen))?;
     let state = AppState::build(settings).await?;
     let admin = match (std::env::var("CHATCAST_ADMIN_EMAIL"), std::env::var("CHATCAST_ADMIN_PASSWORD")) {
         (Ok(e), Ok(p)) if !e.is_empty() => Some((e, p)),

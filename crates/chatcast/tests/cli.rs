@@ -39,7 +39,10 @@ fn serve(dir: &std::path::Path) -> (Child, String) {
 #[test]
 fn site_add_prints_the_key_last_and_site_list_shows_it() {
     let dir = tempfile::tempdir().unwrap();
-    let out = stdout(&chatcast(dir.path(), &["site", "add", "--name", "Shop", "--origin", "https://shop.example", "--origin", "http://localhost:3000"]));
+    let out = stdout(&chatcast(
+        dir.path(),
+        &["site", "add", "--name", "Shop", "--origin", "https://shop.example", "--origin", "http://localhost:3000"],
+    ));
     let key = out.lines().last().unwrap();
     assert!(key.starts_with("site_"), "{out}");
     let list = stdout(&chatcast(dir.path(), &["site", "list"]));
@@ -68,7 +71,10 @@ async fn commands_work_while_the_server_runs_and_sigterm_stops_it_cleanly() {
     assert_eq!(reqwest::get(format!("{url}/healthz")).await.unwrap().status(), 200);
 
     // A user added by the CLI can log in at once, without a restart.
-    stdout(&chatcast(dir.path(), &["user", "add", "--email", "late@example.com", "--password", "late-password", "--role", "admin"]));
+    stdout(&chatcast(
+        dir.path(),
+        &["user", "add", "--email", "late@example.com", "--password", "late-password", "--role", "admin"],
+    ));
     let c = reqwest::Client::new();
     let res = c
         .post(format!("{url}/api/login"))
@@ -82,7 +88,8 @@ async fn commands_work_while_the_server_runs_and_sigterm_stops_it_cleanly() {
     // A site added by the CLI shows in the running server.
     let out = stdout(&chatcast(dir.path(), &["site", "add", "--name", "Live", "--origin", "https://live.example"]));
     let key = out.lines().last().unwrap().to_owned();
-    let sites: serde_json::Value = c.get(format!("{url}/api/sites")).header("Cookie", cookie).send().await.unwrap().json().await.unwrap();
+    let sites: serde_json::Value =
+        c.get(format!("{url}/api/sites")).header("Cookie", cookie).send().await.unwrap().json().await.unwrap();
     assert!(sites.as_array().unwrap().iter().any(|s| s["key"] == key.as_str()));
 
     // The env admin exists.

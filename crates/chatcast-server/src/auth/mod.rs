@@ -7,8 +7,8 @@ pub use rate_limit::LoginLimiter;
 
 use std::sync::{Arc, LazyLock};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
@@ -45,9 +45,7 @@ pub fn hash_password(password: &str) -> String {
 
 /// Checks a password against a PHC string.
 pub fn verify_password(password: &str, phc: &str) -> bool {
-    PasswordHash::new(phc)
-        .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
-        .unwrap_or(false)
+    PasswordHash::new(phc).map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok()).unwrap_or(false)
 }
 
 /// A hash to verify against when the email is unknown, so that the answer

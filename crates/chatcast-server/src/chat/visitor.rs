@@ -9,8 +9,8 @@ use chatcast_protocol::{
 
 use super::{HISTORY_LIMIT, check_body, check_client_id, frame, internal};
 use crate::app::AppState;
-use crate::consent;
 use crate::auth::{new_token, token_hash};
+use crate::consent;
 use crate::hub::TabJoin;
 use crate::storage::{NewMessage, Site, StorageError};
 use crate::transport::{Connection, Event};
@@ -103,7 +103,11 @@ pub async fn run(state: AppState, site: Site, mut conn: Connection) {
                             state.hub.note_message(&message);
                             state.hub.to_consoles(&frame(&ConsoleOut::Message { message: message.clone() }));
                             // The visitor's other tabs show it too.
-                            state.hub.to_visitor(&visitor_id, &frame(&VisitorOut::Message { message: message.clone() }), Some(conn_id));
+                            state.hub.to_visitor(
+                                &visitor_id,
+                                &frame(&VisitorOut::Message { message: message.clone() }),
+                                Some(conn_id),
+                            );
                         }
                         conn.send_now(frame(&VisitorOut::Ack { client_id, message })).await;
                     }
@@ -147,7 +151,7 @@ async fn handshake(state: &AppState, site: &Site, conn: &mut Connection) -> Opti
             Ok(_) => {
                 let t = text_type(&text);
                 let mut e = ErrorBody::new(ErrorCode::NotReady, format!("send `hello` before `{t}`"));
-                e.ref_type = Some(t.into());
+                e.ref_type = Some(t);
                 conn.send_error(e, None).await;
             }
             Err(e) => conn.send_error(e, None).await,
@@ -186,12 +190,12 @@ async fn identify(
     page: &PageInfo,
 ) -> Result<(String, String, Vec<chatcast_protocol::ChatMessage>), StorageError> {
     let now = crate::now_ms();
-    if let Some(token) = token.filter(|t| t.len() <= 128) {
-        if let Some(v) = state.db.visitor_by_token(site.id, &token_hash(token)).await? {
-            state.db.touch_visitor(&v.id, page, now).await?;
-            let messages = state.db.messages(&v.id, HISTORY_LIMIT).await?;
-            return Ok((v.id, token.to_owned(), messages));
-        }
+    if let Some(token) = token.filter(|t| t.len() <= 128)
+        && let Some(v) = state.db.visitor_by_token(site.id, &token_hash(token)).await?
+    {
+        state.db.touch_visitor(&v.id, page, now).await?;
+        let messages = state.db.messages(&v.id, HISTORY_LIMIT).await?;
+        return Ok((v.id, token.to_owned(), messages));
     }
     let token = new_token();
     let visitor_id = format!("v_{}", &new_token()[..20]);

@@ -14,9 +14,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use chatcast_protocol::{
-    Author, ConsoleOut, ErrorBody, ErrorCode, NoticeReason, ScreencastState, VisitorOut,
-};
+use chatcast_protocol::{Author, ConsoleOut, ErrorBody, ErrorCode, NoticeReason, ScreencastState, VisitorOut};
 
 use crate::app::AppState;
 use crate::chat::frame;
@@ -49,9 +47,25 @@ struct Consultant {
 }
 
 enum Phase {
-    Pending { request_id: String, by: Consultant },
-    Probing { tab: ConnId, tab_id: Option<String>, by: Consultant, probe_id: String, sent: Instant, rtt: Option<Duration> },
-    Active { tab: Option<ConnId>, tab_id: Option<String>, by: Consultant, idle_since: Option<Instant>, screen: Option<ScreenLink> },
+    Pending {
+        request_id: String,
+        by: Consultant,
+    },
+    Probing {
+        tab: ConnId,
+        tab_id: Option<String>,
+        by: Consultant,
+        probe_id: String,
+        sent: Instant,
+        rtt: Option<Duration>,
+    },
+    Active {
+        tab: Option<ConnId>,
+        tab_id: Option<String>,
+        by: Consultant,
+        idle_since: Option<Instant>,
+        screen: Option<ScreenLink>,
+    },
 }
 
 /// A live broadcast's screen socket: the token sent to one tab in
@@ -177,7 +191,9 @@ async fn fail(app: &AppState, visitor_id: &str, by: Option<&Consultant>, reason:
         NoticeReason::Denied => "The visitor declined screen broadcast".to_owned(),
         NoticeReason::Timeout => "The request to see the visitor's tab expired unanswered".to_owned(),
         NoticeReason::Unsupported => format!("Screen broadcast is not possible: the visitor's browser lacks {detail}"),
-        NoticeReason::WeakConnection => format!("Screen broadcast is not possible: the visitor's connection is too weak ({detail})"),
+        NoticeReason::WeakConnection => {
+            format!("Screen broadcast is not possible: the visitor's connection is too weak ({detail})")
+        }
         NoticeReason::Offline => "Screen broadcast is not possible: the visitor is offline".to_owned(),
         NoticeReason::StoppedByVisitor => "The visitor stopped the screen broadcast".to_owned(),
     };
@@ -258,7 +274,15 @@ pub async fn answer(app: &AppState, visitor_id: &str, tab: ConnId, tab_id: Optio
     if let Err(e) = app.db.remember_consent(visitor_id, now, now + ttl_hours * 3_600_000).await {
         tracing::error!(error = %e, "could not remember consent");
     }
-    record(app, visitor_id, Some(&by), "granted", &format!("remembered for {ttl_hours} h"), Some("The visitor allowed screen broadcast".into())).await;
+    record(
+        app,
+        visitor_id,
+        Some(&by),
+        "granted",
+        &format!("remembered for {ttl_hours} h"),
+        Some("The visitor allowed screen broadcast".into()),
+    )
+    .await;
     start_probe(app, visitor_id, tab, tab_id, by);
 }
 
@@ -277,17 +301,26 @@ fn start_probe(app: &AppState, visitor_id: &str, tab: ConnId, tab_id: Option<Str
         let stale = app.broadcasts.take_if(&visitor_id, |p| matches!(p, Phase::Probing { probe_id: p, .. } if *p == probe_id));
         if let Some(Phase::Probing { by, .. }) = stale {
             let secs = app.policy.probe_timeout.as_secs();
-            fail(&app, &visitor_id, Some(&by), NoticeReason::WeakConnection, format!("no answer to the connection probe within {secs} s")).await;
+            fail(
+                &app,
+                &visitor_id,
+                Some(&by),
+                NoticeReason::WeakConnection,
+                format!("no answer to the connection probe within {secs} s"),
+            )
+            .await;
         }
     });
 }
 
 /// The tab echoed the probe: that is the round trip.
 pub fn probe_echo(app: &AppState, visitor_id: &str, tab: ConnId, id: &str) {
-    if let Some(Phase::Probing { tab: t, probe_id, sent, rtt, .. }) = app.broadcasts.phases.lock().unwrap().get_mut(visitor_id) {
-        if *t == tab && probe_id == id && rtt.is_none() {
-            *rtt = Some(sent.elapsed());
-        }
+    if let Some(Phase::Probing { tab: t, probe_id, sent, rtt, .. }) = app.broadcasts.phases.lock().unwrap().get_mut(visitor_id)
+        && *t == tab
+        && probe_id == id
+        && rtt.is_none()
+    {
+        *rtt = Some(sent.elapsed());
     }
 }
 
@@ -301,7 +334,8 @@ pub async fn probe_upload(app: &AppState, visitor_id: &str, tab: ConnId, bytes: 
     let kbps = (bytes as f64 * 8.0 / 1000.0) / transfer.as_secs_f64();
     let figures = format!("round trip {} ms, upload {:.0} kbit/s", rtt.as_millis(), kbps);
     if rtt > app.policy.weak_rtt || kbps < app.policy.weak_upload_kbps as f64 {
-        let limits = format!("{figures}; needs ≤ {} ms and ≥ {} kbit/s", app.policy.weak_rtt.as_millis(), app.policy.weak_upload_kbps);
+        let limits =
+            format!("{figures}; needs ≤ {} ms and ≥ {} kbit/s", app.policy.weak_rtt.as_millis(), app.policy.weak_upload_kbps);
         return fail(app, visitor_id, Some(&by), NoticeReason::WeakConnection, limits).await;
     }
     go_live(app, visitor_id, tab, tab_id, by, &figures).await;
@@ -319,7 +353,8 @@ async fn go_live(app: &AppState, visitor_id: &str, tab: ConnId, tab_id: Option<S
         app.hub.to_tab(visitor_id, tab, &start);
     }
     set_state(app, visitor_id, ScreencastState::Active);
-    record(app, visitor_id, Some(&by), "started", detail, Some(format!("Screen broadcast started ({} is viewing)", by.name))).await;
+    record(app, visitor_id, Some(&by), "started", detail, Some(format!("Screen broadcast started ({} is viewing)", by.name)))
+        .await;
     watch_for_idle(app, visitor_id);
 }
 
@@ -359,7 +394,8 @@ pub async fn stop_by_consultant(app: &AppState, user: &User, visitor_id: &str) {
     }
     end(app, visitor_id, phase, "stopped_by_consultant").await;
     let by = Consultant { id: user.id, name: user.name.clone() };
-    record(app, visitor_id, Some(&by), "stopped", "by the consultant", Some(format!("{} stopped the screen broadcast", by.name))).await;
+    record(app, visitor_id, Some(&by), "stopped", "by the consultant", Some(format!("{} stopped the screen broadcast", by.name)))
+        .await;
 }
 
 /// Stop from the visitor: ends the broadcast and revokes the remembered consent.
@@ -427,7 +463,8 @@ pub async fn tab_left(app: &AppState, visitor_id: &str, tab: ConnId) {
     if let Some(Phase::Probing { by, .. }) =
         app.broadcasts.take_if(visitor_id, |p| matches!(p, Phase::Probing { tab: t, .. } if *t == tab))
     {
-        return fail(app, visitor_id, Some(&by), NoticeReason::Offline, "the tab closed during the connection check".into()).await;
+        return fail(app, visitor_id, Some(&by), NoticeReason::Offline, "the tab closed during the connection check".into())
+            .await;
     }
     let was_broadcasting = match app.broadcasts.phases.lock().unwrap().get_mut(visitor_id) {
         Some(Phase::Active { tab: t, screen, .. }) if *t == Some(tab) => {
@@ -451,7 +488,14 @@ pub async fn tab_left(app: &AppState, visitor_id: &str, tab: ConnId) {
         if let Some(Phase::Active { by, .. }) = gone {
             app.relay.clear(&visitor_id);
             let secs = app.policy.idle_grace.as_secs();
-            fail(&app, &visitor_id, Some(&by), NoticeReason::Offline, format!("the visitor's tab did not come back within {secs} s")).await;
+            fail(
+                &app,
+                &visitor_id,
+                Some(&by),
+                NoticeReason::Offline,
+                format!("the visitor's tab did not come back within {secs} s"),
+            )
+            .await;
         }
     });
 }
@@ -511,7 +555,15 @@ fn watch_for_idle(app: &AppState, visitor_id: &str) {
         if let Some(phase) = idle {
             let by = phase.by().clone();
             end(&app, &visitor_id, phase, "no_viewers").await;
-            record(&app, &visitor_id, Some(&by), "stopped", "nobody watched", Some("Screen broadcast stopped: nobody was watching".into())).await;
+            record(
+                &app,
+                &visitor_id,
+                Some(&by),
+                "stopped",
+                "nobody watched",
+                Some("Screen broadcast stopped: nobody was watching".into()),
+            )
+            .await;
         }
     });
 }

@@ -52,7 +52,10 @@ pub async fn run(app: AppState, ticket: Ticket, mut conn: Connection) {
                 }
             }
             Event::Text(_) => {
-                let e = ErrorBody::new(ErrorCode::BadMessage, "the screen socket takes binary screen frames only; chat goes on /ws/visitor");
+                let e = ErrorBody::new(
+                    ErrorCode::BadMessage,
+                    "the screen socket takes binary screen frames only; chat goes on /ws/visitor",
+                );
                 conn.send_error(e, None).await;
             }
             Event::Closed => break,
@@ -78,9 +81,9 @@ fn attach(app: &AppState, ticket: &Ticket, conn: &Connection) -> bool {
 fn detach(app: &AppState, ticket: &Ticket, conn: ConnId) {
     if let Some(Phase::Active { screen: Some(ScreenLink { token, peer, .. }), .. }) =
         app.broadcasts.phases.lock().unwrap().get_mut(&ticket.visitor_id)
+        && *token == ticket.token
+        && peer.as_ref().is_some_and(|p| p.id == conn)
     {
-        if *token == ticket.token && peer.as_ref().is_some_and(|p| p.id == conn) {
-            *peer = None;
-        }
+        *peer = None;
     }
 }

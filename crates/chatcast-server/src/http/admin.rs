@@ -3,8 +3,8 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use chatcast_protocol::PrivacySettings;
 use axum::http::{HeaderMap, StatusCode};
+use chatcast_protocol::PrivacySettings;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -54,7 +54,11 @@ pub async fn update_site_settings(
         block_selectors: clean(req.privacy.block_selectors)?,
         mask_selectors: clean(req.privacy.mask_selectors)?,
     };
-    let site = state.db.site(id).await?.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no site has the id {id}")))?;
+    let site = state
+        .db
+        .site(id)
+        .await?
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no site has the id {id}")))?;
     let ttl = req.consent_ttl_hours.unwrap_or(site.consent_ttl_hours);
     if !(1..=24 * 365).contains(&ttl) {
         return Err(bad(format!("consent_ttl_hours must be between 1 and 8760, not {ttl}")));

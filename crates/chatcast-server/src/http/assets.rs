@@ -41,7 +41,10 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/agent.js.map", get(|h: HeaderMap| async move { asset("agent.js.map", &h, Kind::Widget) }))
         .route("/console", get(|| async { Redirect::permanent("/console/") }))
         .route("/console/", get(|s: State<AppState>, h: HeaderMap| async move { console(s, "index.html", h).await }))
-        .route("/console/{*path}", get(|s: State<AppState>, Path(p): Path<String>, h: HeaderMap| async move { console(s, &p, h).await }))
+        .route(
+            "/console/{*path}",
+            get(|s: State<AppState>, Path(p): Path<String>, h: HeaderMap| async move { console(s, &p, h).await }),
+        )
         .route("/demo", get(|| async { Redirect::permanent("/demo/") }))
         .route("/demo/", get(|s: State<AppState>| demo(s, Path(String::new()))))
         .route("/demo/{*path}", get(demo))

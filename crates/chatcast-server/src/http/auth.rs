@@ -2,12 +2,12 @@
 
 use std::net::SocketAddr;
 
+use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, FromRequestParts, State};
-use axum::http::{HeaderMap, StatusCode, header};
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -80,10 +80,7 @@ pub async fn login(
     let (token, user) = state.sessions.login(addr.ip(), &creds.email, &creds.password).await?;
     tracing::info!(user = user.id, "console login");
     let secure = if state.settings.secure_cookies { "; Secure" } else { "" };
-    let cookie = format!(
-        "{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{secure}",
-        state.sessions.ttl_secs()
-    );
+    let cookie = format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{secure}", state.sessions.ttl_secs());
     Ok(([(header::SET_COOKIE, cookie)], Json(me_json(&user))).into_response())
 }
 

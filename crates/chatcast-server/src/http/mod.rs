@@ -102,10 +102,8 @@ impl From<crate::auth::AuthError> for ApiError {
 /// Parses a JSON request body, naming what was wrong. Requiring
 /// `application/json` also means a cross-site HTML form cannot post here.
 pub fn json_body<T: serde::de::DeserializeOwned>(headers: &http::HeaderMap, body: &[u8]) -> Result<T, ApiError> {
-    let is_json = headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+    let is_json =
+        headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"));
     if !is_json {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -113,6 +111,5 @@ pub fn json_body<T: serde::de::DeserializeOwned>(headers: &http::HeaderMap, body
             "the request body must be JSON (Content-Type: application/json)",
         ));
     }
-    serde_json::from_slice(body)
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", format!("bad JSON body: {e}")))
+    serde_json::from_slice(body).map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "bad_request", format!("bad JSON body: {e}")))
 }

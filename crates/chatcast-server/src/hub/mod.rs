@@ -153,10 +153,10 @@ impl Hub {
 
     /// Sends a frame to one tab of a visitor.
     pub fn to_tab(&self, visitor_id: &str, conn: ConnId, frame: &Bytes) {
-        if let Some(v) = self.inner.lock().unwrap().visitors.get(visitor_id) {
-            if let Some(t) = v.tabs.iter().find(|t| t.peer.id == conn) {
-                t.peer.send(frame.clone());
-            }
+        if let Some(v) = self.inner.lock().unwrap().visitors.get(visitor_id)
+            && let Some(t) = v.tabs.iter().find(|t| t.peer.id == conn)
+        {
+            t.peer.send(frame.clone());
         }
     }
 

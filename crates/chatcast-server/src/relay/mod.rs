@@ -159,10 +159,7 @@ impl Relay {
     /// Removes a socket from every broadcast it watched (it closed); returns those visitor ids.
     pub fn unwatch_all(&self, conn: ConnId) -> Vec<String> {
         let mut channels = self.channels.lock().unwrap();
-        channels
-            .iter_mut()
-            .filter_map(|(vid, ch)| ch.viewers.remove(&conn).map(|_| vid.clone()))
-            .collect()
+        channels.iter_mut().filter_map(|(vid, ch)| ch.viewers.remove(&conn).map(|_| vid.clone())).collect()
     }
 
     /// Forgets a broadcast's cached frames (it ended); viewers stay registered
@@ -181,12 +178,7 @@ impl Relay {
 
     /// Bytes held in caches (keyframes and tails), for metrics and tests.
     pub fn cached_bytes(&self) -> usize {
-        self.channels
-            .lock()
-            .unwrap()
-            .values()
-            .map(|c| c.keyframe.as_ref().map_or(0, Bytes::len) + c.tail_bytes)
-            .sum()
+        self.channels.lock().unwrap().values().map(|c| c.keyframe.as_ref().map_or(0, Bytes::len) + c.tail_bytes).sum()
     }
 }
 

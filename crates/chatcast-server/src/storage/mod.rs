@@ -204,7 +204,15 @@ pub trait Database: Send + Sync + 'static {
     /// Revokes a remembered consent (the visitor pressed Stop).
     async fn revoke_consent(&self, visitor_id: &str, now: i64) -> Result<()>;
     /// Appends to the audit trail.
-    async fn audit(&self, visitor_id: &str, user_id: Option<i64>, consultant_name: Option<&str>, event: &str, detail: &str, at: i64) -> Result<()>;
+    async fn audit(
+        &self,
+        visitor_id: &str,
+        user_id: Option<i64>,
+        consultant_name: Option<&str>,
+        event: &str,
+        detail: &str,
+        at: i64,
+    ) -> Result<()>;
     /// The newest audit rows, newest first (optionally of one visitor).
     async fn audit_log(&self, visitor_id: Option<&str>, limit: i64) -> Result<Vec<AuditEntry>>;
 
@@ -245,8 +253,6 @@ pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Database>> {
     if url.starts_with("sqlite:") {
         Ok(std::sync::Arc::new(sqlite::Sqlite::open(url).await?))
     } else {
-        Err(StorageError::Invalid(format!(
-            "database URL `{url}`: only sqlite: URLs are supported by this build"
-        )))
+        Err(StorageError::Invalid(format!("database URL `{url}`: only sqlite: URLs are supported by this build")))
     }
 }

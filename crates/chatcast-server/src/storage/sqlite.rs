@@ -149,9 +149,8 @@ impl Database for Sqlite {
     }
 
     async fn list_users(&self) -> Result<Vec<User>> {
-        let rows = sqlx::query("SELECT id, email, name, role, password_hash FROM users ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT id, email, name, role, password_hash FROM users ORDER BY id").fetch_all(&self.pool).await?;
         rows.iter().map(user_from).collect()
     }
 
@@ -280,7 +279,15 @@ impl Database for Sqlite {
         Ok(())
     }
 
-    async fn audit(&self, visitor_id: &str, user_id: Option<i64>, consultant_name: Option<&str>, event: &str, detail: &str, at: i64) -> Result<()> {
+    async fn audit(
+        &self,
+        visitor_id: &str,
+        user_id: Option<i64>,
+        consultant_name: Option<&str>,
+        event: &str,
+        detail: &str,
+        at: i64,
+    ) -> Result<()> {
         sqlx::query(
             "INSERT INTO screencast_audit (visitor_id, user_id, consultant_name, event, detail, at) VALUES (?, ?, ?, ?, ?, ?)",
         )
@@ -331,12 +338,10 @@ impl Database for Sqlite {
     }
 
     async fn visitor(&self, id: &str) -> Result<Option<(Visitor, String)>> {
-        let row = sqlx::query(
-            "SELECT v.*, s.name AS site_name FROM visitors v JOIN sites s ON s.id = v.site_id WHERE v.id = ?",
-        )
-        .bind(id)
-        .fetch_optional(&self.pool)
-        .await?;
+        let row = sqlx::query("SELECT v.*, s.name AS site_name FROM visitors v JOIN sites s ON s.id = v.site_id WHERE v.id = ?")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         match row {
             Some(row) => Ok(Some((visitor_from(&row)?, row.try_get("site_name")?))),
             None => Ok(None),
@@ -436,8 +441,7 @@ impl Database for Sqlite {
                     id: row.try_get::<i64, _>("m_id")?.to_string(),
                     visitor_id: visitor.id.clone(),
                     client_id: row.try_get("client_id")?,
-                    author: Author::parse(&author)
-                        .ok_or_else(|| StorageError::Invalid(format!("author `{author}`")))?,
+                    author: Author::parse(&author).ok_or_else(|| StorageError::Invalid(format!("author `{author}`")))?,
                     author_name: row.try_get("author_name")?,
                     body: row.try_get("body")?,
                     at: row.try_get("created_at")?,
@@ -471,9 +475,7 @@ impl Database for Sqlite {
         .bind(user_id)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| Ok(Unread { visitor_id: r.try_get("visitor_id")?, count: r.try_get("n")? }))
-            .collect()
+        rows.iter().map(|r| Ok(Unread { visitor_id: r.try_get("visitor_id")?, count: r.try_get("n")? })).collect()
     }
 
     async fn close(&self) {

@@ -9,9 +9,9 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use chatcast_protocol::{ErrorBody, ErrorCode};
-use serde::Deserialize;
 use futures::FutureExt;
 use futures::future::Either;
+use serde::Deserialize;
 use yawc::IncomingUpgrade;
 
 use super::{Compression, Connection, offers_client_window_bits, origin, refusal, ws_options};
@@ -109,7 +109,9 @@ async fn check_screen(
     headers: &HeaderMap,
 ) -> Result<consent::screen::Ticket, (ErrorBody, u16)> {
     let no_broadcast = |m: &str| refusal(ErrorCode::NoBroadcast, m.to_owned());
-    let token = token.filter(|t| !t.is_empty()).ok_or_else(|| no_broadcast("no token: connect to /ws/screen?token=TOKEN from `screencast_start`"))?;
+    let token = token
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| no_broadcast("no token: connect to /ws/screen?token=TOKEN from `screencast_start`"))?;
     let ticket = consent::screen::ticket(state, token)
         .ok_or_else(|| no_broadcast("this screen token belongs to no live broadcast (it ended, or the tab moved on)"))?;
     match state.db.site_of_visitor(&ticket.visitor_id).await {
