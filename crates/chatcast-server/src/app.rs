@@ -13,6 +13,7 @@ use tokio_util::task::TaskTracker;
 use crate::auth::{self, Sessions};
 use crate::config::Settings;
 use crate::consent::{Broadcasts, Policy};
+use crate::http::client::TrustedProxies;
 use crate::hub::Hub;
 use crate::relay::Relay;
 use crate::storage::{self, Database, Role, StorageError};
@@ -38,6 +39,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Tracks socket tasks so shutdown can wait for them to say goodbye.
     pub tasks: TaskTracker,
+    /// Whose `X-Forwarded-For` names the client (see [`crate::http::client`]).
+    pub proxies: Arc<TrustedProxies>,
 }
 
 /// Why the server could not start.
@@ -49,6 +52,9 @@ pub enum StartError {
     /// Storage failed to open or migrate.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// A setting is not acceptable.
+    #[error("{0}")]
+    Settings(String),
     /// The admin bootstrap failed.
     #[error("admin bootstrap: {0}")]
     Admin(#[from] auth::AuthError),
@@ -58,6 +64,7 @@ impl AppState {
     /// Opens storage (creating the data dir), and makes sure the demo site exists.
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
         crate::telemetry::init();
+        let proxies = TrustedProxies::parse(&settings.trusted_proxies).map_err(StartError::Settings)?;
         let db = open_storage(&settings).await?;
         if settings.demo && db.demo_site().await?.is_none() {
             let site = db.create_site("Demo shop", &new_site_key(), &[], true).await?;
@@ -73,6 +80,7 @@ impl AppState {
             settings: Arc::new(settings),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
+            proxies: Arc::new(proxies),
         })
     }
 

@@ -30,6 +30,9 @@ pub struct Settings {
     pub session_ttl_hours: u64,
     /// Failed logins per client address allowed per minute before 429.
     pub login_failures_per_minute: u32,
+    /// Reverse proxies (addresses or CIDR ranges) whose `X-Forwarded-For` names
+    /// the client; every per-address limit keys on that client address.
+    pub trusted_proxies: Vec<String>,
     /// Serve the demo site at `/demo/` (its site is created on first start).
     pub demo: bool,
     /// Seconds between server pings on idle sockets; a peer silent for three is dropped.
@@ -66,6 +69,7 @@ impl Default for Settings {
             secure_cookies: false,
             session_ttl_hours: 24 * 14,
             login_failures_per_minute: 5,
+            trusted_proxies: Vec::new(),
             demo: true,
             ping_interval_secs: 20,
             send_queue_frames: 256,
@@ -111,7 +115,8 @@ impl Settings {
                     .prefix_separator("_")
                     .try_parsing(true)
                     .list_separator(",")
-                    .with_list_parse_key("public_origins"),
+                    .with_list_parse_key("public_origins")
+                    .with_list_parse_key("trusted_proxies"),
             )
             .set_override_option("listen", flags.listen.clone())?
             .set_override_option("data_dir", flags.data_dir.as_ref().map(|p| p.display().to_string()))?

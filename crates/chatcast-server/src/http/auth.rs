@@ -1,16 +1,15 @@
 //! Login, logout, `me`, and the [`CurrentUser`] extractor for console routes.
 
-use std::net::SocketAddr;
-
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, FromRequestParts, State};
+use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::client::ClientIp;
 use super::{ApiError, json_body};
 use crate::app::AppState;
 use crate::storage::{Role, User};
@@ -72,12 +71,12 @@ fn me_json(u: &User) -> serde_json::Value {
 /// which field was wrong, or 429 after too many failures.
 pub async fn login(
     State(state): State<AppState>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ClientIp(client): ClientIp,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let creds: Credentials = json_body(&headers, &body)?;
-    let (token, user) = state.sessions.login(addr.ip(), &creds.email, &creds.password).await?;
+    let (token, user) = state.sessions.login(client, &creds.email, &creds.password).await?;
     tracing::info!(user = user.id, "console login");
     let secure = if state.settings.secure_cookies { "; Secure" } else { "" };
     let cookie = format!("{COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{secure}", state.sessions.ttl_secs());

@@ -5,6 +5,7 @@ mod admin;
 pub use admin::normalize_origins;
 mod assets;
 pub mod auth;
+pub mod client;
 
 use axum::Json;
 use axum::Router;
