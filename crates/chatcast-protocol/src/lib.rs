@@ -8,6 +8,8 @@
 //! Every text frame is `{"v": 1, "t": "<type>", …}`: [`Envelope`] adds `v` on the
 //! way out; [`decode`] checks it on the way in and names what was wrong.
 
+pub mod url_mask;
+
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use ts_rs::TS;
 
@@ -186,6 +188,10 @@ pub enum VisitorOut {
         token: String,
         /// The dialog so far.
         messages: Vec<ChatMessage>,
+        /// The site's privacy rules: page URLs are masked with its
+        /// `keep_url_params` before they are sent; the "what stays hidden"
+        /// preview draws with its selectors.
+        privacy: PrivacySettings,
     },
     /// A new message in the dialog.
     Message {
@@ -208,6 +214,11 @@ pub enum VisitorOut {
         /// When the request lapses.
         #[ts(type = "number")]
         expires_at: Millis,
+        /// What will be masked and blocked (for the "what stays hidden" preview).
+        privacy: PrivacySettings,
+        /// How long a Yes is remembered for the tab that gives it, in hours.
+        #[ts(type = "number")]
+        remember_hours: i64,
     },
     /// The request is no longer open (timed out, withdrawn, or answered in another tab): hide the block.
     ConsentClosed {
@@ -252,6 +263,10 @@ pub struct PrivacySettings {
     pub block_selectors: Vec<String>,
     /// CSS selectors of elements whose text is masked (layout kept).
     pub mask_selectors: Vec<String>,
+    /// Query parameters whose values stay visible in URLs (all others are
+    /// masked, see [`url_mask`]); the entry `#` keeps the fragment.
+    #[serde(default)]
+    pub keep_url_params: Vec<String>,
 }
 
 /// What the console's screencast button shows for a visitor.

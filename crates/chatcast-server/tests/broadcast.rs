@@ -105,7 +105,7 @@ async fn consent_probe_start_relay_and_visitor_stop() {
     };
     assert_eq!(n["reason"], "stopped_by_visitor");
     assert!(line_first, "the transcript line comes before the notice");
-    assert!(!app.state.db.has_consent(&vid, chatcast_server::now_ms()).await.unwrap());
+    assert!(!app.state.db.has_consent(&vid, "tab-1", chatcast_server::now_ms()).await.unwrap());
     // The server closes the screen socket: nothing more is relayed, and its token is dead.
     assert_eq!(s.expect_close().await.0, 1000);
     let start_token = start["screen_token"].as_str().unwrap();
@@ -278,7 +278,8 @@ async fn admins_read_the_audit_trail_and_set_privacy_without_redeploying() {
     let res = http
         .put(app.url(&format!("/api/sites/{}/settings", site.id)))
         .header("Cookie", &admin)
-        .json(&json!({"privacy": {"mask_all_inputs": true, "block_selectors": [".secret"], "mask_selectors": ["#name"]}}))
+        .json(&json!({"privacy": {"mask_all_inputs": true, "block_selectors": [".secret"], "mask_selectors": ["#name"],
+            "keep_url_params": ["page", "#"]}}))
         .send()
         .await
         .unwrap();
@@ -292,7 +293,10 @@ async fn admins_read_the_audit_trail_and_set_privacy_without_redeploying() {
     v.send(json!({"t": "consent_answer", "request_id": ask["request_id"], "allow": true})).await;
     pass_probe(&mut v).await;
     let start = v.recv_type("screencast_start").await;
-    assert_eq!(start["privacy"], json!({"mask_all_inputs": true, "block_selectors": [".secret"], "mask_selectors": ["#name"]}));
+    let privacy = json!({"mask_all_inputs": true, "block_selectors": [".secret"], "mask_selectors": ["#name"],
+        "keep_url_params": ["page", "#"]});
+    assert_eq!(start["privacy"], privacy);
+    assert_eq!(ask["privacy"], privacy, "the consent question carries the rules, for the visitor's preview");
 
     let audit: Value = http.get(app.url("/api/audit")).header("Cookie", &admin).send().await.unwrap().json().await.unwrap();
     let events: Vec<&str> = audit.as_array().unwrap().iter().map(|a| a["event"].as_str().unwrap()).collect();
@@ -337,4 +341,87 @@ async fn the_screen_socket_needs_a_live_token_and_an_allowed_origin() {
     c.send(json!({"t": "watch", "visitor_id": vid})).await;
     assert_eq!(c.recv_binary().await[0], KIND_KEYFRAME);
     assert_eq!(c.recv_binary().await[0], KIND_DELTA);
+}
+
+#[tokio::test]
+async fn remembered_consent_belongs_to_the_tab_that_gave_it() {
+    let app = spawn_app().await;
+    let mut c = console(&app, "alice@example.com").await;
+    let (mut a, vid, token) = app.visitor_tab(None, Some("tab-aaaaaaaaaa")).await;
+    c.send(json!({"t": "screencast_request", "visitor_id": vid})).await;
+    let ask = a.recv_type("consent_request").await;
+    assert_eq!(ask["remember_hours"], 24, "the question says how long a Yes lasts");
+    a.send(json!({"t": "consent_answer", "request_id": ask["request_id"], "allow": true})).await;
+    pass_probe(&mut a).await;
+    a.recv_type("screencast_start").await;
+    c.send(json!({"t": "screencast_stop", "visitor_id": vid})).await;
+    a.recv_type("screencast_stop").await;
+
+    // The visitor opens another tab (another page): asking again asks, in every tab.
+    let (mut b, _, _) = app.visitor_tab(Some(&token), Some("tab-bbbbbbbbbb")).await;
+    c.send(json!({"t": "screencast_request", "visitor_id": vid})).await;
+    let ask_b = next_control(&mut b).await;
+    assert_eq!(ask_b["t"], "consent_request", "tab B never said yes: {ask_b}");
+    assert_eq!(next_control(&mut a).await["t"], "consent_request");
+    b.send(json!({"t": "consent_answer", "request_id": ask_b["request_id"], "allow": true})).await;
+    pass_probe(&mut b).await;
+    b.recv_type("screencast_start").await;
+
+    // The audit names the tab that broadcasts each time.
+    let admin = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let audit: Value = reqwest::Client::new()
+        .get(app.url(&format!("/api/audit?visitor_id={vid}")))
+        .header("Cookie", &admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let started: Vec<&str> =
+        audit.as_array().unwrap().iter().filter(|r| r["event"] == "started").map(|r| r["detail"].as_str().unwrap()).collect();
+    assert_eq!(started.len(), 2, "{audit}");
+    assert!(started[0].contains("tab tab-bbbb"), "newest first: {started:?}");
+    assert!(started[1].contains("tab tab-aaaa"), "{started:?}");
+    let granted: Vec<&str> =
+        audit.as_array().unwrap().iter().filter(|r| r["event"] == "granted").map(|r| r["detail"].as_str().unwrap()).collect();
+    assert!(granted.iter().all(|d| d.contains("remembered for this tab")), "{granted:?}");
+}
+
+#[tokio::test]
+async fn page_urls_are_masked_before_they_are_stored_or_forwarded() {
+    let app = spawn_app().await;
+    let mut c = console(&app, "alice@example.com").await;
+    // A widget that did not mask (an old one, or a forged client).
+    let mut v = app.visitor_socket(&app.site_key, Some(SITE_ORIGIN)).await;
+    let url = "http://shop.test:8000/reset?token=SECRET-RESET-1&page=2#access_token=SECRET-FRAG-2";
+    v.send(json!({"t": "hello", "tab_id": "t1", "page": {"url": url, "title": "Reset"}})).await;
+    let w = v.recv_type("welcome").await;
+    let vid = w["visitor_id"].as_str().unwrap().to_owned();
+    let info = c.recv_type("visitor").await;
+    assert_eq!(info["visitor"]["page_url"], "http://shop.test:8000/reset?token=•••&page=•••#access_token=•••");
+    // The site keeps `page` visible: a later page shows it (new rules reach new connections).
+    let site = app.state.db.site_by_key(&app.site_key).await.unwrap().unwrap();
+    let mut privacy = site.privacy.clone();
+    privacy.keep_url_params = vec!["page".into()];
+    app.state.db.update_site_settings(site.id, &privacy, 24).await.unwrap();
+    let mut v2 = app.visitor_socket(&app.site_key, Some(SITE_ORIGIN)).await;
+    v2.send(json!({"t": "hello", "token": w["token"], "tab_id": "t1", "page": {"url": url, "title": "Reset"}})).await;
+    assert_eq!(v2.recv_type("welcome").await["privacy"]["keep_url_params"], json!(["page"]));
+    v2.send(json!({"t": "page", "page": {"url": "http://shop.test:8000/list?page=3&session=SECRET-3", "title": "List"}})).await;
+    loop {
+        let m = c.recv_type("visitor").await;
+        if m["visitor"]["page_url"] == "http://shop.test:8000/list?page=3&session=•••" {
+            break;
+        }
+    }
+    drop(v);
+    drop(v2);
+    // Nothing unmasked reached the database (its WAL included).
+    let dir = app.shutdown().await.expect("a temp data dir");
+    for secret in ["SECRET-RESET-1", "SECRET-FRAG-2", "SECRET-3"] {
+        assert_eq!(grep_dir(dir.path(), secret), Vec::<String>::new(), "{secret} was stored");
+    }
+    assert!(!grep_dir(dir.path(), "list?page=3&session=•••").is_empty(), "positive control: the masked URL is stored");
+    let _ = vid;
 }

@@ -188,12 +188,13 @@ function lines(text: string): string[] {
 
 /** What the agent masks on this site beyond what it always protects; applies from the next broadcast. */
 function privacyForm(s: Site): HTMLElement {
-  const p = s.privacy ?? { mask_all_inputs: false, block_selectors: [], mask_selectors: [] };
+  const p = s.privacy ?? { mask_all_inputs: false, block_selectors: [], mask_selectors: [], keep_url_params: [] };
   const id = (k: string) => `site-${s.id}-${k}`;
   const maskAll = h('input', { type: 'checkbox', id: id('mask-all'), 'data-testid': 'privacy-mask-all' }) as HTMLInputElement;
   maskAll.checked = p.mask_all_inputs;
   const block = h('textarea', { id: id('block'), rows: '2', spellcheck: 'false', 'data-testid': 'privacy-block', placeholder: '.account-balance\n#order-history' }, p.block_selectors.join('\n')) as HTMLTextAreaElement;
   const mask = h('textarea', { id: id('mask'), rows: '2', spellcheck: 'false', 'data-testid': 'privacy-mask', placeholder: '.customer-name' }, p.mask_selectors.join('\n')) as HTMLTextAreaElement;
+  const keep = h('textarea', { id: id('keep'), rows: '2', spellcheck: 'false', 'data-testid': 'privacy-keep-params', placeholder: 'page\nutm_source' }, (p.keep_url_params ?? []).join('\n')) as HTMLTextAreaElement;
   const ttl = h('input', { type: 'number', id: id('ttl'), min: '1', max: '8760', 'data-testid': 'privacy-ttl', value: String(s.consent_ttl_hours ?? 24) }) as HTMLInputElement;
   const status = h('p', { class: 'help', role: 'status', 'data-testid': 'privacy-status' });
   const save = h('button', { type: 'submit', class: 'btn btn-secondary btn-sm', 'data-testid': 'privacy-save' }, 'Save privacy settings');
@@ -205,7 +206,9 @@ function privacyForm(s: Site): HTMLElement {
       h('code', null, '<p data-chatcast-mask>'), ' (text masked, layout kept); rr-block, rr-mask and data-private too.'),
     h('label', { class: 'check' }, maskAll, ' Mask every input field'),
     field('Blocked elements (CSS selectors, one per line)', block, 'Replaced by a grey box of the same size.'),
-    field('Masked text (CSS selectors, one per line)', mask, 'Text masked, layout kept. Attributes such as placeholders are not masked: block those elements instead.'),
+    field('Masked text (CSS selectors, one per line)', mask, 'Text masked, layout kept; so are titles, placeholders, alt texts, aria labels, data attributes, values and links inside.'),
+    field('URL parameters shown unmasked (one per line)', keep,
+      'Page URLs keep their path and parameter names; every parameter value and the #fragment is masked before it leaves the visitor\'s page, unless listed here (# keeps the fragment).'),
     field('Remember a visitor\'s consent for (hours)', ttl),
     status,
     h('div', { class: 'form-actions' }, save),
@@ -224,6 +227,7 @@ function privacyForm(s: Site): HTMLElement {
         mask_all_inputs: maskAll.checked,
         block_selectors: lines(block.value),
         mask_selectors: lines(mask.value),
+        keep_url_params: lines(keep.value),
       }, Number(ttl.value) || 24);
       s.privacy = updated.privacy;
       s.consent_ttl_hours = updated.consent_ttl_hours;

@@ -15,4 +15,9 @@ block_selectors: Array<string>,
 /**
  * CSS selectors of elements whose text is masked (layout kept).
  */
-mask_selectors: Array<string>, };
+mask_selectors: Array<string>, 
+/**
+ * Query parameters whose values stay visible in URLs (all others are
+ * masked, see [`url_mask`]); the entry `#` keeps the fragment.
+ */
+keep_url_params: Array<string>, };

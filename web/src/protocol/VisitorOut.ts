@@ -18,7 +18,13 @@ token: string,
 /**
  * The dialog so far.
  */
-messages: Array<ChatMessage>, } | { "t": "message", 
+messages: Array<ChatMessage>, 
+/**
+ * The site's privacy rules: page URLs are masked with its
+ * `keep_url_params` before they are sent; the "what stays hidden"
+ * preview draws with its selectors.
+ */
+privacy: PrivacySettings, } | { "t": "message", 
 /**
  * The message.
  */
@@ -42,7 +48,15 @@ consultant_name: string,
 /**
  * When the request lapses.
  */
-expires_at: number, } | { "t": "consent_closed", 
+expires_at: number, 
+/**
+ * What will be masked and blocked (for the "what stays hidden" preview).
+ */
+privacy: PrivacySettings, 
+/**
+ * How long a Yes is remembered for the tab that gives it, in hours.
+ */
+remember_hours: number, } | { "t": "consent_closed", 
 /**
  * The request.
  */

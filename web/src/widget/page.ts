@@ -4,9 +4,11 @@
 // changed; the caller compares.
 
 import type { PageInfo } from '../protocol/PageInfo';
+import { maskUrl } from '../shared/urlmask';
 
-export function currentPage(): PageInfo {
-  return { url: location.href, title: document.title };
+/** Where the tab is; its URL masked by the site's rule (`keep`: parameters shown as they are). */
+export function currentPage(keep: readonly string[]): PageInfo {
+  return { url: maskUrl(location.href, keep), title: document.title };
 }
 
 export function samePage(a: PageInfo | null, b: PageInfo): boolean {

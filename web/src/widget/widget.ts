@@ -4,6 +4,7 @@
 import type { ChatMessage } from '../protocol/ChatMessage';
 import type { ErrorBody } from '../protocol/ErrorBody';
 import type { PageInfo } from '../protocol/PageInfo';
+import type { PrivacySettings } from '../protocol/PrivacySettings';
 import type { VisitorIn } from '../protocol/VisitorIn';
 import type { VisitorOut } from '../protocol/VisitorOut';
 import { ReconnectingSocket, newClientId, type SocketState } from '../shared/socket';
@@ -40,6 +41,8 @@ export class ChatWidget {
   private everWelcomed = false;
   private everFailed = false;
   private lastPage: PageInfo | null = null;
+  /** The site's privacy rules (from `welcome`; cached for the next page's `hello`). */
+  private rules: PrivacySettings | null = null;
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private conn: ConnView = 'connecting';
   private lastActivated = 0;
@@ -48,6 +51,7 @@ export class ChatWidget {
     this.local = new Store('localStorage', `chatcast:${config.siteKey}:`);
     this.session = new Store('sessionStorage', `chatcast:${config.siteKey}:`);
     this.outbox = new Outbox(this.local);
+    this.rules = readRules(this.local.get('privacy'));
 
     this.ui = new WidgetUI(config.accent, {
       onSend: (text) => guard(() => this.send(text)),
@@ -174,7 +178,7 @@ export class ChatWidget {
   private onOpen(): void {
     this.ready = false;
     this.inflight = [];
-    const page = currentPage();
+    const page = currentPage(this.keepParams());
     this.lastPage = page;
     // Read the token fresh: another tab may have received one meanwhile.
     const hello = { t: 'hello' as const, token: this.local.get('token'), page, tab_id: this.tab };
@@ -210,7 +214,7 @@ export class ChatWidget {
   private onMessage(msg: VisitorOut): void {
     switch (msg.t) {
       case 'welcome':
-        this.onWelcome(msg.token, msg.messages);
+        this.onWelcome(msg.token, msg.messages, msg.privacy);
         break;
       case 'message':
         this.onChatMessage(msg.message);
@@ -226,8 +230,10 @@ export class ChatWidget {
     if (msg.t === 'welcome') for (const fn of this.readyListeners) guard(() => fn());
   }
 
-  private onWelcome(token: string, history: ChatMessage[]): void {
+  private onWelcome(token: string, history: ChatMessage[], rules: PrivacySettings): void {
     this.local.set('token', token);
+    this.rules = rules ?? null;
+    this.local.set('privacy', JSON.stringify(rules ?? null));
     this.ready = true;
     this.everWelcomed = true;
     this.setConn('open');
@@ -352,9 +358,18 @@ export class ChatWidget {
     for (const item of this.outbox.all()) this.transmit(item);
   }
 
+  /** The site's privacy rules as last heard (null before the first `welcome` on this site). */
+  get privacy(): PrivacySettings | null {
+    return this.rules;
+  }
+
+  private keepParams(): string[] {
+    return this.rules?.keep_url_params ?? [];
+  }
+
   private sendPageIfChanged(force = false): void {
     if (!this.ready) return; // the next `hello` carries the page
-    const page = currentPage();
+    const page = currentPage(this.keepParams());
     if (!force && samePage(this.lastPage, page)) return;
     if (this.socket?.send({ t: 'page', page })) this.lastPage = page;
   }
@@ -484,5 +499,16 @@ function guard(fn: () => void): void {
     fn();
   } catch (e) {
     console.warn('[chatcast] widget error:', e);
+  }
+}
+
+/** The cached privacy rules, if they parse. */
+function readRules(text: string | null): PrivacySettings | null {
+  if (!text) return null;
+  try {
+    const r = JSON.parse(text);
+    return r && typeof r === 'object' && Array.isArray(r.keep_url_params) ? (r as PrivacySettings) : null;
+  } catch {
+    return null;
   }
 }

@@ -64,11 +64,11 @@ pub async fn run(state: AppState, site: Site, mut conn: Connection) {
                 conn.send_error(e, None).await;
             }
             VisitorIn::Page { page } => {
-                let page = clean_page(page);
+                let page = clean_page(page, &site.privacy.keep_url_params);
                 if let Err(e) = state.db.touch_visitor(&visitor_id, &page, crate::now_ms()).await {
                     conn.send_error(internal(e), None).await;
                 }
-                if let Some(info) = state.hub.visitor_page(&visitor_id, page) {
+                if let Some(info) = state.hub.visitor_page(&visitor_id, conn_id, page) {
                     state.hub.to_consoles(&frame(&ConsoleOut::Visitor { visitor: info }));
                 }
             }
@@ -146,7 +146,11 @@ async fn handshake(state: &AppState, site: &Site, conn: &mut Connection) -> Opti
         };
         match decode::<VisitorIn>(&String::from_utf8_lossy(&text), VISITOR_TYPES) {
             Ok(VisitorIn::Hello { token, page, tab_id }) => {
-                break (token, clean_page(page), tab_id.filter(|t| !t.is_empty() && t.len() <= 64));
+                break (
+                    token,
+                    clean_page(page, &site.privacy.keep_url_params),
+                    tab_id.filter(|t| !t.is_empty() && t.len() <= 64),
+                );
             }
             Ok(_) => {
                 let t = text_type(&text);
@@ -160,7 +164,8 @@ async fn handshake(state: &AppState, site: &Site, conn: &mut Connection) -> Opti
     match identify(state, site, token.as_deref(), &page).await {
         Ok((visitor_id, token, messages)) => {
             let last_message = messages.last().cloned();
-            conn.send_now(frame(&VisitorOut::Welcome { visitor_id: visitor_id.clone(), token, messages })).await;
+            let welcome = VisitorOut::Welcome { visitor_id: visitor_id.clone(), token, messages, privacy: site.privacy.clone() };
+            conn.send_now(frame(&welcome)).await;
             let info = state.hub.visitor_joined(
                 TabJoin {
                     visitor_id: visitor_id.clone(),
@@ -211,8 +216,10 @@ fn text_type(text: &[u8]) -> String {
         .unwrap_or_default()
 }
 
-/// Bounds what a page may claim about itself.
-fn clean_page(mut page: PageInfo) -> PageInfo {
+/// Bounds what a page may claim about itself, and masks its URL by the
+/// site's rule (the widget did already; a URL is never stored unmasked).
+fn clean_page(mut page: PageInfo, keep_url_params: &[String]) -> PageInfo {
+    page.url = chatcast_protocol::url_mask::mask_url(&page.url, keep_url_params);
     fn cut(s: &mut String, max: usize) {
         if s.len() > max {
             let mut end = max;

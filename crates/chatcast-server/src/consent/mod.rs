@@ -229,14 +229,27 @@ pub async fn request(app: &AppState, user: &User, visitor_id: &str) {
     }
     set_state(app, visitor_id, ScreencastState::Pending);
     record(app, visitor_id, Some(&by), "requested", "", Some(format!("{} asked to see the visitor's tab", by.name))).await;
-    match app.db.has_consent(visitor_id, crate::now_ms()).await {
+    // Remembered consent belongs to the tab that gave it: only that tab, if it
+    // is the one the visitor is on, starts without asking again.
+    let remembered = match &latest.1 {
+        Some(tab_id) => app.db.has_consent(visitor_id, tab_id, crate::now_ms()).await,
+        None => Ok(false),
+    };
+    let site = app.db.site_of_visitor(visitor_id).await.ok().flatten();
+    match remembered {
         Ok(true) => {
-            record(app, visitor_id, Some(&by), "granted", "remembered consent", None).await;
+            record(app, visitor_id, Some(&by), "granted", "remembered consent of this tab", None).await;
             start_probe(app, visitor_id, latest.0, latest.1, by);
         }
         Ok(false) => {
             let expires_at = crate::now_ms() + app.policy.request_timeout.as_millis() as i64;
-            let ask = VisitorOut::ConsentRequest { request_id: request_id.clone(), consultant_name: by.name.clone(), expires_at };
+            let ask = VisitorOut::ConsentRequest {
+                request_id: request_id.clone(),
+                consultant_name: by.name.clone(),
+                expires_at,
+                privacy: site.as_ref().map(|s| s.privacy.clone()).unwrap_or_default(),
+                remember_hours: site.as_ref().map_or(24, |s| s.consent_ttl_hours),
+            };
             app.hub.to_visitor(visitor_id, &frame(&ask), None);
             let (app, visitor_id) = (app.clone(), visitor_id.to_owned());
             tokio::spawn(async move {
@@ -271,18 +284,18 @@ pub async fn answer(app: &AppState, visitor_id: &str, tab: ConnId, tab_id: Optio
     }
     let now = crate::now_ms();
     let ttl_hours = app.db.site_of_visitor(visitor_id).await.ok().flatten().map_or(24, |s| s.consent_ttl_hours);
-    if let Err(e) = app.db.remember_consent(visitor_id, now, now + ttl_hours * 3_600_000).await {
-        tracing::error!(error = %e, "could not remember consent");
-    }
-    record(
-        app,
-        visitor_id,
-        Some(&by),
-        "granted",
-        &format!("remembered for {ttl_hours} h"),
-        Some("The visitor allowed screen broadcast".into()),
-    )
-    .await;
+    // Remembered for the tab that answered, and only if it has an id to be known by.
+    let remembered = match &tab_id {
+        Some(t) => match app.db.remember_consent(visitor_id, t, now, now + ttl_hours * 3_600_000).await {
+            Ok(()) => format!("remembered for this tab ({}) for {ttl_hours} h", short(t)),
+            Err(e) => {
+                tracing::error!(error = %e, "could not remember consent");
+                "not remembered (storage failed)".to_owned()
+            }
+        },
+        None => "not remembered (the tab has no id)".to_owned(),
+    };
+    record(app, visitor_id, Some(&by), "granted", &remembered, Some("The visitor allowed screen broadcast".into())).await;
     start_probe(app, visitor_id, tab, tab_id, by);
 }
 
@@ -343,6 +356,8 @@ pub async fn probe_upload(app: &AppState, visitor_id: &str, tab: ConnId, bytes: 
 
 async fn go_live(app: &AppState, visitor_id: &str, tab: ConnId, tab_id: Option<String>, by: Consultant, detail: &str) {
     app.relay.clear(visitor_id);
+    // The audit names the tab that actually broadcasts, and where it is.
+    let detail = format!("{detail}; {}", tab_label(app, visitor_id, tab, tab_id.as_deref()));
     let link = ScreenLink::new(tab);
     let start = start_frame(app, visitor_id, &by.name, &link.token).await;
     app.broadcasts.phases.lock().unwrap().insert(
@@ -353,9 +368,24 @@ async fn go_live(app: &AppState, visitor_id: &str, tab: ConnId, tab_id: Option<S
         app.hub.to_tab(visitor_id, tab, &start);
     }
     set_state(app, visitor_id, ScreencastState::Active);
-    record(app, visitor_id, Some(&by), "started", detail, Some(format!("Screen broadcast started ({} is viewing)", by.name)))
+    record(app, visitor_id, Some(&by), "started", &detail, Some(format!("Screen broadcast started ({} is viewing)", by.name)))
         .await;
     watch_for_idle(app, visitor_id);
+}
+
+/// "tab 3f9a1c…, on https://shop.example.com/cart?id=•••" for the audit (the URL is masked already).
+fn tab_label(app: &AppState, visitor_id: &str, tab: ConnId, tab_id: Option<&str>) -> String {
+    let id = tab_id.map_or_else(|| "a tab without id".to_owned(), |t| format!("tab {}", short(t)));
+    match app.hub.tab_page(visitor_id, tab) {
+        Some(p) if !p.url.is_empty() => format!("{id}, on {}", p.url),
+        _ => id,
+    }
+}
+
+/// The first characters of a tab id: enough to tell tabs apart in the audit.
+fn short(tab_id: &str) -> String {
+    let cut: String = tab_id.chars().take(8).collect();
+    if cut.len() < tab_id.len() { format!("{cut}…") } else { cut }
 }
 
 async fn start_frame(app: &AppState, visitor_id: &str, consultant_name: &str, screen_token: &str) -> Option<Bytes> {

@@ -31,7 +31,7 @@ struct SiteSettings {
     consent_ttl_hours: Option<i64>,
 }
 
-/// `PUT /api/sites/{id}/settings` `{privacy: {mask_all_inputs, block_selectors, mask_selectors},
+/// `PUT /api/sites/{id}/settings` `{privacy: {mask_all_inputs, block_selectors, mask_selectors, keep_url_params},
 /// consent_ttl_hours?}`: applied to the next broadcast, without redeploying the site.
 pub async fn update_site_settings(
     State(state): State<AppState>,
@@ -49,10 +49,18 @@ pub async fn update_site_settings(
         }
         Ok(list)
     };
+    let keep: Vec<String> =
+        req.privacy.keep_url_params.into_iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
+    if let Some(k) =
+        keep.iter().find(|k| *k != "#" && (k.len() > 100 || k.contains(|c: char| c.is_whitespace() || "=&#?".contains(c))))
+    {
+        return Err(bad(format!("`{k}` is not a URL parameter name (or `#` for the fragment)")));
+    }
     let privacy = PrivacySettings {
         mask_all_inputs: req.privacy.mask_all_inputs,
         block_selectors: clean(req.privacy.block_selectors)?,
         mask_selectors: clean(req.privacy.mask_selectors)?,
+        keep_url_params: keep,
     };
     let site = state
         .db

@@ -29,6 +29,8 @@ struct Inner {
 struct Tab {
     peer: Peer,
     tab_id: Option<String>,
+    /// Where this tab is (its URL masked by the site's rule).
+    page: PageInfo,
 }
 
 struct OnlineVisitor {
@@ -96,7 +98,7 @@ impl Hub {
             page: PageInfo::default(),
             last_message: None,
         });
-        v.tabs.push(Tab { peer, tab_id: tab.tab_id });
+        v.tabs.push(Tab { peer, tab_id: tab.tab_id, page: tab.page.clone() });
         v.page = tab.page;
         v.last_seen = now;
         v.last_message = tab.last_message;
@@ -106,9 +108,12 @@ impl Hub {
     }
 
     /// A tab moved to another page; returns the updated entry.
-    pub fn visitor_page(&self, visitor_id: &str, page: PageInfo) -> Option<VisitorInfo> {
+    pub fn visitor_page(&self, visitor_id: &str, conn: ConnId, page: PageInfo) -> Option<VisitorInfo> {
         let mut inner = self.inner.lock().unwrap();
         let v = inner.visitors.get_mut(visitor_id)?;
+        if let Some(t) = v.tabs.iter_mut().find(|t| t.peer.id == conn) {
+            t.page = page.clone();
+        }
         v.page = page;
         v.last_seen = crate::now_ms();
         Some(v.info(visitor_id))
@@ -165,6 +170,12 @@ impl Hub {
         let inner = self.inner.lock().unwrap();
         let t = inner.visitors.get(visitor_id)?.tabs.last()?;
         Some((t.peer.id, t.tab_id.clone()))
+    }
+
+    /// The page one tab of a visitor is on.
+    pub fn tab_page(&self, visitor_id: &str, conn: ConnId) -> Option<PageInfo> {
+        let inner = self.inner.lock().unwrap();
+        inner.visitors.get(visitor_id)?.tabs.iter().find(|t| t.peer.id == conn).map(|t| t.page.clone())
     }
 
     /// Notes the broadcast state shown in the visitor's list entry.

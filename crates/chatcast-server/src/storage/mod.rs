@@ -197,11 +197,11 @@ pub trait Database: Send + Sync + 'static {
     async fn update_site_settings(&self, id: i64, privacy: &PrivacySettings, consent_ttl_hours: i64) -> Result<()>;
 
     // --- screen broadcast consent and audit
-    /// Remembers a visitor's "yes" until `expires_at`.
-    async fn remember_consent(&self, visitor_id: &str, now: i64, expires_at: i64) -> Result<()>;
-    /// Whether a remembered, unrevoked, unexpired consent exists.
-    async fn has_consent(&self, visitor_id: &str, now: i64) -> Result<bool>;
-    /// Revokes a remembered consent (the visitor pressed Stop).
+    /// Remembers a visitor's "yes", given in one browser tab, until `expires_at`.
+    async fn remember_consent(&self, visitor_id: &str, tab_id: &str, now: i64, expires_at: i64) -> Result<()>;
+    /// Whether that tab has a remembered, unrevoked, unexpired consent.
+    async fn has_consent(&self, visitor_id: &str, tab_id: &str, now: i64) -> Result<bool>;
+    /// Revokes every remembered consent of the visitor (they pressed Stop).
     async fn revoke_consent(&self, visitor_id: &str, now: i64) -> Result<()>;
     /// Appends to the audit trail.
     async fn audit(

@@ -105,6 +105,7 @@ impl Sqlite {
                 mask_all_inputs: row.try_get::<i64, _>("mask_all_inputs")? != 0,
                 block_selectors: lines(&row.try_get::<String, _>("block_selectors")?),
                 mask_selectors: lines(&row.try_get::<String, _>("mask_selectors")?),
+                keep_url_params: lines(&row.try_get::<String, _>("keep_url_params")?),
             },
             consent_ttl_hours: row.try_get("consent_ttl_hours")?,
             created_at: row.try_get("created_at")?,
@@ -234,12 +235,13 @@ impl Database for Sqlite {
 
     async fn update_site_settings(&self, id: i64, privacy: &PrivacySettings, consent_ttl_hours: i64) -> Result<()> {
         sqlx::query(
-            "UPDATE sites SET mask_all_inputs = ?, block_selectors = ?, mask_selectors = ?, consent_ttl_hours = ?
-             WHERE id = ?",
+            "UPDATE sites SET mask_all_inputs = ?, block_selectors = ?, mask_selectors = ?, keep_url_params = ?,
+                 consent_ttl_hours = ? WHERE id = ?",
         )
         .bind(privacy.mask_all_inputs as i64)
         .bind(privacy.block_selectors.join("\n"))
         .bind(privacy.mask_selectors.join("\n"))
+        .bind(privacy.keep_url_params.join("\n"))
         .bind(consent_ttl_hours)
         .bind(id)
         .execute(&self.pool)
@@ -247,13 +249,14 @@ impl Database for Sqlite {
         Ok(())
     }
 
-    async fn remember_consent(&self, visitor_id: &str, now: i64, expires_at: i64) -> Result<()> {
+    async fn remember_consent(&self, visitor_id: &str, tab_id: &str, now: i64, expires_at: i64) -> Result<()> {
         sqlx::query(
-            "INSERT INTO consents (visitor_id, granted_at, expires_at, revoked_at) VALUES (?, ?, ?, NULL)
-             ON CONFLICT (visitor_id) DO UPDATE SET granted_at = excluded.granted_at,
+            "INSERT INTO consents (visitor_id, tab_id, granted_at, expires_at, revoked_at) VALUES (?, ?, ?, ?, NULL)
+             ON CONFLICT (visitor_id, tab_id) DO UPDATE SET granted_at = excluded.granted_at,
                  expires_at = excluded.expires_at, revoked_at = NULL",
         )
         .bind(visitor_id)
+        .bind(tab_id)
         .bind(now)
         .bind(expires_at)
         .execute(&self.pool)
@@ -261,12 +264,14 @@ impl Database for Sqlite {
         Ok(())
     }
 
-    async fn has_consent(&self, visitor_id: &str, now: i64) -> Result<bool> {
-        let row = sqlx::query("SELECT 1 FROM consents WHERE visitor_id = ? AND revoked_at IS NULL AND expires_at > ?")
-            .bind(visitor_id)
-            .bind(now)
-            .fetch_optional(&self.pool)
-            .await?;
+    async fn has_consent(&self, visitor_id: &str, tab_id: &str, now: i64) -> Result<bool> {
+        let row =
+            sqlx::query("SELECT 1 FROM consents WHERE visitor_id = ? AND tab_id = ? AND revoked_at IS NULL AND expires_at > ?")
+                .bind(visitor_id)
+                .bind(tab_id)
+                .bind(now)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(row.is_some())
     }
 
