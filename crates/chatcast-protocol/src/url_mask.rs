@@ -62,7 +62,7 @@ fn mask_params(q: &str, kept: &dyn Fn(&str) -> bool) -> String {
     q.split('&')
         .map(|part| match part.split_once('=') {
             Some((name, _)) if kept(name) => part.to_owned(),
-            Some((name, value)) if value.is_empty() => format!("{name}="),
+            Some((name, "")) => format!("{name}="),
             Some((name, _)) => format!("{name}={URL_MASK}"),
             None if part.is_empty() || part == URL_MASK || kept(part) => part.to_owned(),
             // `?4f8a9c…`: a bare token is a value, not a name.
