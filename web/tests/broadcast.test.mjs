@@ -336,10 +336,16 @@ test('cursor: a grey circle follows the pointer, flashes on click, hides outside
   await v.page.mouse.up();
   await waitFor(async () => (await cursor.getAttribute('data-clicking')) === 'true', 'click flash');
   await waitFor(async () => (await cursor.getAttribute('data-clicking')) !== 'true', 'flash ends', 2000);
-  // A press on a blocked element flashes too (rrweb records none there; the agent reports the position only).
+  // Over a private block no position leaves the page: the replica says the
+  // pointer is over a hidden area, and a press there does not flash.
   const priv = await v.page.locator('#priv').boundingBox();
+  await v.page.mouse.move(priv.x + 20, priv.y + 20, { steps: 3 });
   await v.page.mouse.click(priv.x + 20, priv.y + 20);
-  await waitFor(async () => (await cursor.getAttribute('data-clicking')) === 'true', 'click flash on a blocked element');
+  await waitFor(async () => (await cursor.getAttribute('data-state')) === 'hidden', 'cursor hidden over the private block');
+  await host.getByTestId('replica-cursor-hidden-area').waitFor();
+  assert.notEqual(await cursor.getAttribute('data-clicking'), 'true', 'no flash over a hidden area');
+  await v.page.mouse.move(420, 40, { steps: 3 });
+  await waitFor(async () => (await cursor.getAttribute('data-state')) === 'visible', 'cursor back over the page');
 
   // The pointer leaves the window.
   await v.page.evaluate(() => {
@@ -349,7 +355,7 @@ test('cursor: a grey circle follows the pointer, flashes on click, hides outside
   });
   await waitFor(async () => (await cursor.getAttribute('data-state')) === 'outside', 'cursor outside');
   await host.getByText(/cursor outside the page/i).first().waitFor();
-  await v.page.mouse.move(200, 200);
+  await v.page.mouse.move(400, 35);
   await waitFor(async () => (await cursor.getAttribute('data-state')) === 'visible', 'cursor back');
   await closeAll(v.ctx, consultant.context());
 });

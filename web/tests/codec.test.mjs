@@ -119,7 +119,15 @@ test('a large snapshot written in slices is the same text as in one go', () => {
   }));
   const root = { type: 0, id: 1, childNodes: [el(id++, 'html', {}, [el(id++, 'body', {}, [list(0)])])] };
   const events = [{ type: 2, timestamp: 1, data: { node: root, initialOffset: { top: 0, left: 0 } } }];
-  const label = (a) => ('rr_width' in a ? { ...a, class: 'rr-block' } : a);
+  // A filter like the agent's: blocked elements labelled, one zone (the class d3 lists) masked.
+  const zoneIds = new Set();
+  const walk = (n) => { if (n.attributes?.class === 'd3') zoneIds.add(n.id); n.childNodes?.forEach(walk); };
+  walk(root);
+  const label = {
+    zoneRoot: (id) => zoneIds.has(id),
+    attrs: (a, _tag, zone) => ('rr_width' in a ? { ...a, class: 'rr-block' } : zone ? { ...a, zone: '1' } : a),
+    text: (t, zone) => (zone ? t.replace(/\S/g, '•') : t),
+  };
   const whole = codec.encodeFrame(events, codec.newCodecState(), label);
   const w = new codec.FrameWriter(events, codec.newCodecState(), label);
   let steps = 1;
@@ -130,4 +138,14 @@ test('a large snapshot written in slices is the same text as in one go', () => {
   const blocked = JSON.stringify(back).match(/"rr_width":"10px"/g).length;
   assert.equal(JSON.stringify(back).match(/"class":"rr-block"/g).length, blocked, 'every blocked element labelled');
   assert.ok(!JSON.stringify(events).includes('rr-block'), 'the input is left as it was');
+  // Zones are inherited down the tree, and only there.
+  const texts = [];
+  const collect = (n, inZone) => {
+    const z = inZone || n.attributes?.class === 'd3';
+    if (n.type === 3) texts.push([n.textContent, z]);
+    n.childNodes?.forEach((c) => collect(c, z));
+  };
+  collect(back[0].data.node, false);
+  assert.ok(texts.some(([, z]) => z) && texts.some(([, z]) => !z));
+  for (const [t, z] of texts) assert.equal(/^[• ]+$/.test(t), z, `"${t}" masked only inside the zone`);
 });

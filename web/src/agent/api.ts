@@ -17,7 +17,7 @@ export interface StartOptions {
    * The widget's secret-input watch (privacy.ts SecretWatch), running since
    * the page loaded so that it knows inputs that were passwords before.
    */
-  secrets: { startRecording(): void; stopRecording(): void };
+  secrets: { startRecording(): void; stopRecording(): void; readonly knownRoots: (Document | ShadowRoot)[] };
   /** Recording had to end on its own (e.g. the page is too large to send): tell the server why. */
   onFatal(detail: string): void;
 }

@@ -1,12 +1,15 @@
 // What the consultant should know about the visitor beside the page itself,
 // sent as rrweb custom events (docs/protocol.md, "Screen broadcast"):
 //   chatcast/presence {state: active | tab_hidden | window_blurred | idle}
-//   chatcast/pointer  {state: inside | outside, x?, y?}
+//   chatcast/pointer  {state: inside | outside | hidden, x?, y?}
 // rrweb throttles mouse moves without a trailing call, so the pointer's
 // resting place can be lost; a pause in movement sends it as {state: inside, x, y}.
 //   chatcast/click    {state: down, x, y}
-// rrweb records no click on a blocked element; the press is reported here,
-// by position only (never the target), so the consultant sees every click.
+// The press is reported here by position only (never the target), so the
+// consultant sees clicks rrweb does not record. Over a hidden area (a private
+// block, a secret field, the widget) neither a press nor a resting place is
+// reported: only {state: hidden}, once (filter.ts does the same for rrweb's
+// own pointer events), so that a PIN pad inside a private block stays private.
 // Listeners are passive and do almost nothing per event: activity only
 // stamps a time, a timer decides about idleness.
 
@@ -15,7 +18,7 @@ export const TAG_POINTER = 'chatcast/pointer';
 export const TAG_CLICK = 'chatcast/click';
 
 export type Presence = 'active' | 'tab_hidden' | 'window_blurred' | 'idle';
-export type Pointer = 'inside' | 'outside';
+export type Pointer = 'inside' | 'outside' | 'hidden';
 
 /** No pointer, keyboard, touch or scroll for this long: idle. */
 export const IDLE_MS = 60_000;
@@ -34,12 +37,16 @@ export class PresenceTracker {
   private timer: ReturnType<typeof setInterval> | null = null;
   private blurTimer: ReturnType<typeof setTimeout> | null = null;
   private restTimer: ReturnType<typeof setTimeout> | null = null;
-  private readonly rest = { x: 0, y: 0 };
+  private readonly rest = { x: 0, y: 0, target: null as EventTarget | null };
   private lastMoveAt = 0;
   private running = false;
   private readonly off: (() => void)[] = [];
 
-  constructor(private readonly emit: (tag: string, payload: { state: string; x?: number; y?: number }) => void) {}
+  constructor(
+    private readonly emit: (tag: string, payload: { state: string; x?: number; y?: number }) => void,
+    /** Whether a pointer over this target may be shown ('page') or not ('hidden'). */
+    private readonly place: (target: EventTarget | null) => 'page' | 'hidden' = () => 'page',
+  ) {}
 
   /** Starts listening and reports the current presence at once. */
   start(): void {
@@ -93,10 +100,13 @@ export class PresenceTracker {
     const back = () => {
       if (this.pointer === 'outside') this.setPointer('inside');
     };
+
     listen(document, 'mouseover', back);
     listen(window, 'pointerdown', (ev) => {
       const p = ev as PointerEvent;
-      if (p.button === 0 && p.isPrimary) this.emit(TAG_CLICK, { state: 'down', x: p.clientX, y: p.clientY });
+      if (p.button !== 0 || !p.isPrimary) return;
+      if (this.place(targetOf(p)) === 'hidden') this.setPointer('hidden');
+      else this.emit(TAG_CLICK, { state: 'down', x: p.clientX, y: p.clientY });
     });
     // One timer for the rest check, not one per move: at 60 moves a second,
     // re-arming a timeout on each was a measurable part of the page's cost.
@@ -107,13 +117,21 @@ export class PresenceTracker {
         return;
       }
       this.restTimer = null;
-      if (this.running && this.pointer !== 'outside') this.emit(TAG_POINTER, { state: 'inside', x: this.rest.x, y: this.rest.y });
+      if (!this.running || this.pointer === 'outside') return;
+      if (this.place(this.rest.target) === 'hidden') this.setPointer('hidden');
+      else {
+        this.pointer = 'inside';
+        this.emit(TAG_POINTER, { state: 'inside', x: this.rest.x, y: this.rest.y });
+      }
     };
     listen(window, 'mousemove', (ev) => {
       back();
       const m = ev as MouseEvent;
       this.rest.x = m.clientX;
       this.rest.y = m.clientY;
+      this.rest.target = targetOf(m);
+      // Back over the page from a hidden area: rrweb's own moves show the pointer again.
+      if (this.pointer === 'hidden' && this.place(this.rest.target) === 'page') this.pointer = 'inside';
       this.lastMoveAt = performance.now();
       if (!this.restTimer) this.restTimer = setTimeout(checkRest, POINTER_REST_MS);
     });
@@ -166,4 +184,10 @@ export class PresenceTracker {
     this.pointer = state;
     this.emit(TAG_POINTER, { state });
   }
+}
+
+/** The innermost target of an event, inside open shadow roots too. */
+function targetOf(ev: Event): EventTarget | null {
+  const path = typeof ev.composedPath === 'function' ? ev.composedPath() : [];
+  return path[0] ?? ev.target;
 }

@@ -14,8 +14,9 @@ import type { eventWithTime } from '@rrweb/types';
 import { type CodecState, FrameWriter, encodeItems, newCodecState } from '../shared/screencodec';
 import type { AgentSession, StartOptions } from './api';
 import { HEADER_BYTES, KIND_DELTA, KIND_KEYFRAME, writeHeader } from './frame';
-import { PresenceTracker } from './presence';
-import { rrwebPrivacy } from './privacy';
+import { PrivacyFilter } from './filter';
+import { PresenceTracker, TAG_POINTER } from './presence';
+import { rrwebPrivacy, rules } from './privacy';
 
 type RrEvent = eventWithTime;
 type RecordOptions = NonNullable<Parameters<typeof record<RrEvent>>[0]>;
@@ -24,6 +25,7 @@ type RecordOptions = NonNullable<Parameters<typeof record<RrEvent>>[0]>;
 const EV_FULL_SNAPSHOT = 2;
 const EV_INCREMENTAL = 3;
 const EV_META = 4;
+const EV_CUSTOM = 5;
 const SRC_MUTATION = 0;
 const SRC_SELECTION = 14;
 const SRC_ADOPTED_STYLE_SHEET = 15;
@@ -76,9 +78,16 @@ class Session implements AgentSession {
   private waitForDom: (() => void) | null = null;
   /** The encoder's memory (the last pointer position); starts afresh at each keyframe. */
   private codec: CodecState = newCodecState();
+  private readonly rules;
+  /** The last wall: every node and event passes through it (filter.ts). */
+  private readonly filter: PrivacyFilter;
+  /** The pointer is over a hidden area (the replica was told; no position follows). */
+  private pointerHidden = false;
 
   constructor(private readonly opts: StartOptions) {
-    this.presence = new PresenceTracker((tag, payload) => this.custom(tag, payload));
+    this.rules = rules(opts.privacy);
+    this.filter = new PrivacyFilter(this.rules, record.mirror, () => opts.secrets.knownRoots);
+    this.presence = new PresenceTracker((tag, payload) => this.custom(tag, payload), (target) => this.filter.placeOf(target));
   }
 
   get active(): boolean {
@@ -108,7 +117,7 @@ class Session implements AgentSession {
     }
     // Before rrweb's own observer exists: secret inputs are marked first.
     this.opts.secrets.startRecording();
-    const privacy = rrwebPrivacy(this.opts.privacy);
+    const privacy = rrwebPrivacy(this.rules);
     let stop: (() => void) | undefined;
     try {
       stop = record<RrEvent>({
@@ -236,9 +245,9 @@ class Session implements AgentSession {
 
   /** Drops what concerns the widget or no mirrored node at all; labels blocked elements. */
   private keep(e: RrEvent): boolean {
-    // A full snapshot's blocked elements are labelled as it is written (labelAttrs).
-    if (e.type !== EV_INCREMENTAL) return true;
-    const data = e.data as { source: number; id?: number; adds?: { parentId: number; node: SerializedNode }[]; ranges?: { start: number; end: number }[] };
+    // A full snapshot passes the filter as it is written (FrameWriter).
+    if (e.type !== EV_INCREMENTAL) return this.filter.event(e, () => {}) !== null;
+    const data = e.data as { source: number; id?: number; adds?: { parentId: number; node: unknown }[]; ranges?: { start: number; end: number }[] };
     // Inputs, scrolls, clicks… on nodes that were never serialized: the widget's own UI.
     if (typeof data.id === 'number' && data.id === -1) return false;
     const host = this.opts.widgetHost;
@@ -249,9 +258,18 @@ class Session implements AgentSession {
       if (hostId !== -1 && data.adds.some((a) => a.parentId === hostId)) {
         data.adds = data.adds.filter((a) => a.parentId !== hostId);
       }
-      for (const a of data.adds) labelBlocked(a.node);
     }
-    return true;
+    return this.filter.event(e, (over) => this.overHidden(over)) !== null;
+  }
+
+  /** The pointer went over a hidden area (or came back): the replica hears it once, without a position. */
+  private overHidden(over: boolean): void {
+    if (over === this.pointerHidden) return;
+    this.pointerHidden = over;
+    if (!over) return;
+    this.batch.push({ type: EV_CUSTOM, data: { tag: TAG_POINTER, payload: { state: 'hidden' } }, timestamp: Date.now() } as RrEvent);
+    if (this.batchKind === KIND_KEYFRAME) this.queueMacrotask();
+    else this.queueMicrotask();
   }
 
   private queueMicrotask(): void {
@@ -302,7 +320,8 @@ class Session implements AgentSession {
       return;
     }
     this.codec = newCodecState();
-    const writer = new FrameWriter(events, this.codec, labelAttrs);
+    this.filter.beginSnapshot();
+    const writer = new FrameWriter(events, this.codec, this.filter);
     this.writing = writer;
     const slice = () => {
       if (this.writing !== writer || this.stopped) return;
@@ -394,43 +413,6 @@ class Session implements AgentSession {
       // the widget reports it
     }
   }
-}
-
-interface SerializedNode {
-  type: number;
-  attributes?: Record<string, unknown>;
-  childNodes?: SerializedNode[];
-}
-
-const NODE_ELEMENT = 2;
-/** Class the replica styles as a grey box (rrweb's own block class). */
-const BLOCKED_CLASS = 'rr-block';
-
-/**
- * rrweb serializes a blocked element as its tag, its class and its size
- * (rr_width, rr_height) and nothing else; whatever selector blocked it, it
- * gets the class the replica draws as a box, so that the consultant sees
- * where something was left out. Only the serialized copy changes, never the page.
- */
-function labelBlocked(root: SerializedNode | undefined): void {
-  if (!root) return;
-  const stack: SerializedNode[] = [root];
-  while (stack.length) {
-    const n = stack.pop()!;
-    if (n.type === NODE_ELEMENT && n.attributes && 'rr_width' in n.attributes) {
-      n.attributes = labelAttrs(n.attributes);
-      continue; // nothing is inside a blocked element
-    }
-    if (n.childNodes) for (let i = n.childNodes.length - 1; i >= 0; i--) stack.push(n.childNodes[i]);
-  }
-}
-
-/** A blocked element's attributes with the class the replica draws as a box (a copy; the input is kept). */
-function labelAttrs(a: Record<string, unknown>): Record<string, unknown> {
-  if (!('rr_width' in a)) return a;
-  const cls = typeof a.class === 'string' ? a.class : '';
-  if (/(^|\s)rr-block(\s|$)/.test(cls)) return a;
-  return { ...a, class: cls ? `${cls} ${BLOCKED_CLASS}` : BLOCKED_CLASS };
 }
 
 let warned = false;

@@ -59,9 +59,23 @@ export function encodeItems(events: eventWithTime[], state: CodecState): string[
   return events.map((e) => (e.type === EV_FULL_SNAPSHOT ? encodeFrame([e], state).slice(1, -1) : JSON.stringify(encodeEvent(e, state))));
 }
 
+/**
+ * What the agent's privacy filter does to a full snapshot's nodes on the way
+ * out (agent/filter.ts): zones are inherited down the tree from the element
+ * that starts one.
+ */
+export interface SnapshotFilter {
+  /** Whether the element with this id starts a masked zone. */
+  zoneRoot(id: number): boolean;
+  /** An element's attributes as they may leave (a copy if changed; never the input). */
+  attrs(a: Attrs, tag: string, zone: boolean): Attrs;
+  /** A text node's content as it may leave. */
+  text(t: string, zone: boolean): string;
+}
+
 /** A frame body: the JSON text of `events`' compact items. */
-export function encodeFrame(events: eventWithTime[], state: CodecState, fixAttrs?: (a: Attrs) => Attrs): string {
-  const w = new FrameWriter(events, state, fixAttrs);
+export function encodeFrame(events: eventWithTime[], state: CodecState, filter?: SnapshotFilter): string {
+  const w = new FrameWriter(events, state, filter);
   w.step(Infinity);
   return w.result();
 }
@@ -71,19 +85,19 @@ export function encodeFrame(events: eventWithTime[], state: CodecState, fixAttrs
  * writes until the deadline and says whether it is done, so that a snapshot of
  * a large page can be written across several tasks without one long one.
  * No compact tree is built in between: each node is written as it is visited.
- * `fixAttrs` may change an element's attributes on the way (never the input).
+ * `filter` may change nodes on the way (never the input).
  */
 export class FrameWriter {
   private readonly out: string[] = ['['];
   private next = 0;
   /** The snapshot being written: a stack of open nodes. */
-  private stack: { kids: RrNode[] | undefined; i: number; close: string }[] = [];
+  private stack: { kids: RrNode[] | undefined; i: number; close: string; zone: boolean }[] = [];
   private readonly ids = { next: -1 };
 
   constructor(
     private readonly events: eventWithTime[],
     private readonly state: CodecState,
-    private readonly fixAttrs?: (a: Attrs) => Attrs,
+    private readonly filter?: SnapshotFilter,
   ) {}
 
   /** Writes until `deadline` (performance.now()) or the end; true when done. */
@@ -106,7 +120,7 @@ export class FrameWriter {
         const d = e.data as { node: RrNode; initialOffset: unknown };
         this.ids.next = -1;
         this.out.push(`[${ITEM_SNAPSHOT},`);
-        this.open(d.node, `,${JSON.stringify(d.initialOffset)}]`);
+        this.open(d.node, `,${JSON.stringify(d.initialOffset)}]`, false);
       } else {
         this.out.push(JSON.stringify(encodeEvent(e, this.state)));
       }
@@ -127,39 +141,44 @@ export class FrameWriter {
       return;
     }
     if (top.i > 0) this.out.push(',');
-    this.open(top.kids[top.i++], '');
+    this.open(top.kids[top.i++], '', top.zone);
   }
 
-  /** Writes a node's head; its children follow (it goes on the stack). */
-  private open(n: RrNode, after: string): void {
+  /** Writes a node's head; its children follow (it goes on the stack). `zone`: inside a masked zone. */
+  private open(n: RrNode, after: string, zone: boolean): void {
     const out = this.out;
+    const f = this.filter;
     const implied = n.id === this.ids.next;
     this.ids.next = n.id + 1;
     const kids = (n as { childNodes?: RrNode[] }).childNodes;
+    if (n.type === NODE_ELEMENT && f && !zone) zone = f.zoneRoot(n.id);
     if (implied && n.type === NODE_TEXT && plain(n, TEXT_KEYS)) {
-      out.push(JSON.stringify((n as { textContent: string }).textContent), after);
+      const t = (n as { textContent: string }).textContent;
+      out.push(JSON.stringify(f ? f.text(t, zone) : t), after);
       return;
     }
     if (implied && n.type === NODE_ELEMENT && plain(n, ELEMENT_KEYS, 'isSVG')) {
       const el = n as unknown as { tagName: string; attributes: Attrs; isSVG?: boolean };
-      const attrs = this.fixAttrs ? this.fixAttrs(el.attributes) : el.attributes;
+      const attrs = f ? f.attrs(el.attributes, el.tagName, zone) : el.attributes;
       const tag = el.isSVG ? SVG_MARK + el.tagName : el.tagName;
       out.push('[', JSON.stringify(tag), ',', hasKeys(attrs) ? JSON.stringify(attrs) : '0');
       // Children follow a comma each: the element's head is already written.
-      this.stack.push({ kids, i: 0, close: ']' + after });
+      this.stack.push({ kids, i: 0, close: ']' + after, zone });
       if (kids?.length) out.push(',');
       return;
     }
     const obj: Record<string, unknown> = {};
     for (const k in n) if (k !== 'childNodes') obj[k] = n[k];
-    if (n.type === NODE_ELEMENT && this.fixAttrs) obj.attributes = this.fixAttrs(obj.attributes as Attrs);
+    if (f && n.type === NODE_ELEMENT) obj.attributes = f.attrs(obj.attributes as Attrs, obj.tagName as string, zone);
+    // A style sheet's text is layout; any other text is content.
+    if (f && n.type === NODE_TEXT && !obj.isStyle && typeof obj.textContent === 'string') obj.textContent = f.text(obj.textContent, zone);
     const head = JSON.stringify(obj);
     if (!kids) {
       out.push(head, after);
       return;
     }
     out.push(head.slice(0, -1), ',"c":[');
-    this.stack.push({ kids, i: 0, close: ']}' + after });
+    this.stack.push({ kids, i: 0, close: ']}' + after, zone });
   }
 }
 

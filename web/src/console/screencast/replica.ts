@@ -80,6 +80,7 @@ export class Replica {
   private readonly canvas: HTMLElement;
   private readonly cursor: HTMLElement;
   private readonly cursorNote: HTMLElement;
+  private readonly hiddenNote: HTMLElement;
   private readonly presenceEl: HTMLElement;
   private readonly presenceText: HTMLElement;
   private readonly presenceNote: HTMLElement;
@@ -111,6 +112,8 @@ export class Replica {
   private scale = 1;
   private pointer: { x: number; y: number } | null = null;
   private outside = false;
+  /** The pointer is over an area the visitor's page keeps hidden: no position is known. */
+  private overHidden = false;
   private presence: Exclude<Presence, 'reconnecting'> = 'active';
   private clickTimer: ReturnType<typeof setTimeout> | null = null;
   private endedText = '';
@@ -143,10 +146,12 @@ export class Replica {
     this.cursor = h('div', { class: 'sc-cursor', 'data-testid': 'replica-cursor', 'data-state': 'hidden', 'aria-hidden': 'true' },
       h('span', { class: 'sc-cursor-dot' }));
     this.cursorNote = h('div', { class: 'sc-note sc-cursor-note', 'data-testid': 'replica-cursor-outside', hidden: true }, 'Cursor outside the page');
+    this.hiddenNote = h('div', { class: 'sc-note sc-cursor-note', 'data-testid': 'replica-cursor-hidden-area', hidden: true },
+      'Pointer over a hidden area');
     this.presenceNote = h('div', { class: 'sc-note sc-presence-note', hidden: true });
     this.overlay = h('div', { class: 'sc-overlay', 'data-testid': 'replica-status', role: 'status' });
     this.stage = h('div', { class: 'sc-stage' }, this.canvas, this.cursor,
-      h('div', { class: 'sc-notes' }, this.presenceNote, this.cursorNote), this.overlay);
+      h('div', { class: 'sc-notes' }, this.presenceNote, this.cursorNote, this.hiddenNote), this.overlay);
     this.el = h('section', { class: 'sc-replica', 'aria-label': "The visitor's tab, live", 'data-visitor-id': visitorId }, bar, address, this.stage);
 
     this.resizeObserver = new ResizeObserver(() => this.layout());
@@ -331,6 +336,7 @@ export class Replica {
       // A new broadcast (not a navigation or a resync): nothing is known about the pointer yet.
       this.pointer = null;
       this.outside = false;
+      this.overHidden = false;
       this.presence = 'active';
     }
     const t0 = Date.now();
@@ -419,6 +425,7 @@ export class Replica {
       case EV_CUSTOM:
         if (d.tag === 'chatcast/pointer') {
           this.outside = d.payload?.state === 'outside';
+          this.overHidden = d.payload?.state === 'hidden';
           // Where the pointer came to rest (rrweb's throttle may drop the last move).
           if (!this.outside && typeof d.payload?.x === 'number' && typeof d.payload?.y === 'number') {
             this.pointer = { x: d.payload.x, y: d.payload.y };
@@ -431,6 +438,7 @@ export class Replica {
           if (typeof p?.x === 'number' && typeof p?.y === 'number') {
             this.pointer = { x: p.x, y: p.y };
             this.outside = false;
+            this.overHidden = false;
           }
           this.click();
         }
@@ -446,6 +454,7 @@ export class Replica {
             const last = ps[ps.length - 1];
             this.pointer = { x: last.x, y: last.y };
             this.outside = false;
+            this.overHidden = false;
             // The Replayer need not spread them out: the overlay draws the pointer, not it.
             for (const p of ps) p.timeOffset = 0;
             return;
@@ -455,6 +464,7 @@ export class Replica {
               if (typeof d.x === 'number' && typeof d.y === 'number') {
                 this.pointer = { x: d.x, y: d.y };
                 this.outside = false;
+                this.overHidden = false;
               }
               this.click();
             }
@@ -521,9 +531,10 @@ export class Replica {
 
   private drawCursor(): void {
     const live = this.status === 'live';
-    const state = !live || !this.pointer ? 'hidden' : this.outside ? 'outside' : 'visible';
+    const state = !live || !this.pointer || this.overHidden ? 'hidden' : this.outside ? 'outside' : 'visible';
     setAttr(this.cursor, 'data-state', state);
     this.cursorNote.hidden = !(live && this.outside);
+    this.hiddenNote.hidden = !(live && this.overHidden && !this.outside);
     if (state === 'visible' && this.pointer) {
       const ox = Number(this.canvas.dataset.ox ?? 0);
       const oy = Number(this.canvas.dataset.oy ?? 0);
