@@ -391,6 +391,17 @@ pub enum ConsoleOut {
         /// The new state.
         state: ScreencastState,
     },
+    /// Where the replica of a broadcast may load the visitor's site's assets
+    /// from (images, fonts, style sheets): sent in answer to `watch`, before
+    /// its first screen frame. Nothing from elsewhere is fetched.
+    ScreencastAssets {
+        /// Whose broadcast.
+        visitor_id: String,
+        /// The site's allowed origins.
+        origins: Vec<String>,
+        /// The demo site, served by this server under `/demo/`.
+        demo: bool,
+    },
     /// A broadcast was refused, impossible, or stopped by the visitor: show it over the dialog.
     ScreencastNotice {
         /// Whose.

@@ -84,6 +84,12 @@ async fn consent_probe_start_relay_and_visitor_stop() {
     let mut window = app.console_socket(Some(&cookie), None).await;
     window.recv_type("snapshot").await;
     window.send(json!({"t": "watch", "visitor_id": vid})).await;
+    // First where the replica may load the site's assets from (and nowhere else)…
+    let assets = window.recv().await;
+    assert_eq!(assets["t"], "screencast_assets", "{assets}");
+    assert_eq!(assets["origins"], json!([SITE_ORIGIN]));
+    assert_eq!(assets["demo"], false);
+    // …then the frames.
     assert_eq!(window.recv_binary().await.as_ref(), key.as_slice());
     assert_eq!(window.recv_binary().await.as_ref(), d1.as_slice());
     let d2 = encode(KIND_DELTA, 2, br#"[{"type":3,"data":{"source":1},"timestamp":3}]"#);

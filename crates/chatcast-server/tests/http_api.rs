@@ -144,8 +144,26 @@ async fn assets_are_served_and_the_demo_gets_its_key() {
     assert_eq!(console.status(), 200);
     let csp = console.headers()["content-security-policy"].to_str().unwrap();
     assert!(csp.contains("script-src 'self';") && !csp.contains("unsafe-eval"), "{csp}");
-    // The replica may load the sites' images, fonts and styles, from their origins only.
-    assert!(csp.contains(&format!("img-src 'self' data: blob: {SITE_ORIGIN};")), "{csp}");
+    // Not logged in: no site is named (a site's origins are nobody else's business).
+    assert!(csp.contains("img-src 'self' data: blob: ;") && !csp.contains(SITE_ORIGIN), "{csp}");
+    // Logged in, the replica may load the sites' images, fonts and styles, from their origins only.
+    let other = app.state.db.create_site("Other shop", "site_other", &["https://other.example".to_owned()], false).await.unwrap();
+    let admin = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let csp_of = |url: String| {
+        let admin = admin.clone();
+        async move {
+            let res = reqwest::Client::new().get(url).header("Cookie", admin).send().await.unwrap();
+            res.headers()["content-security-policy"].to_str().unwrap().to_owned()
+        }
+    };
+    let main = csp_of(app.url("/console/")).await;
+    assert!(main.contains(SITE_ORIGIN) && main.contains("https://other.example"), "{main}");
+    // The screencast window of one visitor names that visitor's site only.
+    let (_v, vid, _) = app.visitor(None).await;
+    let window = csp_of(app.url(&format!("/console/screencast.html?visitor={vid}"))).await;
+    assert!(window.contains(&format!("img-src 'self' data: blob: {SITE_ORIGIN};")), "{window}");
+    assert!(!window.contains("other.example"), "{window}");
+    let _ = other;
     let demo = reqwest::get(app.url("/demo/")).await.unwrap().text().await.unwrap();
     let key = app.state.db.demo_site().await.unwrap().unwrap().key;
     assert!(demo.contains(&format!("data-site=\"{key}\"")), "the demo page embeds the demo site's key");

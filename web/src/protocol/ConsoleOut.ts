@@ -55,7 +55,19 @@ visitor_id: string,
 /**
  * The new state.
  */
-state: ScreencastState, } | { "t": "screencast_notice", 
+state: ScreencastState, } | { "t": "screencast_assets", 
+/**
+ * Whose broadcast.
+ */
+visitor_id: string, 
+/**
+ * The site's allowed origins.
+ */
+origins: Array<string>, 
+/**
+ * The demo site, served by this server under `/demo/`.
+ */
+demo: boolean, } | { "t": "screencast_notice", 
 /**
  * Whose.
  */

@@ -104,7 +104,7 @@ async fn handle(state: &AppState, user: &User, conn: &mut Connection, msg: Conso
             consent::stop_by_consultant(state, user, &visitor_id).await;
             Ok(())
         }
-        ConsoleIn::Watch { visitor_id } => consent::watch(state, &visitor_id, conn.peer()).map_err(|mut e| {
+        ConsoleIn::Watch { visitor_id } => consent::watch(state, &visitor_id, conn.peer()).await.map_err(|mut e| {
             e.ref_type = Some("watch".into());
             e
         }),

@@ -550,12 +550,21 @@ fn screen_frame(app: &AppState, visitor_id: &str, conn: ConnId, data: Bytes) -> 
 }
 
 /// A console socket wants the frames of a live broadcast.
-pub fn watch(app: &AppState, visitor_id: &str, peer: Peer) -> Result<(), ErrorBody> {
+pub async fn watch(app: &AppState, visitor_id: &str, peer: Peer) -> Result<(), ErrorBody> {
+    let no_broadcast = || ErrorBody::new(ErrorCode::NoBroadcast, format!("no broadcast is live for visitor `{visitor_id}`"));
+    if !matches!(app.broadcasts.phases.lock().unwrap().get(visitor_id), Some(Phase::Active { .. })) {
+        return Err(no_broadcast());
+    }
+    // Where the replica may fetch the site's assets from, before the first frame.
+    let site = app.db.site_of_visitor(visitor_id).await.map_err(crate::chat::internal)?.ok_or_else(no_broadcast)?;
+    peer.send(frame(&ConsoleOut::ScreencastAssets {
+        visitor_id: visitor_id.to_owned(),
+        origins: site.origins,
+        demo: site.is_demo,
+    }));
     {
         let mut phases = app.broadcasts.phases.lock().unwrap();
-        let Some(Phase::Active { idle_since, .. }) = phases.get_mut(visitor_id) else {
-            return Err(ErrorBody::new(ErrorCode::NoBroadcast, format!("no broadcast is live for visitor `{visitor_id}`")));
-        };
+        let Some(Phase::Active { idle_since, .. }) = phases.get_mut(visitor_id) else { return Err(no_broadcast()) };
         *idle_since = None;
     }
     app.relay.watch(visitor_id, peer);

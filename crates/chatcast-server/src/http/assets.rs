@@ -2,7 +2,7 @@
 //! and the demo site. Built from `web/` by `build.rs` (esbuild).
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
@@ -20,9 +20,10 @@ const DEMO_KEY_PLACEHOLDER: &str = "{{CHATCAST_SITE_KEY}}";
 
 /// The console's policy: only our own scripts, only our own server to talk
 /// to. The replica renders the visitor's page in an iframe that inherits this
-/// policy, so its images, fonts and stylesheets may come from the sites' own
-/// origins — and nowhere else, so a hostile page cannot make a consultant's
-/// browser fetch arbitrary addresses. Scripts never run in it.
+/// policy, so its images, fonts and stylesheets may come from the origins
+/// named here — and nowhere else, so a hostile page cannot make a consultant's
+/// browser fetch arbitrary addresses. Scripts never run in it. Which origins
+/// a page names: see [`replica_origins`].
 fn console_csp(site_origins: &[String]) -> String {
     let sites = site_origins.join(" ");
     format!(
@@ -40,10 +41,12 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/agent.js", get(|h: HeaderMap| async move { asset("agent.js", &h, Kind::Widget) }))
         .route("/agent.js.map", get(|h: HeaderMap| async move { asset("agent.js.map", &h, Kind::Widget) }))
         .route("/console", get(|| async { Redirect::permanent("/console/") }))
-        .route("/console/", get(|s: State<AppState>, h: HeaderMap| async move { console(s, "index.html", h).await }))
+        .route("/console/", get(|s: State<AppState>, h: HeaderMap| async move { console(s, "index.html", None, h).await }))
         .route(
             "/console/{*path}",
-            get(|s: State<AppState>, Path(p): Path<String>, h: HeaderMap| async move { console(s, &p, h).await }),
+            get(|s: State<AppState>, Path(p): Path<String>, q: Query<ConsoleQuery>, h: HeaderMap| async move {
+                console(s, &p, q.0.visitor, h).await
+            }),
         )
         .route("/demo", get(|| async { Redirect::permanent("/demo/") }))
         .route("/demo/", get(|s: State<AppState>| demo(s, Path(String::new()))))
@@ -89,26 +92,58 @@ fn asset(path: &str, req: &HeaderMap, kind: Kind) -> Response {
     res
 }
 
-/// A console file; its pages carry a policy naming the sites' origins.
-async fn console(State(state): State<AppState>, path: &str, req: HeaderMap) -> Response {
+/// The query of a console page (`screencast.html?visitor=…`).
+#[derive(serde::Deserialize)]
+struct ConsoleQuery {
+    visitor: Option<String>,
+}
+
+/// A login page names no site: a site's origins are no business of someone who is not logged in.
+/// More origins than this and the main console names none (its panel replica then shows no
+/// external images; the screencast window, scoped to one site, always does).
+const MAX_CONSOLE_ORIGINS: usize = 64;
+
+/// A console file; its pages carry a policy naming the origins of [`replica_origins`].
+async fn console(State(state): State<AppState>, path: &str, visitor: Option<String>, req: HeaderMap) -> Response {
     let path = format!("console/{path}");
     if !path.ends_with(".html") {
         return asset(&path, &req, Kind::Console);
     }
-    // Pages are always sent whole: their policy changes when sites are added.
+    // Pages are always sent whole: their policy depends on who asks.
     let mut res = asset(&path, &HeaderMap::new(), Kind::Console);
     res.headers_mut().remove(header::ETAG);
-    let origins: Vec<String> = match state.db.list_sites().await {
-        Ok(sites) => sites.into_iter().flat_map(|s| s.origins).collect(),
-        Err(e) => {
-            tracing::error!(error = %e, "listing sites for the console policy failed");
-            Vec::new()
-        }
-    };
+    let origins = replica_origins(&state, &path, visitor.as_deref(), &req).await;
     if let Ok(v) = HeaderValue::from_str(&console_csp(&origins)) {
         res.headers_mut().insert(header::CONTENT_SECURITY_POLICY, v);
     }
     res
+}
+
+/// The origins a console page may load a replica's assets from:
+/// - the screencast window of a visitor: that visitor's site's origins only;
+/// - the main console (whose panel shows a replica where popups are blocked):
+///   the sites' origins, up to [`MAX_CONSOLE_ORIGINS`];
+/// - nothing without a valid session.
+async fn replica_origins(state: &AppState, path: &str, visitor: Option<&str>, req: &HeaderMap) -> Vec<String> {
+    let Some(token) = super::auth::session_token(req) else { return Vec::new() };
+    if !matches!(state.sessions.user(&token).await, Ok(Some(_))) {
+        return Vec::new();
+    }
+    let listed = if path == "console/screencast.html" {
+        match visitor {
+            Some(v) => state.db.site_of_visitor(v).await.map(|s| s.map(|s| s.origins).unwrap_or_default()),
+            None => Ok(Vec::new()),
+        }
+    } else {
+        state.db.list_sites().await.map(|sites| sites.into_iter().flat_map(|s| s.origins).collect())
+    };
+    let mut origins = listed.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "listing sites for the console policy failed");
+        Vec::new()
+    });
+    origins.sort();
+    origins.dedup();
+    if origins.len() > MAX_CONSOLE_ORIGINS { Vec::new() } else { origins }
 }
 
 /// The demo site, with the demo site's key written into its pages.

@@ -20,6 +20,7 @@ import { h, setAttr, setText } from '../dom';
 import { safeHref } from '../format';
 import { takeEarlyWatch } from './early';
 import type { WatchFeed } from './feed';
+import { ReplicaSanitizer } from './sanitize';
 import { NOTICE_TEXT, PRESENCE_TEXT, isPresence, type Presence } from './text';
 
 // docs/protocol.md, "Binary frames"
@@ -93,6 +94,8 @@ export class Replica {
   private readonly decoder = new TextDecoder();
   /** The frame decoder's memory since the last keyframe. */
   private codec: CodecState = newCodecState();
+  /** The second wall (sanitize.ts); nothing external loads until the server names the site's origins. */
+  private sanitizer = new ReplicaSanitizer([]);
 
   private current: Live | null = null;
   private incoming: Live | null = null;
@@ -233,6 +236,10 @@ export class Replica {
         if (m.visitor_id !== this.visitorId) return;
         this.onState(m.state);
         break;
+      case 'screencast_assets':
+        if (m.visitor_id !== this.visitorId) return;
+        this.sanitizer = new ReplicaSanitizer(assetPrefixes(m.origins, m.demo));
+        return;
       case 'screencast_notice':
         if (m.visitor_id !== this.visitorId) return;
         this.endedText = NOTICE_TEXT[m.reason]?.text ?? m.detail;
@@ -381,6 +388,7 @@ export class Replica {
 
   private feedEvents(target: Live, events: eventWithTime[]): void {
     for (const e of events) {
+      if (!this.sanitizer.event(e)) continue;
       this.scan(e);
       target.replayer.addEvent(e);
     }
@@ -611,6 +619,20 @@ export class Replica {
       ));
     }
   }
+}
+
+/** URL prefixes the replica may load the site's assets from (the demo site: this server's `/demo/` only). */
+function assetPrefixes(origins: string[], demo: boolean): string[] {
+  const out: string[] = [];
+  for (const o of origins) {
+    try {
+      out.push(new URL(o).origin + '/');
+    } catch {
+      // not an origin: nothing from there
+    }
+  }
+  if (demo) out.push(location.origin + '/demo/');
+  return out;
 }
 
 /**
