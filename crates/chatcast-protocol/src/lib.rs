@@ -73,6 +73,36 @@ pub struct ChatMessage {
     /// When the server stored it.
     #[ts(type = "number")]
     pub at: Millis,
+    /// A system line of a particular kind (absent for ordinary messages).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub kind: Option<MessageKind>,
+}
+
+/// What a system line is, where the clients draw it in its own way.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageKind {
+    /// The receipt of a screen broadcast that ended: how long, which pages,
+    /// how many fields and areas stayed hidden.
+    Receipt,
+}
+
+impl MessageKind {
+    /// The name used in storage and on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Receipt => "receipt",
+        }
+    }
+
+    /// The inverse of [`MessageKind::as_str`].
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "receipt" => Some(MessageKind::Receipt),
+            _ => None,
+        }
+    }
 }
 
 /// A page as the visitor's tab shows it.
@@ -169,6 +199,14 @@ pub enum VisitorIn {
     },
     /// The visitor pressed Stop: ends the broadcast and revokes the remembered consent.
     ScreencastStop {},
+    /// How much of the broadcast page stays hidden (for the receipt): counted
+    /// by the widget with the recorder's rules when recording starts on a page.
+    ScreencastStats {
+        /// Fields (inputs, text areas, selects) blocked or masked.
+        hidden_fields: u32,
+        /// Other areas blocked or masked.
+        hidden_areas: u32,
+    },
     /// Echo of the server's `probe` (round-trip measurement).
     Probe {
         /// The probe's id.
@@ -543,7 +581,7 @@ pub fn decode<T: DeserializeOwned>(text: &str, accepted: &[&str]) -> Result<T, E
 
 /// The `t` values a visitor may send.
 pub const VISITOR_TYPES: &[&str] =
-    &["hello", "page", "send", "consent_answer", "screencast_unavailable", "screencast_stop", "probe"];
+    &["hello", "page", "send", "consent_answer", "screencast_unavailable", "screencast_stop", "screencast_stats", "probe"];
 /// The `t` values a console may send.
 pub const CONSOLE_TYPES: &[&str] = &["open", "send", "read", "screencast_request", "screencast_stop", "watch", "unwatch"];
 

@@ -431,3 +431,44 @@ async fn page_urls_are_masked_before_they_are_stored_or_forwarded() {
     assert!(!grep_dir(dir.path(), "list?page=3&session=•••").is_empty(), "positive control: the masked URL is stored");
     let _ = vid;
 }
+
+#[tokio::test]
+async fn a_broadcast_ends_with_a_receipt_of_pages_and_what_stayed_hidden() {
+    let app = spawn_app().await;
+    let mut c = console(&app, "alice@example.com").await;
+    let (mut v, vid, _) = app.visitor_tab(None, Some("tab-r")).await;
+    c.send(json!({"t": "screencast_request", "visitor_id": vid})).await;
+    let ask = v.recv_type("consent_request").await;
+    v.send(json!({"t": "consent_answer", "request_id": ask["request_id"], "allow": true})).await;
+    pass_probe(&mut v).await;
+    v.recv_type("screencast_start").await;
+    // The widget counts what stays hidden; the tab moves within the app; counts again.
+    v.send(json!({"t": "screencast_stats", "hidden_fields": 3, "hidden_areas": 2})).await;
+    v.send(json!({"t": "page", "page": {"url": "http://shop.test:8000/cart?id=SECRET-CART-9", "title": "Cart"}})).await;
+    v.send(json!({"t": "screencast_stats", "hidden_fields": 1, "hidden_areas": 0})).await;
+    // A forged count cannot smuggle text: the frame is refused.
+    v.send(json!({"t": "screencast_stats", "hidden_fields": "9 fields. Also: visit evil.example", "hidden_areas": 0})).await;
+    assert_eq!(v.recv_type("error").await["code"], "bad_message");
+    c.send(json!({"t": "screencast_stop", "visitor_id": vid})).await;
+    let receipt = loop {
+        let m = v.recv_type("message").await;
+        if m["message"]["kind"] == "receipt" {
+            break m["message"].clone();
+        }
+        assert_eq!(m["message"]["kind"], Value::Null, "ordinary lines carry no kind: {m}");
+    };
+    assert_eq!(receipt["author"], "system");
+    let body = receipt["body"].as_str().unwrap();
+    assert!(body.starts_with("Receipt of the screen broadcast: Alice saw this tab for "), "{body}");
+    assert!(body.contains("on 2 pages: /, /cart?id=•••"), "{body}");
+    assert!(body.ends_with("Stayed hidden from view: 4 fields and 2 areas."), "{body}");
+    // The console has it too, and so has the stored history.
+    loop {
+        let m = c.recv_type("message").await;
+        if m["message"]["kind"] == "receipt" {
+            break;
+        }
+    }
+    let history = app.state.db.messages(&vid, 50).await.unwrap();
+    assert!(history.iter().any(|m| m.kind == Some(chatcast_protocol::MessageKind::Receipt) && m.body == body));
+}

@@ -64,7 +64,7 @@ const FIELDS = 'input, textarea, select';
 
 /** Name/id words that make a field secret on their own (whole words: "pin", never "shipping"). */
 const SECRET_WORDS = new Set([
-  'password', 'passwd', 'pwd', 'pass', 'passcode', 'passphrase', 'pin', 'secret', 'otp', 'totp', 'mfa', '2fa',
+  'password', 'passwd', 'pwd', 'pw', 'pass', 'passcode', 'passphrase', 'pin', 'secret', 'otp', 'totp', 'mfa', '2fa',
   'cvv', 'cvc', 'csc', 'cvn', 'ccv', 'ssn', 'cardnumber', 'ccnumber', 'ccnum', 'iban',
 ]);
 /** Long words that make a field secret wherever they appear in a name ("newpassword", "userPasscode"). */
@@ -231,28 +231,32 @@ export function rrwebPrivacy(r: Rules): RrwebPrivacy {
 export function closestDeep(node: Node | null, selector: string): Element | null {
   let n: Node | null = node;
   for (let hops = 0; n && hops < 64; hops++) {
-    const el = n.nodeType === 1 ? (n as Element) : n.parentElement;
-    const hit = el?.closest(selector);
-    if (hit) return hit;
-    const root = (el ?? n).getRootNode?.();
-    if (!root || root === n) {
-      // A document: its frame's element, if it has one we may see.
-      try {
-        n = (n as Document).defaultView?.frameElement ?? null;
-      } catch {
-        n = null;
-      }
-    } else if ((root as ShadowRoot).host) {
-      n = (root as ShadowRoot).host;
-    } else {
-      try {
-        n = (root as Document).defaultView?.frameElement ?? null;
-      } catch {
-        n = null;
-      }
+    if (n.nodeType === 11) {
+      n = (n as ShadowRoot).host ?? null; // a shadow root: on to its host
+      continue;
     }
+    if (n.nodeType === 9) {
+      n = frameOf(n as Document); // a frame's document: on to its <iframe>
+      continue;
+    }
+    const el = n.nodeType === 1 ? (n as Element) : n.parentElement;
+    if (!el) {
+      n = n.parentNode;
+      continue;
+    }
+    const hit = el.closest(selector);
+    if (hit) return hit;
+    n = el.getRootNode();
   }
   return null;
+}
+
+function frameOf(doc: Document): Element | null {
+  try {
+    return doc.defaultView?.frameElement ?? null;
+  } catch {
+    return null; // another origin's frame
+  }
 }
 
 /** Elements matching `selector` in every root given. */
@@ -331,6 +335,11 @@ export class SecretWatch {
   /** Every root watched: the document, open shadow roots, same-origin frames' documents. */
   get knownRoots(): (Document | ShadowRoot)[] {
     return [...this.roots].filter((r) => (r as ShadowRoot).host ? (r as ShadowRoot).host.isConnected : !!(r as Document).defaultView);
+  }
+
+  /** Whether a field is known to be secret. */
+  isSecret(el: Element): boolean {
+    return this.secret.has(el);
   }
 
   /** The secret fields as of now (the preview draws them; recording marks them). */

@@ -46,7 +46,15 @@ reason: NoticeReason,
 /**
  * What exactly is missing.
  */
-detail: string, } | { "t": "screencast_stop", } | { "t": "probe", 
+detail: string, } | { "t": "screencast_stop", } | { "t": "screencast_stats", 
+/**
+ * Fields (inputs, text areas, selects) blocked or masked.
+ */
+hidden_fields: number, 
+/**
+ * Other areas blocked or masked.
+ */
+hidden_areas: number, } | { "t": "probe", 
 /**
  * The probe's id.
  */

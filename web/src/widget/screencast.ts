@@ -9,12 +9,13 @@
 
 import type { AgentApi, AgentSession } from '../agent/api';
 import { loadAgent } from '../agent/loader';
-import { SecretWatch } from '../agent/privacy';
+import { SecretWatch, rules } from '../agent/privacy';
 import { answerProbe } from '../agent/probe';
 import { checkSupport } from '../agent/support';
 import type { PrivacySettings } from '../protocol/PrivacySettings';
 import type { VisitorOut } from '../protocol/VisitorOut';
 import type { WidgetConfig } from './config';
+import { HiddenPreview, hiddenParts } from './preview';
 import { Store } from './storage';
 import { ScreenUpload } from './upload';
 import type { ChatWidget } from './widget';
@@ -23,6 +24,10 @@ import type { ChatWidget } from './widget';
 const RESUME_WAIT_MS = 8_000;
 /** A `screencast_start` this soon after the visitor's Stop crossed it on the wire: ignored. */
 const STOP_GRACE_MS = 10_000;
+/** Yes and No count only after the question has been on screen this long (no click meant for something else). */
+const CONSENT_ARM_MS = 600;
+/** While recording, what stays hidden is counted again this often (for the receipt). */
+const STATS_EVERY_MS = 10_000;
 
 type ConsentRequest = Extract<VisitorOut, { t: 'consent_request' }>;
 
@@ -47,6 +52,11 @@ export class Screencast {
   private pendingStop = false;
   private stopSentAt = -Infinity;
   private resumeTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The rules the next broadcast records with (from the question, the start, or `welcome`). */
+  private privacy: PrivacySettings | null = null;
+  private readonly preview: HiddenPreview;
+  private statsTimer: ReturnType<typeof setInterval> | null = null;
+  private lastStats = '';
 
   constructor(
     private readonly widget: ChatWidget,
@@ -55,6 +65,7 @@ export class Screencast {
     this.store = new Store('sessionStorage', `chatcast:${config.siteKey}:`);
     // From the first moment: remembers inputs that stop being passwords ("show password").
     this.secrets.startPassive();
+    this.preview = new HiddenPreview(widget.overlayArea, () => hiddenParts(rules(this.privacy ?? widget.privacy), this.secrets));
     widget.onFrame((msg) => this.onFrame(msg));
     widget.onReady(() => this.onReady());
     widget.onConnectionLost(() => this.onConnectionLost());
@@ -123,6 +134,7 @@ export class Screencast {
       this.widget.sendFrame({ t: 'screencast_unavailable', reason: 'unsupported', detail: missing.join(', ') });
       return;
     }
+    this.privacy = req.privacy;
     this.showConsent(req);
     this.widget.openPanel();
     this.widget.announce(`${nameOf(req.consultant_name)} asks to see this tab. Answer in the chat window.`);
@@ -187,8 +199,13 @@ export class Screencast {
         'anything from other tabs, other sites, apps or windows;',
         'your screen or your camera: only a copy of this page is sent, never a picture of your screen.',
       ]),
-      para('You can stop at any moment with the Stop button, which stays on screen while you are being viewed. Your Yes is remembered on this site until you press Stop, so support may look again without asking.'),
+      para(`You can stop at any moment with the Stop button, which stays on screen while you are being viewed. Your Yes is remembered for this tab only — until you press Stop or close the tab, for at most ${hours(req.remember_hours)} — so support may look again without asking; any other tab asks again.`),
     );
+    const show = el('button', 'consent-preview');
+    show.type = 'button';
+    show.setAttribute('data-testid', 'consent-preview');
+    show.textContent = 'Show what stays hidden';
+    show.addEventListener('click', () => this.preview.open(name, show));
     more.addEventListener('click', () => {
       const open = details.hidden;
       details.hidden = !open;
@@ -211,8 +228,38 @@ export class Screencast {
     yes.textContent = 'Yes';
     actions.append(no, yes);
 
-    const answer = (allow: boolean) => {
+    // Only the visitor answers: a click the page's scripts made (untrusted), one
+    // that came before the question could be read, or one on a block the page
+    // covered or made see-through does not count.
+    const shownAt = performance.now();
+    let occluded = false;
+    try {
+      const io = new IntersectionObserver(
+        (entries) => {
+          for (const e of entries) {
+            const visible = (e as IntersectionObserverEntry & { isVisible?: boolean }).isVisible;
+            if (typeof visible === 'boolean') occluded = !visible;
+          }
+        },
+        { threshold: [0, 1], trackVisibility: true, delay: 100 } as IntersectionObserverInit,
+      );
+      io.observe(actions);
+      setTimeout(() => io.disconnect(), 10 * 60_000);
+    } catch {
+      // no visibility tracking here: trusted input and the delay still apply
+    }
+    const answer = (allow: boolean, ev: Event) => {
       if (this.consent?.requestId !== req.request_id) return;
+      if (!ev.isTrusted) {
+        console.warn('[chatcast] ignored a consent answer that was not made by the visitor');
+        return;
+      }
+      if (performance.now() - shownAt < CONSENT_ARM_MS) return; // the buttons were disabled until then
+      if (occluded) {
+        error.textContent = 'The chat window is covered on this page. Make sure you can see it whole, then answer again.';
+        error.hidden = false;
+        return;
+      }
       if (!this.widget.sendFrame({ t: 'consent_answer', request_id: req.request_id, allow })) {
         error.textContent = 'Not connected right now. Please try again in a moment.';
         error.hidden = false;
@@ -221,10 +268,14 @@ export class Screencast {
       if (allow) this.stopSentAt = -Infinity;
       this.hideConsent();
     };
-    no.addEventListener('click', () => answer(false));
-    yes.addEventListener('click', () => answer(true));
+    no.addEventListener('click', (ev) => answer(false, ev));
+    yes.addEventListener('click', (ev) => answer(true, ev));
+    // Not answerable until it could be read: a click meant for the page that
+    // happens to land here as the block appears must not count.
+    no.disabled = yes.disabled = true;
+    setTimeout(() => (no.disabled = yes.disabled = false), CONSENT_ARM_MS);
 
-    block.append(head, more, details, error, actions);
+    block.append(head, more, show, details, error, actions);
     this.widget.noticeArea.append(block);
 
     // The server says `consent_closed` when the request lapses; this is the fallback.
@@ -239,6 +290,7 @@ export class Screencast {
 
   private hideConsent(): void {
     if (!this.consent) return;
+    if (!this.indicator) this.preview.close();
     clearTimeout(this.consent.timer);
     this.consent.el.remove();
     this.consent = null;
@@ -251,6 +303,7 @@ export class Screencast {
   }
 
   private onStart(privacy: PrivacySettings, consultantName: string, screenToken: string): void {
+    this.privacy = privacy;
     this.hideConsent();
     if (performance.now() - this.stopSentAt < STOP_GRACE_MS) return; // crossed our Stop on the wire
     this.clearResumeTimer();
@@ -282,6 +335,7 @@ export class Screencast {
           fail(detail);
         },
       });
+      this.startStats();
     };
     const url = new URL(this.config.screenUrl);
     url.search = '?token=' + encodeURIComponent(screenToken);
@@ -311,8 +365,31 @@ export class Screencast {
     );
   }
 
+  /** Counts what stays hidden on this page for the receipt, now and now and then while recording. */
+  private startStats(): void {
+    this.lastStats = '';
+    const count = () => {
+      if (!this.session) return;
+      try {
+        const p = hiddenParts(rules(this.privacy), this.secrets);
+        const key = `${p.fields}/${p.areas}`;
+        if (key !== this.lastStats && this.widget.sendFrame({ t: 'screencast_stats', hidden_fields: p.fields, hidden_areas: p.areas })) {
+          this.lastStats = key;
+        }
+      } catch {
+        // the receipt says less; nothing else depends on it
+      }
+    };
+    if (this.statsTimer) clearInterval(this.statsTimer);
+    // After the first snapshot's task, not in it.
+    setTimeout(count, 300);
+    this.statsTimer = setInterval(count, STATS_EVERY_MS);
+  }
+
   /** Stops the recorder now: nothing more leaves the page. */
   private stopRecording(): void {
+    if (this.statsTimer) clearInterval(this.statsTimer);
+    this.statsTimer = null;
     this.startToken++;
     const s = this.session;
     this.session = null;
@@ -360,13 +437,20 @@ export class Screencast {
       ev.preventDefault();
       this.visitorStop();
     });
-    pill.append(dot, text, stop);
+    const what = el('button', 'viewing-what');
+    what.type = 'button';
+    what.setAttribute('data-testid', 'consent-preview');
+    what.textContent = 'What is hidden?';
+    what.title = `Show on this page what ${name} does not see`;
+    what.addEventListener('click', () => (this.preview.isOpen ? this.preview.close() : this.preview.open(name, what)));
+    pill.append(dot, text, what, stop);
     this.widget.cornerArea.append(pill);
     this.indicator = pill;
   }
 
   private hideIndicator(): void {
     this.clearResumeTimer();
+    this.preview.close();
     this.store.remove('viewing');
     this.indicator?.remove();
     this.indicator = null;
@@ -430,4 +514,10 @@ function iconEye(): SVGSVGElement {
   circle.setAttribute('r', '3');
   svg.append(path, circle);
   return svg;
+}
+
+function hours(h: number): string {
+  if (!Number.isFinite(h) || h <= 0) return '24 hours';
+  if (h % 24 === 0 && h >= 48) return `${h / 24} days`;
+  return h === 1 ? '1 hour' : `${h} hours`;
 }

@@ -221,6 +221,10 @@ button { font: inherit; color: inherit; cursor: pointer; }
   background: #eceef2; color: var(--cc-muted); font-size: 12px; text-align: center;
 }
 .msg[data-author="system"]::after { display: none; }
+.msg[data-kind="receipt"] .bubble {
+  border-radius: 10px; padding: 8px 12px; text-align: left; line-height: 1.45;
+  background: #f1f5f9; border: 1px solid #dbe2ea; color: var(--cc-text);
+}
 
 /* ---- composer -------------------------------------------------------- */
 .composer { flex: none; border-top: 1px solid var(--cc-line); background: var(--cc-bg); padding: 10px 10px 8px 14px; }
@@ -291,6 +295,7 @@ button { font: inherit; color: inherit; cursor: pointer; }
 .consent-no:hover { background: #f5f5f4; }
 .consent-yes { border: 0; background: var(--cc-accent); color: var(--cc-on-accent); }
 .consent-yes:hover { background: var(--cc-accent-strong); }
+.consent-actions button:disabled { opacity: .55; cursor: default; }
 .consent-actions button:focus-visible { outline: 3px solid color-mix(in srgb, var(--cc-accent) 40%, white); outline-offset: 2px; }
 
 /* ---- screen broadcast: "being viewed" pill beside the launcher ---------- */
@@ -318,9 +323,53 @@ button { font: inherit; color: inherit; cursor: pointer; }
 @media (max-width: 480px) {
   .root[data-open="true"] .corner { position: fixed; top: 76px; right: 12px; bottom: auto; }
 }
+.viewing-what {
+  flex: none; height: 28px; padding: 0 8px; margin: 0; border: 0; border-radius: 14px;
+  background: transparent; color: #cbd5e1; font-size: 12.5px; text-decoration: underline;
+}
+.viewing-what:hover { color: #fff; }
+.viewing-what:focus-visible { outline: 2px solid #93c5fd; outline-offset: 1px; }
 @media (prefers-reduced-motion: reduce) {
   .viewing, .viewing-dot { animation: none; }
 }
+
+/* ---- "what stays hidden": drawn over the visitor's own page ------------ */
+.overlay:empty { display: none; }
+.hp { position: fixed; inset: 0; pointer-events: none; z-index: 1; }
+.hp-boxes { position: absolute; inset: 0; overflow: hidden; }
+.hp-box { position: absolute; box-sizing: border-box; border-radius: 3px; }
+.hp-blocked {
+  background: repeating-linear-gradient(135deg, rgba(100, 116, 139, .78) 0 8px, rgba(71, 85, 105, .78) 8px 16px);
+  outline: 2px solid #334155;
+}
+.hp-masked {
+  background: rgba(245, 158, 11, .12); border: 2px dotted #b45309;
+  color: #92400e; font: 600 12px/1 system-ui, sans-serif; display: flex; align-items: center; padding: 0 6px; overflow: hidden;
+}
+.hp-bar {
+  position: absolute; left: 50%; top: 12px; transform: translateX(-50%);
+  display: flex; align-items: center; gap: 12px; max-width: min(720px, calc(100vw - 24px));
+  padding: 10px 10px 10px 16px; border-radius: 12px; pointer-events: auto;
+  background: #1f2430; color: #fff; box-shadow: 0 10px 30px rgba(17, 24, 39, .35);
+}
+.hp-text { margin: 0; font-size: 13px; line-height: 1.4; display: flex; flex-wrap: wrap; gap: 4px 10px; align-items: center; }
+.hp-text strong { font-weight: 650; }
+.hp-legend { display: inline-flex; gap: 10px; }
+.hp-key { display: inline-flex; align-items: center; gap: 5px; color: #cbd5e1; }
+.hp-key::before { content: ""; width: 14px; height: 10px; border-radius: 2px; }
+.hp-key-blocked::before { background: #64748b; outline: 1px solid #94a3b8; }
+.hp-key-masked::before { border: 2px dotted #f59e0b; }
+.hp-count { color: #e2e8f0; }
+.hp-close {
+  flex: none; height: 30px; padding: 0 14px; border: 0; border-radius: 15px;
+  background: #fff; color: #1f2430; font-weight: 650; font-size: 13px;
+}
+.hp-close:focus-visible { outline: 3px solid #93c5fd; outline-offset: 2px; }
+.consent-preview {
+  margin: 6px 0 0 40px; padding: 0; border: 0; background: none;
+  color: #92400e; font-size: 13px; text-decoration: underline; cursor: pointer;
+}
+.consent-preview:focus-visible { outline: 2px solid #f59e0b; outline-offset: 2px; border-radius: 2px; }
 
 /* ---- small screens: the panel takes the whole screen ----------------- */
 @media (max-width: 480px) {

@@ -2,6 +2,7 @@
 // launcher button and the chat panel. It only draws; widget.ts decides.
 
 import type { Author } from '../protocol/Author';
+import type { MessageKind } from '../protocol/MessageKind';
 import { CSS, HOST_STYLE } from './styles';
 import { iconChat, iconClose, iconMinimize, iconSend } from './icons';
 
@@ -23,6 +24,8 @@ export interface ViewItem {
   /** Own messages only. */
   state: 'pending' | 'sent' | 'failed' | null;
   error?: string;
+  /** A system line of a particular kind (a broadcast's receipt). */
+  kind?: MessageKind | null;
 }
 
 export interface UiHandlers {
@@ -46,6 +49,8 @@ export class WidgetUI {
   readonly notices: HTMLDivElement;
   /** A place beside the launcher, shown whether the panel is open or not (e.g. "being viewed"). */
   readonly corner: HTMLDivElement;
+  /** A layer over the whole page (the "what stays hidden" preview). */
+  readonly overlay: HTMLDivElement;
   private readonly root: HTMLDivElement;
   private readonly panel: HTMLElement;
   private readonly launcher: HTMLButtonElement;
@@ -226,7 +231,8 @@ export class WidgetUI {
 
     this.corner = el('div', 'corner');
 
-    this.root.append(this.panel, this.teaser, this.corner, this.launcher, this.announcer);
+    this.overlay = el('div', 'overlay');
+    this.root.append(this.overlay, this.panel, this.teaser, this.corner, this.launcher, this.announcer);
     this.updateLauncherLabel();
 
     // Behaviour -------------------------------------------------------------
@@ -385,10 +391,13 @@ export class WidgetUI {
   }
 
   private fill(node: HTMLElement, item: ViewItem): void {
-    const sig = JSON.stringify([item.author, item.authorName, item.body, item.state, item.error, item.at]);
+    const sig = JSON.stringify([item.author, item.authorName, item.body, item.state, item.error, item.at, item.kind]);
     if (node.dataset.sig === sig) return;
     node.dataset.sig = sig;
-    node.setAttribute('data-testid', 'widget-message');
+    // A broadcast's receipt is a line of its own kind (SPEC §8 `broadcast-receipt`).
+    node.setAttribute('data-testid', item.kind === 'receipt' ? 'broadcast-receipt' : 'widget-message');
+    if (item.kind) node.dataset.kind = item.kind;
+    else delete node.dataset.kind;
     node.setAttribute('data-author', item.author);
     if (item.state) node.setAttribute('data-state', item.state);
     else node.removeAttribute('data-state');

@@ -159,6 +159,11 @@ export class ChatWidget {
     this.ui.announce(text);
   }
 
+  /** A place over the whole page, inside the widget's shadow root (the "what stays hidden" preview). */
+  get overlayArea(): HTMLElement {
+    return this.ui.overlay;
+  }
+
   /** The widget's host element (not part of the page: never mirror it). */
   get hostElement(): HTMLElement {
     return this.ui.host;
@@ -396,6 +401,7 @@ export class ChatWidget {
       body: m.body,
       at: m.at,
       state: m.author === 'visitor' ? 'sent' : null,
+      kind: m.kind ?? null,
     }));
     const unstored: ViewItem[] = [];
     for (const f of this.failed) {

@@ -81,6 +81,7 @@ async fn handle(state: &AppState, user: &User, conn: &mut Connection, msg: Conso
                     client_id: Some(&client_id),
                     body,
                     at: crate::now_ms(),
+                    kind: None,
                 })
                 .await
                 .map_err(internal)?;

@@ -57,6 +57,9 @@ pub async fn run(state: AppState, site: Site, mut conn: Connection) {
                 consent::unavailable(&state, &visitor_id, conn_id, detail).await;
             }
             VisitorIn::ScreencastStop {} => consent::stop_by_visitor(&state, &visitor_id).await,
+            VisitorIn::ScreencastStats { hidden_fields, hidden_areas } => {
+                consent::hidden_counted(&state, &visitor_id, conn_id, hidden_fields, hidden_areas);
+            }
             VisitorIn::Probe { id } => consent::probe_echo(&state, &visitor_id, conn_id, &id),
             VisitorIn::Hello { .. } => {
                 let mut e = ErrorBody::new(ErrorCode::BadMessage, "`hello` was already received on this socket");
@@ -65,6 +68,7 @@ pub async fn run(state: AppState, site: Site, mut conn: Connection) {
             }
             VisitorIn::Page { page } => {
                 let page = clean_page(page, &site.privacy.keep_url_params);
+                consent::page_moved(&state, &visitor_id, conn_id, &page.url);
                 if let Err(e) = state.db.touch_visitor(&visitor_id, &page, crate::now_ms()).await {
                     conn.send_error(internal(e), None).await;
                 }
@@ -94,6 +98,7 @@ pub async fn run(state: AppState, site: Site, mut conn: Connection) {
                         client_id: Some(&client_id),
                         body,
                         at: crate::now_ms(),
+                        kind: None,
                     })
                     .await;
                 match stored {

@@ -7,6 +7,7 @@
 //! decides which tab may send them (through the screen socket it was given a
 //! token for, see [`screen`]) and who may watch.
 
+mod receipt;
 pub mod screen;
 
 use std::collections::HashMap;
@@ -14,13 +15,14 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use chatcast_protocol::{Author, ConsoleOut, ErrorBody, ErrorCode, NoticeReason, ScreencastState, VisitorOut};
+use chatcast_protocol::{Author, ConsoleOut, ErrorBody, ErrorCode, MessageKind, NoticeReason, ScreencastState, VisitorOut};
 
 use crate::app::AppState;
 use crate::chat::frame;
 use crate::relay::Published;
 use crate::storage::{NewMessage, User};
 use crate::transport::{ConnId, Peer};
+use receipt::Receipt;
 
 /// Timing and thresholds of broadcasts (from the settings).
 #[derive(Clone, Copy, Debug)]
@@ -65,6 +67,7 @@ enum Phase {
         by: Consultant,
         idle_since: Option<Instant>,
         screen: Option<ScreenLink>,
+        receipt: Receipt,
     },
 }
 
@@ -151,7 +154,13 @@ async fn record(app: &AppState, visitor_id: &str, by: Option<&Consultant>, event
     if let Err(e) = app.db.audit(visitor_id, by.map(|c| c.id), by.map(|c| c.name.as_str()), event, detail, now).await {
         tracing::error!(error = %e, "audit write failed");
     }
-    let Some(body) = line else { return };
+    if let Some(body) = line {
+        system_line(app, visitor_id, &body, None, now).await;
+    }
+}
+
+/// Stores a system line in the dialog and sends it to both sides.
+async fn system_line(app: &AppState, visitor_id: &str, body: &str, kind: Option<MessageKind>, now: i64) {
     let stored = app
         .db
         .insert_message(NewMessage {
@@ -160,8 +169,9 @@ async fn record(app: &AppState, visitor_id: &str, by: Option<&Consultant>, event
             user_id: None,
             author_name: None,
             client_id: None,
-            body: &body,
+            body,
             at: now,
+            kind,
         })
         .await;
     match stored {
@@ -360,9 +370,10 @@ async fn go_live(app: &AppState, visitor_id: &str, tab: ConnId, tab_id: Option<S
     let detail = format!("{detail}; {}", tab_label(app, visitor_id, tab, tab_id.as_deref()));
     let link = ScreenLink::new(tab);
     let start = start_frame(app, visitor_id, &by.name, &link.token).await;
+    let receipt = Receipt::new(crate::now_ms(), app.hub.tab_page(visitor_id, tab).map(|p| p.url));
     app.broadcasts.phases.lock().unwrap().insert(
         visitor_id.to_owned(),
-        Phase::Active { tab: Some(tab), tab_id, by: by.clone(), idle_since: Some(Instant::now()), screen: Some(link) },
+        Phase::Active { tab: Some(tab), tab_id, by: by.clone(), idle_since: Some(Instant::now()), screen: Some(link), receipt },
     );
     if let Some(start) = start {
         app.hub.to_tab(visitor_id, tab, &start);
@@ -412,6 +423,7 @@ pub async fn unavailable(app: &AppState, visitor_id: &str, tab: ConnId, detail: 
     phase.close_screen("the recorder stopped: screen broadcast is not possible on this page");
     app.relay.clear(visitor_id);
     fail(app, visitor_id, Some(&by), NoticeReason::Unsupported, detail).await;
+    write_receipt(app, visitor_id, &phase).await;
 }
 
 /// Stop from the console.
@@ -422,10 +434,11 @@ pub async fn stop_by_consultant(app: &AppState, user: &User, visitor_id: &str) {
     if let Phase::Pending { request_id, .. } = &phase {
         app.hub.to_visitor(visitor_id, &frame(&VisitorOut::ConsentClosed { request_id: request_id.clone() }), None);
     }
-    end(app, visitor_id, phase, "stopped_by_consultant").await;
+    end(app, visitor_id, &phase, "stopped_by_consultant").await;
     let by = Consultant { id: user.id, name: user.name.clone() };
     record(app, visitor_id, Some(&by), "stopped", "by the consultant", Some(format!("{} stopped the screen broadcast", by.name)))
         .await;
+    write_receipt(app, visitor_id, &phase).await;
 }
 
 /// Stop from the visitor: ends the broadcast and revokes the remembered consent.
@@ -435,18 +448,22 @@ pub async fn stop_by_visitor(app: &AppState, visitor_id: &str) {
     }
     let phase = app.broadcasts.phases.lock().unwrap().remove(visitor_id);
     let by = phase.as_ref().map(|p| p.by().clone());
-    if let Some(phase) = phase {
+    if let Some(phase) = &phase {
         end(app, visitor_id, phase, "stopped_by_visitor").await;
     }
     record(app, visitor_id, by.as_ref(), "consent_revoked", "the visitor pressed Stop", None).await;
     fail(app, visitor_id, by.as_ref(), NoticeReason::StoppedByVisitor, "the visitor pressed Stop".into()).await;
+    if let Some(phase) = &phase {
+        write_receipt(app, visitor_id, phase).await;
+    }
 }
 
-/// Tells the recording tab to stop and forgets the cached frames.
-async fn end(app: &AppState, visitor_id: &str, phase: Phase, reason: &str) {
+/// Tells the recording tab to stop and forgets the cached frames (the caller
+/// writes its line, then the receipt).
+async fn end(app: &AppState, visitor_id: &str, phase: &Phase, reason: &str) {
     phase.close_screen("the screen broadcast ended");
     let stop = frame(&VisitorOut::ScreencastStop { reason: reason.to_owned() });
-    match phase {
+    match *phase {
         Phase::Active { tab: Some(tab), .. } | Phase::Probing { tab, .. } => app.hub.to_tab(visitor_id, tab, &stop),
         // A tab between pages may still come back recording: tell every tab.
         Phase::Active { tab: None, .. } => app.hub.to_visitor(visitor_id, &stop, None),
@@ -463,8 +480,11 @@ pub async fn tab_joined(app: &AppState, visitor_id: &str, tab: ConnId, tab_id: O
         let mut phases = app.broadcasts.phases.lock().unwrap();
         match phases.get_mut(visitor_id) {
             // The new page may say hello before the old page's socket has closed.
-            Some(Phase::Active { tab: t, tab_id: Some(want), by, screen, .. }) if tab_id == Some(want.as_str()) => {
+            Some(Phase::Active { tab: t, tab_id: Some(want), by, screen, receipt, .. }) if tab_id == Some(want.as_str()) => {
                 *t = Some(tab);
+                if let Some(page) = app.hub.tab_page(visitor_id, tab) {
+                    receipt.page(page.url);
+                }
                 if let Some(old) = screen.take() {
                     old.close("the tab moved to another page");
                 }
@@ -515,7 +535,8 @@ pub async fn tab_left(app: &AppState, visitor_id: &str, tab: ConnId) {
     tokio::spawn(async move {
         tokio::time::sleep(app.policy.idle_grace).await;
         let gone = app.broadcasts.take_if(&visitor_id, |p| matches!(p, Phase::Active { tab: None, .. }));
-        if let Some(Phase::Active { by, .. }) = gone {
+        if let Some(phase @ Phase::Active { .. }) = gone {
+            let by = phase.by().clone();
             app.relay.clear(&visitor_id);
             let secs = app.policy.idle_grace.as_secs();
             fail(
@@ -526,6 +547,7 @@ pub async fn tab_left(app: &AppState, visitor_id: &str, tab: ConnId) {
                 format!("the visitor's tab did not come back within {secs} s"),
             )
             .await;
+            write_receipt(&app, &visitor_id, &phase).await;
         }
     });
 }
@@ -593,7 +615,7 @@ fn watch_for_idle(app: &AppState, visitor_id: &str) {
             .take_if(&visitor_id, |p| matches!(p, Phase::Active { idle_since: Some(t), .. } if t.elapsed() >= grace));
         if let Some(phase) = idle {
             let by = phase.by().clone();
-            end(&app, &visitor_id, phase, "no_viewers").await;
+            end(&app, &visitor_id, &phase, "no_viewers").await;
             record(
                 &app,
                 &visitor_id,
@@ -603,6 +625,33 @@ fn watch_for_idle(app: &AppState, visitor_id: &str) {
                 Some("Screen broadcast stopped: nobody was watching".into()),
             )
             .await;
+            write_receipt(&app, &visitor_id, &phase).await;
         }
     });
+}
+
+/// The broadcasting tab moved to another page without a reload (a single-page-app route).
+pub fn page_moved(app: &AppState, visitor_id: &str, tab: ConnId, url: &str) {
+    if let Some(Phase::Active { tab: Some(t), receipt, .. }) = app.broadcasts.phases.lock().unwrap().get_mut(visitor_id)
+        && *t == tab
+    {
+        receipt.page(url.to_owned());
+    }
+}
+
+/// The broadcasting tab counted what stays hidden on its page.
+pub fn hidden_counted(app: &AppState, visitor_id: &str, tab: ConnId, fields: u32, areas: u32) {
+    if let Some(Phase::Active { tab: Some(t), receipt, .. }) = app.broadcasts.phases.lock().unwrap().get_mut(visitor_id)
+        && *t == tab
+    {
+        receipt.hidden(fields, areas);
+    }
+}
+
+/// A live broadcast ended: its receipt goes into the dialog.
+async fn write_receipt(app: &AppState, visitor_id: &str, phase: &Phase) {
+    if let Phase::Active { by, receipt, .. } = phase {
+        let now = crate::now_ms();
+        system_line(app, visitor_id, &receipt.text(&by.name, now), Some(MessageKind::Receipt), now).await;
+    }
 }

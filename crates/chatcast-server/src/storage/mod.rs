@@ -126,6 +126,8 @@ pub struct NewMessage<'a> {
     pub body: &'a str,
     /// When.
     pub at: i64,
+    /// A system line's kind, if it has one.
+    pub kind: Option<chatcast_protocol::MessageKind>,
 }
 
 /// A recent dialog for the console's list.

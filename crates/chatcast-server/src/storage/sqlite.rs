@@ -5,7 +5,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chatcast_protocol::{Author, ChatMessage, PageInfo, PrivacySettings, Unread};
+use chatcast_protocol::{Author, ChatMessage, MessageKind, PageInfo, PrivacySettings, Unread};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
@@ -60,7 +60,12 @@ fn message_from(row: &SqliteRow) -> Result<ChatMessage> {
         author_name: row.try_get("author_name")?,
         body: row.try_get("body")?,
         at: row.try_get("created_at")?,
+        kind: kind_from(row.try_get("kind")?)?,
     })
+}
+
+fn kind_from(kind: Option<String>) -> Result<Option<MessageKind>> {
+    kind.map(|k| MessageKind::parse(&k).ok_or_else(|| StorageError::Invalid(format!("message kind `{k}`")))).transpose()
 }
 
 fn visitor_from(row: &SqliteRow) -> Result<Visitor> {
@@ -383,9 +388,9 @@ impl Database for Sqlite {
 
     async fn insert_message(&self, m: NewMessage<'_>) -> Result<(ChatMessage, bool)> {
         let inserted = sqlx::query(
-            "INSERT OR IGNORE INTO messages (visitor_id, author, user_id, author_name, client_id, body, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?)
-             RETURNING id, visitor_id, author, author_name, client_id, body, created_at",
+            "INSERT OR IGNORE INTO messages (visitor_id, author, user_id, author_name, client_id, body, created_at, kind)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+             RETURNING id, visitor_id, author, author_name, client_id, body, created_at, kind",
         )
         .bind(m.visitor_id)
         .bind(m.author.as_str())
@@ -394,6 +399,7 @@ impl Database for Sqlite {
         .bind(m.client_id)
         .bind(m.body)
         .bind(m.at)
+        .bind(m.kind.map(|k| k.as_str()))
         .fetch_optional(&self.pool)
         .await?;
         if let Some(row) = inserted {
@@ -401,7 +407,7 @@ impl Database for Sqlite {
         }
         // Ignored: the same client id was stored before. Answer with that message.
         let row = sqlx::query(
-            "SELECT id, visitor_id, author, author_name, client_id, body, created_at FROM messages
+            "SELECT id, visitor_id, author, author_name, client_id, body, created_at, kind FROM messages
              WHERE visitor_id = ? AND author = ? AND client_id = ?",
         )
         .bind(m.visitor_id)
@@ -414,7 +420,7 @@ impl Database for Sqlite {
 
     async fn messages(&self, visitor_id: &str, limit: i64) -> Result<Vec<ChatMessage>> {
         let rows = sqlx::query(
-            "SELECT * FROM (SELECT id, visitor_id, author, author_name, client_id, body, created_at
+            "SELECT * FROM (SELECT id, visitor_id, author, author_name, client_id, body, created_at, kind
              FROM messages WHERE visitor_id = ? ORDER BY id DESC LIMIT ?) ORDER BY id",
         )
         .bind(visitor_id)
@@ -427,7 +433,7 @@ impl Database for Sqlite {
     async fn recent_dialogs(&self, limit: i64) -> Result<Vec<RecentDialog>> {
         let rows = sqlx::query(
             "SELECT v.id, v.site_id, v.last_seen, v.page_url, v.page_title, s.name AS site_name,
-                    m.id AS m_id, m.author, m.author_name, m.client_id, m.body, m.created_at
+                    m.id AS m_id, m.author, m.author_name, m.client_id, m.body, m.created_at, m.kind
              FROM (SELECT visitor_id, MAX(id) AS last_id FROM messages GROUP BY visitor_id
                    ORDER BY last_id DESC LIMIT ?) lm
              JOIN messages m ON m.id = lm.last_id
@@ -450,6 +456,7 @@ impl Database for Sqlite {
                     author_name: row.try_get("author_name")?,
                     body: row.try_get("body")?,
                     at: row.try_get("created_at")?,
+                    kind: kind_from(row.try_get("kind")?)?,
                 };
                 Ok(RecentDialog { visitor, site_name: row.try_get("site_name")?, last_message })
             })

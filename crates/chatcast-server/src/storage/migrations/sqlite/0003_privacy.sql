@@ -14,3 +14,6 @@ CREATE TABLE consents (
     revoked_at INTEGER,
     PRIMARY KEY (visitor_id, tab_id)
 );
+
+-- A system line of a particular kind ('receipt': the end of a screen broadcast); NULL for ordinary messages.
+ALTER TABLE messages ADD COLUMN kind TEXT;
