@@ -6,7 +6,10 @@ import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startServer, startSite, addSite, launchBrowser, consoleLogin, removeDir, shot } from './harness.mjs';
+import {
+  startServer, startSite, addSite, launchBrowser, consoleLogin, removeDir, shot,
+  waitFor, buttonState, pressScreencast, viewHost, grant, replicaText, notice,
+} from './harness.mjs';
 
 const SECRETS = {
   password: 'Pw-Secret-9931',
@@ -95,76 +98,6 @@ async function consultantWithDialog(srv = server) {
   await item.first().click();
   await consultant.getByTestId('dialog').waitFor();
   return consultant;
-}
-
-async function waitFor(cond, what, timeout = 10_000) {
-  const end = Date.now() + timeout;
-  while (Date.now() < end) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for: ${what}`);
-}
-
-async function buttonState(consultant) {
-  return consultant.getByTestId('screencast-button').getAttribute('data-state');
-}
-
-/** Presses the screencast button. */
-async function pressScreencast(consultant) {
-  await consultant.getByTestId('screencast-button').click();
-}
-
-/**
- * Where the screencast view opened: its popup window, or the console page
- * itself when it is shown as a panel.
- */
-async function viewHost(consultant) {
-  const ctx = consultant.context();
-  for (let attempt = 0; ; attempt++) {
-    let host = null;
-    await waitFor(async () => {
-      host = ctx.pages().find((p) => !p.isClosed() && p.url().includes('screencast')) ?? null;
-      if (!host && (await consultant.getByTestId('screencast-view').isVisible())) host = consultant;
-      return host !== null;
-    }, 'the screencast view to open', 30_000).catch(async (e) => {
-      const state = await buttonState(consultant).catch(() => '?');
-      throw new Error(`${e.message} (button ${state}; pages: ${ctx.pages().map((p) => p.url()).join(', ')})`);
-    });
-    try {
-      await host.getByTestId('screencast-view').waitFor();
-      await host.getByTestId('replica-frame').waitFor();
-      return host;
-    } catch (e) {
-      // A window from before a Stop was still closing: look again.
-      if (attempt > 2 || !host.isClosed()) throw e;
-    }
-  }
-}
-
-/** Grants a fresh request: press, Yes in the widget, wait for the replica. */
-async function grant(consultant, visitor) {
-  await pressScreencast(consultant);
-  await visitor.getByTestId('consent-block').waitFor();
-  await visitor.getByTestId('consent-yes').click();
-  const host = await viewHost(consultant);
-  await replicaText(host, '#headline', 'Shop front');
-  return host;
-}
-
-/** Waits for an element of the replica to have a text. */
-async function replicaText(host, selector, text, timeout = 10_000) {
-  const frame = host.frameLocator('[data-testid="replica-frame"]');
-  await waitFor(async () => {
-    const t = await frame.locator(selector).first().textContent({ timeout: 200 }).catch(() => null);
-    return t !== null && t.includes(text);
-  }, `replica ${selector} to show "${text}"`, timeout);
-}
-
-async function notice(consultant, reason) {
-  const n = consultant.locator(`[data-testid="screencast-notice"][data-reason="${reason}"]`);
-  await n.waitFor({ timeout: 20_000 });
-  return n;
 }
 
 async function closeAll(...things) {

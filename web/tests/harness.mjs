@@ -58,14 +58,18 @@ export function removeDir(dir) {
 
 /**
  * A website on another origin that embeds the widget. `pages` maps a path to
- * its HTML body (or to {body, csp}: a Content-Security-Policy to serve it
- * with); the script tag is added to every page. Set `site.key` once the site
- * exists (its origin is only known after this starts).
+ * its HTML body, or to {body, csp?, noWidget?, lateWidget?}: a
+ * Content-Security-Policy to serve it with; no widget at all (a frame's
+ * inner page); the widget added by a script after `lateWidget` ms, as a tag
+ * manager does. The script tag is added to every other page. Set `site.key`
+ * once the site exists (its origin is only known after this starts).
+ * `site.requests` lists every path asked for.
  */
 export async function startSite(serverUrl, pages) {
-  const site = { key: '', origin: '', close: null };
+  const site = { key: '', origin: '', close: null, requests: [] };
   const srv = createServer((req, res) => {
     const path = new URL(req.url, 'http://x').pathname;
+    site.requests.push(req.url);
     const page = pages[path];
     if (page === undefined) {
       res.writeHead(404).end('not found');
@@ -75,9 +79,15 @@ export async function startSite(serverUrl, pages) {
     const headers = { 'content-type': 'text/html; charset=utf-8' };
     if (page.csp) headers['content-security-policy'] = page.csp;
     res.writeHead(200, headers);
+    const widget = page.noWidget
+      ? ''
+      : page.lateWidget
+        ? `<script>setTimeout(() => { const s = document.createElement('script'); s.src = ${JSON.stringify(`${serverUrl}/widget.js`)};
+s.dataset.site = ${JSON.stringify(site.key)}; document.body.appendChild(s); }, ${Number(page.lateWidget)});</script>`
+        : `<script src="${serverUrl}/widget.js" data-site="${site.key}" async></script>`;
     res.end(`<!doctype html><html><head><meta charset="utf-8"><title>${path}</title>
 <style>body{font:16px sans-serif;margin:0;padding:24px}</style></head><body>${body}
-<script src="${serverUrl}/widget.js" data-site="${site.key}" async></script></body></html>`);
+${widget}</body></html>`);
   });
   await new Promise((r) => srv.listen(0, '127.0.0.1', r));
   site.origin = `http://127.0.0.1:${srv.address().port}`;
@@ -122,4 +132,77 @@ export async function openWidget(page) {
 export async function shot(page, name) {
   if (!process.env.CHATCAST_SCREENSHOTS) return;
   await page.screenshot({ path: join(root, 'web', 'tests', 'screenshots', `${name}.png`) });
+}
+
+// ---- screen broadcast steps, as a consultant and a visitor take them
+
+/** Polls `cond` every 50 ms until it holds; fails naming `what`. */
+export async function waitFor(cond, what, timeout = 10_000) {
+  const end = Date.now() + timeout;
+  while (Date.now() < end) {
+    if (await cond()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for: ${what}`);
+}
+
+export async function buttonState(consultant) {
+  return consultant.getByTestId('screencast-button').getAttribute('data-state');
+}
+
+/** Presses the screencast button. */
+export async function pressScreencast(consultant) {
+  await consultant.getByTestId('screencast-button').click();
+}
+
+/**
+ * Where the screencast view opened: its popup window, or the console page
+ * itself when it is shown as a panel.
+ */
+export async function viewHost(consultant) {
+  const ctx = consultant.context();
+  for (let attempt = 0; ; attempt++) {
+    let host = null;
+    await waitFor(async () => {
+      host = ctx.pages().find((p) => !p.isClosed() && p.url().includes('screencast')) ?? null;
+      if (!host && (await consultant.getByTestId('screencast-view').isVisible())) host = consultant;
+      return host !== null;
+    }, 'the screencast view to open', 30_000).catch(async (e) => {
+      const state = await buttonState(consultant).catch(() => '?');
+      throw new Error(`${e.message} (button ${state}; pages: ${ctx.pages().map((p) => p.url()).join(', ')})`);
+    });
+    try {
+      await host.getByTestId('screencast-view').waitFor();
+      await host.getByTestId('replica-frame').waitFor();
+      return host;
+    } catch (e) {
+      // A window from before a Stop was still closing: look again.
+      if (attempt > 2 || !host.isClosed()) throw e;
+    }
+  }
+}
+
+/** Grants a fresh request: press, Yes in the widget, wait for the replica to show `ready` ([selector, text]). */
+export async function grant(consultant, visitor, ready = ['#headline', 'Shop front']) {
+  await pressScreencast(consultant);
+  await visitor.getByTestId('consent-block').waitFor();
+  await visitor.getByTestId('consent-yes').click();
+  const host = await viewHost(consultant);
+  await replicaText(host, ready[0], ready[1]);
+  return host;
+}
+
+/** Waits for an element of the replica to have a text. */
+export async function replicaText(host, selector, text, timeout = 10_000) {
+  const frame = host.frameLocator('[data-testid="replica-frame"]');
+  await waitFor(async () => {
+    const t = await frame.locator(selector).first().textContent({ timeout: 200 }).catch(() => null);
+    return t !== null && t.includes(text);
+  }, `replica ${selector} to show "${text}"`, timeout);
+}
+
+export async function notice(consultant, reason) {
+  const n = consultant.locator(`[data-testid="screencast-notice"][data-reason="${reason}"]`);
+  await n.waitFor({ timeout: 20_000 });
+  return n;
 }
