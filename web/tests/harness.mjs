@@ -58,7 +58,8 @@ export function removeDir(dir) {
 
 /**
  * A website on another origin that embeds the widget. `pages` maps a path to
- * its HTML body, or to {body, csp?, noWidget?, lateWidget?}: a
+ * its HTML body, or to {body, csp?, noWidget?, lateWidget?} (body: a string,
+ * or a function that makes it when the page is asked for): a
  * Content-Security-Policy to serve it with; no widget at all (a frame's
  * inner page); the widget added by a script after `lateWidget` ms, as a tag
  * manager does. The script tag is added to every other page. Set `site.key`
@@ -75,7 +76,8 @@ export async function startSite(serverUrl, pages) {
       res.writeHead(404).end('not found');
       return;
     }
-    const body = typeof page === 'string' ? page : page.body;
+    const raw = typeof page === 'string' ? page : page.body;
+    const body = typeof raw === 'function' ? raw() : raw;
     const headers = { 'content-type': 'text/html; charset=utf-8' };
     if (page.csp) headers['content-security-policy'] = page.csp;
     res.writeHead(200, headers);

@@ -8,7 +8,7 @@
 // SECRET-… may be anywhere; every VISIBLE-… must be (the positive control).
 // Then: what the visitor's preview shows against what the replica blocks, the
 // receipt, synthetic clicks on the consent question, and a forged broadcast.
-import { test, before, after } from 'node:test';
+import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -152,7 +152,7 @@ for (const c of CASES) {
 }
 const ALL_SECRETS = CASES.flatMap((c) => c.secrets);
 
-let server, site, browser;
+let server, site, other, browser;
 
 before(async () => {
   server = await startServer();
@@ -165,14 +165,21 @@ before(async () => {
   // A frame's page has no widget of its own.
   pages['/c/frame-inner'] = { body: page('frame-inner'), noWidget: true };
   pages['/c/pixel'] = '';
+  pages['/own-asset.png'] = '';
+  // A hostile visitor: no widget, the protocol spoken by hand, a forged page broadcast.
+  pages['/forge'] = { body: () => forgePage(server.url, site.key, site.origin, other.origin), noWidget: true };
+  // Another site registered on the same server: the replica must never fetch from it.
+  other = await startSite(server.url, {});
   site = await startSite(server.url, pages);
   site.key = addSite(server.dataDir, 'Corpus shop', site.origin);
+  addSite(server.dataDir, 'Other shop', other.origin);
   browser = await launchBrowser();
 });
 
 after(async () => {
   await browser?.close();
   await site?.close();
+  await other?.close();
   if (server) {
     await server.stop();
     removeDir(server.dataDir);
@@ -241,6 +248,224 @@ function pointerPositions(frames) {
 
 const inside = (p, r) => p.x >= r.x && p.x <= r.x + r.width && p.y >= r.y && p.y <= r.y + r.height;
 
+/** Browser contexts a test opened; closed after each test, passed or failed. */
+const opened = [];
+afterEach(async () => {
+  while (opened.length) await opened.pop().close().catch(() => {});
+});
+
+/** A consultant logged in with the one visitor of `visitorPage`'s dialog open. */
+async function consultantOn(visitorPage) {
+  const consultant = await consoleLogin(browser, server.url);
+  opened.push(consultant.context());
+  await consultant.getByTestId('visitor-item').first().waitFor();
+  await waitFor(async () => (await consultant.getByTestId('visitor-item').count()) === 1, 'one visitor online');
+  await consultant.getByTestId('visitor-item').first().click();
+  await consultant.getByTestId('dialog').waitFor();
+  return consultant;
+}
+
+/** Rectangles of elements, in their own document's viewport. */
+const rects = (els) => els.map((el) => {
+  const r = el.getBoundingClientRect();
+  return { x: Math.round(r.x), y: Math.round(r.y), w: Math.round(r.width), h: Math.round(r.height) };
+}).filter((r) => r.w > 0 && r.h > 0);
+
+test('the visitor sees what stays hidden, as the replica shows it; a receipt follows the broadcast', { timeout: 120_000 }, async () => {
+  const vctx = await browser.newContext({ viewport: { width: 1000, height: 700 } });
+  opened.push(vctx);
+  const v = await vctx.newPage();
+  await v.goto(`${site.origin}/c/common-names`);
+  await v.getByTestId('widget-launcher').waitFor();
+  const consultant = await consultantOn(v);
+  await pressScreencast(consultant);
+  await v.getByTestId('consent-block').waitFor();
+
+  // Before answering: the preview, drawn on the visitor's own page.
+  await v.getByTestId('consent-preview').click();
+  const overlay = v.getByTestId('hidden-preview');
+  await overlay.waitFor();
+  assert.match(await overlay.innerText(), /will not see/);
+  assert.match(await overlay.innerText(), /1[01] fields and 0 areas/, 'it counts what stays hidden');
+  const preview = await v.locator('[data-testid="hidden-preview"] .hp-box[data-kind="blocked"]').evaluateAll(rects);
+  await shot(v, 'privacy-preview');
+  await v.getByTestId('hidden-preview-close').click();
+  await overlay.waitFor({ state: 'detached' });
+
+  await v.getByTestId('consent-yes').click();
+  const host = await viewHost(consultant);
+  await replicaText(host, '#title', 'Verify your account');
+  // The same rules: every grey box of the preview is a blocked element of the replica, and no more.
+  const handle = await host.$('[data-testid="replica-frame"]');
+  const frame = await handle.contentFrame();
+  const replica = await frame.$$eval('.rr-block', rects);
+  const key = (r) => `${r.x},${r.y},${r.w}x${r.h}`;
+  assert.ok(preview.length >= 10, `the preview shows every secret field (${preview.length})`);
+  assert.deepEqual(replica.map(key).sort(), preview.map(key).sort(), 'the preview and the replica hide the same boxes');
+
+  // While being viewed, the pill opens the same view.
+  await v.locator('[data-testid="viewing-indicator"] [data-testid="consent-preview"]').click();
+  await overlay.waitFor();
+  await v.getByTestId('hidden-preview-close').click();
+
+  // The end: a receipt in the visitor's transcript.
+  await host.getByTestId('screencast-stop').click();
+  const receipt = v.getByTestId('broadcast-receipt');
+  await receipt.waitFor({ timeout: 10_000 });
+  const text = await receipt.innerText();
+  assert.match(text, /Receipt of the screen broadcast: Admin saw this tab for \d+ s, on \/c\/common-names\. Stayed hidden from view: 1[01] fields and 0 areas\./);
+  await shot(v, 'privacy-receipt');
+  await vctx.close();
+  await consultant.context().close();
+});
+
+test('only the visitor answers the consent question; Stop works whoever presses it', { timeout: 90_000 }, async () => {
+  const vctx = await browser.newContext({ viewport: { width: 1000, height: 700 } });
+  opened.push(vctx);
+  const v = await vctx.newPage();
+  const screen = [];
+  v.on('websocket', (ws) => ws.on('framesent', (f) => typeof f.payload !== 'string' && screen.push(f.payload)));
+  await v.goto(`${site.origin}/c/replaced-password`);
+  await v.getByTestId('widget-launcher').waitFor();
+  const consultant = await consultantOn(v);
+  await pressScreencast(consultant);
+  await v.getByTestId('consent-block').waitFor();
+  await v.waitForTimeout(1000); // past the moment the buttons are enabled
+  // The page's own scripts press Yes: a click, a dispatched event, Enter on the focused button.
+  await v.evaluate(() => {
+    const yes = document.querySelector('[data-testid="chatcast-widget"]').shadowRoot.querySelector('[data-testid="consent-yes"]');
+    yes.click();
+    yes.dispatchEvent(new MouseEvent('click', { bubbles: true, composed: true }));
+    yes.focus();
+    yes.dispatchEvent(new KeyboardEvent('keydown', { key: 'Enter', bubbles: true }));
+  });
+  await v.waitForTimeout(1500);
+  assert.equal(await buttonState(consultant), 'pending', 'a synthetic click does not answer');
+  assert.equal(screen.filter((b) => b[0] === 1 || b[0] === 2).length, 0, 'nothing was recorded');
+  assert.ok(await v.getByTestId('consent-block').isVisible(), 'the question is still there');
+  // The visitor's own click does (positive control).
+  await v.getByTestId('consent-yes').click();
+  await viewHost(consultant);
+  await waitFor(async () => (await buttonState(consultant)) === 'active', 'active after the real click');
+  // Stop works with any input, a script's included: stopping is always safe.
+  await v.evaluate(() => document.querySelector('[data-testid="chatcast-widget"]').shadowRoot.querySelector('[data-testid="viewing-stop"]').click());
+  await waitFor(async () => (await buttonState(consultant)) === 'idle', 'idle after a scripted Stop');
+  await vctx.close();
+  await consultant.context().close();
+});
+
+test('a forged broadcast gets an inert replica that fetches nothing from anywhere but its own site', { timeout: 90_000 }, async () => {
+  const vctx = await browser.newContext();
+  opened.push(vctx);
+  const v = await vctx.newPage();
+  await v.goto(`${site.origin}/forge`);
+  await v.waitForFunction(() => window.__forge?.welcomed === true);
+  const consultant = await consultantOn(v);
+  const consoleUrl = consultant.url();
+  await pressScreencast(consultant);
+  const host = await viewHost(consultant);
+  await replicaText(host, '#ok', 'FORGED-VISIBLE', 20_000);
+  await v.waitForFunction(() => window.__forge?.deltas === true);
+  // Give every fetch the forged page asks for time to happen.
+  await host.waitForTimeout(1500);
+  assert.deepEqual(other.requests, [], "the consultant's browser fetched nothing from another site");
+  assert.ok(site.requests.some((r) => r.startsWith('/own-asset.png')), "the broadcasting site's own image did load (positive control)");
+  assert.equal(consultant.url(), consoleUrl, 'the console was not navigated');
+  assert.match(host.url(), /\/console\/screencast\.html/, 'the screencast window was not navigated');
+  const dump = await replicaDump(host);
+  assert.ok(dump.includes('FORGED-VISIBLE') && dump.includes('FORGED-LATER'), `the forged page and its later change were rebuilt: ${dump}`);
+  for (const bad of [/\son[a-z]+=/i, /javascript:/i, /http-equiv/i, /<BASE/, /srcdoc/i, /<SCRIPT/i, /<OBJECT/i, new RegExp(other.origin.replace(/[.:/]/g, '\\$&'))]) {
+    assert.doesNotMatch(dump, bad, `the replica holds ${bad}`);
+  }
+  assert.ok(!(await host.evaluate(() => window.__pwned === true)), 'no forged script ran in the console');
+  await vctx.close();
+  await consultant.context().close();
+});
+
+/**
+ * A hostile visitor's page: it speaks the widget protocol by hand, answers
+ * its own consent question and probe, then sends a forged keyframe and delta
+ * full of what must never run, navigate or fetch.
+ */
+function forgePage(serverUrl, key, own, otherOrigin) {
+  const O = otherOrigin;
+  const el = (id, tagName, attributes, childNodes = [], extra = {}) => ({ type: 2, tagName, attributes, childNodes, id, ...extra });
+  const text = (id, textContent) => ({ type: 3, textContent, id });
+  const doc = {
+    type: 0, id: 1, childNodes: [
+      el(2, 'html', {}, [
+        el(3, 'head', {}, [
+          el(4, 'base', { href: `${O}/` }),
+          el(5, 'meta', { 'http-equiv': 'refresh', content: `0;url=${O}/nav` }),
+          el(6, 'link', { rel: 'stylesheet', href: `${O}/x.css` }),
+          el(7, 'style', {}, [text(8, `@import url(${O}/imp.css); body { background: url(${O}/bg.png) }`)]),
+          el(26, 'link', { rel: 'prefetch', href: `${O}/prefetch` }),
+        ]),
+        el(9, 'body', {}, [
+          el(10, 'p', { id: 'ok' }, [text(11, 'FORGED-VISIBLE')]),
+          el(12, 'img', { src: `${own}/own-asset.png`, width: '10', height: '10' }),
+          el(13, 'img', { src: `${O}/img.png`, onerror: `parent.__pwned = true; parent.location = '${O}/onerror'` }),
+          el(14, 'a', { href: `javascript:parent.__pwned=true`, target: '_top' }, [text(15, 'link')]),
+          el(16, 'iframe', { srcdoc: `<script>top.__pwned = true; top.location = '${O}/srcdoc'</script>` }),
+          el(17, 'svg', {}, [el(18, 'script', {}, [text(19, `top.__pwned = true`)], { isSVG: true })], { isSVG: true }),
+          el(20, 'div', { style: `background-image: url(${O}/style.png); width: 10px; height: 10px` }),
+          el(21, 'object', { data: `${O}/obj` }),
+          el(22, 'img', { srcset: `${O}/a.png 1x, ${O}/b.png 2x` }),
+          el(23, 'video', { poster: `${O}/poster.png` }),
+          el(24, 'form', { action: `${O}/form` }, [el(25, 'button', { formaction: `${O}/fa` }, [text(27, 'go')])]),
+        ]),
+      ]),
+    ],
+  };
+  const keyframe = [
+    { type: 4, data: { href: `${own}/forge`, width: 1000, height: 700 } },
+    { type: 2, data: { node: doc, initialOffset: { top: 0, left: 0 } } },
+  ];
+  const delta = [
+    { type: 3, data: { source: 0, texts: [], removes: [], attributes: [
+      { id: 14, attributes: { href: `javascript:parent.__pwned=true` } },
+      { id: 10, attributes: { style: `background: url(${O}/mutated.png)`, onclick: 'parent.__pwned = true' } },
+    ], adds: [
+      // rrweb adds a subtree node by node, each under its parent.
+      { parentId: 9, nextId: null, node: el(30, 'p', { id: 'later' }) },
+      { parentId: 30, nextId: null, node: text(31, 'FORGED-LATER') },
+      { parentId: 9, nextId: null, node: el(32, 'img', { src: `${O}/late.png`, onload: 'parent.__pwned = true' }) },
+    ] } },
+    { type: 3, data: { source: 10, family: 'x', fontSource: `url(${O}/font.woff)`, buffer: false, descriptors: {} } },
+  ];
+  const ws = serverUrl.replace(/^http/, 'ws');
+  // JSON inside an inline script: "</script>" in it would end the script.
+  const js = (v) => JSON.stringify(v).replace(/<\//g, '<\\/');
+  return `<p>A hostile visitor.</p><script>
+  const frame = (kind, seq, body) => {
+    const b = new TextEncoder().encode(JSON.stringify(body));
+    const out = new Uint8Array(5 + b.length);
+    out[0] = kind; new DataView(out.buffer).setUint32(1, seq); out.set(b, 5);
+    return out;
+  };
+  window.__forge = {};
+  const chat = new WebSocket(${JSON.stringify(`${ws}/ws/visitor?site=${key}`)});
+  const send = (m) => chat.send(JSON.stringify({ v: 1, ...m }));
+  chat.onopen = () => send({ t: 'hello', page: { url: location.href, title: 'Forge' }, tab_id: 'forge-tab' });
+  chat.onmessage = (ev) => {
+    const m = JSON.parse(ev.data);
+    if (m.t === 'welcome') window.__forge.welcomed = true;
+    if (m.t === 'consent_request') send({ t: 'consent_answer', request_id: m.request_id, allow: true });
+    if (m.t === 'probe') {
+      send({ t: 'probe', id: m.id });
+      chat.send(frame(3, 0, 'x'.repeat(m.upload_bytes)));
+    }
+    if (m.t === 'screencast_start') {
+      const s = new WebSocket(${JSON.stringify(`${ws}/ws/screen?token=`)} + encodeURIComponent(m.screen_token));
+      s.onopen = () => {
+        s.send(frame(1, 0, ${js(keyframe)}));
+        setTimeout(() => { s.send(frame(2, 1, ${js(delta)})); window.__forge.deltas = true; }, 1500);
+      };
+    }
+  };
+</script>`;
+}
+
 test('the privacy corpus: nothing private leaves, on the wire, in the replica or in storage; the rest does', { timeout: 420_000 }, async () => {
   const admin = await consoleLogin(browser, server.url);
   await admin.getByTestId('me').waitFor();
@@ -258,6 +483,7 @@ test('the privacy corpus: nothing private leaves, on the wire, in the replica or
   const consultantGot = [];
   for (const [prefix, mode] of [['/c/', 'worker'], ['/s/', 'main thread']]) {
     const vctx = await browser.newContext({ viewport: { width: 1000, height: 700 } });
+  opened.push(vctx);
     const v = await vctx.newPage();
     recordFrames(v, visitorSent, 'framesent');
     const cctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });

@@ -381,8 +381,8 @@ export class Screencast {
       }
     };
     if (this.statsTimer) clearInterval(this.statsTimer);
-    // After the first snapshot's task, not in it.
-    setTimeout(count, 300);
+    // At once (a broadcast stopped a moment later still gets a true receipt), then now and then.
+    count();
     this.statsTimer = setInterval(count, STATS_EVERY_MS);
   }
 

@@ -52,7 +52,10 @@ const REPLICA_CSS = [
   '.chatcast-widget-host { display: none !important; }',
   // What the visitor's page kept private: a grey box of its size (rrweb's
   // default paints it in the text colour, a black box that reads as content).
-  '.rr-block { background: #d5d9e0 !important; color: transparent !important; border-color: #c3c8d1 !important; }',
+  // rrweb sizes it with the element's border box as measured on the page:
+  // border-box keeps an input's padding and border inside that size, so the
+  // box and everything after it sit where they are on the visitor's screen.
+  '.rr-block { background: #d5d9e0 !important; color: transparent !important; border-color: #c3c8d1 !important; box-sizing: border-box !important; }',
 ];
 
 export type Status = 'connecting' | 'waiting' | 'live' | 'ended';
