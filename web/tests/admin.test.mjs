@@ -23,8 +23,15 @@ test('privacy settings are saved per site and come back after a reload', { timeo
   await card.getByTestId('privacy-mask-all').check();
   await card.getByTestId('privacy-block').fill('.account-balance\n#orders');
   await card.getByTestId('privacy-block').press('Tab');
+  await card.getByTestId('privacy-keep-params').fill('page\nutm_source');
   await card.getByTestId('privacy-save').click();
   await card.getByTestId('privacy-status').filter({ hasText: 'Saved' }).waitFor();
+
+  // A URL parameter name with a space in it is refused by the server, which says why.
+  await card.getByTestId('privacy-keep-params').fill('page\nsession id');
+  await card.getByTestId('privacy-save').click();
+  await card.getByTestId('privacy-status').filter({ hasText: 'not a URL parameter name' }).waitFor();
+  await card.getByTestId('privacy-keep-params').fill('page\nutm_source');
 
   // An invalid selector is caught before anything is sent.
   await card.getByTestId('privacy-mask').fill('p[');
@@ -36,6 +43,7 @@ test('privacy settings are saved per site and come back after a reload', { timeo
   await again.getByTestId('privacy-block').waitFor();
   assert.equal(await again.getByTestId('privacy-mask-all').isChecked(), true);
   assert.equal(await again.getByTestId('privacy-block').inputValue(), '.account-balance\n#orders');
+  assert.equal(await again.getByTestId('privacy-keep-params').inputValue(), 'page\nutm_source');
   await page.context().close();
 });
 
