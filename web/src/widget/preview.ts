@@ -65,9 +65,14 @@ export class HiddenPreview {
   private refresh: ReturnType<typeof setInterval> | null = null;
   private readonly onMove = () => this.schedule();
 
+  /**
+   * `hooks.opened`/`closed`: the widget folds its panel away while the page is
+   * shown whole, and brings it back after.
+   */
   constructor(
     private readonly container: HTMLElement,
     private readonly find: () => HiddenParts,
+    private readonly hooks: { opened?(): void; closed?(): void } = {},
   ) {}
 
   get isOpen(): boolean {
@@ -99,7 +104,8 @@ export class HiddenPreview {
     close.textContent = 'Close';
     close.addEventListener('click', () => {
       this.close();
-      opener?.focus();
+      // The opener may have been folded away with the panel: it is back now.
+      queueMicrotask(() => opener?.isConnected && opener.focus());
     });
     bar.append(text, close);
     this.boxes = el('div', 'hp-boxes');
@@ -107,6 +113,7 @@ export class HiddenPreview {
     layer.addEventListener('keydown', (e) => {
       if (e.key === 'Escape') close.click();
     });
+    this.hooks.opened?.();
     this.container.append(layer);
     this.layer = layer;
     this.update();
@@ -132,6 +139,7 @@ export class HiddenPreview {
     this.refresh = null;
     if (this.frame) cancelAnimationFrame(this.frame);
     this.frame = 0;
+    this.hooks.closed?.();
   }
 
   private schedule(): void {

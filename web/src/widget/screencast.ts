@@ -65,7 +65,17 @@ export class Screencast {
     this.store = new Store('sessionStorage', `chatcast:${config.siteKey}:`);
     // From the first moment: remembers inputs that stop being passwords ("show password").
     this.secrets.startPassive();
-    this.preview = new HiddenPreview(widget.overlayArea, () => hiddenParts(rules(this.privacy ?? widget.privacy), this.secrets));
+    // The page is shown whole while the preview is open: the panel folds away and comes back after.
+    let panelWasOpen = false;
+    this.preview = new HiddenPreview(widget.overlayArea, () => hiddenParts(rules(this.privacy ?? widget.privacy), this.secrets), {
+      opened: () => {
+        panelWasOpen = widget.panelOpen;
+        widget.closePanel();
+      },
+      closed: () => {
+        if (panelWasOpen) widget.openPanel();
+      },
+    });
     widget.onFrame((msg) => this.onFrame(msg));
     widget.onReady(() => this.onReady());
     widget.onConnectionLost(() => this.onConnectionLost());
@@ -231,14 +241,32 @@ export class Screencast {
     // Only the visitor answers: a click the page's scripts made (untrusted), one
     // that came before the question could be read, or one on a block the page
     // covered or made see-through does not count.
-    const shownAt = performance.now();
+    // Answerable only once it could be read: the buttons are disabled for a
+    // moment each time the block comes into view (when it appears, and again
+    // when the panel comes back), so a click meant for something else that
+    // lands here as it appears does not count.
+    let armedAt = Infinity;
+    let armTimer: ReturnType<typeof setTimeout> | null = null;
+    const arm = () => {
+      no.disabled = yes.disabled = true;
+      armedAt = Infinity;
+      if (armTimer) clearTimeout(armTimer);
+      armTimer = setTimeout(() => {
+        no.disabled = yes.disabled = false;
+        armedAt = performance.now();
+      }, CONSENT_ARM_MS);
+    };
+    let inView = false;
     let occluded = false;
     try {
       const io = new IntersectionObserver(
         (entries) => {
           for (const e of entries) {
+            if (e.isIntersecting && !inView) arm();
+            inView = e.isIntersecting;
+            // Where the browser tracks it (Chromium): covered by something, or see-through.
             const visible = (e as IntersectionObserverEntry & { isVisible?: boolean }).isVisible;
-            if (typeof visible === 'boolean') occluded = !visible;
+            if (typeof visible === 'boolean') occluded = e.isIntersecting && !visible;
           }
         },
         { threshold: [0, 1], trackVisibility: true, delay: 100 } as IntersectionObserverInit,
@@ -254,7 +282,7 @@ export class Screencast {
         console.warn('[chatcast] ignored a consent answer that was not made by the visitor');
         return;
       }
-      if (performance.now() - shownAt < CONSENT_ARM_MS) return; // the buttons were disabled until then
+      if (performance.now() < armedAt) return; // the buttons are disabled until then
       if (occluded) {
         error.textContent = 'The chat window is covered on this page. Make sure you can see it whole, then answer again.';
         error.hidden = false;
@@ -270,10 +298,7 @@ export class Screencast {
     };
     no.addEventListener('click', (ev) => answer(false, ev));
     yes.addEventListener('click', (ev) => answer(true, ev));
-    // Not answerable until it could be read: a click meant for the page that
-    // happens to land here as the block appears must not count.
-    no.disabled = yes.disabled = true;
-    setTimeout(() => (no.disabled = yes.disabled = false), CONSENT_ARM_MS);
+    arm();
 
     block.append(head, more, show, details, error, actions);
     this.widget.noticeArea.append(block);

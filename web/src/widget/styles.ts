@@ -339,7 +339,7 @@ button { font: inherit; color: inherit; cursor: pointer; }
 .hp-boxes { position: absolute; inset: 0; overflow: hidden; }
 .hp-box { position: absolute; box-sizing: border-box; border-radius: 3px; }
 .hp-blocked {
-  background: repeating-linear-gradient(135deg, rgba(100, 116, 139, .78) 0 8px, rgba(71, 85, 105, .78) 8px 16px);
+  background: repeating-linear-gradient(135deg, rgba(100, 116, 139, .92) 0 8px, rgba(71, 85, 105, .92) 8px 16px);
   outline: 2px solid #334155;
 }
 .hp-masked {

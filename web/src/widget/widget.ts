@@ -178,6 +178,19 @@ export class ChatWidget {
     this.updateUnread();
   }
 
+  /** Folds the panel away (to the launcher), e.g. while the page is shown with what stays hidden. */
+  closePanel(): void {
+    if (!this.ui.isOpen()) return;
+    this.ui.setOpen(false);
+    this.session.set('open', '0');
+    this.updateUnread();
+  }
+
+  /** Whether the panel is open. */
+  get panelOpen(): boolean {
+    return this.ui.isOpen();
+  }
+
   // ---- socket ---------------------------------------------------------------
 
   private onOpen(): void {
