@@ -1,11 +1,9 @@
 //! The application state, built in one place, and the server loop on an
 //! injected listener (tests pass a port-0 listener).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -121,25 +119,74 @@ pub fn new_site_key() -> String {
 }
 
 /// Serves until `state.shutdown` is cancelled, then closes every socket with
-/// 1001 ("going away"), waits for their sessions to finish and flushes storage.
+/// 1001 ("going away"), waits for their sessions to finish — but never longer
+/// than `shutdown_timeout_secs`, whatever clients hold open — and flushes storage.
+///
+/// Each connection is served by hyper with a header read timeout (a client
+/// that does not finish its request headers in time, or keeps an idle
+/// keep-alive connection open, is closed: slowloris) and the router applies
+/// body read timeouts and size limits (see [`crate::http::router`]).
 pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+    use hyper_util::server::conn::auto::Builder;
+    use hyper_util::server::graceful::GracefulShutdown;
+    use hyper_util::service::TowerToHyperService;
+    use tower::ServiceExt;
+
     let router = crate::http::router(state.clone());
     let shutdown = state.shutdown.clone();
-    // Small frames must leave at once: without TCP_NODELAY a frame written
-    // while the previous one is unacknowledged waits for the peer's delayed
-    // ACK (up to 40 ms on Linux). yawc's `with_no_delay` reaches only sockets
-    // it connects itself, not ones upgraded through hyper, so it is set here.
-    let listener = listener.tap_io(|tcp| {
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(state.settings.http_header_timeout_secs.max(1)))
+        .max_headers(100);
+    let graceful = GracefulShutdown::new();
+    let mut connections = tokio::task::JoinSet::new();
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a moment instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.cancelled() => break,
+        };
+        // Small frames must leave at once: without TCP_NODELAY a frame written
+        // while the previous one is unacknowledged waits for the peer's delayed
+        // ACK (up to 40 ms on Linux).
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "could not set TCP_NODELAY");
         }
-    });
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await?;
+        let svc = router.clone().map_request(move |mut req: axum::extract::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+            req
+        });
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(tcp), TowerToHyperService::new(svc)).into_owned();
+        let conn = graceful.watch(conn);
+        connections.spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+        // Reap finished connection tasks as we go.
+        while connections.try_join_next().is_some() {}
+    }
+    let limit = Duration::from_secs(state.settings.shutdown_timeout_secs.max(1));
+    let deadline = tokio::time::Instant::now() + limit;
+    // HTTP connections finish their request in flight and close; upgraded
+    // sockets were told to go away (1001) by the cancelled token.
+    if tokio::time::timeout_at(deadline, graceful.shutdown()).await.is_err() {
+        tracing::warn!("some HTTP connections did not finish within {} s; closing them", limit.as_secs());
+    }
+    connections.abort_all();
     state.tasks.close();
-    if tokio::time::timeout(Duration::from_secs(5), state.tasks.wait()).await.is_err() {
-        tracing::warn!("some sockets did not close within 5 s");
+    if tokio::time::timeout_at(deadline, state.tasks.wait()).await.is_err() {
+        tracing::warn!("some sockets did not close within {} s", limit.as_secs());
     }
     state.db.close().await;
     tracing::info!("stopped");

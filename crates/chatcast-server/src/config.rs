@@ -51,6 +51,18 @@ pub struct Settings {
     pub probe_bytes: u32,
     /// Recording stops when nobody watched, or the tab was gone, for this long.
     pub broadcast_idle_grace_secs: u64,
+    /// A client must send a request's headers within this many seconds (also the
+    /// longest an idle keep-alive connection stays open).
+    pub http_header_timeout_secs: u64,
+    /// A request body must arrive within this many seconds.
+    pub http_body_timeout_secs: u64,
+    /// The largest request body accepted (login, admin API).
+    pub http_max_body_bytes: usize,
+    /// Shutdown takes at most this long, whatever clients hold open.
+    pub shutdown_timeout_secs: u64,
+    /// Also serve `/metrics` to requests carrying `Authorization: Bearer <token>`
+    /// (it is always served to direct requests from this machine's loopback).
+    pub metrics_token: Option<String>,
     /// Tokio worker threads of `chatcast serve`; 0 means one per CPU core. Set it
     /// to the cores the process may use (e.g. 1 under `taskset -c 0`): more workers
     /// than cores only add context switches.
@@ -80,6 +92,11 @@ impl Default for Settings {
             probe_bytes: 32 * 1024,
             broadcast_idle_grace_secs: 30,
             worker_threads: 0,
+            http_header_timeout_secs: 20,
+            http_body_timeout_secs: 30,
+            http_max_body_bytes: 256 * 1024,
+            shutdown_timeout_secs: 10,
+            metrics_token: None,
         }
     }
 }

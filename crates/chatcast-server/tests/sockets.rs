@@ -163,3 +163,34 @@ async fn shutdown_closes_sockets_with_going_away() {
     assert_eq!(c.expect_close().await.0, 1001);
     stop.await.unwrap();
 }
+
+#[tokio::test]
+async fn a_console_socket_always_starts_with_its_snapshot_even_while_visitors_come_and_go() {
+    let app = spawn_app().await;
+    let cookie = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    // Visitors keep arriving (each is a `visitor` update to every console)…
+    let churn = {
+        let key = app.site_key.clone();
+        let addr = app.addr;
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            for i in 0..60 {
+                let mut c = Client::connect(
+                    &format!("ws://{addr}/ws/visitor?site={key}"),
+                    http::Request::builder().header("Origin", SITE_ORIGIN),
+                )
+                .await;
+                c.send(json!({"t": "hello", "page": {"url": format!("http://shop.test:8000/{i}"), "title": "P"}})).await;
+                held.push(c);
+            }
+            held
+        })
+    };
+    // …while consoles connect: each one's first frame is its snapshot.
+    for _ in 0..30 {
+        let mut c = app.console_socket(Some(&cookie), None).await;
+        let first = c.recv().await;
+        assert_eq!(first["t"], "snapshot", "the first frame was {first}");
+    }
+    drop(churn.await.unwrap());
+}

@@ -18,10 +18,11 @@ const RECENT_DIALOGS: i64 = 100;
 
 /// Runs one console socket to its end.
 pub async fn run(state: AppState, user: User, mut conn: Connection) {
-    // Register first, so that nothing that happens while the snapshot is built is missed.
+    // Register first, so that nothing that happens while the snapshot is built
+    // is missed; the snapshot still goes out first (what was queued meanwhile follows it).
     state.hub.console_joined(user.id, conn.peer());
     match snapshot(&state, &user).await {
-        Ok(s) => conn.send_now(frame(&s)).await,
+        Ok(s) => conn.send_first(frame(&s)).await,
         Err(e) => {
             conn.send_error(internal(e), Some(1011)).await;
             state.hub.console_left(conn.peer().id);

@@ -18,11 +18,14 @@ use tower_http::trace::TraceLayer;
 use crate::app::AppState;
 use crate::transport::accept;
 
-/// All routes of the server.
+/// All routes of the server, with the request body's size limit and read
+/// timeout (the header timeout is the connection's, see [`crate::app::serve`]).
 pub fn router(state: AppState) -> Router {
+    let body_limit = state.settings.http_max_body_bytes;
+    let body_timeout = std::time::Duration::from_secs(state.settings.http_body_timeout_secs.max(1));
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route("/metrics", get(|| async { crate::telemetry::render() }))
+        .route("/metrics", get(metrics))
         .route("/", get(|| async { Redirect::to("/console/") }))
         .route("/api/login", post(auth::login))
         .route("/api/logout", post(auth::logout))
@@ -35,8 +38,30 @@ pub fn router(state: AppState) -> Router {
         .route("/ws/console", get(accept::console_socket))
         .route("/ws/screen", get(accept::screen_socket))
         .merge(assets::routes())
+        .layer(axum::extract::DefaultBodyLimit::max(body_limit))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(body_timeout))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// `GET /metrics`: for this machine only (a direct request from loopback, not
+/// one a local proxy forwarded), or with `Authorization: Bearer <metrics_token>`.
+/// Anyone else gets 404: the counters say how busy the server is.
+async fn metrics(axum::extract::State(state): axum::extract::State<AppState>, req: axum::extract::Request) -> Response {
+    let headers = req.headers();
+    let peer = req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+    let direct_local = peer.is_some_and(|ip| ip.is_loopback())
+        && !headers.contains_key("x-forwarded-for")
+        && !headers.contains_key(http::header::FORWARDED);
+    let token_ok =
+        state.settings.metrics_token.as_deref().filter(|t| !t.is_empty()).is_some_and(|t| {
+            headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) == Some(&format!("Bearer {t}"))
+        });
+    if direct_local || token_ok {
+        crate::telemetry::render().into_response()
+    } else {
+        (StatusCode::NOT_FOUND, "not found").into_response()
+    }
 }
 
 /// An API error: a status and `{"error": {"code", "message"}}`.

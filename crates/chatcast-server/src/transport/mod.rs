@@ -365,6 +365,15 @@ impl Connection {
         }
     }
 
+    /// Sends a frame ahead of everything queued for this socket: the console's
+    /// snapshot, which must be its first frame although updates may be queued
+    /// while it is built (they follow it, and apply on top of it).
+    pub async fn send_first(&mut self, frame: Bytes) {
+        if !self.closed && self.ws.send(Frame::text(frame)).await.is_err() {
+            self.closed = true;
+        }
+    }
+
     /// Writes the batch taken from the queue, then flushes once. A queued
     /// close ends the socket there.
     async fn write_batch(&mut self) {
