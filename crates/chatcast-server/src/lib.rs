@@ -16,6 +16,7 @@
 //! | [`relay`] | screen frames: per-broadcast keyframe + tail cache (memory only), fan-out, slow-viewer resync |
 //! | [`auth`] | argon2id passwords, session tokens, login rate limiting |
 //! | [`telemetry`] | Prometheus metrics at `/metrics` |
+//! | [`validate`] | checks of names, origins, emails and passwords people type (CLI and admin API), and quoting of client values in messages and logs |
 //! | [`storage`] | the [`storage::Database`] trait and its backends (SQLite now; one module per backend) |
 //!
 //! Data flows one way: a frame read by [`transport`] is decoded once by a [`chat`]
@@ -33,6 +34,7 @@ pub mod relay;
 pub mod storage;
 pub mod telemetry;
 pub mod transport;
+pub mod validate;
 
 pub use app::{AppState, serve};
 pub use config::Settings;

@@ -183,3 +183,31 @@ async fn metrics_count_messages_and_refusals() {
     assert!(text.contains("chatcast_sockets_refused_total{reason=\"unknown_site\"}"), "{text}");
     assert!(text.contains("chatcast_visitors_online"), "{text}");
 }
+
+#[tokio::test]
+async fn the_admin_api_says_what_is_wrong_with_its_input() {
+    let app = spawn_app().await;
+    let admin = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let c = reqwest::Client::new();
+    for (body, says) in [
+        (json!({"name": "", "origins": ["https://a.example"]}), "site name is empty"),
+        (json!({"name": "Shop", "origins": []}), "at least one origin"),
+        (json!({"name": "Shop", "origins": ["https://a.example:99999"]}), "65535"),
+        (json!({"name": "Shop\nForged", "origins": ["https://a.example"]}), "control character"),
+    ] {
+        let res = c.post(app.url("/api/sites")).header("Cookie", &admin).json(&body).send().await.unwrap();
+        assert_eq!(res.status(), 400, "{body}");
+        let err: Value = res.json().await.unwrap();
+        assert!(err["error"]["message"].as_str().unwrap().contains(says), "{body}: {err}");
+    }
+    for (body, says) in [
+        (json!({"email": "not-an-email", "password": "long-enough"}), "not an email"),
+        (json!({"email": "x@example.com", "password": "short"}), "at least 8"),
+        (json!({"email": "x@example.com", "password": "long-enough", "name": "a\tb"}), "control character"),
+    ] {
+        let res = c.post(app.url("/api/users")).header("Cookie", &admin).json(&body).send().await.unwrap();
+        assert_eq!(res.status(), 400, "{body}");
+        let err: Value = res.json().await.unwrap();
+        assert!(err["error"]["message"].as_str().unwrap().contains(says), "{body}: {err}");
+    }
+}

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 use chatcast_server::config::{Overrides, Settings};
 use chatcast_server::storage::Role;
-use chatcast_server::{AppState, app, auth};
+use chatcast_server::{AppState, app, auth, validate};
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
@@ -212,7 +212,8 @@ async fn site(settings: Settings, command: SiteCommand) -> anyhow::Result<()> {
     let db = app::open_storage(&settings).await?;
     match command {
         SiteCommand::Add { name, origins } => {
-            let origins = chatcast_server::http::normalize_origins(&origins).map_err(anyhow::Error::msg)?;
+            let name = validate::name("site name", &name).map_err(anyhow::Error::msg)?;
+            let origins = validate::origins(&origins).map_err(anyhow::Error::msg)?;
             let site = db.create_site(&name, &app::new_site_key(), &origins, false).await?;
             println!("added site {} (id {}) for {}", site.name, site.id, site.origins.join(", "));
             println!("embed: <script src=\"SERVER/widget.js\" data-site=\"{}\" async></script>", site.key);

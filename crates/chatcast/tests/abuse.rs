@@ -95,3 +95,19 @@ async fn metrics_answer_this_machine_or_a_token_and_bodies_are_bounded() {
         c.post(format!("{}/api/login", server.url)).header("Content-Type", "application/json").body(huge).send().await.unwrap();
     assert_eq!(res.status(), 413, "a 1 MiB login body is refused");
 }
+
+#[tokio::test]
+async fn what_a_client_sends_cannot_forge_a_log_line() {
+    let server = Server::start(&[("CHATCAST_LOG", "info")]);
+    let forged = "x%0A2026-12-02T00:00:00.000000Z%20INFO%20chatcast:%20FORGED-LINE";
+    let mut c = Client::connect(
+        &format!("ws://{}/ws/visitor?site={forged}", server.addr),
+        http::Request::builder().header("Origin", SITE_ORIGIN),
+    )
+    .await;
+    assert_eq!(c.closed_with(5).await, 4004);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let log = server.log_text();
+    assert!(log.contains("FORGED-LINE"), "the refusal was logged (positive control): {log}");
+    assert!(!log.lines().any(|l| l.starts_with("2026-12-02T00:00:00")), "a forged line: {log}");
+}

@@ -115,3 +115,23 @@ async fn commands_work_while_the_server_runs_and_sigterm_stops_it_cleanly() {
     let wal = dir.path().join("chatcast.db-wal");
     assert!(!wal.exists() || std::fs::metadata(&wal).unwrap().len() == 0);
 }
+
+#[test]
+fn site_add_says_what_is_wrong_with_its_input() {
+    let dir = tempfile::tempdir().unwrap();
+    for (args, says) in [
+        (vec!["--name", "   ", "--origin", "https://a.example"], "site name is empty"),
+        (vec!["--name", "Shop", "--origin", "https://a.example:99999"], "65535"),
+        (vec!["--name", "Shop", "--origin", ""], "origin is empty"),
+        (vec!["--name", "Shop", "--origin", "https://a.example", "--origin", "https://A.example/"], "listed twice"),
+    ] {
+        let mut all = vec!["site", "add"];
+        all.extend(args);
+        let out = chatcast(dir.path(), &all);
+        assert!(!out.status.success(), "{all:?} was accepted");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{all:?}: {err}");
+    }
+    // Nothing was created by the refused commands.
+    assert!(!stdout(&chatcast(dir.path(), &["site", "list"])).contains("Shop"));
+}

@@ -13,6 +13,7 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 
 use crate::storage::{Database, Role, StorageError, User};
+use crate::validate;
 
 /// Why a login or account operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -64,22 +65,15 @@ pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// Checks a new account's fields.
-pub fn validate_account(email: &str, password: &str) -> Result<(), AuthError> {
-    if !email.contains('@') || email.len() > 254 || email.trim() != email {
-        return Err(AuthError::Invalid(format!("`{email}` is not an email address")));
-    }
-    if password.chars().count() < 8 {
-        return Err(AuthError::Invalid("the password must have at least 8 characters".into()));
-    }
-    Ok(())
-}
-
 /// Creates an account (the `user add` command and the admin API).
 pub async fn add_user(db: &dyn Database, email: &str, password: &str, role: Role, name: Option<&str>) -> Result<User, AuthError> {
-    validate_account(email, password)?;
-    let name = name.map(str::to_owned).unwrap_or_else(|| default_name(email));
-    Ok(db.create_user(email, &name, &hash_password(password), role).await?)
+    let email = validate::email(email).map_err(AuthError::Invalid)?;
+    validate::password(password).map_err(AuthError::Invalid)?;
+    let name = match name {
+        Some(n) => validate::name("display name", n).map_err(AuthError::Invalid)?,
+        None => default_name(&email),
+    };
+    Ok(db.create_user(&email, &name, &hash_password(password), role).await?)
 }
 
 /// Makes sure an admin account with this email and password exists

@@ -12,7 +12,6 @@ use super::auth::Admin;
 use super::{ApiError, json_body};
 use crate::app::{AppState, new_site_key};
 use crate::storage::{Role, Site};
-use crate::transport::origin;
 
 fn site_json(s: &Site) -> Value {
     json!({ "id": s.id.to_string(), "name": s.name, "key": s.key, "origins": s.origins,
@@ -102,18 +101,6 @@ struct NewSite {
     origins: Vec<String>,
 }
 
-/// Checks and normalizes a site's origins (shared with the CLI).
-pub fn normalize_origins(origins: &[String]) -> Result<Vec<String>, String> {
-    origins
-        .iter()
-        .filter(|o| !o.trim().is_empty())
-        .map(|o| {
-            origin::normalize(o)
-                .ok_or_else(|| format!("`{o}` is not an origin (expected scheme://host[:port], e.g. https://shop.example.com)"))
-        })
-        .collect()
-}
-
 /// `POST /api/sites` `{name, origins}`: 201 with the new site and its key.
 pub async fn create_site(
     State(state): State<AppState>,
@@ -122,11 +109,10 @@ pub async fn create_site(
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let req: NewSite = json_body(&headers, &body)?;
-    if req.name.trim().is_empty() {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid", "a site needs a name"));
-    }
-    let origins = normalize_origins(&req.origins).map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "invalid", m))?;
-    let site = state.db.create_site(req.name.trim(), &new_site_key(), &origins, false).await?;
+    let invalid = |m: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid", m);
+    let name = crate::validate::name("site name", &req.name).map_err(invalid)?;
+    let origins = crate::validate::origins(&req.origins).map_err(invalid)?;
+    let site = state.db.create_site(&name, &new_site_key(), &origins, false).await?;
     Ok((StatusCode::CREATED, Json(site_json(&site))))
 }
 
@@ -160,7 +146,7 @@ pub async fn create_user(
             ApiError::new(StatusCode::BAD_REQUEST, "invalid", format!("role `{r}`: expected consultant or admin"))
         })?,
     };
-    let name = req.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
-    let user = crate::auth::add_user(state.db.as_ref(), req.email.trim(), &req.password, role, name).await?;
+    let name = req.name.as_deref().filter(|n| !n.trim().is_empty());
+    let user = crate::auth::add_user(state.db.as_ref(), &req.email, &req.password, role, name).await?;
     Ok((StatusCode::CREATED, Json(user_json(&user))))
 }

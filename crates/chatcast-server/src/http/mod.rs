@@ -2,7 +2,6 @@
 //! three WebSocket endpoints (handled by [`crate::transport::accept`]).
 
 mod admin;
-pub use admin::normalize_origins;
 mod assets;
 pub mod auth;
 pub mod client;

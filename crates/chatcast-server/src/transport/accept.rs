@@ -74,7 +74,9 @@ async fn check_visitor(state: &AppState, key: Option<&str>, headers: &HeaderMap)
     };
     let site = match state.db.site_by_key(key).await {
         Ok(Some(site)) => site,
-        Ok(None) => return Err(refusal(ErrorCode::UnknownSite, format!("no site has the key `{key}`"))),
+        Ok(None) => {
+            return Err(refusal(ErrorCode::UnknownSite, format!("no site has the key `{}`", crate::validate::shown(key))));
+        }
         Err(e) => {
             tracing::error!(error = %e, "site lookup failed");
             return Err((ErrorBody::new(ErrorCode::Internal, "the server failed to look up the site"), 1011));
@@ -97,7 +99,11 @@ fn check_site_origin(state: &AppState, site: &Site, headers: &HeaderMap) -> Resu
     if !origin::is_allowed(req_origin, &allowed) {
         return Err(refusal(
             ErrorCode::OriginNotAllowed,
-            format!("origin `{req_origin}` is not allowed for site `{}`; add it to the site's origins", site.name),
+            format!(
+                "origin `{}` is not allowed for site `{}`; add it to the site's origins",
+                crate::validate::shown(req_origin),
+                site.name
+            ),
         ));
     }
     Ok(())
@@ -130,7 +136,10 @@ async fn check_console(state: &AppState, headers: &HeaderMap) -> Result<User, (E
     match origin::request_origin(headers) {
         Some(o) if origin::is_allowed(o, &own) => {}
         Some(o) => {
-            return Err(refusal(ErrorCode::OriginNotAllowed, format!("origin `{o}` may not open the console socket")));
+            return Err(refusal(
+                ErrorCode::OriginNotAllowed,
+                format!("origin `{}` may not open the console socket", crate::validate::shown(o)),
+            ));
         }
         None => return Err(refusal(ErrorCode::OriginNotAllowed, "the request has no Origin header".into())),
     }
@@ -212,7 +221,8 @@ fn counted(endpoint: &'static str, session: impl Future<Output = ()>) -> impl Fu
 
 /// Tells a refused socket why, and closes it.
 async fn refuse(mut conn: Connection, err: ErrorBody, code: u16) {
-    tracing::info!(code = ?err.code, reason = %err.message, "socket refused");
+    // Debug formatting: the reason quotes what the client sent, escaped.
+    tracing::info!(code = ?err.code, reason = ?err.message, "socket refused");
     let reason = serde_json::to_value(err.code).ok().and_then(|v| v.as_str().map(str::to_owned));
     metrics::counter!("chatcast_sockets_refused_total", "reason" => reason.unwrap_or_default()).increment(1);
     conn.send_error(err, Some(code)).await;

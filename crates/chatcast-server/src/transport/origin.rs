@@ -17,6 +17,15 @@ pub fn normalize(origin: &str) -> Option<String> {
     if !rest.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']')) {
         return None;
     }
+    // A port, if given, is a number from 1 to 65535 (an IPv6 host's colons are inside brackets).
+    let host_end = if rest.starts_with('[') { rest.find(']').map_or(rest.len(), |i| i + 1) } else { 0 };
+    if let Some((host, port)) = rest[host_end..].rsplit_once(':').map(|(h, p)| (&rest[..host_end + h.len()], p)) {
+        if host.is_empty() || !port.parse::<u16>().is_ok_and(|p| p > 0) {
+            return None;
+        }
+    } else if rest.is_empty() || rest == "[]" {
+        return None;
+    }
     let rest = match (scheme.as_str(), rest.rsplit_once(':')) {
         ("http", Some((host, "80"))) | ("https", Some((host, "443"))) => host.to_owned(),
         _ => rest,
@@ -65,6 +74,10 @@ mod tests {
         assert_eq!(normalize("ftp://a.com"), None);
         assert_eq!(normalize("https://a.com; script-src *"), None);
         assert_eq!(normalize("https://a b.com"), None);
+        assert_eq!(normalize("http://a.com:99999"), None);
+        assert_eq!(normalize("http://a.com:0"), None);
+        assert_eq!(normalize("http://:80"), None);
+        assert_eq!(normalize("http://[::1]:8080").as_deref(), Some("http://[::1]:8080"));
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub struct Server {
     pub addr: SocketAddr,
     pub dir: tempfile::TempDir,
     pub site_key: String,
+    /// The server's log (stderr).
+    pub log: tempfile::NamedTempFile,
 }
 
 impl Server {
@@ -31,6 +33,7 @@ impl Server {
         let dir = tempfile::tempdir().unwrap();
         let out = cli(dir.path(), &["site", "add", "--name", "Shop", "--origin", SITE_ORIGIN]);
         let site_key = out.lines().last().unwrap().to_owned();
+        let log = tempfile::NamedTempFile::new().unwrap();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_chatcast"));
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir.path())
@@ -38,7 +41,7 @@ impl Server {
             .env("CHATCAST_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("CHATCAST_LOG", "warn")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null());
+            .stderr(log.reopen().unwrap());
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -47,7 +50,7 @@ impl Server {
         let line = lines.next().unwrap().unwrap();
         let url = line.strip_prefix("chatcast listening on ").expect(&line).to_owned();
         let addr = url.strip_prefix("http://").unwrap().parse().unwrap();
-        Server { child, url, addr, dir, site_key }
+        Server { child, url, addr, dir, site_key, log }
     }
 
     /// The server's resident memory, in MiB.
@@ -60,6 +63,11 @@ impl Server {
             .and_then(|v| v.parse().ok())
             .unwrap();
         kb / 1024.0
+    }
+
+    /// What the server logged so far.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap()
     }
 
     /// Bytes of every file in the data dir.

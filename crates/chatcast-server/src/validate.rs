@@ -1,0 +1,122 @@
+//! Checks of what people type — site names, origins, emails, passwords,
+//! display names — shared by the command line and the admin API, each with a
+//! message that says what is wrong. Storage never sees a value these refuse.
+
+use crate::transport::origin;
+
+/// Longest site or display name, in characters.
+pub const MAX_NAME_CHARS: usize = 100;
+/// Shortest password, in characters.
+pub const MIN_PASSWORD_CHARS: usize = 8;
+/// Longest password, in characters (hashing cost is bounded by input too).
+pub const MAX_PASSWORD_CHARS: usize = 1024;
+
+/// A name as it is stored: trimmed, non-empty, at most [`MAX_NAME_CHARS`], no control characters.
+pub fn name(what: &str, raw: &str) -> Result<String, String> {
+    let n = raw.trim();
+    if n.is_empty() {
+        return Err(format!("the {what} is empty"));
+    }
+    if n.chars().count() > MAX_NAME_CHARS {
+        return Err(format!("the {what} is longer than {MAX_NAME_CHARS} characters"));
+    }
+    if n.chars().any(char::is_control) {
+        return Err(format!("the {what} contains a control character (a line break, a tab…)"));
+    }
+    Ok(n.to_owned())
+}
+
+/// A site's allowed origins, normalized: at least one, each `scheme://host[:port]`
+/// with a port from 1 to 65535, no duplicates.
+pub fn origins(raw: &[String]) -> Result<Vec<String>, String> {
+    let mut out: Vec<String> = Vec::new();
+    for o in raw {
+        let o = o.trim();
+        if o.is_empty() {
+            return Err("an origin is empty (expected scheme://host[:port], e.g. https://shop.example.com)".into());
+        }
+        let n = origin::normalize(o).ok_or_else(|| {
+            format!("`{}` is not an origin (expected scheme://host[:port] with a port from 1 to 65535, e.g. https://shop.example.com)", shown(o))
+        })?;
+        if out.contains(&n) {
+            return Err(format!("the origin `{n}` is listed twice"));
+        }
+        out.push(n);
+    }
+    if out.is_empty() {
+        return Err("a site needs at least one origin (where its pages are served from)".into());
+    }
+    Ok(out)
+}
+
+/// A login email: one `@`, something on both sides, no spaces or control characters, at most 254 bytes.
+pub fn email(raw: &str) -> Result<String, String> {
+    let e = raw.trim();
+    let ok = e.len() <= 254
+        && !e.chars().any(|c| c.is_whitespace() || c.is_control())
+        && e.split_once('@').is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !d.contains('@'));
+    if ok { Ok(e.to_owned()) } else { Err(format!("`{}` is not an email address", shown(e))) }
+}
+
+/// A password: [`MIN_PASSWORD_CHARS`] to [`MAX_PASSWORD_CHARS`] characters.
+pub fn password(raw: &str) -> Result<(), String> {
+    let n = raw.chars().count();
+    if n < MIN_PASSWORD_CHARS {
+        return Err(format!("the password must have at least {MIN_PASSWORD_CHARS} characters"));
+    }
+    if n > MAX_PASSWORD_CHARS {
+        return Err(format!("the password must have at most {MAX_PASSWORD_CHARS} characters"));
+    }
+    Ok(())
+}
+
+/// A value a client sent, fit to quote in a message or a log line: control
+/// characters escaped (no forged log lines), cut to 80 characters.
+pub fn shown(s: &str) -> String {
+    let mut out: String = s.chars().take(80).flat_map(char::escape_default).collect();
+    if s.chars().count() > 80 {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_say_what_is_wrong() {
+        assert_eq!(name("site name", "  Shop  ").unwrap(), "Shop");
+        assert!(name("site name", "   ").unwrap_err().contains("empty"));
+        assert!(name("site name", &"x".repeat(101)).unwrap_err().contains("100"));
+        assert!(name("site name", "a\nb").unwrap_err().contains("control"));
+    }
+
+    #[test]
+    fn origins_are_checked_one_by_one() {
+        assert_eq!(origins(&["HTTPS://Shop.example.com:443".into()]).unwrap(), ["https://shop.example.com"]);
+        assert!(origins(&[]).unwrap_err().contains("at least one"));
+        assert!(origins(&["".into()]).unwrap_err().contains("empty"));
+        assert!(origins(&["http://a.com:99999".into()]).unwrap_err().contains("65535"));
+        assert!(origins(&["http://a.com:0".into()]).unwrap_err().contains("not an origin"));
+        assert!(origins(&["shop.example".into()]).unwrap_err().contains("not an origin"));
+        assert!(origins(&["https://a.com".into(), "https://A.com/".into()]).unwrap_err().contains("twice"));
+    }
+
+    #[test]
+    fn emails_and_passwords() {
+        assert_eq!(email(" a@b.c ").unwrap(), "a@b.c");
+        for bad in ["a", "@b", "a@", "a b@c.d", "a@b@c", "a\n@b.c"] {
+            assert!(email(bad).is_err(), "{bad:?}");
+        }
+        assert!(password("1234567").is_err());
+        assert!(password("12345678").is_ok());
+        assert!(password(&"x".repeat(1025)).unwrap_err().contains("at most"));
+    }
+
+    #[test]
+    fn shown_values_cannot_forge_a_log_line() {
+        assert_eq!(shown("key\n2026-01-01 INFO forged"), "key\\n2026-01-01 INFO forged");
+        assert_eq!(shown(&"k".repeat(100)).chars().count(), 81);
+    }
+}
