@@ -69,7 +69,13 @@ impl AppState {
             tracing::info!(key = %site.key, "created the demo site");
         }
         Ok(AppState {
-            sessions: Sessions::new(db.clone(), settings.session_ttl_hours, settings.login_failures_per_minute),
+            sessions: Sessions::new(
+                db.clone(),
+                settings.session_ttl_hours,
+                settings.login_failures_per_minute,
+                settings.login_failures_per_account_per_minute,
+                settings.login_hashers(),
+            ),
             db,
             hub: Arc::new(Hub::default()),
             relay: Arc::new(Relay::default()),
@@ -135,6 +141,8 @@ pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()
 
     let router = crate::http::router(state.clone());
     let shutdown = state.shutdown.clone();
+    // Sessions ended elsewhere (the command line, another node) close their sockets here.
+    state.tasks.spawn(crate::auth::revoke::watch(state.clone()));
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()

@@ -28,8 +28,13 @@ pub struct Settings {
     pub secure_cookies: bool,
     /// How long a console login lasts.
     pub session_ttl_hours: u64,
-    /// Failed logins per client address allowed per minute before 429.
+    /// Login attempts that do not succeed allowed per client address per minute before 429.
     pub login_failures_per_minute: u32,
+    /// Login attempts that do not succeed allowed per account per minute (from
+    /// anywhere) before 429; a browser that logged in to the account before is exempt.
+    pub login_failures_per_account_per_minute: u32,
+    /// Password checks (argon2, ~19 MiB each) running at once; 0: one per CPU core.
+    pub login_hashers: usize,
     /// Reverse proxies (addresses or CIDR ranges) whose `X-Forwarded-For` names
     /// the client; every per-address limit keys on that client address.
     pub trusted_proxies: Vec<String>,
@@ -81,6 +86,8 @@ impl Default for Settings {
             secure_cookies: false,
             session_ttl_hours: 24 * 14,
             login_failures_per_minute: 5,
+            login_failures_per_account_per_minute: 20,
+            login_hashers: 0,
             trusted_proxies: Vec::new(),
             demo: true,
             ping_interval_secs: 20,
@@ -153,6 +160,14 @@ impl Settings {
             probe_timeout: Duration::from_secs(10),
             idle_grace: Duration::from_secs(self.broadcast_idle_grace_secs),
         }
+    }
+
+    /// Password checks at once: the setting, or one per CPU core (at most 8).
+    pub fn login_hashers(&self) -> usize {
+        if self.login_hashers > 0 {
+            return self.login_hashers;
+        }
+        std::thread::available_parallelism().map_or(2, |n| n.get()).min(8)
     }
 
     /// The storage URL in force: the flag/setting, or the SQLite file in the data dir.

@@ -88,6 +88,44 @@ enum UserCommand {
         #[arg(long)]
         name: Option<String>,
     },
+    /// List console accounts.
+    List,
+    /// Disable an account: it cannot log in, and its sessions and open consoles end.
+    Disable {
+        /// The account's login email.
+        #[arg(long)]
+        email: String,
+    },
+    /// Enable a disabled account.
+    Enable {
+        /// The account's login email.
+        #[arg(long)]
+        email: String,
+    },
+    /// Remove an account (its sessions end; messages keep the name they were sent with).
+    Remove {
+        /// The account's login email.
+        #[arg(long)]
+        email: String,
+    },
+    /// Set a new password (the account's sessions end).
+    Passwd {
+        /// The account's login email.
+        #[arg(long)]
+        email: String,
+        /// The new password (at least 8 characters).
+        #[arg(long)]
+        password: String,
+    },
+    /// Change an account's role (its sessions end).
+    Role {
+        /// The account's login email.
+        #[arg(long)]
+        email: String,
+        /// The new role.
+        #[arg(long, value_parser = ["consultant", "admin"])]
+        role: String,
+    },
 }
 
 fn settings(common: &Common, listen: Option<String>, redis_url: Option<String>) -> anyhow::Result<Settings> {
@@ -112,16 +150,9 @@ fn main() -> anyhow::Result<()> {
             let settings = settings(&cli.common, None, None)?;
             runtime(0)?.block_on(site(settings, command))
         }
-        Some(Command::User { command: UserCommand::Add { email, password, role, name } }) => {
+        Some(Command::User { command }) => {
             let settings = settings(&cli.common, None, None)?;
-            runtime(0)?.block_on(async {
-                let db = app::open_storage(&settings).await?;
-                let role = Role::parse(&role).expect("clap checked the role");
-                let user = auth::add_user(db.as_ref(), &email, &password, role, name.as_deref()).await?;
-                println!("added {} {} ({})", user.role.as_str(), user.email, user.name);
-                db.close().await;
-                Ok(())
-            })
+            runtime(0)?.block_on(user(settings, command))
         }
     }
 }
@@ -206,6 +237,61 @@ async fn wait_for_signal() {
     }
     #[cfg(not(unix))]
     let _ = ctrl_c.await;
+}
+
+/// `chatcast user …`: a change to an account ends its sessions; a running
+/// server closes their consoles within a second (it watches the database).
+async fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()> {
+    let db = app::open_storage(&settings).await?;
+    let done = async {
+        match command {
+            UserCommand::Add { email, password, role, name } => {
+                let role = Role::parse(&role).expect("clap checked the role");
+                let user = auth::add_user(db.as_ref(), &email, &password, role, name.as_deref()).await?;
+                println!("added {} {} ({})", user.role.as_str(), user.email, user.name);
+            }
+            UserCommand::List => {
+                for u in db.list_users().await? {
+                    let state = if u.disabled { "disabled" } else { "enabled" };
+                    println!("{}\t{}\t{}\t{}\t{}", u.id, u.email, u.role.as_str(), state, u.name);
+                }
+            }
+            UserCommand::Disable { email } => {
+                let u = auth::user_by_email(db.as_ref(), &email).await?;
+                let change = auth::AccountChange { disabled: Some(true), ..Default::default() };
+                let u = auth::change_account(db.as_ref(), &u, change).await?;
+                println!("disabled {} (its sessions ended)", u.email);
+            }
+            UserCommand::Enable { email } => {
+                let u = auth::user_by_email(db.as_ref(), &email).await?;
+                let change = auth::AccountChange { disabled: Some(false), ..Default::default() };
+                let u = auth::change_account(db.as_ref(), &u, change).await?;
+                println!("enabled {}", u.email);
+            }
+            UserCommand::Remove { email } => {
+                let u = auth::user_by_email(db.as_ref(), &email).await?;
+                auth::remove_account(db.as_ref(), &u).await?;
+                println!("removed {}", u.email);
+            }
+            UserCommand::Passwd { email, password } => {
+                let u = auth::user_by_email(db.as_ref(), &email).await?;
+                let change = auth::AccountChange { password: Some(&password), ..Default::default() };
+                let u = auth::change_account(db.as_ref(), &u, change).await?;
+                println!("new password for {} (its sessions ended)", u.email);
+            }
+            UserCommand::Role { email, role } => {
+                let u = auth::user_by_email(db.as_ref(), &email).await?;
+                let role = Role::parse(&role).expect("clap checked the role");
+                let change = auth::AccountChange { role: Some(role), ..Default::default() };
+                let u = auth::change_account(db.as_ref(), &u, change).await?;
+                println!("{} is now {} (its sessions ended)", u.email, u.role.as_str());
+            }
+        }
+        anyhow::Ok(())
+    }
+    .await;
+    db.close().await;
+    done
 }
 
 async fn site(settings: Settings, command: SiteCommand) -> anyhow::Result<()> {

@@ -135,3 +135,43 @@ fn site_add_says_what_is_wrong_with_its_input() {
     // Nothing was created by the refused commands.
     assert!(!stdout(&chatcast(dir.path(), &["site", "list"])).contains("Shop"));
 }
+
+#[tokio::test]
+async fn user_commands_end_sessions_of_a_running_server_within_a_second() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, url) = serve(dir.path());
+    stdout(&chatcast(dir.path(), &["user", "add", "--email", "kim@example.com", "--password", "kim-password"]));
+    let c = reqwest::Client::new();
+    let login = |password: &'static str| {
+        c.post(format!("{url}/api/login")).json(&serde_json::json!({"email": "kim@example.com", "password": password}))
+    };
+    let res = login("kim-password").send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let me = |cookie: String| c.get(format!("{url}/api/me")).header("Cookie", cookie);
+    assert_eq!(me(cookie.clone()).send().await.unwrap().status(), 200);
+
+    let list = stdout(&chatcast(dir.path(), &["user", "list"]));
+    assert!(list.lines().any(|l| l.contains("kim@example.com") && l.contains("consultant") && l.contains("enabled")), "{list}");
+
+    // Disabled from another process: the server refuses the cookie at once.
+    stdout(&chatcast(dir.path(), &["user", "disable", "--email", "kim@example.com"]));
+    assert_eq!(me(cookie).send().await.unwrap().status(), 401);
+    assert_eq!(login("kim-password").send().await.unwrap().status(), 403);
+    assert!(stdout(&chatcast(dir.path(), &["user", "list"])).contains("disabled"));
+    stdout(&chatcast(dir.path(), &["user", "enable", "--email", "kim@example.com"]));
+    stdout(&chatcast(dir.path(), &["user", "passwd", "--email", "kim@example.com", "--password", "kim-new-password"]));
+    assert_eq!(login("kim-password").send().await.unwrap().status(), 401);
+    assert_eq!(login("kim-new-password").send().await.unwrap().status(), 200);
+    stdout(&chatcast(dir.path(), &["user", "role", "--email", "kim@example.com", "--role", "admin"]));
+    assert!(stdout(&chatcast(dir.path(), &["user", "list"])).lines().any(|l| l.contains("kim@example.com") && l.contains("admin")));
+    stdout(&chatcast(dir.path(), &["user", "remove", "--email", "kim@example.com"]));
+    assert_eq!(login("kim-new-password").send().await.unwrap().status(), 401);
+
+    // Errors say what is wrong.
+    let nobody = chatcast(dir.path(), &["user", "disable", "--email", "nobody@example.com"]);
+    assert!(String::from_utf8_lossy(&nobody.stderr).contains("no account has the email"));
+    let last = chatcast(dir.path(), &["user", "disable", "--email", "root@example.com"]);
+    assert!(String::from_utf8_lossy(&last.stderr).contains("last enabled admin"), "{}", String::from_utf8_lossy(&last.stderr));
+    let _ = child.kill();
+}

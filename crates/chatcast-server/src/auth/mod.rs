@@ -2,8 +2,9 @@
 //! hashes are stored), and the login rate limiter.
 
 mod rate_limit;
+pub mod revoke;
 
-pub use rate_limit::LoginLimiter;
+pub use rate_limit::{Attempt, LoginLimiter};
 
 use std::sync::{Arc, LazyLock};
 
@@ -21,12 +22,24 @@ pub enum AuthError {
     /// Wrong email or password — deliberately not saying which.
     #[error("email or password is incorrect")]
     InvalidCredentials,
-    /// Too many failed logins from this address.
+    /// Too many failed logins from this address or for this account.
     #[error("too many failed logins; try again in {retry_after_secs} s")]
     RateLimited {
         /// Seconds until the next attempt is allowed.
         retry_after_secs: u64,
     },
+    /// Every password check is busy: refused before hashing.
+    #[error("the server is busy checking other logins; try again in a second")]
+    Busy,
+    /// The password was right, but the account is disabled.
+    #[error("this account is disabled; ask an admin of this Chatcast to enable it")]
+    Disabled,
+    /// The change would leave nobody able to administer the server.
+    #[error("{0}")]
+    LastAdmin(String),
+    /// No account has this id or email.
+    #[error("{0}")]
+    NotFound(String),
     /// An input was not acceptable.
     #[error("{0}")]
     Invalid(String),
@@ -80,12 +93,20 @@ pub async fn add_user(db: &dyn Database, email: &str, password: &str, role: Role
 /// (the `CHATCAST_ADMIN_EMAIL` / `CHATCAST_ADMIN_PASSWORD` bootstrap).
 pub async fn ensure_admin(db: &dyn Database, email: &str, password: &str) -> Result<User, AuthError> {
     match db.user_by_email(email).await? {
-        Some(user) if user.role == Role::Admin && verify_password(password, &user.password_hash) => Ok(user),
+        Some(user) if user.role == Role::Admin && !user.disabled && verify_password(password, &user.password_hash) => Ok(user),
+        Some(user) if user.role == Role::Admin && verify_password(password, &user.password_hash) => {
+            // Named in the environment: the operator wants it to work.
+            db.set_user_disabled(user.id, false, crate::now_ms()).await?;
+            Ok(User { disabled: false, ..user })
+        }
         Some(mut user) => {
+            // A new password or role: the database ends the account's old sessions.
             let hash = hash_password(password);
             db.update_user(user.id, &hash, Role::Admin).await?;
+            db.set_user_disabled(user.id, false, crate::now_ms()).await?;
             user.role = Role::Admin;
             user.password_hash = hash;
+            user.disabled = false;
             Ok(user)
         }
         None => add_user(db, email, password, Role::Admin, None).await,
@@ -106,42 +127,155 @@ fn default_name(email: &str) -> String {
         .join(" ")
 }
 
+/// How long a browser that logged in stays a known device of the account.
+const DEVICE_TTL_MS: i64 = 90 * 24 * 3_600_000;
+
+/// Password checks running at once: argon2 takes ~19 MiB and tens of
+/// milliseconds of a core each. Beyond `permits` running and as many again
+/// waiting (each for at most a second), a login is refused before hashing.
+struct Verifier {
+    permits: Arc<tokio::sync::Semaphore>,
+    waiting: std::sync::atomic::AtomicUsize,
+    max_waiting: usize,
+}
+
+impl Verifier {
+    fn new(permits: usize) -> Self {
+        Verifier {
+            permits: Arc::new(tokio::sync::Semaphore::new(permits.max(1))),
+            waiting: std::sync::atomic::AtomicUsize::new(0),
+            max_waiting: permits.max(1),
+        }
+    }
+
+    async fn check(&self, password: String, phc: String) -> Result<bool, AuthError> {
+        use std::sync::atomic::Ordering;
+        let permit = match self.permits.clone().try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                if self.waiting.fetch_add(1, Ordering::SeqCst) >= self.max_waiting {
+                    self.waiting.fetch_sub(1, Ordering::SeqCst);
+                    return Err(AuthError::Busy);
+                }
+                let got = tokio::time::timeout(std::time::Duration::from_secs(1), self.permits.clone().acquire_owned()).await;
+                self.waiting.fetch_sub(1, Ordering::SeqCst);
+                match got {
+                    Ok(Ok(p)) => p,
+                    _ => return Err(AuthError::Busy),
+                }
+            }
+        };
+        // Off the async workers; the permit is held until the hash is done.
+        let ok = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            verify_password(&password, &phc)
+        })
+        .await
+        .unwrap_or(false);
+        Ok(ok)
+    }
+}
+
+/// A login that succeeded.
+pub struct LoggedIn {
+    /// The session token for the cookie.
+    pub token: String,
+    /// Whose.
+    pub user: User,
+    /// A new device token for the cookie, when the browser had none for this account.
+    pub device_token: Option<String>,
+}
+
+/// Where a login came from.
+pub struct Client<'a> {
+    /// The client address (behind trusted proxies: the one they report).
+    pub ip: std::net::IpAddr,
+    /// The browser's user agent.
+    pub user_agent: &'a str,
+    /// The device token its cookie holds, if any.
+    pub device_token: Option<&'a str>,
+}
+
 /// Logins and sessions over a [`Database`].
 #[derive(Clone)]
 pub struct Sessions {
     db: Arc<dyn Database>,
     limiter: Arc<LoginLimiter>,
+    verifier: Arc<Verifier>,
     ttl_ms: i64,
 }
 
 impl Sessions {
-    /// Sessions that last `ttl_hours`, with `failures_per_minute` failed logins allowed per address.
-    pub fn new(db: Arc<dyn Database>, ttl_hours: u64, failures_per_minute: u32) -> Self {
-        Sessions { db, limiter: Arc::new(LoginLimiter::new(failures_per_minute)), ttl_ms: ttl_hours as i64 * 3_600_000 }
+    /// Sessions that last `ttl_hours`; `per_address` and `per_account` attempts that do not
+    /// succeed are allowed per minute; `hashers` password checks run at once.
+    pub fn new(db: Arc<dyn Database>, ttl_hours: u64, per_address: u32, per_account: u32, hashers: usize) -> Self {
+        Sessions {
+            db,
+            limiter: Arc::new(LoginLimiter::new(per_address, per_account)),
+            verifier: Arc::new(Verifier::new(hashers)),
+            ttl_ms: ttl_hours as i64 * 3_600_000,
+        }
     }
 
-    /// Checks the credentials; on success returns a new session token and its account.
-    pub async fn login(&self, client: std::net::IpAddr, email: &str, password: &str) -> Result<(String, User), AuthError> {
-        if let Err(e) = self.limiter.check(client) {
-            metrics::counter!("chatcast_logins_total", "result" => "rate_limited").increment(1);
-            return Err(e);
-        }
+    /// Checks the credentials; on success makes a session (and, for a browser
+    /// new to the account, a device token).
+    pub async fn login(&self, client: Client<'_>, email: &str, password: &str) -> Result<LoggedIn, AuthError> {
+        let now = crate::now_ms();
         let user = self.db.user_by_email(email.trim()).await?;
-        let hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| DUMMY_HASH.clone());
-        let password = password.to_owned();
-        // argon2 takes tens of milliseconds of CPU: keep it off the async workers.
-        let ok = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.unwrap_or(false);
+        let known_device = match (client.device_token, &user) {
+            (Some(t), Some(u)) => self.db.device_user(&token_hash(t), now).await? == Some(u.id),
+            _ => false,
+        };
+        let attempt = match self.limiter.begin(client.ip, email, known_device) {
+            Ok(a) => a,
+            Err(e) => {
+                metrics::counter!("chatcast_logins_total", "result" => "rate_limited").increment(1);
+                return Err(e);
+            }
+        };
+        let phc = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| DUMMY_HASH.clone());
+        let ok = match self.verifier.check(password.to_owned(), phc).await {
+            Ok(ok) => ok,
+            Err(e) => {
+                metrics::counter!("chatcast_logins_total", "result" => "busy").increment(1);
+                return Err(e);
+            }
+        };
         match user {
+            Some(user) if ok && user.disabled => {
+                metrics::counter!("chatcast_logins_total", "result" => "disabled").increment(1);
+                self.limiter.succeeded(attempt);
+                Err(AuthError::Disabled)
+            }
             Some(user) if ok => {
                 metrics::counter!("chatcast_logins_total", "result" => "ok").increment(1);
-                self.limiter.succeeded(client);
+                self.limiter.succeeded(attempt);
                 let token = new_token();
-                self.db.create_session(&token_hash(&token), user.id, crate::now_ms() + self.ttl_ms).await?;
-                Ok((token, user))
+                let public_id = new_token()[..16].to_owned();
+                let ua: String = client.user_agent.chars().filter(|c| !c.is_control()).take(200).collect();
+                let ip = client.ip.to_string();
+                self.db
+                    .create_session(crate::storage::NewSession {
+                        token_hash: &token_hash(&token),
+                        public_id: &public_id,
+                        user_id: user.id,
+                        now,
+                        expires_at: now + self.ttl_ms,
+                        client_ip: &ip,
+                        user_agent: &ua,
+                    })
+                    .await?;
+                let device_token = if known_device {
+                    None
+                } else {
+                    let t = new_token();
+                    self.db.remember_device(&token_hash(&t), user.id, now, now + DEVICE_TTL_MS).await?;
+                    Some(t)
+                };
+                Ok(LoggedIn { token, user, device_token })
             }
             _ => {
                 metrics::counter!("chatcast_logins_total", "result" => "invalid").increment(1);
-                self.limiter.failed(client);
                 Err(AuthError::InvalidCredentials)
             }
         }
@@ -161,6 +295,77 @@ impl Sessions {
     pub fn ttl_secs(&self) -> i64 {
         self.ttl_ms / 1000
     }
+
+    /// How long a device token lasts, in seconds (its cookie's Max-Age).
+    pub fn device_ttl_secs(&self) -> i64 {
+        DEVICE_TTL_MS / 1000
+    }
+}
+
+// ---- account changes, for the command line and the admin API alike
+
+/// What to change about an account.
+#[derive(Clone, Debug, Default)]
+pub struct AccountChange<'a> {
+    /// Disable (true) or enable (false).
+    pub disabled: Option<bool>,
+    /// A new role.
+    pub role: Option<Role>,
+    /// A new password.
+    pub password: Option<&'a str>,
+    /// A new display name.
+    pub name: Option<&'a str>,
+}
+
+/// The account with this email.
+pub async fn user_by_email(db: &dyn Database, email: &str) -> Result<User, AuthError> {
+    db.user_by_email(email.trim()).await?.ok_or_else(|| AuthError::NotFound(format!("no account has the email `{}`", crate::validate::shown(email))))
+}
+
+/// Applies a change to an account. Disabling, a new role or a new password end
+/// its sessions (the database does it, whoever changes it). Refuses what
+/// would leave no enabled admin.
+pub async fn change_account(db: &dyn Database, user: &User, change: AccountChange<'_>) -> Result<User, AuthError> {
+    let stays_admin = change.role.unwrap_or(user.role) == Role::Admin && !change.disabled.unwrap_or(user.disabled);
+    if user.role == Role::Admin && !user.disabled && !stays_admin {
+        last_admin_check(db, user.id, "disable or demote").await?;
+    }
+    if let Some(p) = change.password {
+        validate::password(p).map_err(AuthError::Invalid)?;
+    }
+    let name = change.name.map(|n| validate::name("display name", n)).transpose().map_err(AuthError::Invalid)?;
+    if let Some(n) = name {
+        db.set_user_name(user.id, &n).await?;
+    }
+    if let Some(p) = change.password {
+        db.set_user_password(user.id, &hash_password(p)).await?;
+    }
+    if let Some(r) = change.role.filter(|r| *r != user.role) {
+        db.set_user_role(user.id, r).await?;
+    }
+    if let Some(d) = change.disabled.filter(|d| *d != user.disabled) {
+        db.set_user_disabled(user.id, d, crate::now_ms()).await?;
+    }
+    db.user(user.id).await?.ok_or_else(|| AuthError::NotFound("the account was removed meanwhile".into()))
+}
+
+/// Removes an account (its sessions end). Refuses to remove the last enabled admin.
+pub async fn remove_account(db: &dyn Database, user: &User) -> Result<(), AuthError> {
+    if user.role == Role::Admin && !user.disabled {
+        last_admin_check(db, user.id, "remove").await?;
+    }
+    db.delete_user(user.id).await?;
+    Ok(())
+}
+
+async fn last_admin_check(db: &dyn Database, id: i64, what: &str) -> Result<(), AuthError> {
+    let others = db.list_users().await?.iter().filter(|u| u.id != id && u.role == Role::Admin && !u.disabled).count();
+    if others == 0 {
+        return Err(AuthError::LastAdmin(format!(
+            "cannot {what} the last enabled admin: nobody could administer this Chatcast; make another account admin first"
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -17,10 +17,11 @@ use crate::transport::{Connection, Event};
 const RECENT_DIALOGS: i64 = 100;
 
 /// Runs one console socket to its end.
-pub async fn run(state: AppState, user: User, mut conn: Connection) {
+/// `session`: the hash of the session token the socket was opened with (it closes when that ends).
+pub async fn run(state: AppState, user: User, session: String, mut conn: Connection) {
     // Register first, so that nothing that happens while the snapshot is built
     // is missed; the snapshot still goes out first (what was queued meanwhile follows it).
-    state.hub.console_joined(user.id, conn.peer());
+    state.hub.console_joined(user.id, session, conn.peer());
     match snapshot(&state, &user).await {
         Ok(s) => conn.send_first(frame(&s)).await,
         Err(e) => {

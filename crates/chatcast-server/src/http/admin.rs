@@ -20,7 +20,7 @@ fn site_json(s: &Site) -> Value {
 }
 
 fn user_json(u: &crate::storage::User) -> Value {
-    json!({ "id": u.id.to_string(), "email": u.email, "name": u.name, "role": u.role.as_str() })
+    json!({ "id": u.id.to_string(), "email": u.email, "name": u.name, "role": u.role.as_str(), "disabled": u.disabled })
 }
 
 #[derive(Deserialize)]
@@ -149,4 +149,56 @@ pub async fn create_user(
     let name = req.name.as_deref().filter(|n| !n.trim().is_empty());
     let user = crate::auth::add_user(state.db.as_ref(), &req.email, &req.password, role, name).await?;
     Ok((StatusCode::CREATED, Json(user_json(&user))))
+}
+
+#[derive(Deserialize)]
+struct UserChange {
+    #[serde(default)]
+    disabled: Option<bool>,
+    #[serde(default)]
+    role: Option<String>,
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+async fn target_user(state: &AppState, id: i64) -> Result<crate::storage::User, ApiError> {
+    state.db.user(id).await?.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no user has the id {id}")))
+}
+
+/// `PATCH /api/users/{id}` `{disabled?, role?, password?, name?}`: disabling,
+/// a new role or a new password end the user's sessions (their sockets close at once).
+pub async fn update_user(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    let req: UserChange = json_body(&headers, &body)?;
+    let role = match req.role.as_deref() {
+        None => None,
+        Some(r) => Some(Role::parse(r).ok_or_else(|| {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid", format!("role `{}`: expected consultant or admin", crate::validate::shown(r)))
+        })?),
+    };
+    let user = target_user(&state, id).await?;
+    let change = crate::auth::AccountChange {
+        disabled: req.disabled,
+        role,
+        password: req.password.as_deref(),
+        name: req.name.as_deref(),
+    };
+    let user = crate::auth::change_account(state.db.as_ref(), &user, change).await?;
+    crate::auth::revoke::close_ended_sessions(&state).await;
+    Ok(Json(user_json(&user)))
+}
+
+/// `DELETE /api/users/{id}`: removes the account; its sessions end (sockets close at once).
+pub async fn remove_user(State(state): State<AppState>, _: Admin, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
+    let user = target_user(&state, id).await?;
+    crate::auth::remove_account(state.db.as_ref(), &user).await?;
+    crate::auth::revoke::close_ended_sessions(&state).await;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -32,6 +32,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/sites", get(admin::list_sites).post(admin::create_site))
         .route("/api/sites/{id}/settings", axum::routing::put(admin::update_site_settings))
         .route("/api/users", get(admin::list_users).post(admin::create_user))
+        .route("/api/users/{id}", axum::routing::patch(admin::update_user).delete(admin::remove_user))
+        .route("/api/sessions", get(auth::my_sessions))
+        .route("/api/sessions/{id}", axum::routing::delete(auth::revoke_session))
         .route("/api/audit", get(admin::audit_log))
         .route("/ws/visitor", get(accept::visitor_socket))
         .route("/ws/console", get(accept::console_socket))
@@ -119,6 +122,10 @@ impl From<crate::auth::AuthError> for ApiError {
                 ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", e.to_string())
             },
             Invalid(msg) => ApiError::new(StatusCode::BAD_REQUEST, "invalid", msg),
+            Busy => ApiError { retry_after: Some(1), ..ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", e.to_string()) },
+            Disabled => ApiError::new(StatusCode::FORBIDDEN, "account_disabled", e.to_string()),
+            LastAdmin(msg) => ApiError::new(StatusCode::CONFLICT, "last_admin", msg),
+            NotFound(msg) => ApiError::new(StatusCode::NOT_FOUND, "not_found", msg),
             Storage(e) => e.into(),
         }
     }

@@ -64,6 +64,8 @@ impl OnlineVisitor {
 
 struct ConsolePeer {
     user_id: i64,
+    /// SHA-256 of the session token the socket was opened with.
+    session: String,
     peer: Peer,
 }
 
@@ -190,9 +192,24 @@ impl Hub {
         if self.inner.lock().unwrap().visitors.contains_key(visitor_id) { state } else { ScreencastState::Unavailable }
     }
 
-    /// Registers a console socket.
-    pub fn console_joined(&self, user_id: i64, peer: Peer) {
-        self.inner.lock().unwrap().consoles.insert(peer.id, ConsolePeer { user_id, peer });
+    /// Registers a console socket opened with the session whose token hashes to `session`.
+    pub fn console_joined(&self, user_id: i64, session: String, peer: Peer) {
+        self.inner.lock().unwrap().consoles.insert(peer.id, ConsolePeer { user_id, session, peer });
+    }
+
+    /// Every console socket with the hash of its session's token.
+    pub fn console_sessions(&self) -> Vec<(ConnId, String)> {
+        self.inner.lock().unwrap().consoles.values().map(|c| (c.peer.id, c.session.clone())).collect()
+    }
+
+    /// Closes these console sockets with `code` and `reason`.
+    pub fn close_consoles(&self, conns: &[ConnId], code: u16, reason: &str) {
+        let inner = self.inner.lock().unwrap();
+        for c in conns {
+            if let Some(p) = inner.consoles.get(c) {
+                p.peer.close(code, reason);
+            }
+        }
     }
 
     /// Forgets a console socket.

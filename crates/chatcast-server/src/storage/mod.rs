@@ -70,9 +70,50 @@ pub struct User {
     pub name: String,
     /// Permissions.
     pub role: Role,
+    /// The account is disabled: it cannot log in, and has no sessions.
+    pub disabled: bool,
     /// argon2id PHC string; never serialized.
     #[serde(skip)]
     pub password_hash: String,
+}
+
+/// A console login to store.
+#[derive(Clone, Debug)]
+pub struct NewSession<'a> {
+    /// SHA-256 of the cookie's token.
+    pub token_hash: &'a str,
+    /// The id the user sees it by (to revoke it).
+    pub public_id: &'a str,
+    /// Whose.
+    pub user_id: i64,
+    /// When it was made.
+    pub now: i64,
+    /// When it ends.
+    pub expires_at: i64,
+    /// The client address it was made from.
+    pub client_ip: &'a str,
+    /// The browser's user agent (cut short).
+    pub user_agent: &'a str,
+}
+
+/// A console login as its user sees it.
+#[derive(Clone, Debug, Serialize)]
+pub struct SessionInfo {
+    /// The id to revoke it by.
+    pub id: String,
+    /// When it was made.
+    pub created_at: i64,
+    /// When it was last used (login, console opened).
+    pub last_seen_at: i64,
+    /// When it ends.
+    pub expires_at: i64,
+    /// The client address it was made from.
+    pub client_ip: String,
+    /// The browser's user agent.
+    pub user_agent: String,
+    /// SHA-256 of its token (to tell the caller's own session; never serialized).
+    #[serde(skip)]
+    pub token_hash: String,
 }
 
 /// A website that embeds the widget.
@@ -171,18 +212,44 @@ pub trait Database: Send + Sync + 'static {
     async fn create_user(&self, email: &str, name: &str, password_hash: &str, role: Role) -> Result<User>;
     /// Finds an account by email (case-insensitive).
     async fn user_by_email(&self, email: &str) -> Result<Option<User>>;
-    /// Replaces an account's password hash and role.
+    /// Replaces an account's password hash and role (a change ends its sessions).
     async fn update_user(&self, id: i64, password_hash: &str, role: Role) -> Result<()>;
     /// All accounts.
     async fn list_users(&self) -> Result<Vec<User>>;
+    /// One account by id.
+    async fn user(&self, id: i64) -> Result<Option<User>>;
+    /// Disables (ending its sessions) or enables an account.
+    async fn set_user_disabled(&self, id: i64, disabled: bool, now: i64) -> Result<()>;
+    /// Changes an account's role (ends its sessions).
+    async fn set_user_role(&self, id: i64, role: Role) -> Result<()>;
+    /// Changes an account's password (ends its sessions and forgets its known browsers).
+    async fn set_user_password(&self, id: i64, password_hash: &str) -> Result<()>;
+    /// Changes an account's display name.
+    async fn set_user_name(&self, id: i64, name: &str) -> Result<()>;
+    /// Removes an account (its sessions end; its messages keep the name they were sent with).
+    async fn delete_user(&self, id: i64) -> Result<bool>;
 
     // --- console sessions
     /// Stores a login session by the hash of its token.
-    async fn create_session(&self, token_hash: &str, user_id: i64, expires_at: i64) -> Result<()>;
-    /// The account behind an unexpired session.
+    async fn create_session(&self, session: NewSession<'_>) -> Result<()>;
+    /// The account behind an unexpired session of an enabled account.
     async fn session_user(&self, token_hash: &str, now: i64) -> Result<Option<User>>;
     /// Ends a session.
     async fn delete_session(&self, token_hash: &str) -> Result<()>;
+    /// A user's unexpired sessions, newest first.
+    async fn user_sessions(&self, user_id: i64, now: i64) -> Result<Vec<SessionInfo>>;
+    /// Ends one of a user's sessions by its public id; false if it has no such session.
+    async fn delete_user_session(&self, user_id: i64, public_id: &str) -> Result<bool>;
+    /// Which of these sessions (token hashes) are still valid.
+    async fn live_sessions(&self, token_hashes: &[String], now: i64) -> Result<Vec<String>>;
+    /// Notes that a session was used.
+    async fn touch_session(&self, token_hash: &str, now: i64) -> Result<()>;
+    /// A number that grows whenever a session may have ended (servers poll it).
+    async fn auth_epoch(&self) -> Result<i64>;
+    /// Remembers a browser that logged in to an account (by the hash of its device token).
+    async fn remember_device(&self, token_hash: &str, user_id: i64, now: i64, expires_at: i64) -> Result<()>;
+    /// The account a known browser logged in to before, if its token is still valid.
+    async fn device_user(&self, token_hash: &str, now: i64) -> Result<Option<i64>>;
 
     // --- sites
     /// Creates a site with its allowed origins.

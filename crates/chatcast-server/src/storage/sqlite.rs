@@ -9,7 +9,9 @@ use chatcast_protocol::{Author, ChatMessage, MessageKind, PageInfo, PrivacySetti
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
-use super::{AuditEntry, Database, NewMessage, RecentDialog, Result, Role, Site, StorageError, User, Visitor};
+use super::{
+    AuditEntry, Database, NewMessage, NewSession, RecentDialog, Result, Role, SessionInfo, Site, StorageError, User, Visitor,
+};
 
 /// A pool of connections to one SQLite file.
 pub struct Sqlite {
@@ -46,9 +48,18 @@ fn user_from(row: &SqliteRow) -> Result<User> {
         email: row.try_get("email")?,
         name: row.try_get("name")?,
         role: Role::parse(&role).ok_or_else(|| StorageError::Invalid(format!("role `{role}` in users")))?,
+        disabled: row.try_get::<Option<i64>, _>("disabled_at")?.is_some(),
         password_hash: row.try_get("password_hash")?,
     })
 }
+
+/// SQL built from constants of this module and `?` placeholders only (never from input).
+fn sql(text: String) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(text)
+}
+
+/// The columns of a user row.
+const USER_COLUMNS: &str = "u.id, u.email, u.name, u.role, u.password_hash, u.disabled_at";
 
 fn message_from(row: &SqliteRow) -> Result<ChatMessage> {
     let author: String = row.try_get("author")?;
@@ -123,7 +134,7 @@ impl Database for Sqlite {
     async fn create_user(&self, email: &str, name: &str, password_hash: &str, role: Role) -> Result<User> {
         let row = sqlx::query(
             "INSERT INTO users (email, name, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?)
-             RETURNING id, email, name, role, password_hash",
+             RETURNING id, email, name, role, password_hash, disabled_at",
         )
         .bind(email)
         .bind(name)
@@ -137,7 +148,7 @@ impl Database for Sqlite {
     }
 
     async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
-        let row = sqlx::query("SELECT id, email, name, role, password_hash FROM users WHERE email = ?")
+        let row = sqlx::query(sql(format!("SELECT {USER_COLUMNS} FROM users u WHERE u.email = ?")))
             .bind(email)
             .fetch_optional(&self.pool)
             .await?;
@@ -155,30 +166,73 @@ impl Database for Sqlite {
     }
 
     async fn list_users(&self) -> Result<Vec<User>> {
-        let rows =
-            sqlx::query("SELECT id, email, name, role, password_hash FROM users ORDER BY id").fetch_all(&self.pool).await?;
+        let rows = sqlx::query(sql(format!("SELECT {USER_COLUMNS} FROM users u ORDER BY u.id"))).fetch_all(&self.pool).await?;
         rows.iter().map(user_from).collect()
     }
 
-    async fn create_session(&self, token_hash: &str, user_id: i64, expires_at: i64) -> Result<()> {
-        let now = crate::now_ms();
-        // Expired sessions are swept whenever a new one is made.
-        sqlx::query("DELETE FROM sessions WHERE expires_at <= ?").bind(now).execute(&self.pool).await?;
-        sqlx::query("INSERT INTO sessions (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
-            .bind(token_hash)
-            .bind(user_id)
+    async fn user(&self, id: i64) -> Result<Option<User>> {
+        let row = sqlx::query(sql(format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = ?")))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(user_from).transpose()
+    }
+
+    async fn set_user_disabled(&self, id: i64, disabled: bool, now: i64) -> Result<()> {
+        sqlx::query("UPDATE users SET disabled_at = CASE WHEN ? THEN COALESCE(disabled_at, ?) ELSE NULL END WHERE id = ?")
+            .bind(disabled)
             .bind(now)
-            .bind(expires_at)
+            .bind(id)
             .execute(&self.pool)
             .await?;
         Ok(())
     }
 
-    async fn session_user(&self, token_hash: &str, now: i64) -> Result<Option<User>> {
-        let row = sqlx::query(
-            "SELECT u.id, u.email, u.name, u.role, u.password_hash FROM sessions s
-             JOIN users u ON u.id = s.user_id WHERE s.token_hash = ? AND s.expires_at > ?",
+    async fn set_user_role(&self, id: i64, role: Role) -> Result<()> {
+        sqlx::query("UPDATE users SET role = ? WHERE id = ?").bind(role.as_str()).bind(id).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn set_user_password(&self, id: i64, password_hash: &str) -> Result<()> {
+        sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?").bind(password_hash).bind(id).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn set_user_name(&self, id: i64, name: &str) -> Result<()> {
+        sqlx::query("UPDATE users SET name = ? WHERE id = ?").bind(name).bind(id).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn delete_user(&self, id: i64) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM users WHERE id = ?").bind(id).execute(&self.pool).await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn create_session(&self, n: NewSession<'_>) -> Result<()> {
+        // Expired sessions are swept whenever a new one is made.
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= ?").bind(n.now).execute(&self.pool).await?;
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, public_id, user_id, created_at, expires_at, last_seen_at, client_ip, user_agent)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
+        .bind(n.token_hash)
+        .bind(n.public_id)
+        .bind(n.user_id)
+        .bind(n.now)
+        .bind(n.expires_at)
+        .bind(n.now)
+        .bind(n.client_ip)
+        .bind(n.user_agent)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn session_user(&self, token_hash: &str, now: i64) -> Result<Option<User>> {
+        let row = sqlx::query(sql(format!(
+            "SELECT {USER_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.token_hash = ? AND s.expires_at > ? AND u.disabled_at IS NULL"
+        )))
         .bind(token_hash)
         .bind(now)
         .fetch_optional(&self.pool)
@@ -189,6 +243,89 @@ impl Database for Sqlite {
     async fn delete_session(&self, token_hash: &str) -> Result<()> {
         sqlx::query("DELETE FROM sessions WHERE token_hash = ?").bind(token_hash).execute(&self.pool).await?;
         Ok(())
+    }
+
+    async fn user_sessions(&self, user_id: i64, now: i64) -> Result<Vec<SessionInfo>> {
+        let rows = sqlx::query(
+            "SELECT public_id, created_at, last_seen_at, expires_at, client_ip, user_agent, token_hash FROM sessions
+             WHERE user_id = ? AND expires_at > ? ORDER BY last_seen_at DESC, created_at DESC",
+        )
+        .bind(user_id)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SessionInfo {
+                    id: r.try_get("public_id")?,
+                    created_at: r.try_get("created_at")?,
+                    last_seen_at: r.try_get("last_seen_at")?,
+                    expires_at: r.try_get("expires_at")?,
+                    client_ip: r.try_get("client_ip")?,
+                    user_agent: r.try_get("user_agent")?,
+                    token_hash: r.try_get("token_hash")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_user_session(&self, user_id: i64, public_id: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM sessions WHERE user_id = ? AND public_id = ?")
+            .bind(user_id)
+            .bind(public_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn live_sessions(&self, token_hashes: &[String], now: i64) -> Result<Vec<String>> {
+        let mut live = Vec::new();
+        // In chunks: SQLite allows a bounded number of parameters per statement.
+        for chunk in token_hashes.chunks(500) {
+            let marks = vec!["?"; chunk.len()].join(",");
+            let text = format!(
+                "SELECT s.token_hash FROM sessions s JOIN users u ON u.id = s.user_id
+                 WHERE s.expires_at > ? AND u.disabled_at IS NULL AND s.token_hash IN ({marks})"
+            );
+            let mut q = sqlx::query(sql(text)).bind(now);
+            for h in chunk {
+                q = q.bind(h);
+            }
+            for row in q.fetch_all(&self.pool).await? {
+                live.push(row.try_get("token_hash")?);
+            }
+        }
+        Ok(live)
+    }
+
+    async fn touch_session(&self, token_hash: &str, now: i64) -> Result<()> {
+        sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?").bind(now).bind(token_hash).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn auth_epoch(&self) -> Result<i64> {
+        Ok(sqlx::query("SELECT epoch FROM auth_epoch WHERE id = 1").fetch_one(&self.pool).await?.try_get("epoch")?)
+    }
+
+    async fn remember_device(&self, token_hash: &str, user_id: i64, now: i64, expires_at: i64) -> Result<()> {
+        sqlx::query("DELETE FROM known_devices WHERE expires_at <= ?").bind(now).execute(&self.pool).await?;
+        sqlx::query("INSERT OR REPLACE INTO known_devices (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)")
+            .bind(token_hash)
+            .bind(user_id)
+            .bind(now)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn device_user(&self, token_hash: &str, now: i64) -> Result<Option<i64>> {
+        let row = sqlx::query("SELECT user_id FROM known_devices WHERE token_hash = ? AND expires_at > ?")
+            .bind(token_hash)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("user_id")).transpose()?)
     }
 
     async fn create_site(&self, name: &str, key: &str, origins: &[String], is_demo: bool) -> Result<Site> {

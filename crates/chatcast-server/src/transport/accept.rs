@@ -65,7 +65,9 @@ pub async fn screen_socket(
 pub async fn console_socket(State(state): State<AppState>, headers: HeaderMap, upgrade: IncomingUpgrade) -> Response {
     let verdict = check_console(&state, &headers).await;
     let opts = ws_options(state.settings.max_frame_bytes, Compression::Stream, offers_client_window_bits(&headers));
-    accept(state, "console", opts, upgrade, verdict, |state, conn, user| chat::console::run(state, user, conn))
+    accept(state, "console", opts, upgrade, verdict, |state, conn, (user, session)| {
+        chat::console::run(state, user, session, conn)
+    })
 }
 
 async fn check_visitor(state: &AppState, key: Option<&str>, headers: &HeaderMap) -> Result<Site, (ErrorBody, u16)> {
@@ -131,7 +133,8 @@ async fn check_screen(
     Ok(ticket)
 }
 
-async fn check_console(state: &AppState, headers: &HeaderMap) -> Result<User, (ErrorBody, u16)> {
+/// The console socket's account and the hash of its session's token (sockets close when it ends).
+async fn check_console(state: &AppState, headers: &HeaderMap) -> Result<(User, String), (ErrorBody, u16)> {
     let own = origin::own_origins(headers, &state.settings.public_origins);
     match origin::request_origin(headers) {
         Some(o) if origin::is_allowed(o, &own) => {}
@@ -146,7 +149,12 @@ async fn check_console(state: &AppState, headers: &HeaderMap) -> Result<User, (E
     let unauthorized = || refusal(ErrorCode::Unauthorized, "no valid console session: log in first".into());
     let token = session_token(headers).ok_or_else(unauthorized)?;
     match state.sessions.user(&token).await {
-        Ok(Some(user)) => Ok(user),
+        Ok(Some(user)) => {
+            let hash = crate::auth::token_hash(&token);
+            // Seen in use: the user's list of sessions shows when.
+            let _ = state.db.touch_session(&hash, crate::now_ms()).await;
+            Ok((user, hash))
+        }
         Ok(None) => Err(unauthorized()),
         Err(e) => {
             tracing::error!(error = %e, "session lookup failed");

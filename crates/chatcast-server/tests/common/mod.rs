@@ -35,6 +35,15 @@ pub async fn spawn_app() -> TestApp {
     app
 }
 
+/// Starts a server in a fresh data dir with some settings changed.
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
+    let mut app = spawn_app_in(&dir, tweak).await;
+    app._tmp = Some(tmp);
+    app
+}
+
 /// Starts a server on `dir` (which may hold a previous run's data).
 pub async fn spawn_app_in(dir: &std::path::Path, tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let mut settings = Settings { data_dir: dir.to_path_buf(), listen: "127.0.0.1:0".into(), ..Settings::default() };
