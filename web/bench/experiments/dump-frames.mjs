@@ -21,10 +21,10 @@ try {
     const api = s.__chatcastAgent;
     window.__frames = [];
     window.__session = api.start({
-      privacy: { mask_all_inputs: false, block_selectors: [], mask_selectors: [] },
+      privacy: { mask_all_inputs: false, block_selectors: [], mask_selectors: [], keep_url_params: [] },
       send: (f) => { window.__frames.push(Array.from(f)); return true; },
       widgetHost: null,
-      secrets: { startRecording() {}, stopRecording() {} },
+      secrets: { startRecording() {}, stopRecording() {}, knownRoots: [document] },
       onFatal: () => {},
     });
   }, `${env.server.url}/agent.js`);

@@ -51,10 +51,10 @@ try {
       await new Promise((res, rej) => { s.onload = res; s.onerror = rej; document.head.appendChild(s); });
       const frames = [];
       const session = s.__chatcastAgent.start({
-        privacy: { mask_all_inputs: false, block_selectors: [], mask_selectors: [] },
+        privacy: { mask_all_inputs: false, block_selectors: [], mask_selectors: [], keep_url_params: [] },
         send: (f) => { frames.push(f); return true; },
         widgetHost: null,
-        secrets: { startRecording() {}, stopRecording() {} },
+        secrets: { startRecording() {}, stopRecording() {}, knownRoots: [document] },
         onFatal: () => {},
       });
       while (!frames.some((f) => f[0] === 1)) await new Promise((res) => setTimeout(res, 20));

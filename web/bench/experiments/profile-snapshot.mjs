@@ -28,10 +28,10 @@ try {
     const t = performance.now();
     let sent = 0;
     window.__api.start({
-      privacy: { mask_all_inputs: false, block_selectors: [], mask_selectors: [] },
+      privacy: { mask_all_inputs: false, block_selectors: [], mask_selectors: [], keep_url_params: [] },
       send: () => { if (!sent) sent = performance.now(); return true; },
       widgetHost: null,
-      secrets: { startRecording() {}, stopRecording() {} },
+      secrets: { startRecording() {}, stopRecording() {}, knownRoots: [document] },
       onFatal: () => {},
     });
     const sync = performance.now() - t;

@@ -203,13 +203,13 @@ export async function run(cfg) {
         await new Promise((r) => setTimeout(r, 0));
         const t = performance.now();
         A.session = api.start({
-          privacy: { mask_all_inputs: false, block_selectors: [], mask_selectors: [] },
+          privacy: { mask_all_inputs: false, block_selectors: [], mask_selectors: [], keep_url_params: [] },
           send: (f) => {
             A.sends.push([performance.timeOrigin + performance.now(), f.byteLength, f[0]]);
             return true;
           },
           widgetHost: null,
-          secrets: { startRecording() {}, stopRecording() {} },
+          secrets: { startRecording() {}, stopRecording() {}, knownRoots: [document] },
           onFatal: (d) => (A.fatal = d),
         });
         A.calls.push([performance.timeOrigin + t, performance.now() - t]);
