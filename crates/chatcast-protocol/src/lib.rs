@@ -337,6 +337,9 @@ pub enum NoticeReason {
     Timeout,
     /// The visitor pressed Stop.
     StoppedByVisitor,
+    /// The page sent more than the relay may hold (it ignored keyframe
+    /// requests, or the server holds all it may): the broadcast was ended.
+    TooMuchData,
 }
 
 /// Frames the console sends.

@@ -78,7 +78,10 @@ impl AppState {
             ),
             db,
             hub: Arc::new(Hub::default()),
-            relay: Arc::new(Relay::default()),
+            relay: Arc::new(Relay::new(crate::relay::Limits {
+                max_tail_bytes: settings.broadcast_max_tail_bytes,
+                max_total_bytes: settings.relay_max_total_bytes,
+            })),
             broadcasts: Arc::new(Broadcasts::default()),
             policy: settings.broadcast_policy(),
             settings: Arc::new(settings),

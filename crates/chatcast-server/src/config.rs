@@ -44,8 +44,19 @@ pub struct Settings {
     pub ping_interval_secs: u64,
     /// Frames queued for one connection before it counts as too slow and is closed.
     pub send_queue_frames: usize,
+    /// Payload bytes queued for one connection (screen frames to a viewer
+    /// included); a viewer past it is resynced from the next keyframe, a chat
+    /// socket past it is closed as too slow.
+    pub send_queue_bytes: usize,
     /// The largest binary screen frame a widget socket may send (a full snapshot of a big page).
     pub max_screen_frame_bytes: usize,
+    /// Bytes of deltas the relay holds after a broadcast's keyframe. Past a
+    /// quarter of it the agent is asked for a new keyframe; past it (the agent
+    /// ignored the requests) the broadcast is ended.
+    pub broadcast_max_tail_bytes: usize,
+    /// Bytes the relay holds for all broadcasts together (keyframes and tails);
+    /// a frame that would go past it ends its broadcast.
+    pub relay_max_total_bytes: usize,
     /// How long a screen broadcast request waits for the visitor's answer.
     pub consent_request_timeout_secs: u64,
     /// Connection probe: a round trip above this is a weak connection.
@@ -92,7 +103,10 @@ impl Default for Settings {
             demo: true,
             ping_interval_secs: 20,
             send_queue_frames: 256,
+            send_queue_bytes: 32 * 1024 * 1024,
             max_screen_frame_bytes: 16 * 1024 * 1024,
+            broadcast_max_tail_bytes: 16 * 1024 * 1024,
+            relay_max_total_bytes: 1024 * 1024 * 1024,
             consent_request_timeout_secs: 60,
             weak_rtt_ms: 800,
             weak_upload_kbps: 256,

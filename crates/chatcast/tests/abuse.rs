@@ -111,3 +111,139 @@ async fn what_a_client_sends_cannot_forge_a_log_line() {
     assert!(log.contains("FORGED-LINE"), "the refusal was logged (positive control): {log}");
     assert!(!log.lines().any(|l| l.starts_with("2026-12-02T00:00:00")), "a forged line: {log}");
 }
+
+/// Bytes that do not compress (a fixed xorshift stream): memory, not deflate, is what is measured.
+fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
+/// A screen frame of `len` body bytes.
+fn screen_frame(kind: u8, seq: u32, len: usize) -> Vec<u8> {
+    chatcast_protocol::screen::encode(kind, seq, &noise(len, seq as u64 + 1))
+}
+
+fn stopper() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false))
+}
+
+#[tokio::test]
+async fn concurrent_wrong_logins_are_refused_before_hashing_and_the_real_user_gets_in() {
+    let server = Server::start(&[]);
+    let base = server.rss_mib();
+    let stop = stopper();
+    let peak = server.peak_rss(stop.clone());
+    let url = server.url.clone();
+    let attack = tokio::spawn(async move {
+        let client = reqwest::Client::builder().local_address("127.0.0.2".parse::<std::net::IpAddr>().unwrap()).build().unwrap();
+        let tries = (0..200).map(|i| {
+            let (client, url) = (client.clone(), url.clone());
+            tokio::spawn(async move {
+                let body = serde_json::json!({"email": ADMIN_EMAIL, "password": format!("wrong-{i}")});
+                client.post(format!("{url}/api/login")).json(&body).send().await.map(|r| r.status().as_u16()).unwrap_or(0)
+            })
+        });
+        let mut statuses = Vec::new();
+        for t in tries.collect::<Vec<_>>() {
+            statuses.push(t.await.unwrap());
+        }
+        statuses
+    });
+    // While it runs, the real admin logs in from another address.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let t = Instant::now();
+    let (status, cookie) = server.login("127.0.0.3", ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let real = t.elapsed();
+    let statuses = attack.await.unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let peak = peak.await.unwrap();
+    assert_eq!(status, 200, "the real user gets in");
+    assert!(cookie.is_some());
+    assert!(real < Duration::from_secs(3), "the real user waited {real:?}");
+    let refused = statuses.iter().filter(|&&s| s == 429 || s == 503).count();
+    let wrong = statuses.iter().filter(|&&s| s == 401).count();
+    assert!(wrong >= 1, "some attempts were checked (positive control): {statuses:?}");
+    assert!(refused >= 150, "most are refused before hashing: {refused} of 200 ({wrong} checked)");
+    assert_eq!(refused + wrong, 200, "every attempt answered: {statuses:?}");
+    let growth = peak - base;
+    eprintln!("200 wrong logins: {refused} refused, {wrong} checked, real login {real:?}, RSS {base:.0} → peak {peak:.0} MiB");
+    assert!(growth <= 200.0, "RSS grew {growth:.0} MiB");
+}
+
+#[tokio::test]
+async fn a_broadcast_that_ignores_keyframe_requests_is_ended_and_holds_bounded_memory() {
+    let server = Server::start(&[]);
+    let (_, cookie) = server.login("127.0.0.1", ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let (mut console, mut visitor, _vid, mut screen) = server.live_broadcast(&cookie.unwrap()).await;
+    assert!(screen.send_binary(screen_frame(1, 0, 1024)).await);
+    let base = server.rss_mib();
+    let stop = stopper();
+    let peak = server.peak_rss(stop.clone());
+    let mut sent = 0;
+    for seq in 1..=600u32 {
+        if !screen.send_binary(screen_frame(2, seq, 1 << 20)).await {
+            break;
+        }
+        sent += 1;
+    }
+    // The visitor was asked for a keyframe (the soft bound), then told the broadcast ended, and why.
+    visitor.recv_type("keyframe_request").await;
+    let stopped = visitor.recv_type("screencast_stop").await;
+    assert_eq!(stopped["reason"], "too_much_data");
+    let notice = console.recv_type("screencast_notice").await;
+    assert_eq!(notice["reason"], "too_much_data", "{notice}");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let peak = peak.await.unwrap();
+    eprintln!("{sent} × 1 MiB deltas sent before the screen socket closed; RSS {base:.0} → peak {peak:.0} MiB");
+    assert!(sent < 600, "the server stopped taking them");
+    assert!(peak - base <= 150.0, "RSS grew {:.0} MiB", peak - base);
+    // The server is fine: a new broadcast can start (the visitor consented before).
+    server.health().await;
+}
+
+#[tokio::test]
+async fn a_viewer_that_never_reads_holds_bounded_memory_and_is_resynced() {
+    let server = Server::start(&[]);
+    let (_, cookie) = server.login("127.0.0.1", ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let cookie = cookie.unwrap();
+    let (_console, _visitor, vid, mut screen) = server.live_broadcast(&cookie).await;
+    assert!(screen.send_binary(screen_frame(1, 0, 1024)).await);
+    let mut viewer = server.plain_console(&cookie).await;
+    viewer.recv_type("snapshot").await;
+    viewer.send(serde_json::json!({"t": "watch", "visitor_id": vid})).await;
+    let base = server.rss_mib();
+    let stop = stopper();
+    let peak = server.peak_rss(stop.clone());
+    const N: u32 = 300;
+    for seq in 1..=N {
+        assert!(screen.send_binary(screen_frame(1, seq, 4 << 20)).await, "keyframe {seq} taken");
+    }
+    // The frames reached the server (the health check queues behind nothing).
+    server.health().await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let peak = peak.await.unwrap();
+    eprintln!("{N} × 4 MiB keyframes to a viewer that does not read: RSS {base:.0} → peak {peak:.0} MiB");
+    assert!(peak - base <= 250.0, "RSS grew {:.0} MiB", peak - base);
+    // Reading again, the viewer catches up to the latest keyframe, skipping what it missed.
+    let mut seqs = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let Some(f) = viewer.next_frame_within(10).await else { break };
+        if f.opcode() == yawc::OpCode::Binary {
+            let seq = u32::from_be_bytes(f.payload()[1..5].try_into().unwrap());
+            seqs.push(seq);
+            if seq == N {
+                break;
+            }
+        }
+    }
+    assert_eq!(seqs.last(), Some(&N), "resynced to the latest keyframe: got {seqs:?}");
+    assert!(seqs.len() < 40, "it skipped what it could not take: {} frames", seqs.len());
+}

@@ -17,6 +17,7 @@ const EVENT_LABEL: Record<string, string> = {
   stopped: 'Stopped',
   consent_revoked: 'Consent revoked',
   stopped_by_visitor: 'Stopped by visitor',
+  too_much_data: 'Ended: too much data',
 };
 
 function row(a: AuditEntry): HTMLElement {

@@ -3,4 +3,4 @@
 /**
  * Why a broadcast was refused, impossible, or ended by the visitor.
  */
-export type NoticeReason = "denied" | "unsupported" | "weak_connection" | "offline" | "timeout" | "stopped_by_visitor";
+export type NoticeReason = "denied" | "unsupported" | "weak_connection" | "offline" | "timeout" | "stopped_by_visitor" | "too_much_data";

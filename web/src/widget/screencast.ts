@@ -110,7 +110,11 @@ export class Screencast {
         this.stopRecording();
         const who = this.viewer;
         this.hideIndicator();
-        if (who && msg.reason !== 'stopped_by_visitor') this.widget.announce(`${who} is no longer viewing this tab.`);
+        if (msg.reason === 'too_much_data') {
+          this.widget.announce('Screen sharing ended: this page sent more than the chat server can take.');
+        } else if (who && msg.reason !== 'stopped_by_visitor') {
+          this.widget.announce(`${who} is no longer viewing this tab.`);
+        }
         break;
       }
       case 'keyframe_request':

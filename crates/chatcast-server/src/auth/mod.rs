@@ -137,6 +137,18 @@ struct Verifier {
     permits: Arc<tokio::sync::Semaphore>,
     waiting: std::sync::atomic::AtomicUsize,
     max_waiting: usize,
+    /// Client addresses with a check under way: one at a time each, so that
+    /// one address cannot hold every hasher while others wait.
+    busy: Arc<std::sync::Mutex<std::collections::HashSet<std::net::IpAddr>>>,
+}
+
+/// Frees a client address's place in [`Verifier::busy`] when dropped.
+struct AddressTurn(Arc<std::sync::Mutex<std::collections::HashSet<std::net::IpAddr>>>, std::net::IpAddr);
+
+impl Drop for AddressTurn {
+    fn drop(&mut self) {
+        self.0.lock().unwrap().remove(&self.1);
+    }
 }
 
 impl Verifier {
@@ -145,11 +157,16 @@ impl Verifier {
             permits: Arc::new(tokio::sync::Semaphore::new(permits.max(1))),
             waiting: std::sync::atomic::AtomicUsize::new(0),
             max_waiting: permits.max(1),
+            busy: Arc::default(),
         }
     }
 
-    async fn check(&self, password: String, phc: String) -> Result<bool, AuthError> {
+    async fn check(&self, ip: std::net::IpAddr, password: String, phc: String) -> Result<bool, AuthError> {
         use std::sync::atomic::Ordering;
+        if !self.busy.lock().unwrap().insert(ip) {
+            return Err(AuthError::Busy);
+        }
+        let turn = AddressTurn(self.busy.clone(), ip);
         let permit = match self.permits.clone().try_acquire_owned() {
             Ok(p) => p,
             Err(_) => {
@@ -167,7 +184,7 @@ impl Verifier {
         };
         // Off the async workers; the permit is held until the hash is done.
         let ok = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
+            let _held = (permit, turn);
             verify_password(&password, &phc)
         })
         .await
@@ -234,7 +251,7 @@ impl Sessions {
             }
         };
         let phc = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| DUMMY_HASH.clone());
-        let ok = match self.verifier.check(password.to_owned(), phc).await {
+        let ok = match self.verifier.check(client.ip, password.to_owned(), phc).await {
             Ok(ok) => ok,
             Err(e) => {
                 metrics::counter!("chatcast_logins_total", "result" => "busy").increment(1);

@@ -38,6 +38,11 @@ pub async fn run(state: AppState, user: User, session: String, mut conn: Connect
                 conn.send_error(e, None).await;
                 continue;
             }
+            Event::Drained => {
+                // A viewer that fell behind has caught up: resync it now, not at the next frame.
+                state.relay.resync(conn.peer().id);
+                continue;
+            }
             Event::Closed => break,
         };
         let msg = match decode::<ConsoleIn>(&String::from_utf8_lossy(&text), CONSOLE_TYPES) {

@@ -39,6 +39,7 @@ pub async fn run(state: AppState, site: Site, mut conn: Connection) {
                 }
                 continue;
             }
+            Event::Drained => continue,
             Event::Closed => break,
         };
         let text = String::from_utf8_lossy(&text);
@@ -148,6 +149,7 @@ async fn handshake(state: &AppState, site: &Site, conn: &mut Connection) -> Opti
                 continue;
             }
             Event::Closed => return None,
+            Event::Drained => continue,
         };
         match decode::<VisitorIn>(&String::from_utf8_lossy(&text), VISITOR_TYPES) {
             Ok(VisitorIn::Hello { token, page, tab_id }) => {

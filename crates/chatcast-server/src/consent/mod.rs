@@ -192,6 +192,7 @@ fn reason_name(r: NoticeReason) -> &'static str {
         NoticeReason::Offline => "offline",
         NoticeReason::Timeout => "timeout",
         NoticeReason::StoppedByVisitor => "stopped_by_visitor",
+        NoticeReason::TooMuchData => "too_much_data",
     }
 }
 
@@ -206,6 +207,7 @@ async fn fail(app: &AppState, visitor_id: &str, by: Option<&Consultant>, reason:
         }
         NoticeReason::Offline => "Screen broadcast is not possible: the visitor is offline".to_owned(),
         NoticeReason::StoppedByVisitor => "The visitor stopped the screen broadcast".to_owned(),
+        NoticeReason::TooMuchData => "The screen broadcast ended: the page sent more than the server may hold".to_owned(),
     };
     // The transcript line first: a console that shows the notice finds it there.
     record(app, visitor_id, by, reason_name(reason), &detail, Some(line)).await;
@@ -552,23 +554,35 @@ pub async fn tab_left(app: &AppState, visitor_id: &str, tab: ConnId) {
     });
 }
 
-/// A screen frame from a screen socket.
-fn screen_frame(app: &AppState, visitor_id: &str, conn: ConnId, data: Bytes) -> Result<(), ErrorBody> {
+/// A screen frame from a screen socket. `Ok(Some(reason))`: it went past a
+/// relay bound; the caller ends the broadcast with [`overflowed`].
+fn screen_frame(app: &AppState, visitor_id: &str, conn: ConnId, data: Bytes) -> Result<Option<&'static str>, ErrorBody> {
     let tab = match app.broadcasts.phases.lock().unwrap().get(visitor_id) {
         Some(Phase::Active { screen: Some(ScreenLink { tab, peer: Some(p), .. }), .. }) if p.id == conn => *tab,
         _ => return Err(ErrorBody::new(ErrorCode::NoBroadcast, "this screen socket's broadcast is over; the frame was dropped")),
     };
     match app.relay.publish(visitor_id, data) {
-        Published::Ok => Ok(()),
+        Published::Ok => Ok(None),
         Published::WantKeyframe | Published::NoKeyframe => {
             app.hub.to_tab(visitor_id, tab, &frame(&VisitorOut::KeyframeRequest {}));
-            Ok(())
+            Ok(None)
         }
+        Published::Overflow(reason) => Ok(Some(reason)),
         Published::Invalid => Err(ErrorBody::new(
             ErrorCode::BadMessage,
             "screen frame: expected a 5-byte header with kind 1 (keyframe) or 2 (delta)",
         )),
     }
+}
+
+/// A broadcast's frames went past a relay bound: it ends, with the reason on
+/// both sides (the visitor's stop and transcript line, the console's notice).
+async fn overflowed(app: &AppState, visitor_id: &str, reason: &'static str) {
+    let Some(phase) = app.broadcasts.take_if(visitor_id, |p| matches!(p, Phase::Active { .. })) else { return };
+    tracing::warn!(visitor = visitor_id, reason, "screen broadcast ended: over a relay bound");
+    end(app, visitor_id, &phase, "too_much_data").await;
+    fail(app, visitor_id, Some(phase.by()), NoticeReason::TooMuchData, reason.to_owned()).await;
+    write_receipt(app, visitor_id, &phase).await;
 }
 
 /// A console socket wants the frames of a live broadcast.

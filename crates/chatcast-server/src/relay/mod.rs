@@ -6,6 +6,12 @@
 //! full is not buffered further and does not slow anyone: it is marked
 //! "needs keyframe", skipped, and resynced from the cache once its queue has
 //! room for the keyframe and the tail.
+//!
+//! Memory is bounded in bytes: each viewer's queue (see `transport`), each
+//! broadcast's tail, and the relay as a whole. A visitor that keeps sending
+//! deltas without the keyframes it is asked for, or a frame that would take the
+//! relay past its total, gets [`Published::Overflow`]: the caller ends that
+//! broadcast, and nothing of it stays cached.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -18,14 +24,17 @@ use crate::transport::{ConnId, Peer, QueueFull};
 /// Relay limits.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
-    /// When the deltas after a keyframe exceed this many bytes, ask the agent
-    /// for a fresh keyframe so the cache (and a late joiner's catch-up) stays small.
+    /// The deltas held after a keyframe. Past a quarter of it the agent is
+    /// asked for a fresh keyframe (so that a late joiner's catch-up stays
+    /// small); past it the agent ignored those requests and the broadcast ends.
     pub max_tail_bytes: usize,
+    /// Keyframes and tails of every broadcast together.
+    pub max_total_bytes: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_tail_bytes: 4 * 1024 * 1024 }
+        Limits { max_tail_bytes: 16 * 1024 * 1024, max_total_bytes: 1024 * 1024 * 1024 }
     }
 }
 
@@ -47,10 +56,23 @@ impl Channel {
         self.keyframe.is_some() as usize + self.tail.len()
     }
 
+    fn cached_bytes(&self) -> usize {
+        self.keyframe.as_ref().map_or(0, Bytes::len) + self.tail_bytes
+    }
+
+    /// Forgets the keyframe and tail; returns the bytes freed.
+    fn forget(&mut self) -> usize {
+        let freed = self.cached_bytes();
+        self.keyframe = None;
+        self.tail = Vec::new();
+        self.tail_bytes = 0;
+        freed
+    }
+
     /// Sends the keyframe and tail to a viewer that has room for all of it.
     fn resync(&self, v: &mut Viewer) -> bool {
         let Some(key) = &self.keyframe else { return false };
-        if v.peer.capacity() < self.cached_frames() {
+        if !v.peer.has_room(self.cached_frames(), self.cached_bytes()) {
             return false;
         }
         let ok = v.peer.send_binary(key.clone()).is_ok() && self.tail.iter().all(|f| v.peer.send_binary(f.clone()).is_ok());
@@ -70,13 +92,23 @@ pub enum Published {
     NoKeyframe,
     /// Not a screen frame (bad header or kind).
     Invalid,
+    /// Not forwarded, and the broadcast's cache is gone: it would go past a
+    /// bound (the reason says which). End the broadcast.
+    Overflow(&'static str),
 }
 
 /// All live broadcasts of this node, by visitor id.
 #[derive(Default)]
 pub struct Relay {
     limits: Limits,
-    channels: Mutex<HashMap<String, Channel>>,
+    channels: Mutex<Channels>,
+}
+
+#[derive(Default)]
+struct Channels {
+    by_visitor: HashMap<String, Channel>,
+    /// Sum of every channel's cached bytes.
+    cached: usize,
 }
 
 impl Relay {
@@ -88,25 +120,46 @@ impl Relay {
     /// Takes a frame from the visitor's agent: caches it and forwards it.
     pub fn publish(&self, visitor_id: &str, frame: Bytes) -> Published {
         let Some((kind, _seq)) = header(&frame) else { return Published::Invalid };
-        let mut channels = self.channels.lock().unwrap();
+        if kind != KIND_KEYFRAME && kind != KIND_DELTA {
+            return Published::Invalid;
+        }
+        let mut guard = self.channels.lock().unwrap();
+        let Channels { by_visitor, cached } = &mut *guard;
         // The channel exists after the first frame: no key allocation per frame.
-        if !channels.contains_key(visitor_id) {
-            channels.insert(visitor_id.to_owned(), Channel::default());
+        if !by_visitor.contains_key(visitor_id) {
+            by_visitor.insert(visitor_id.to_owned(), Channel::default());
         }
-        let ch = channels.get_mut(visitor_id).expect("inserted above");
-        match kind {
-            KIND_KEYFRAME => {
-                ch.keyframe = Some(frame.clone());
-                ch.tail.clear();
-                ch.tail_bytes = 0;
-            }
-            KIND_DELTA if ch.keyframe.is_none() => return Published::NoKeyframe,
-            KIND_DELTA => {
-                ch.tail_bytes += frame.len();
-                ch.tail.push(frame.clone());
-            }
-            _ => return Published::Invalid,
+        let ch = by_visitor.get_mut(visitor_id).expect("inserted above");
+        if kind == KIND_DELTA && ch.keyframe.is_none() {
+            return Published::NoKeyframe;
         }
+        // What the cache holds after this frame.
+        let (replaced, tail_after) = match kind {
+            KIND_KEYFRAME => (ch.cached_bytes(), 0),
+            _ => (0, ch.tail_bytes + frame.len()),
+        };
+        let overflow = if tail_after > self.limits.max_tail_bytes {
+            Some("the page sent more changes than the relay holds without the keyframe it was asked for")
+        } else if *cached - replaced + frame.len() > self.limits.max_total_bytes {
+            Some("the server holds as many screen frames as it may; this broadcast cannot continue")
+        } else {
+            None
+        };
+        if let Some(reason) = overflow {
+            *cached -= ch.forget();
+            metrics::counter!("chatcast_broadcasts_overflowed_total").increment(1);
+            metrics::gauge!("chatcast_relay_cached_bytes").set(*cached as f64);
+            return Published::Overflow(reason);
+        }
+        if kind == KIND_KEYFRAME {
+            *cached -= ch.forget();
+            ch.keyframe = Some(frame.clone());
+        } else {
+            ch.tail_bytes += frame.len();
+            ch.tail.push(frame.clone());
+        }
+        *cached += frame.len();
+        metrics::gauge!("chatcast_relay_cached_bytes").set(*cached as f64);
         let Channel { viewers, .. } = &mut *ch;
         let mut lagging = Vec::new();
         viewers.retain(|id, v| {
@@ -118,6 +171,7 @@ impl Relay {
                 Ok(()) => true,
                 Err(QueueFull::Full) => {
                     tracing::debug!(viewer = id, "viewer behind; will resync from the keyframe");
+                    metrics::counter!("chatcast_viewer_resyncs_total").increment(1);
                     v.needs_keyframe = true;
                     true
                 }
@@ -130,24 +184,37 @@ impl Relay {
             ch.resync(&mut v);
             ch.viewers.insert(id, v);
         }
-        if ch.tail_bytes > self.limits.max_tail_bytes { Published::WantKeyframe } else { Published::Ok }
+        if ch.tail_bytes > self.limits.max_tail_bytes / 4 { Published::WantKeyframe } else { Published::Ok }
     }
 
     /// Adds a viewer; it gets the cached keyframe and tail at once.
     /// Returns whether a keyframe was there to send.
     pub fn watch(&self, visitor_id: &str, peer: Peer) -> bool {
         let mut channels = self.channels.lock().unwrap();
-        let ch = channels.entry(visitor_id.to_owned()).or_default();
+        let ch = channels.by_visitor.entry(visitor_id.to_owned()).or_default();
         let mut v = Viewer { peer, needs_keyframe: true };
         let sent = ch.resync(&mut v);
         ch.viewers.insert(v.peer.id, v);
         sent
     }
 
+    /// Resyncs a viewer that fell behind in any broadcast it watches, if it has room now.
+    pub fn resync(&self, conn: ConnId) {
+        let mut channels = self.channels.lock().unwrap();
+        for ch in channels.by_visitor.values_mut() {
+            if let Some(mut v) = ch.viewers.remove(&conn) {
+                if v.needs_keyframe {
+                    ch.resync(&mut v);
+                }
+                ch.viewers.insert(conn, v);
+            }
+        }
+    }
+
     /// Removes a viewer; returns how many remain.
     pub fn unwatch(&self, visitor_id: &str, conn: ConnId) -> usize {
         let mut channels = self.channels.lock().unwrap();
-        match channels.get_mut(visitor_id) {
+        match channels.by_visitor.get_mut(visitor_id) {
             Some(ch) => {
                 ch.viewers.remove(&conn);
                 ch.viewers.len()
@@ -159,26 +226,26 @@ impl Relay {
     /// Removes a socket from every broadcast it watched (it closed); returns those visitor ids.
     pub fn unwatch_all(&self, conn: ConnId) -> Vec<String> {
         let mut channels = self.channels.lock().unwrap();
-        channels.iter_mut().filter_map(|(vid, ch)| ch.viewers.remove(&conn).map(|_| vid.clone())).collect()
+        channels.by_visitor.iter_mut().filter_map(|(vid, ch)| ch.viewers.remove(&conn).map(|_| vid.clone())).collect()
     }
 
     /// Forgets a broadcast's cached frames (it ended); viewers stay registered
     /// so that a new start reaches them.
     pub fn clear(&self, visitor_id: &str) {
-        let mut channels = self.channels.lock().unwrap();
-        if let Some(ch) = channels.get_mut(visitor_id) {
-            ch.keyframe = None;
-            ch.tail.clear();
-            ch.tail_bytes = 0;
+        let mut guard = self.channels.lock().unwrap();
+        let Channels { by_visitor, cached } = &mut *guard;
+        if let Some(ch) = by_visitor.get_mut(visitor_id) {
+            *cached -= ch.forget();
+            metrics::gauge!("chatcast_relay_cached_bytes").set(*cached as f64);
             if ch.viewers.is_empty() {
-                channels.remove(visitor_id);
+                by_visitor.remove(visitor_id);
             }
         }
     }
 
     /// Bytes held in caches (keyframes and tails), for metrics and tests.
     pub fn cached_bytes(&self) -> usize {
-        self.channels.lock().unwrap().values().map(|c| c.keyframe.as_ref().map_or(0, Bytes::len) + c.tail_bytes).sum()
+        self.channels.lock().unwrap().cached
     }
 }
 
@@ -255,7 +322,7 @@ mod tests {
 
     #[test]
     fn a_large_tail_asks_for_a_keyframe_and_clear_forgets_the_cache() {
-        let relay = Relay::new(Limits { max_tail_bytes: 100 });
+        let relay = Relay::new(Limits { max_tail_bytes: 400, max_total_bytes: 10_000 });
         relay.publish("v", frame(KIND_KEYFRAME, 0, "k"));
         assert_eq!(relay.publish("v", frame(KIND_DELTA, 1, &"x".repeat(50))), Published::Ok);
         assert_eq!(relay.publish("v", frame(KIND_DELTA, 2, &"x".repeat(60))), Published::WantKeyframe);
@@ -265,5 +332,52 @@ mod tests {
         let (p, _i) = Peer::pair(4);
         assert!(!relay.watch("v", p), "no keyframe after clear");
         assert_eq!(relay.publish("v", frame(7, 3, "?")), Published::Invalid);
+    }
+
+    #[test]
+    fn a_tail_past_its_bound_ends_the_broadcast_and_frees_its_cache() {
+        let relay = Relay::new(Limits { max_tail_bytes: 1000, max_total_bytes: 1 << 20 });
+        let (viewer, mut inbox) = Peer::pair(1024);
+        relay.watch("v", viewer);
+        relay.publish("v", frame(KIND_KEYFRAME, 0, "k"));
+        let mut outcomes = Vec::new();
+        for seq in 1..=20 {
+            outcomes.push(relay.publish("v", frame(KIND_DELTA, seq, &"d".repeat(95))));
+        }
+        // Asked for a keyframe first (positive control), then ended once past the bound.
+        assert!(outcomes.contains(&Published::WantKeyframe));
+        let over = outcomes.iter().position(|o| matches!(o, Published::Overflow(_))).expect("the bound triggers");
+        assert_eq!(over, 10, "1000 bytes hold ten 100-byte deltas");
+        assert_eq!(relay.cached_bytes(), 0, "nothing of it stays cached");
+        assert_eq!(drain(&mut inbox).len(), 11, "the keyframe and the deltas before the bound");
+    }
+
+    #[test]
+    fn the_relay_total_bounds_every_broadcast_together() {
+        let relay = Relay::new(Limits { max_tail_bytes: 1 << 20, max_total_bytes: 1000 });
+        assert_eq!(relay.publish("a", frame(KIND_KEYFRAME, 0, &"a".repeat(595))), Published::Ok);
+        assert!(matches!(relay.publish("b", frame(KIND_KEYFRAME, 0, &"b".repeat(495))), Published::Overflow(_)));
+        assert_eq!(relay.cached_bytes(), 600);
+        // A keyframe replaces its broadcast's cache: only the difference counts.
+        assert_eq!(relay.publish("a", frame(KIND_KEYFRAME, 1, &"a".repeat(895))), Published::Ok);
+        relay.clear("a");
+        assert_eq!(relay.publish("b", frame(KIND_KEYFRAME, 0, &"b".repeat(495))), Published::Ok);
+        assert_eq!(relay.cached_bytes(), 500);
+    }
+
+    #[test]
+    fn a_viewer_that_stops_reading_holds_at_most_its_byte_bound() {
+        let relay = Relay::default();
+        let (viewer, mut inbox) = Peer::pair_bounded(256, 10_000);
+        relay.watch("v", viewer);
+        for seq in 0..50 {
+            relay.publish("v", frame(KIND_KEYFRAME, seq, &"k".repeat(3_000)));
+        }
+        let held: Vec<Bytes> = drain(&mut inbox);
+        let bytes: usize = held.iter().map(Bytes::len).sum();
+        assert!(bytes <= 10_000 && held.len() == 3, "three 3 KB keyframes fit in 10 KB: {} frames, {bytes} bytes", held.len());
+        // Read up: the next keyframe reaches it again.
+        relay.publish("v", frame(KIND_KEYFRAME, 50, "k"));
+        assert_eq!(header(&inbox.try_recv().unwrap()).unwrap().1, 50);
     }
 }

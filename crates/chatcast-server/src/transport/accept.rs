@@ -205,6 +205,7 @@ where
         let conn = Connection::new(
             ws,
             state.settings.send_queue_frames,
+            state.settings.send_queue_bytes,
             Duration::from_secs(state.settings.ping_interval_secs.max(1)),
             state.settings.max_frame_bytes,
             state.shutdown.clone(),

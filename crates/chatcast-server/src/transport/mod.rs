@@ -110,6 +110,14 @@ enum Outgoing {
 }
 
 impl Outgoing {
+    /// Payload bytes, counted against the queue's byte bound.
+    fn len(&self) -> usize {
+        match self {
+            Outgoing::Text(b) | Outgoing::Binary(b) => b.len(),
+            Outgoing::Close(..) => 0,
+        }
+    }
+
     fn into_frame(self) -> Frame {
         match self {
             Outgoing::Text(b) => Frame::text(b),
@@ -144,10 +152,16 @@ pub enum QueueFull {
 /// (~1.7 KB per socket, and most sockets are idle chat sockets). The deque
 /// allocates on the first frame; the connection takes the whole batch out at
 /// once. `kill` asks the connection to close as too slow.
+///
+/// Bounded twice: in frames, and in bytes (queued plus taken out and not yet
+/// written), so that a peer that stops reading holds at most `byte_limit` of
+/// screen frames however large each is. A frame larger than the bound still
+/// goes into an empty queue: the bound never makes a frame undeliverable.
 struct Queue {
     state: Mutex<QueueState>,
     ready: Notify,
     limit: usize,
+    byte_limit: usize,
 }
 
 #[derive(Default)]
@@ -157,6 +171,12 @@ struct QueueState {
     closed: bool,
     /// Close as too slow (4008).
     killed: bool,
+    /// Payload bytes in `frames`.
+    bytes: usize,
+    /// Payload bytes the connection took out and is writing.
+    in_flight: usize,
+    /// A binary frame was refused since the queue last ran empty.
+    refused: bool,
 }
 
 impl Queue {
@@ -165,10 +185,13 @@ impl Queue {
         if st.closed {
             return Err(QueueFull::Closed);
         }
-        if st.frames.len() >= self.limit {
+        let held = st.bytes + st.in_flight;
+        if st.frames.len() >= self.limit || (held > 0 && held + out.len() > self.byte_limit) {
+            st.refused = true;
             return Err(QueueFull::Full);
         }
         let was_empty = st.frames.is_empty();
+        st.bytes += out.len();
         st.frames.push_back(out);
         drop(st);
         // The connection empties the whole queue when woken: one wake per batch.
@@ -206,7 +229,10 @@ pub struct PeerInbox(Arc<Queue>);
 impl PeerInbox {
     /// The next queued frame's payload, if any (tests and in-process consumers).
     pub fn try_recv(&mut self) -> Option<Bytes> {
-        self.0.state.lock().unwrap().frames.pop_front().map(|o| match o {
+        let mut st = self.0.state.lock().unwrap();
+        let out = st.frames.pop_front()?;
+        st.bytes -= out.len();
+        Some(match out {
             Outgoing::Text(b) | Outgoing::Binary(b) => b,
             Outgoing::Close(..) => Bytes::new(),
         })
@@ -222,7 +248,16 @@ impl PeerInbox {
             return None;
         }
         std::mem::swap(&mut st.frames, batch);
+        st.in_flight += std::mem::take(&mut st.bytes);
         Some(Queued::Frames)
+    }
+
+    /// The batch taken out has been written (or dropped): its bytes are free.
+    /// True if that emptied a queue that had refused a frame.
+    fn written(&self) -> bool {
+        let mut st = self.0.state.lock().unwrap();
+        st.in_flight = 0;
+        st.frames.is_empty() && std::mem::take(&mut st.refused)
     }
 
     /// Waits until something is queued (or the peer was killed).
@@ -249,7 +284,12 @@ impl Drop for PeerInbox {
 impl Peer {
     /// A new peer id with a queue of `queue` frames, and the queue's receiving end.
     pub fn pair(queue: usize) -> (Peer, PeerInbox) {
-        let q = Arc::new(Queue { state: Mutex::default(), ready: Notify::new(), limit: queue.max(1) });
+        Self::pair_bounded(queue, usize::MAX)
+    }
+
+    /// Like [`Peer::pair`], the queue also bounded to `bytes` payload bytes.
+    pub fn pair_bounded(queue: usize, bytes: usize) -> (Peer, PeerInbox) {
+        let q = Arc::new(Queue { state: Mutex::default(), ready: Notify::new(), limit: queue.max(1), byte_limit: bytes.max(1) });
         let id = NEXT_CONN_ID.fetch_add(1, Ordering::Relaxed);
         (Peer { id, queue: q.clone() }, PeerInbox(q))
     }
@@ -283,10 +323,12 @@ impl Peer {
         }
     }
 
-    /// Free places in the peer's queue.
-    pub fn capacity(&self) -> usize {
+    /// Whether `frames` frames of `bytes` bytes in all would fit in the peer's
+    /// queue now (an empty queue takes them whatever their size).
+    pub fn has_room(&self, frames: usize, bytes: usize) -> bool {
         let st = self.queue.state.lock().unwrap();
-        if st.closed { 0 } else { self.queue.limit.saturating_sub(st.frames.len()) }
+        let held = st.bytes + st.in_flight;
+        !st.closed && st.frames.len() + frames <= self.queue.limit && (held == 0 || held + bytes <= self.queue.byte_limit)
     }
 }
 
@@ -298,6 +340,9 @@ pub enum Event {
     Binary(Bytes),
     /// The socket is gone (closed by the peer, dropped, too slow, or the server is shutting down).
     Closed,
+    /// The outgoing queue refused a binary frame (the peer fell behind) and has
+    /// since been written out: the peer can be resynced now.
+    Drained,
 }
 
 /// One accepted WebSocket.
@@ -306,6 +351,8 @@ pub struct Connection {
     rx: PeerInbox,
     /// Frames taken out of the queue, being written.
     batch: VecDeque<Outgoing>,
+    /// The queue ran empty after refusing a frame: [`Event::Drained`] is due.
+    drained: bool,
     peer: Peer,
     /// The server's shutdown, waited on for the connection's whole life: one
     /// registration, not one per event (each costs two lock round trips).
@@ -319,21 +366,23 @@ pub struct Connection {
 }
 
 impl Connection {
-    /// Wraps an upgraded socket; `queue` bounds its outgoing frames; a text
-    /// frame over `max_text_bytes` closes it with 1009 (binary frames are
-    /// bounded by the upgrade's options).
+    /// Wraps an upgraded socket; `queue` bounds its outgoing frames and
+    /// `queue_bytes` their payload bytes; a text frame over `max_text_bytes`
+    /// closes it with 1009 (binary frames are bounded by the upgrade's options).
     pub fn new(
         ws: HttpWebSocket,
         queue: usize,
+        queue_bytes: usize,
         ping_every: Duration,
         max_text_bytes: usize,
         shutdown: CancellationToken,
     ) -> Self {
-        let (peer, rx) = Peer::pair(queue);
+        let (peer, rx) = Peer::pair_bounded(queue, queue_bytes);
         Connection {
             ws,
             rx,
             batch: VecDeque::new(),
+            drained: false,
             peer,
             shutdown: Box::pin(shutdown.cancelled_owned()),
             ping: Box::pin(tokio::time::sleep(ping_every)),
@@ -390,6 +439,7 @@ impl Connection {
             }
         }
         self.batch.clear();
+        self.drained |= self.rx.written();
         // A burst leaves a large deque behind: give it back.
         if self.batch.capacity() > 64 {
             self.batch = VecDeque::new();
@@ -430,6 +480,9 @@ impl Connection {
         loop {
             if self.closed {
                 return Event::Closed;
+            }
+            if std::mem::take(&mut self.drained) {
+                return Event::Drained;
             }
             tokio::select! {
                 biased;

@@ -55,14 +55,20 @@ impl Server {
 
     /// The server's resident memory, in MiB.
     pub fn rss_mib(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let kb: f64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap();
-        kb / 1024.0
+        rss_mib_of(self.child.id())
+    }
+
+    /// Samples the server's resident memory every 20 ms until `stop` is set; returns the highest.
+    pub fn peak_rss(&self, stop: std::sync::Arc<std::sync::atomic::AtomicBool>) -> tokio::task::JoinHandle<f64> {
+        let pid = self.child.id();
+        tokio::spawn(async move {
+            let mut peak: f64 = 0.0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(rss_mib_of(pid));
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            peak.max(rss_mib_of(pid))
+        })
     }
 
     /// What the server logged so far.
@@ -132,6 +138,37 @@ impl Server {
         let req = http::Request::builder().header("Origin", &self.url).header("Cookie", cookie);
         Client::connect(&format!("ws://{}/ws/console", self.addr), req).await
     }
+
+    /// A console socket that offers no compression (so that what it receives
+    /// costs the server no deflate work, and what it holds is the frames).
+    pub async fn plain_console(&self, cookie: &str) -> Client {
+        let req = http::Request::builder().header("Origin", &self.url).header("Cookie", cookie);
+        Client::connect_plain(&format!("ws://{}/ws/console", self.addr), req).await
+    }
+
+    /// A live broadcast the way the agent starts one: the admin asks, the
+    /// visitor consents and passes the connection probe, and the screen socket
+    /// (no compression) opens. Returns (admin console, visitor, visitor id, screen socket).
+    pub async fn live_broadcast(&self, cookie: &str) -> (Client, Client, String, Client) {
+        let mut console = self.console(cookie).await;
+        console.recv_type("snapshot").await;
+        let (mut v, vid) = self.visitor("tab-live").await;
+        console.send(json!({"t": "screencast_request", "visitor_id": vid})).await;
+        let ask = v.recv_type("consent_request").await;
+        v.send(json!({"t": "consent_answer", "request_id": ask["request_id"], "allow": true})).await;
+        let probe = v.recv_type("probe").await;
+        v.send(json!({"t": "probe", "id": probe["id"]})).await;
+        let n = probe["upload_bytes"].as_u64().unwrap() as usize;
+        v.send_binary(chatcast_protocol::screen::encode(chatcast_protocol::screen::KIND_PROBE, 0, &vec![7u8; n])).await;
+        let start = v.recv_type("screencast_start").await;
+        let token = start["screen_token"].as_str().unwrap();
+        let screen = Client::connect_plain(
+            &format!("ws://{}/ws/screen?token={token}", self.addr),
+            http::Request::builder().header("Origin", SITE_ORIGIN),
+        )
+        .await;
+        (console, v, vid, screen)
+    }
 }
 
 impl Drop for Server {
@@ -139,6 +176,18 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A process's resident memory, in MiB.
+pub fn rss_mib_of(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    kb / 1024.0
 }
 
 /// Runs a `chatcast` subcommand on `dir`; returns its stdout (panics on failure).
@@ -164,6 +213,16 @@ impl Client {
         let ws = WebSocket::connect(url.parse().unwrap())
             .with_request(req)
             .with_options(Options::default().with_low_latency_compression().with_limits(64 << 20, 64 << 20))
+            .await
+            .unwrap();
+        Client { ws }
+    }
+
+    /// Connects without offering permessage-deflate.
+    pub async fn connect_plain(url: &str, req: http::request::Builder) -> Client {
+        let ws = WebSocket::connect(url.parse().unwrap())
+            .with_request(req)
+            .with_options(Options::default().without_compression().with_limits(64 << 20, 64 << 20))
             .await
             .unwrap();
         Client { ws }

@@ -108,6 +108,16 @@ export class Replica {
   private watchPending = false;
   /** Deltas after a gap in the sequence are dropped until the next keyframe. */
   private broken = false;
+  /**
+   * Frames that did not decode in a row, and the last one's sequence number:
+   * a resync resends the same cached frames, so retries back off (1 s, 2 s,
+   * 4 s) and then stop, rather than pulling megabytes in a loop.
+   */
+  private decodeFailures = 0;
+  private failedSeq = -1;
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Gave up on this broadcast's frames: nothing more is asked for until it starts anew. */
+  private gaveUp = false;
   private status: Status = 'connecting';
   private state: ScreencastState | null = null;
   private online: boolean | null = null;
@@ -192,6 +202,7 @@ export class Replica {
     this.resizeObserver.disconnect();
     if (this.clickTimer) clearTimeout(this.clickTimer);
     if (this.swapTimer) clearTimeout(this.swapTimer);
+    if (this.retryTimer) clearTimeout(this.retryTimer);
     this.drop(this.incoming);
     this.drop(this.current);
     this.incoming = this.current = null;
@@ -209,7 +220,7 @@ export class Replica {
    * send the whole keyframe again, megabytes on a large page.
    */
   private watch(): void {
-    if (this.destroyed || this.watchPending) return;
+    if (this.destroyed || this.watchPending || this.gaveUp || this.retryTimer) return;
     // The window's early.js asked already, on this very connection.
     if (takeEarlyWatch(this.visitorId)) {
       this.watchPending = true;
@@ -277,6 +288,9 @@ export class Replica {
     this.state = state;
     if (state === 'active') {
       if (was !== 'active' && this.status !== 'live') {
+        // A new broadcast: what did not decode before may now.
+        this.gaveUp = false;
+        this.decodeFailures = 0;
         this.setStatus('connecting');
         this.watch();
       }
@@ -298,7 +312,7 @@ export class Replica {
   // ---- binary frames: the screen
 
   private onFrame(buf: ArrayBuffer): void {
-    if (this.destroyed || buf.byteLength < HEADER_LEN) return;
+    if (this.destroyed || this.gaveUp || buf.byteLength < HEADER_LEN) return;
     const view = new DataView(buf);
     const kind = view.getUint8(0);
     const seq = view.getUint32(1, false);
@@ -324,11 +338,14 @@ export class Replica {
       events = decodeEvents(items, state);
       this.codec = state;
     } catch (e) {
-      // What follows builds on this frame: start over from the server's cached keyframe.
-      console.warn('[chatcast] a screen frame does not decode; resyncing', e);
-      this.broken = true;
-      this.watch();
+      this.undecodable(seq, e);
       return;
+    }
+    if (seq > this.failedSeq) this.decodeFailures = 0;
+    if (kind === KIND_KEYFRAME && this.retryTimer) {
+      // A fresh keyframe mends the chain: no need for the resync planned.
+      clearTimeout(this.retryTimer);
+      this.retryTimer = null;
     }
     this.lastSeq = seq;
     if (kind === KIND_KEYFRAME) {
@@ -337,6 +354,35 @@ export class Replica {
     } else {
       this.delta(events);
     }
+  }
+
+  /**
+   * A frame did not decode. What follows builds on it, so start over from the
+   * server's cached keyframe — after a pause that doubles each time the same
+   * frames fail again, and not at all after the third: the broadcast is shown
+   * as ended with the reason, and the console stops watching it.
+   */
+  private undecodable(seq: number, e: unknown): void {
+    this.broken = true;
+    this.decodeFailures++;
+    this.failedSeq = Math.max(this.failedSeq, seq);
+    if (this.decodeFailures > MAX_DECODE_RETRIES) {
+      console.warn('[chatcast] the screen frames keep failing to decode; giving up', e);
+      this.gaveUp = true;
+      this.feed.sendFrame({ t: 'unwatch', visitor_id: this.visitorId });
+      this.drop(this.incoming);
+      this.incoming = null;
+      this.endedText = "The visitor's screen cannot be shown: what their page sends does not decode.";
+      this.status = 'ended';
+      this.draw();
+      return;
+    }
+    const wait = 1000 * 2 ** (this.decodeFailures - 1);
+    console.warn(`[chatcast] a screen frame does not decode; resyncing in ${wait / 1000} s`, e);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.watch();
+    }, wait);
   }
 
   private keyframe(events: eventWithTime[]): void {
@@ -637,6 +683,9 @@ function assetPrefixes(origins: string[], demo: boolean): string[] {
   if (demo) out.push(location.origin + '/demo/');
   return out;
 }
+
+/** Resyncs tried after frames that do not decode, before giving up. */
+const MAX_DECODE_RETRIES = 3;
 
 /**
  * A User Timing mark (`chatcast:…`): where a keyframe's time goes in this

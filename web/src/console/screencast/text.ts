@@ -10,6 +10,10 @@ export const NOTICE_TEXT: Record<NoticeReason, { title: string; text: string }> 
   offline: { title: 'Visitor offline', text: 'The visitor is offline, so their tab cannot be shown.' },
   timeout: { title: 'No answer', text: 'The visitor did not answer the request in time.' },
   stopped_by_visitor: { title: 'Stopped by the visitor', text: 'The visitor stopped the screen broadcast.' },
+  too_much_data: {
+    title: 'Ended: too much data',
+    text: "The visitor's page sent more than the server may hold, so the broadcast was ended.",
+  },
 };
 
 export type Presence = 'active' | 'tab_hidden' | 'window_blurred' | 'idle' | 'reconnecting';
