@@ -91,6 +91,20 @@ impl Server {
             .env("CHATCAST_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("CHATCAST_LOG", std::env::var("CHATCAST_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()))
             .env("CHATCAST_WORKER_THREADS", launch.worker_threads.to_string());
+        // Every simulated visitor comes from 127.0.0.1 here: one address standing
+        // for thousands, so the per-address and per-socket limits (meant for one
+        // real client) are lifted; the soak's attacks run against a server with
+        // its defaults.
+        for k in [
+            "CHATCAST_VISITOR_SOCKETS_PER_ADDRESS",
+            "CHATCAST_NEW_VISITORS_PER_ADDRESS_PER_MINUTE",
+            "CHATCAST_VISITOR_FRAMES_BURST",
+            "CHATCAST_VISITOR_FRAMES_PER_MINUTE",
+            "CHATCAST_VISITOR_MESSAGES_BURST",
+            "CHATCAST_VISITOR_MESSAGES_PER_MINUTE",
+        ] {
+            cmd.env(k, "1000000000");
+        }
         for (k, v) in &launch.env {
             cmd.env(k, v);
         }

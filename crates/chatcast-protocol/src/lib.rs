@@ -515,6 +515,8 @@ pub enum ErrorCode {
     TooSlow,
     /// No broadcast is live where one was expected (a screen frame, a `watch`).
     NoBroadcast,
+    /// Past a limit of this client (address or socket); the message says which and when to retry.
+    RateLimited,
     /// The server failed; nothing was stored.
     Internal,
 }

@@ -39,6 +39,8 @@ pub struct AppState {
     pub tasks: TaskTracker,
     /// Whose `X-Forwarded-For` names the client (see [`crate::http::client`]).
     pub proxies: Arc<TrustedProxies>,
+    /// What one client may do on the widget endpoint.
+    pub limits: Arc<crate::limits::VisitorLimits>,
 }
 
 /// Why the server could not start.
@@ -68,6 +70,7 @@ impl AppState {
             let site = db.create_site("Demo shop", &new_site_key(), &[], true).await?;
             tracing::info!(key = %site.key, "created the demo site");
         }
+        let limits = Arc::new(crate::limits::VisitorLimits::from_settings(&settings));
         Ok(AppState {
             sessions: Sessions::new(
                 db.clone(),
@@ -88,6 +91,7 @@ impl AppState {
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
             proxies: Arc::new(proxies),
+            limits,
         })
     }
 
@@ -146,6 +150,7 @@ pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()
     let shutdown = state.shutdown.clone();
     // Sessions ended elsewhere (the command line, another node) close their sockets here.
     state.tasks.spawn(crate::auth::revoke::watch(state.clone()));
+    state.tasks.spawn(crate::chat::retention::run(state.clone()));
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()

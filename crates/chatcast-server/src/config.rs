@@ -79,6 +79,27 @@ pub struct Settings {
     /// Also serve `/metrics` to requests carrying `Authorization: Bearer <token>`
     /// (it is always served to direct requests from this machine's loopback).
     pub metrics_token: Option<String>,
+    /// Visitor sockets one client address may hold open at once (an office
+    /// behind one address has a few tabs per person).
+    pub visitor_sockets_per_address: usize,
+    /// New visitors one client address may create a minute (returning visitors are not counted).
+    pub new_visitors_per_address_per_minute: u32,
+    /// Frames a visitor socket may send at once, then `visitor_frames_per_minute`; past it the socket closes (4029).
+    pub visitor_frames_burst: u32,
+    /// Frames a visitor socket may send a minute, sustained.
+    pub visitor_frames_per_minute: u32,
+    /// Chat messages a visitor socket may send at once, then `visitor_messages_per_minute`;
+    /// past it a message is refused (`rate_limited`), not stored.
+    pub visitor_messages_burst: u32,
+    /// Chat messages a visitor socket may send a minute, sustained.
+    pub visitor_messages_per_minute: u32,
+    /// Visitors who never wrote are deleted after this many days without a visit (0: never).
+    pub retention_idle_visitor_days: u64,
+    /// Conversations (visitor, messages, consents, audit rows) are deleted this
+    /// many days after their last message and visit (0: never).
+    pub retention_transcript_days: u64,
+    /// Minutes between retention sweeps (the first runs a minute after start).
+    pub retention_sweep_minutes: u64,
     /// Tokio worker threads of `chatcast serve`; 0 means one per CPU core. Set it
     /// to the cores the process may use (e.g. 1 under `taskset -c 0`): more workers
     /// than cores only add context switches.
@@ -113,6 +134,15 @@ impl Default for Settings {
             probe_bytes: 32 * 1024,
             broadcast_idle_grace_secs: 30,
             worker_threads: 0,
+            visitor_sockets_per_address: 100,
+            new_visitors_per_address_per_minute: 60,
+            visitor_frames_burst: 120,
+            visitor_frames_per_minute: 600,
+            visitor_messages_burst: 20,
+            visitor_messages_per_minute: 60,
+            retention_idle_visitor_days: 30,
+            retention_transcript_days: 365,
+            retention_sweep_minutes: 60,
             http_header_timeout_secs: 20,
             http_body_timeout_secs: 30,
             http_max_body_bytes: 256 * 1024,

@@ -14,7 +14,8 @@
 //! | [`chat`] | the two socket sessions (visitor and console): hello, messages, de-duplication, read positions |
 //! | [`consent`] | screen broadcast life: consent asked or remembered, connection probe, start/stop, audit; [`consent::screen`]: the broadcasting tab's screen socket |
 //! | [`relay`] | screen frames: per-broadcast keyframe + tail cache (memory only), fan-out, slow-viewer resync |
-//! | [`auth`] | argon2id passwords, session tokens, login rate limiting |
+//! | [`auth`] | argon2id passwords, sessions that can be revoked, login rate limiting |
+//! | [`limits`] | what one client may do on the public widget endpoint: sockets and new visitors per address, frames and messages per socket |
 //! | [`telemetry`] | Prometheus metrics at `/metrics` |
 //! | [`validate`] | checks of names, origins, emails and passwords people type (CLI and admin API), and quoting of client values in messages and logs |
 //! | [`storage`] | the [`storage::Database`] trait and its backends (SQLite now; one module per backend) |
@@ -30,6 +31,7 @@ pub mod config;
 pub mod consent;
 pub mod http;
 pub mod hub;
+pub mod limits;
 pub mod relay;
 pub mod storage;
 pub mod telemetry;

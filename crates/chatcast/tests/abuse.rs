@@ -247,3 +247,105 @@ async fn a_viewer_that_never_reads_holds_bounded_memory_and_is_resynced() {
     assert_eq!(seqs.last(), Some(&N), "resynced to the latest keyframe: got {seqs:?}");
     assert!(seqs.len() < 40, "it skipped what it could not take: {} frames", seqs.len());
 }
+
+#[tokio::test]
+async fn a_message_flood_from_one_visitor_stores_little_and_grows_nothing() {
+    let server = Server::start(&[]);
+    let (mut v, vid) = server.visitor("tab-flood").await;
+    let before = server.data_bytes();
+    let start = Instant::now();
+    let (mut sent, mut stored_acks, mut code) = (0, 0, None);
+    'flood: for i in 0..5000 {
+        let msg = serde_json::json!({"t": "send", "client_id": format!("c_{i}"), "body": format!("flood {i} {}", "x".repeat(200))});
+        if !v.try_send(msg).await || start.elapsed() > Duration::from_secs(10) {
+            break;
+        }
+        sent += 1;
+        // Read what came back so far (a reset connection loses what is unread).
+        while let Some(f) = v.poll_frame().await {
+            match f.opcode() {
+                yawc::OpCode::Close => {
+                    code = f.close_code().map(u16::from);
+                    break 'flood;
+                }
+                yawc::OpCode::Text
+                    if serde_json::from_slice::<serde_json::Value>(f.payload()).is_ok_and(|m| m["t"] == "ack") =>
+                {
+                    stored_acks += 1
+                }
+                _ => {}
+            }
+        }
+    }
+    let code = match code {
+        Some(c) => c,
+        None => v.closed_with(10).await,
+    };
+    let stored = count_stored(&server, &vid).await;
+    let growth = server.data_bytes().saturating_sub(before) as f64 / 1048576.0;
+    eprintln!("{sent} messages sent as fast as possible: {stored} stored ({stored_acks} acks read), closed with {code}, data dir +{growth:.1} MiB");
+    assert_eq!(code, 4029);
+    assert!((1..=100).contains(&stored), "{stored} stored (the first ones are: positive control)");
+    assert!(growth <= 20.0, "data dir grew {growth:.1} MiB");
+}
+
+/// A visitor's messages stored on the server, read from its database file.
+async fn count_stored(server: &Server, visitor_id: &str) -> usize {
+    let db = chatcast_server::storage::open(&format!("sqlite://{}", server.dir.path().join("chatcast.db").display())).await.unwrap();
+    db.messages(visitor_id, 100_000).await.unwrap().len()
+}
+
+#[tokio::test]
+async fn new_visitors_from_one_address_are_bounded_and_health_answers_throughout() {
+    let server = Server::start(&[]);
+    let (addr, key) = (server.addr, server.site_key.clone());
+    let stop = stopper();
+    let flag = stop.clone();
+    let url = server.url.clone();
+    // Health from another address, every 100 ms, while the flood runs.
+    let health = tokio::spawn(async move {
+        let client = reqwest::Client::builder().local_address("127.0.0.9".parse::<std::net::IpAddr>().unwrap()).build().unwrap();
+        let mut slowest = Duration::ZERO;
+        while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+            let t = Instant::now();
+            assert_eq!(client.get(format!("{url}/healthz")).send().await.unwrap().status(), 200);
+            slowest = slowest.max(t.elapsed());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        slowest
+    });
+    let start = Instant::now();
+    let (mut welcomed, mut refused) = (0, 0);
+    let mut tries = Vec::new();
+    for i in 0..2000 {
+        let key = key.clone();
+        tries.push(tokio::spawn(async move {
+            let mut c = Client::connect(
+                &format!("ws://{addr}/ws/visitor?site={key}"),
+                http::Request::builder().header("Origin", SITE_ORIGIN),
+            )
+            .await;
+            c.send(serde_json::json!({"t": "hello", "tab_id": format!("t{i}"), "page": {"url": "http://shop.test:8000/", "title": "x"}}))
+                .await;
+            let f = c.next_frame_within(10).await;
+            f.map(|f| serde_json::from_slice::<serde_json::Value>(f.payload()).map(|v| v["t"] == "welcome").unwrap_or(false))
+        }));
+        // Spread over ~20 s at most, as fast as the machine goes.
+        if i % 100 == 99 {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    for t in tries {
+        match t.await.unwrap() {
+            Some(true) => welcomed += 1,
+            _ => refused += 1,
+        }
+    }
+    let took = start.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let slowest = health.await.unwrap();
+    eprintln!("2000 new visitors from one address in {took:?}: {welcomed} welcomed, {refused} refused; slowest health {slowest:?}");
+    assert!(took < Duration::from_secs(30));
+    assert!(welcomed >= 1 && welcomed <= 300, "{welcomed} created");
+    assert!(slowest < Duration::from_secs(1), "health took {slowest:?}");
+}

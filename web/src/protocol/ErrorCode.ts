@@ -3,4 +3,4 @@
 /**
  * Machine-readable error codes.
  */
-export type ErrorCode = "bad_json" | "unsupported_version" | "unknown_type" | "bad_message" | "empty_message" | "message_too_long" | "not_ready" | "unknown_visitor" | "binary_not_supported" | "unknown_site" | "origin_not_allowed" | "unauthorized" | "too_slow" | "no_broadcast" | "internal";
+export type ErrorCode = "bad_json" | "unsupported_version" | "unknown_type" | "bad_message" | "empty_message" | "message_too_long" | "not_ready" | "unknown_visitor" | "binary_not_supported" | "unknown_site" | "origin_not_allowed" | "unauthorized" | "too_slow" | "no_broadcast" | "rate_limited" | "internal";

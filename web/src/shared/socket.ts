@@ -9,6 +9,8 @@ export const PROTOCOL_VERSION = 1;
 
 /** Close codes after which reconnecting cannot help. */
 const FATAL_CLOSE_CODES = new Set([4001, 4003, 4004]);
+/** The server closed the socket for going past a rate or count limit. */
+const RATE_LIMITED_CLOSE_CODE = 4029;
 
 export type SocketState = 'connecting' | 'open' | 'closed' | 'refused';
 
@@ -178,6 +180,8 @@ export class ReconnectingSocket<Out extends { t: string }, In extends { t: strin
         return;
       }
       this.setState('closed', ev.reason);
+      // Closed for going past a limit (4029): come back late, not at once.
+      if (ev.code === RATE_LIMITED_CLOSE_CODE) this.attempt = Math.max(this.attempt, 5);
       this.scheduleReconnect();
     };
   }

@@ -317,7 +317,19 @@ export class ChatWidget {
         this.ui.showError(text);
         return;
       }
+      if (err.code === 'rate_limited') {
+        // Nothing is lost: the message stays in the outbox and goes out a little later.
+        this.ui.showError('Messages are going out more slowly for a moment; yours will follow by itself.');
+        this.scheduleRetry();
+        return;
+      }
       // not_ready and the like: the message stays in the outbox and goes out after `welcome`.
+      return;
+    }
+    if (err.code === 'rate_limited') {
+      // The socket closes next (4029) and comes back by itself after a pause.
+      this.ui.showError('The chat paused because this page sent too much at once. It reconnects by itself shortly.');
+      console.warn(`[chatcast] ${err.message}`);
       return;
     }
     if (err.code === 'internal') {

@@ -12,19 +12,37 @@ use crate::app::AppState;
 use crate::auth::{new_token, token_hash};
 use crate::consent;
 use crate::hub::TabJoin;
+use crate::limits::{Bucket, Slot, wait_text};
 use crate::storage::{NewMessage, Site, StorageError};
-use crate::transport::{Connection, Event};
+use crate::transport::{CLOSE_RATE_LIMITED, Connection, Event};
 
 /// How long a new socket may stay silent before its `hello`.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Runs one widget socket to its end.
-pub async fn run(state: AppState, site: Site, mut conn: Connection) {
-    let Some((visitor_id, tab_id)) = handshake(&state, &site, &mut conn).await else { return };
+/// Runs one widget socket to its end; `slot` is its place among its address's sockets.
+pub async fn run(state: AppState, site: Site, slot: Slot, mut conn: Connection) {
+    let Some((visitor_id, tab_id)) = handshake(&state, &site, slot.ip, &mut conn).await else { return };
     let conn_id = conn.peer().id;
     consent::tab_joined(&state, &visitor_id, conn_id, tab_id.as_deref()).await;
+    let limits = state.limits.clone();
+    let (mut frames, mut messages) = (Bucket::new(limits.frames), Bucket::new(limits.messages));
     loop {
-        let text = match conn.next_event().await {
+        let event = conn.next_event().await;
+        if matches!(event, Event::Text(_) | Event::Binary(_))
+            && let Err(wait) = frames.take(limits.frames, std::time::Instant::now())
+        {
+            let e = ErrorBody::new(
+                ErrorCode::RateLimited,
+                format!(
+                    "more than {} frames a minute on this connection; it is closed, reconnect in {}",
+                    limits.frames.per_minute,
+                    wait_text(wait)
+                ),
+            );
+            conn.send_error(e, Some(CLOSE_RATE_LIMITED)).await;
+            break;
+        }
+        let text = match event {
             Event::Text(t) => t,
             Event::Binary(data) => {
                 match screen::header(&data) {
@@ -55,7 +73,7 @@ pub async fn run(state: AppState, site: Site, mut conn: Connection) {
                 consent::answer(&state, &visitor_id, conn_id, tab_id.clone(), &request_id, allow).await;
             }
             VisitorIn::ScreencastUnavailable { detail, .. } => {
-                consent::unavailable(&state, &visitor_id, conn_id, detail).await;
+                consent::unavailable(&state, &visitor_id, conn_id, unavailable_detail(&detail)).await;
             }
             VisitorIn::ScreencastStop {} => consent::stop_by_visitor(&state, &visitor_id).await,
             VisitorIn::ScreencastStats { hidden_fields, hidden_areas } => {
@@ -79,6 +97,19 @@ pub async fn run(state: AppState, site: Site, mut conn: Connection) {
             }
             VisitorIn::Send { client_id, body } => {
                 if let Err(e) = check_client_id(&client_id, "send") {
+                    conn.send_error(e, None).await;
+                    continue;
+                }
+                if let Err(wait) = messages.take(limits.messages, std::time::Instant::now()) {
+                    let mut e = ErrorBody::new(
+                        ErrorCode::RateLimited,
+                        format!(
+                            "messages are coming faster than {} a minute; this one was not sent, try again in {}",
+                            limits.messages.per_minute,
+                            wait_text(wait)
+                        ),
+                    );
+                    e.ref_type = Some("send".into());
                     conn.send_error(e, None).await;
                     continue;
                 }
@@ -132,7 +163,12 @@ pub async fn run(state: AppState, site: Site, mut conn: Connection) {
 
 /// Waits for `hello`, finds or creates the visitor, answers `welcome` and
 /// registers the tab. Returns the visitor and tab ids, `None` if the socket ended first.
-async fn handshake(state: &AppState, site: &Site, conn: &mut Connection) -> Option<(String, Option<String>)> {
+async fn handshake(
+    state: &AppState,
+    site: &Site,
+    ip: std::net::IpAddr,
+    conn: &mut Connection,
+) -> Option<(String, Option<String>)> {
     let deadline = tokio::time::Instant::now() + HELLO_TIMEOUT;
     let (token, page, tab_id) = loop {
         let event = match tokio::time::timeout_at(deadline, conn.next_event()).await {
@@ -156,7 +192,7 @@ async fn handshake(state: &AppState, site: &Site, conn: &mut Connection) -> Opti
                 break (
                     token,
                     clean_page(page, &site.privacy.keep_url_params),
-                    tab_id.filter(|t| !t.is_empty() && t.len() <= 64),
+                    tab_id.filter(|t| is_tab_id(t)),
                 );
             }
             Ok(_) => {
@@ -168,8 +204,17 @@ async fn handshake(state: &AppState, site: &Site, conn: &mut Connection) -> Opti
             Err(e) => conn.send_error(e, None).await,
         }
     };
-    match identify(state, site, token.as_deref(), &page).await {
-        Ok((visitor_id, token, messages)) => {
+    match identify(state, site, ip, token.as_deref(), &page).await {
+        Ok(Err(wait)) => {
+            let most = state.settings.new_visitors_per_address_per_minute;
+            let e = ErrorBody::new(
+                ErrorCode::RateLimited,
+                format!("more than {most} new visitors a minute from your address; try again in {}", wait_text(wait)),
+            );
+            conn.send_error(e, Some(CLOSE_RATE_LIMITED)).await;
+            None
+        }
+        Ok(Ok((visitor_id, token, messages))) => {
             let last_message = messages.last().cloned();
             let welcome = VisitorOut::Welcome { visitor_id: visitor_id.clone(), token, messages, privacy: site.privacy.clone() };
             conn.send_now(frame(&welcome)).await;
@@ -194,27 +239,64 @@ async fn handshake(state: &AppState, site: &Site, conn: &mut Connection) -> Opti
     }
 }
 
+/// (visitor id, token, history).
+type Identified = (String, String, Vec<chatcast_protocol::ChatMessage>);
+
 /// The visitor behind `token` on this site, or a new one; with its history.
+/// `Ok(Err(wait))`: a new one would pass the address's limit.
 async fn identify(
     state: &AppState,
     site: &Site,
+    ip: std::net::IpAddr,
     token: Option<&str>,
     page: &PageInfo,
-) -> Result<(String, String, Vec<chatcast_protocol::ChatMessage>), StorageError> {
+) -> Result<Result<Identified, Duration>, StorageError> {
     let now = crate::now_ms();
     if let Some(token) = token.filter(|t| t.len() <= 128)
         && let Some(v) = state.db.visitor_by_token(site.id, &token_hash(token)).await?
     {
         state.db.touch_visitor(&v.id, page, now).await?;
         let messages = state.db.messages(&v.id, HISTORY_LIMIT).await?;
-        return Ok((v.id, token.to_owned(), messages));
+        return Ok(Ok((v.id, token.to_owned(), messages)));
+    }
+    if let Err(wait) = state.limits.new_visitors.take(ip) {
+        metrics::counter!("chatcast_sockets_refused_total", "reason" => "new_visitors_per_address").increment(1);
+        return Ok(Err(wait));
     }
     let token = new_token();
     let visitor_id = format!("v_{}", &new_token()[..20]);
     state.db.create_visitor(&visitor_id, site.id, &token_hash(&token), page, now).await?;
-    Ok((visitor_id, token, Vec::new()))
+    Ok(Ok((visitor_id, token, Vec::new())))
 }
 
+/// A tab id as the widget makes them: up to 64 letters, digits, `-` and `_`
+/// (it is named in the audit; nothing else gets through).
+fn is_tab_id(t: &str) -> bool {
+    !t.is_empty() && t.len() <= 64 && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// What the widget says is missing, as it goes into the transcript and the
+/// audit: letters, digits, spaces and `.,()-_` only, at most 160 characters —
+/// no links, addresses or quotes a page could use to pass its own words off
+/// as the system's. The line says it is the widget's report.
+fn unavailable_detail(detail: &str) -> String {
+    let kept: String = detail
+        .chars()
+        .map(|c| if c.is_alphanumeric() || " .,()-_".contains(c) { c } else { ' ' })
+        .collect();
+    let words: Vec<&str> = kept.split_whitespace().collect();
+    let mut out = String::new();
+    for w in words {
+        if out.len() + w.len() + 1 > 160 {
+            break;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    if out.is_empty() { "no reason given".to_owned() } else { out }
+}
 /// The `t` of a frame that decoded, for messages about it.
 fn text_type(text: &[u8]) -> String {
     serde_json::from_slice::<serde_json::Value>(text)

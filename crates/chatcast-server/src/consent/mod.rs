@@ -201,7 +201,9 @@ async fn fail(app: &AppState, visitor_id: &str, by: Option<&Consultant>, reason:
     let line = match reason {
         NoticeReason::Denied => "The visitor declined screen broadcast".to_owned(),
         NoticeReason::Timeout => "The request to see the visitor's tab expired unanswered".to_owned(),
-        NoticeReason::Unsupported => format!("Screen broadcast is not possible: the visitor's browser lacks {detail}"),
+        // The detail is the widget's own report: it goes to the audit and the
+        // console's notice, never into the transcript in the page's words.
+        NoticeReason::Unsupported => "Screen broadcast is not possible on the visitor's page".to_owned(),
         NoticeReason::WeakConnection => {
             format!("Screen broadcast is not possible: the visitor's connection is too weak ({detail})")
         }

@@ -187,6 +187,11 @@ impl Hub {
         }
     }
 
+    /// Whether the visitor has a tab connected.
+    pub fn is_online(&self, visitor_id: &str) -> bool {
+        self.inner.lock().unwrap().visitors.contains_key(visitor_id)
+    }
+
     /// `state`, or `unavailable` when the visitor is offline.
     pub fn offline_aware(&self, visitor_id: &str, state: ScreencastState) -> ScreencastState {
         if self.inner.lock().unwrap().visitors.contains_key(visitor_id) { state } else { ScreencastState::Unavailable }

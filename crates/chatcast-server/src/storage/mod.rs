@@ -301,6 +301,13 @@ pub trait Database: Send + Sync + 'static {
     async fn create_visitor(&self, id: &str, site_id: i64, token_hash: &str, page: &PageInfo, now: i64) -> Result<()>;
     /// Records where the visitor is and when it was last heard from.
     async fn touch_visitor(&self, id: &str, page: &PageInfo, now: i64) -> Result<()>;
+    /// Up to `limit` visitors due for deletion: never wrote and not seen since
+    /// `idle_before`, or (with `transcript_before`) neither seen nor written
+    /// to since then. Times in ms; `None` keeps that kind.
+    async fn expired_visitors(&self, idle_before: Option<i64>, transcript_before: Option<i64>, limit: i64) -> Result<Vec<String>>;
+    /// Deletes visitors with everything of theirs (messages, consents, read
+    /// marks, audit rows); returns how many.
+    async fn delete_visitors(&self, ids: &[String]) -> Result<u64>;
     /// Stores a message unless one with the same (visitor, author, client id)
     /// exists; returns the stored message and whether it is new.
     async fn insert_message(&self, msg: NewMessage<'_>) -> Result<(ChatMessage, bool)>;

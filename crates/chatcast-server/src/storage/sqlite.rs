@@ -512,6 +512,32 @@ impl Database for Sqlite {
         Ok(())
     }
 
+    async fn expired_visitors(&self, idle_before: Option<i64>, transcript_before: Option<i64>, limit: i64) -> Result<Vec<String>> {
+        // -1 never matches a time: that kind is kept.
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT v.id FROM visitors v
+             WHERE (v.last_seen < ?1 AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.visitor_id = v.id))
+                OR (v.last_seen < ?2 AND (SELECT MAX(m.created_at) FROM messages m WHERE m.visitor_id = v.id) < ?2)
+             LIMIT ?3",
+        )
+        .bind(idle_before.unwrap_or(-1))
+        .bind(transcript_before.unwrap_or(-1))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    async fn delete_visitors(&self, ids: &[String]) -> Result<u64> {
+        let mut tx = self.pool.begin().await?;
+        let mut n = 0;
+        for id in ids {
+            n += sqlx::query("DELETE FROM visitors WHERE id = ?").bind(id).execute(&mut *tx).await?.rows_affected();
+        }
+        tx.commit().await?;
+        Ok(n)
+    }
+
     async fn touch_visitor(&self, id: &str, page: &PageInfo, now: i64) -> Result<()> {
         sqlx::query("UPDATE visitors SET last_seen = ?, page_url = ?, page_title = ? WHERE id = ?")
             .bind(now)

@@ -19,6 +19,7 @@ use crate::app::AppState;
 use crate::chat;
 use crate::consent;
 use crate::http::auth::session_token;
+use crate::http::client::ClientIp;
 use crate::storage::{Site, User};
 
 /// Query of the widget socket.
@@ -31,14 +32,22 @@ pub struct VisitorQuery {
 pub async fn visitor_socket(
     State(state): State<AppState>,
     Query(q): Query<VisitorQuery>,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
     upgrade: IncomingUpgrade,
 ) -> Response {
-    let verdict = check_visitor(&state, q.site.as_deref(), &headers).await;
+    let verdict = check_visitor(&state, q.site.as_deref(), &headers).await.and_then(|site| {
+        // Held for the socket's life: the address's place among its open sockets.
+        let slot = state.limits.sockets.take(ip).ok_or_else(|| {
+            let most = state.settings.visitor_sockets_per_address;
+            refusal(ErrorCode::RateLimited, format!("your address has {most} chat connections open already, the most allowed"))
+        })?;
+        Ok((site, slot))
+    });
     // Besides chat, the chat socket carries the connection probe (`probe_bytes`).
     let max_frame = state.settings.max_frame_bytes.max(state.settings.probe_bytes as usize + 64);
     let opts = ws_options(max_frame, Compression::Stateless, offers_client_window_bits(&headers));
-    accept(state, "visitor", opts, upgrade, verdict, |state, conn, site| chat::visitor::run(state, site, conn))
+    accept(state, "visitor", opts, upgrade, verdict, |state, conn, (site, slot)| chat::visitor::run(state, site, slot, conn))
 }
 
 /// Query of the screen socket.

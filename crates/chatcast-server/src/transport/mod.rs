@@ -31,6 +31,8 @@ pub const CLOSE_ORIGIN_NOT_ALLOWED: u16 = 4003;
 pub const CLOSE_UNKNOWN_SITE: u16 = 4004;
 /// Close code: the peer does not read what it is sent.
 pub const CLOSE_TOO_SLOW: u16 = 4008;
+/// Close code: past a rate or count limit (the error before it says which).
+pub const CLOSE_RATE_LIMITED: u16 = 4029;
 
 /// Identifies one socket for as long as the process runs.
 pub type ConnId = u64;
@@ -556,6 +558,7 @@ pub fn refusal(code: ErrorCode, message: String) -> (ErrorBody, u16) {
         ErrorCode::UnknownSite => CLOSE_UNKNOWN_SITE,
         ErrorCode::OriginNotAllowed => CLOSE_ORIGIN_NOT_ALLOWED,
         ErrorCode::Unauthorized => CLOSE_UNAUTHORIZED,
+        ErrorCode::RateLimited => CLOSE_RATE_LIMITED,
         _ => 1008,
     };
     (ErrorBody::new(code, message), close)

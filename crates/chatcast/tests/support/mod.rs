@@ -235,6 +235,19 @@ impl Client {
         self.ws.send(Frame::text(msg.to_string())).await.unwrap();
     }
 
+    /// Sends a JSON message; false if the socket is gone.
+    pub async fn try_send(&mut self, mut msg: Value) -> bool {
+        if msg.get("v").is_none() {
+            msg["v"] = json!(1);
+        }
+        self.ws.send(Frame::text(msg.to_string())).await.is_ok()
+    }
+
+    /// A frame already received, if any (does not wait).
+    pub async fn poll_frame(&mut self) -> Option<Frame> {
+        tokio::time::timeout(Duration::from_millis(1), self.ws.next()).await.ok().flatten()
+    }
+
     /// Sends a binary frame; false if the socket is gone.
     pub async fn send_binary(&mut self, data: Vec<u8>) -> bool {
         self.ws.send(Frame::binary(data)).await.is_ok()
