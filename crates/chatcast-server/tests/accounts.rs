@@ -57,7 +57,8 @@ async fn disabling_removing_or_changing_a_user_ends_their_sessions_and_sockets()
         let mut c = app.console_socket(Some(&cookie), None).await;
         c.recv_type("snapshot").await;
         let list: Value = http.get(users(&app)).header("Cookie", &admin).send().await.unwrap().json().await.unwrap();
-        let id = list.as_array().unwrap().iter().find(|u| u["email"] == email.as_str()).unwrap()["id"].as_str().unwrap().to_owned();
+        let id =
+            list.as_array().unwrap().iter().find(|u| u["email"] == email.as_str()).unwrap()["id"].as_str().unwrap().to_owned();
         let res = if change.is_null() {
             http.delete(app.url(&format!("/api/users/{id}"))).header("Cookie", &admin).send().await.unwrap()
         } else {
@@ -70,7 +71,12 @@ async fn disabling_removing_or_changing_a_user_ends_their_sessions_and_sockets()
         assert_eq!(status_of(http.get(app.url("/api/me")).header("Cookie", &cookie)).await, 401, "{change}: cookie refused");
     }
     // A disabled user cannot log in, and is told why; enabled again, they can.
-    let res = http.post(app.url("/api/login")).json(&json!({"email": "u0@example.com", "password": "consultant-pw"})).send().await.unwrap();
+    let res = http
+        .post(app.url("/api/login"))
+        .json(&json!({"email": "u0@example.com", "password": "consultant-pw"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 403);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"]["code"], "account_disabled");
@@ -98,9 +104,15 @@ async fn the_last_admin_cannot_be_disabled_demoted_or_removed() {
     assert_eq!(status_of(http.delete(&url).header("Cookie", &admin)).await, 409);
     assert_eq!(status_of(http.get(app.url("/api/me")).header("Cookie", &admin)).await, 200, "nothing changed");
     // With a second admin, the first may step down.
-    chatcast_server::auth::add_user(app.state.db.as_ref(), "second@example.com", "second-password", chatcast_server::storage::Role::Admin, None)
-        .await
-        .unwrap();
+    chatcast_server::auth::add_user(
+        app.state.db.as_ref(),
+        "second@example.com",
+        "second-password",
+        chatcast_server::storage::Role::Admin,
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(status_of(http.patch(&url).header("Cookie", &admin).json(&json!({"role": "consultant"}))).await, 200);
 }
 
@@ -137,9 +149,15 @@ async fn an_attack_on_an_account_cannot_lock_out_its_real_user() {
         s.trusted_proxies = vec!["127.0.0.1".into()];
     })
     .await;
-    chatcast_server::auth::add_user(app.state.db.as_ref(), "eve@example.com", "eve-password", chatcast_server::storage::Role::Consultant, None)
-        .await
-        .unwrap();
+    chatcast_server::auth::add_user(
+        app.state.db.as_ref(),
+        "eve@example.com",
+        "eve-password",
+        chatcast_server::storage::Role::Consultant,
+        None,
+    )
+    .await
+    .unwrap();
     // The real user logged in before from this browser: it keeps its device cookie.
     let browser = reqwest::Client::builder().cookie_store(true).build().unwrap();
     let login = |from: &str, password: &str| {

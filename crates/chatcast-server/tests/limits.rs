@@ -125,7 +125,8 @@ async fn a_page_cannot_write_the_transcript_or_the_audit_in_its_own_words() {
     let notice = c.recv_type("screencast_notice").await;
     assert_eq!(notice["reason"], "unsupported");
     let lines = app.state.db.messages(&vid, 100).await.unwrap();
-    let system: Vec<&str> = lines.iter().filter(|m| m.author == chatcast_protocol::Author::System).map(|m| m.body.as_str()).collect();
+    let system: Vec<&str> =
+        lines.iter().filter(|m| m.author == chatcast_protocol::Author::System).map(|m| m.body.as_str()).collect();
     // The transcript says what happened in the server's words only.
     assert_eq!(system, ["Carol asked to see the visitor's tab", "Screen broadcast is not possible on the visitor's page"]);
     // The console's notice and the audit carry the widget's report, without

@@ -256,7 +256,8 @@ async fn a_message_flood_from_one_visitor_stores_little_and_grows_nothing() {
     let start = Instant::now();
     let (mut sent, mut stored_acks, mut code) = (0, 0, None);
     'flood: for i in 0..5000 {
-        let msg = serde_json::json!({"t": "send", "client_id": format!("c_{i}"), "body": format!("flood {i} {}", "x".repeat(200))});
+        let msg =
+            serde_json::json!({"t": "send", "client_id": format!("c_{i}"), "body": format!("flood {i} {}", "x".repeat(200))});
         if !v.try_send(msg).await || start.elapsed() > Duration::from_secs(10) {
             break;
         }
@@ -268,9 +269,7 @@ async fn a_message_flood_from_one_visitor_stores_little_and_grows_nothing() {
                     code = f.close_code().map(u16::from);
                     break 'flood;
                 }
-                yawc::OpCode::Text
-                    if serde_json::from_slice::<serde_json::Value>(f.payload()).is_ok_and(|m| m["t"] == "ack") =>
-                {
+                yawc::OpCode::Text if serde_json::from_slice::<serde_json::Value>(f.payload()).is_ok_and(|m| m["t"] == "ack") => {
                     stored_acks += 1
                 }
                 _ => {}
@@ -283,7 +282,9 @@ async fn a_message_flood_from_one_visitor_stores_little_and_grows_nothing() {
     };
     let stored = count_stored(&server, &vid).await;
     let growth = server.data_bytes().saturating_sub(before) as f64 / 1048576.0;
-    eprintln!("{sent} messages sent as fast as possible: {stored} stored ({stored_acks} acks read), closed with {code}, data dir +{growth:.1} MiB");
+    eprintln!(
+        "{sent} messages sent as fast as possible: {stored} stored ({stored_acks} acks read), closed with {code}, data dir +{growth:.1} MiB"
+    );
     assert_eq!(code, 4029);
     assert!((1..=100).contains(&stored), "{stored} stored (the first ones are: positive control)");
     assert!(growth <= 20.0, "data dir grew {growth:.1} MiB");
@@ -291,7 +292,8 @@ async fn a_message_flood_from_one_visitor_stores_little_and_grows_nothing() {
 
 /// A visitor's messages stored on the server, read from its database file.
 async fn count_stored(server: &Server, visitor_id: &str) -> usize {
-    let db = chatcast_server::storage::open(&format!("sqlite://{}", server.dir.path().join("chatcast.db").display())).await.unwrap();
+    let db =
+        chatcast_server::storage::open(&format!("sqlite://{}", server.dir.path().join("chatcast.db").display())).await.unwrap();
     db.messages(visitor_id, 100_000).await.unwrap().len()
 }
 
@@ -344,8 +346,10 @@ async fn new_visitors_from_one_address_are_bounded_and_health_answers_throughout
     let took = start.elapsed();
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let slowest = health.await.unwrap();
-    eprintln!("2000 new visitors from one address in {took:?}: {welcomed} welcomed, {refused} refused; slowest health {slowest:?}");
+    eprintln!(
+        "2000 new visitors from one address in {took:?}: {welcomed} welcomed, {refused} refused; slowest health {slowest:?}"
+    );
     assert!(took < Duration::from_secs(30));
-    assert!(welcomed >= 1 && welcomed <= 300, "{welcomed} created");
+    assert!((1..=300).contains(&welcomed), "{welcomed} created");
     assert!(slowest < Duration::from_secs(1), "health took {slowest:?}");
 }

@@ -164,7 +164,9 @@ async fn user_commands_end_sessions_of_a_running_server_within_a_second() {
     assert_eq!(login("kim-password").send().await.unwrap().status(), 401);
     assert_eq!(login("kim-new-password").send().await.unwrap().status(), 200);
     stdout(&chatcast(dir.path(), &["user", "role", "--email", "kim@example.com", "--role", "admin"]));
-    assert!(stdout(&chatcast(dir.path(), &["user", "list"])).lines().any(|l| l.contains("kim@example.com") && l.contains("admin")));
+    assert!(
+        stdout(&chatcast(dir.path(), &["user", "list"])).lines().any(|l| l.contains("kim@example.com") && l.contains("admin"))
+    );
     stdout(&chatcast(dir.path(), &["user", "remove", "--email", "kim@example.com"]));
     assert_eq!(login("kim-new-password").send().await.unwrap().status(), 401);
 

@@ -336,7 +336,9 @@ pub struct AccountChange<'a> {
 
 /// The account with this email.
 pub async fn user_by_email(db: &dyn Database, email: &str) -> Result<User, AuthError> {
-    db.user_by_email(email.trim()).await?.ok_or_else(|| AuthError::NotFound(format!("no account has the email `{}`", crate::validate::shown(email))))
+    db.user_by_email(email.trim())
+        .await?
+        .ok_or_else(|| AuthError::NotFound(format!("no account has the email `{}`", crate::validate::shown(email))))
 }
 
 /// Applies a change to an account. Disabling, a new role or a new password end

@@ -121,7 +121,9 @@ mod tests {
         let l = LoginLimiter::new(3, 100);
         // Three concurrent attempts pass; the fourth is refused before any of them ended.
         let a: Vec<_> = (0..3).map(|_| l.begin(ip("10.0.0.1"), "x@y", false).unwrap()).collect();
-        assert!(matches!(l.begin(ip("10.0.0.1"), "x@y", false), Err(AuthError::RateLimited { retry_after_secs }) if retry_after_secs > 0));
+        assert!(
+            matches!(l.begin(ip("10.0.0.1"), "x@y", false), Err(AuthError::RateLimited { retry_after_secs }) if retry_after_secs > 0)
+        );
         assert!(l.begin(ip("10.0.0.2"), "x@y", false).is_ok(), "another address is not affected");
         drop(a);
     }

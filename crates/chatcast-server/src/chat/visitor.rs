@@ -189,11 +189,7 @@ async fn handshake(
         };
         match decode::<VisitorIn>(&String::from_utf8_lossy(&text), VISITOR_TYPES) {
             Ok(VisitorIn::Hello { token, page, tab_id }) => {
-                break (
-                    token,
-                    clean_page(page, &site.privacy.keep_url_params),
-                    tab_id.filter(|t| is_tab_id(t)),
-                );
+                break (token, clean_page(page, &site.privacy.keep_url_params), tab_id.filter(|t| is_tab_id(t)));
             }
             Ok(_) => {
                 let t = text_type(&text);
@@ -280,10 +276,7 @@ fn is_tab_id(t: &str) -> bool {
 /// no links, addresses or quotes a page could use to pass its own words off
 /// as the system's. The line says it is the widget's report.
 fn unavailable_detail(detail: &str) -> String {
-    let kept: String = detail
-        .chars()
-        .map(|c| if c.is_alphanumeric() || " .,()-_".contains(c) { c } else { ' ' })
-        .collect();
+    let kept: String = detail.chars().map(|c| if c.is_alphanumeric() || " .,()-_".contains(c) { c } else { ' ' }).collect();
     let words: Vec<&str> = kept.split_whitespace().collect();
     let mut out = String::new();
     for w in words {

@@ -45,16 +45,14 @@ pub async fn run(app: AppState, ticket: Ticket, mut conn: Connection) {
     }
     loop {
         match conn.next_event().await {
-            Event::Binary(data) => {
-                match super::screen_frame(&app, &ticket.visitor_id, conn_id, data) {
-                    Ok(None) => {}
-                    Ok(Some(reason)) => super::overflowed(&app, &ticket.visitor_id, reason).await,
-                    Err(e) => {
-                        let over = e.code == ErrorCode::NoBroadcast;
-                        conn.send_error(e, over.then_some(1000)).await;
-                    }
+            Event::Binary(data) => match super::screen_frame(&app, &ticket.visitor_id, conn_id, data) {
+                Ok(None) => {}
+                Ok(Some(reason)) => super::overflowed(&app, &ticket.visitor_id, reason).await,
+                Err(e) => {
+                    let over = e.code == ErrorCode::NoBroadcast;
+                    conn.send_error(e, over.then_some(1000)).await;
                 }
-            }
+            },
             Event::Text(_) => {
                 let e = ErrorBody::new(
                     ErrorCode::BadMessage,

@@ -180,16 +180,16 @@ pub async fn update_user(
     let role = match req.role.as_deref() {
         None => None,
         Some(r) => Some(Role::parse(r).ok_or_else(|| {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid", format!("role `{}`: expected consultant or admin", crate::validate::shown(r)))
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid",
+                format!("role `{}`: expected consultant or admin", crate::validate::shown(r)),
+            )
         })?),
     };
     let user = target_user(&state, id).await?;
-    let change = crate::auth::AccountChange {
-        disabled: req.disabled,
-        role,
-        password: req.password.as_deref(),
-        name: req.name.as_deref(),
-    };
+    let change =
+        crate::auth::AccountChange { disabled: req.disabled, role, password: req.password.as_deref(), name: req.name.as_deref() };
     let user = crate::auth::change_account(state.db.as_ref(), &user, change).await?;
     crate::auth::revoke::close_ended_sessions(&state).await;
     Ok(Json(user_json(&user)))

@@ -304,7 +304,8 @@ pub trait Database: Send + Sync + 'static {
     /// Up to `limit` visitors due for deletion: never wrote and not seen since
     /// `idle_before`, or (with `transcript_before`) neither seen nor written
     /// to since then. Times in ms; `None` keeps that kind.
-    async fn expired_visitors(&self, idle_before: Option<i64>, transcript_before: Option<i64>, limit: i64) -> Result<Vec<String>>;
+    async fn expired_visitors(&self, idle_before: Option<i64>, transcript_before: Option<i64>, limit: i64)
+    -> Result<Vec<String>>;
     /// Deletes visitors with everything of theirs (messages, consents, read
     /// marks, audit rows); returns how many.
     async fn delete_visitors(&self, ids: &[String]) -> Result<u64>;

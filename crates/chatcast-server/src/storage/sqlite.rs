@@ -299,7 +299,11 @@ impl Database for Sqlite {
     }
 
     async fn touch_session(&self, token_hash: &str, now: i64) -> Result<()> {
-        sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?").bind(now).bind(token_hash).execute(&self.pool).await?;
+        sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE token_hash = ?")
+            .bind(now)
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
@@ -512,7 +516,12 @@ impl Database for Sqlite {
         Ok(())
     }
 
-    async fn expired_visitors(&self, idle_before: Option<i64>, transcript_before: Option<i64>, limit: i64) -> Result<Vec<String>> {
+    async fn expired_visitors(
+        &self,
+        idle_before: Option<i64>,
+        transcript_before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<String>> {
         // -1 never matches a time: that kind is kept.
         let rows: Vec<(String,)> = sqlx::query_as(
             "SELECT v.id FROM visitors v
