@@ -136,3 +136,31 @@ async function openWidgetIfClosed(page) {
   if (!(await page.getByTestId('widget-input').isVisible())) await openWidget(page);
 }
 
+
+test('a visitor sending faster than the limit loses nothing: the widget says so and sends the rest by itself', { timeout: 90_000 }, async () => {
+  const ctx = await browser.newContext({ viewport: { width: 1100, height: 760 } });
+  const visitor = await ctx.newPage();
+  await visitor.goto(`${site.origin}/`);
+  await openWidget(visitor);
+  // 26 messages as fast as a script can type them: the server takes 20 at once, then one a second.
+  const n = 26;
+  for (let i = 0; i < n; i++) {
+    await visitor.getByTestId('widget-input').fill(`burst message ${i}`);
+    await visitor.getByTestId('widget-input').press('Enter');
+  }
+  const notice = visitor.getByTestId('widget-error');
+  await notice.filter({ hasText: 'more slowly' }).waitFor({ timeout: 10_000 });
+  // Every message ends up stored (sent), none failed, in the order typed.
+  const mine = visitor.locator('[data-testid="widget-message"][data-author="visitor"]');
+  const deadline = Date.now() + 40_000;
+  for (;;) {
+    const states = await mine.evaluateAll((els) => els.map((e) => e.getAttribute('data-state')));
+    if (states.length === n && states.every((s) => s === 'sent')) break;
+    assert.ok(!states.includes('failed'), `a message failed: ${states}`);
+    assert.ok(Date.now() < deadline, `not all sent: ${states}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const texts = (await mine.allInnerTexts()).map((t) => t.match(/burst message (\d+)/)?.[1]);
+  assert.deepEqual(texts.map(Number), [...Array(n).keys()]);
+  await ctx.close();
+});

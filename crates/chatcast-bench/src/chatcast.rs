@@ -143,19 +143,30 @@ pub async fn broadcasts(
     concurrency: usize,
     opts: ClientOpts,
 ) -> anyhow::Result<Vec<crate::relay::Link>> {
-    let addr = server.addr;
+    broadcasts_at(server.addr, &server.site_key, n, concurrency, opts, "tab-").await
+}
+
+/// [`broadcasts`] on the server at `addr` with site `key`, tab ids starting with `tab_prefix`.
+pub async fn broadcasts_at(
+    addr: SocketAddr,
+    key: &str,
+    n: usize,
+    concurrency: usize,
+    opts: ClientOpts,
+    tab_prefix: &str,
+) -> anyhow::Result<Vec<crate::relay::Link>> {
     let t0 = Instant::now();
     let cookie = login(addr).await?;
     let mut control = Actor::spawn(console(addr, &cookie, opts).await?);
     let (stop_tx, stop) = watch::channel(false);
     let closed = Arc::new(AtomicU64::new(0));
-    let key = server.site_key.clone();
+    let key = key.to_owned();
 
     // 1. Visitors open their tabs.
     let visitors: Vec<(TcpWebSocket, String)> = futures::stream::iter(0..n)
         .map(|i| {
             let key = key.clone();
-            async move { visitor(addr, &key, &format!("tab-{i}"), opts).await }
+            async move { visitor(addr, &key, &format!("{tab_prefix}{i}"), opts).await }
         })
         .buffered(concurrency)
         .collect::<Vec<_>>()
@@ -184,7 +195,8 @@ pub async fn broadcasts(
 
     // 3. Each broadcast's screencast window: a console socket that watches it and gets the cached keyframe.
     let cookie = &cookie;
-    let viewers: Vec<TcpWebSocket> = futures::stream::iter(live.iter().map(|(_, _, vid)| vid.clone()))
+    let vids: Vec<String> = live.iter().map(|(_, _, vid)| vid.clone()).collect();
+    let viewers: Vec<TcpWebSocket> = futures::stream::iter(vids)
         .map(|vid| async move {
             let mut c = console(addr, cookie, opts).await?;
             ws::send_json(&mut c, json!({ "t": "watch", "visitor_id": vid })).await?;
@@ -290,6 +302,12 @@ impl Link {
         f.extend_from_slice(&seq.to_be_bytes());
         bodies.write(seq, sent_ns, &mut f);
         self.frame_socket().send(Frame::binary(Bytes::from(f))).await?;
+        Ok(())
+    }
+
+    /// Sends a delta with this body as it is (the soak's oversized frames).
+    pub async fn send_raw_delta(&mut self, seq: u32, body: &[u8]) -> anyhow::Result<()> {
+        self.frame_socket().send(Frame::binary(encode(KIND_DELTA, seq, body))).await?;
         Ok(())
     }
 

@@ -8,7 +8,10 @@
 //!   ramped until p99 added latency passes 5 ms;
 //! - `idle`: N idle visitor connections; server memory per connection, with
 //!   permessage-deflate offered (as Chromium does) and not;
-//! - `connections`: N visitor connections held while chat round trips are timed.
+//! - `connections`: N visitor connections held while chat round trips are timed;
+//! - `soak`: ordinary load (visitors chatting and churning, broadcasts
+//!   watched, consoles) for a bounded time while the attacks of
+//!   docs/security.md come at a low rate: nothing lost, memory flat.
 //!
 //! Per core: the server runs under `taskset -c 0` with one worker thread, this
 //! process pins itself to core 1 and runs a single-threaded runtime.
@@ -17,6 +20,7 @@ mod chatcast;
 mod frames;
 mod relay;
 mod server;
+mod soak;
 mod socketio;
 mod stats;
 mod sys;
@@ -41,8 +45,8 @@ struct Cli {
     /// Every scenario tiny (a few hundred connections, seconds): checks that they run, not how fast.
     #[arg(long)]
     smoke: bool,
-    /// Scenarios to run, comma-separated: relay, idle, connections.
-    #[arg(long, value_delimiter = ',', default_value = "relay,idle,connections")]
+    /// Scenarios to run, comma-separated: relay, idle, connections, soak.
+    #[arg(long, value_delimiter = ',', default_value = "relay,idle,connections,soak")]
     scenarios: Vec<String>,
     /// Servers to measure, comma-separated: chatcast, socketio.
     #[arg(long, value_delimiter = ',', default_value = "chatcast,socketio")]
@@ -86,6 +90,9 @@ struct Cli {
     /// Chat round trips timed while they are held [default: 500; smoke 10].
     #[arg(long)]
     round_trips: Option<usize>,
+    /// Seconds the soak runs [default: 600; smoke 12].
+    #[arg(long)]
+    soak_secs: Option<f64>,
     /// Do not offer permessage-deflate in `relay` and `connections` (`idle` measures both ways anyway).
     #[arg(long)]
     no_deflate: bool,
@@ -331,6 +338,51 @@ async fn run(cli: Cli, open_files: u64) -> anyhow::Result<Value> {
             }
             server.stop().await;
             res
+        })
+        .await;
+    }
+
+    if cli.wants("soak") && cli.targets("chatcast") {
+        let secs = cli.pick(cli.soak_secs, 600.0, 12.0);
+        let plan = soak::Plan {
+            duration: Duration::from_secs_f64(secs),
+            warmup: Duration::from_secs_f64(secs / 5.0),
+            visitors: cli.pick(None, 1000, 50),
+            broadcasts: cli.pick(None, 50, 5),
+            consoles: cli.pick(None, 10, 2),
+            churn_per_sec: cli.pick(None, 5, 2),
+            messages_per_sec: cli.pick(None, 20.0, 10.0),
+            fps: 10.0,
+            attack_every: Duration::from_secs_f64(cli.pick(None, 15.0, 1.0)),
+            flat_ratio: 1.10,
+        };
+        let (bin, c) = (r.chatcast_bin.clone(), cli.clone());
+        r.scenario("soak_chatcast", async move {
+            // The per-socket limits as shipped (the load stays under them; the
+            // flood attack meets them); the per-address ones stay lifted, since
+            // every simulated visitor comes from 127.0.0.1.
+            let env = [
+                ("CHATCAST_BROADCAST_IDLE_GRACE_SECS", "3600"),
+                ("CHATCAST_VISITOR_FRAMES_BURST", "120"),
+                ("CHATCAST_VISITOR_FRAMES_PER_MINUTE", "600"),
+                ("CHATCAST_VISITOR_MESSAGES_BURST", "20"),
+                ("CHATCAST_VISITOR_MESSAGES_PER_MINUTE", "60"),
+            ];
+            let mut server = Server::chatcast(&bin, &c.launch(&env)).await?;
+            let res = soak::run(&mut server, &plan, c.concurrency, deflate).await;
+            if res.is_err() {
+                eprintln!("{}", server.log_tail());
+            }
+            server.stop().await;
+            let v = res?;
+            eprintln!(
+                "[soak] {} s: {} messages ({} acked), {} frames ({} delivered), attacks: {}, RSS {} → peak {} kB after warm-up; trouble: {}",
+                v["seconds"], v["messages_sent"], v["messages_acked"], v["frames_sent"], v["frames_delivered"],
+                v["attacks"].as_array().map_or(0, Vec::len), v["rss_kb"]["after_warmup"], v["rss_kb"]["peak_after_warmup"], v["trouble"]
+            );
+            anyhow::ensure!(v["ok"] == true, "the soak found trouble: {}", v["trouble"]);
+            anyhow::ensure!(c.smoke || v["memory_flat"] == true, "memory grew after the warm-up: {}", v["rss_kb"]);
+            anyhow::Ok(v)
         })
         .await;
     }

@@ -51,21 +51,21 @@ pub enum Link {
 impl Link {
     /// The next thing that arrived on any of the sockets. Only reads, so it can
     /// be dropped at any point (it runs inside `select!`).
-    async fn next(&mut self) -> Got {
+    pub(crate) async fn next(&mut self) -> Got {
         match self {
             Link::Chatcast(l) => l.next().await,
             Link::SocketIo(l) => l.next().await,
         }
     }
 
-    async fn send_frame(&mut self, bodies: &Bodies, seq: u32, sent_ns: u64) -> anyhow::Result<()> {
+    pub(crate) async fn send_frame(&mut self, bodies: &Bodies, seq: u32, sent_ns: u64) -> anyhow::Result<()> {
         match self {
             Link::Chatcast(l) => l.send_frame(bodies, seq, sent_ns).await,
             Link::SocketIo(l) => l.send_frame(bodies, seq, sent_ns).await,
         }
     }
 
-    async fn answer(&mut self, a: Answer, seq: u32) -> anyhow::Result<()> {
+    pub(crate) async fn answer(&mut self, a: Answer, seq: u32) -> anyhow::Result<()> {
         match self {
             Link::Chatcast(l) => l.answer(a, seq).await,
             Link::SocketIo(l) => l.answer(a).await,
