@@ -67,8 +67,12 @@ impl AppState {
         let proxies = TrustedProxies::parse(&settings.trusted_proxies).map_err(StartError::Settings)?;
         let db = open_storage(&settings).await?;
         if settings.demo && db.demo_site().await?.is_none() {
-            let site = db.create_site("Demo shop", &new_site_key(), &[], true).await?;
-            tracing::info!(key = %site.key, "created the demo site");
+            match db.create_site("Demo shop", &new_site_key(), &[], true).await {
+                Ok(site) => tracing::info!(key = %site.key, "created the demo site"),
+                // Another node starting at the same moment made it (PostgreSQL allows one).
+                Err(crate::storage::StorageError::Conflict(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
         }
         let limits = Arc::new(crate::limits::VisitorLimits::from_settings(&settings));
         Ok(AppState {
@@ -105,11 +109,15 @@ impl AppState {
             }
             None if self.db.list_users().await?.is_empty() => {
                 let password = auth::new_token()[..16].to_owned();
-                auth::add_user(self.db.as_ref(), "admin@localhost", &password, Role::Admin, Some("Admin")).await?;
-                tracing::warn!(
-                    "no account existed: created admin@localhost with password {password} \
-                     (set CHATCAST_ADMIN_EMAIL and CHATCAST_ADMIN_PASSWORD to choose your own)"
-                );
+                match auth::add_user(self.db.as_ref(), "admin@localhost", &password, Role::Admin, Some("Admin")).await {
+                    Ok(_) => tracing::warn!(
+                        "no account existed: created admin@localhost with password {password} \
+                         (set CHATCAST_ADMIN_EMAIL and CHATCAST_ADMIN_PASSWORD to choose your own)"
+                    ),
+                    // Another node starting at the same moment made it (and logged its password).
+                    Err(auth::AuthError::Storage(crate::storage::StorageError::Conflict(_))) => {}
+                    Err(e) => return Err(e.into()),
+                }
             }
             None => {}
         }

@@ -109,7 +109,11 @@ pub async fn ensure_admin(db: &dyn Database, email: &str, password: &str) -> Res
             user.disabled = false;
             Ok(user)
         }
-        None => add_user(db, email, password, Role::Admin, None).await,
+        None => match add_user(db, email, password, Role::Admin, None).await {
+            // Another node starting at the same moment made it: check it as above.
+            Err(AuthError::Storage(StorageError::Conflict(_))) => Box::pin(ensure_admin(db, email, password)).await,
+            other => other,
+        },
     }
 }
 

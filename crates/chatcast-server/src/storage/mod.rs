@@ -1,10 +1,11 @@
 //! Storage: the [`Database`] trait the rest of the server talks to, and one
-//! module per backend. SQLite ([`sqlite`]) is the embedded default; a
-//! PostgreSQL backend joins as a sibling module implementing the same trait.
+//! module per backend: SQLite ([`sqlite`]), the embedded default, and
+//! PostgreSQL ([`postgres`]), the store a cluster of nodes shares.
 //!
 //! Queries are plain runtime SQL; each backend keeps its own migrations under
 //! `migrations/<backend>/`.
 
+pub mod postgres;
 pub mod sqlite;
 
 use async_trait::async_trait;
@@ -329,7 +330,9 @@ pub trait Database: Send + Sync + 'static {
 pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Database>> {
     if url.starts_with("sqlite:") {
         Ok(std::sync::Arc::new(sqlite::Sqlite::open(url).await?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(std::sync::Arc::new(postgres::Postgres::open(url).await?))
     } else {
-        Err(StorageError::Invalid(format!("database URL `{url}`: only sqlite: URLs are supported by this build")))
+        Err(StorageError::Invalid(format!("database URL `{url}`: expected sqlite:… or postgres://…")))
     }
 }

@@ -1,0 +1,661 @@
+//! The PostgreSQL backend (`--database-url postgres://…`): the store the
+//! nodes of a cluster share. Same trait, same meaning as [`super::sqlite`];
+//! its own migrations (`migrations/postgres/`), which sqlx runs under a
+//! PostgreSQL advisory lock, so several nodes starting at once on an empty
+//! database do not race.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chatcast_protocol::{Author, ChatMessage, MessageKind, PageInfo, PrivacySettings, Unread};
+use sqlx::postgres::{PgPoolOptions, PgRow};
+use sqlx::{PgPool, Row};
+
+use super::{
+    AuditEntry, Database, NewMessage, NewSession, RecentDialog, Result, Role, SessionInfo, Site, StorageError, User, Visitor,
+};
+
+/// A pool of connections to one PostgreSQL database.
+pub struct Postgres {
+    pool: PgPool,
+}
+
+impl Postgres {
+    /// Connects to the database at `url` and runs the migrations (under an advisory lock).
+    pub async fn open(url: &str) -> Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            // A database that does not answer is an error at once, not a hang.
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(url)
+            .await?;
+        sqlx::migrate!("src/storage/migrations/postgres").run(&pool).await?;
+        Ok(Postgres { pool })
+    }
+}
+
+fn conflict(e: sqlx::Error, what: &str) -> StorageError {
+    match &e {
+        sqlx::Error::Database(db) if db.is_unique_violation() => StorageError::Conflict(what.to_owned()),
+        _ => StorageError::Db(e),
+    }
+}
+
+fn user_from(row: &PgRow) -> Result<User> {
+    let role: String = row.try_get("role")?;
+    Ok(User {
+        id: row.try_get("id")?,
+        email: row.try_get("email")?,
+        name: row.try_get("name")?,
+        role: Role::parse(&role).ok_or_else(|| StorageError::Invalid(format!("role `{role}` in users")))?,
+        disabled: row.try_get::<Option<i64>, _>("disabled_at")?.is_some(),
+        password_hash: row.try_get("password_hash")?,
+    })
+}
+
+/// SQL built from constants of this module and `?` placeholders only (never from input).
+fn sql(text: String) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(text)
+}
+
+/// The columns of a user row.
+const USER_COLUMNS: &str = "u.id, u.email, u.name, u.role, u.password_hash, u.disabled_at";
+
+fn message_from(row: &PgRow) -> Result<ChatMessage> {
+    let author: String = row.try_get("author")?;
+    Ok(ChatMessage {
+        id: row.try_get::<i64, _>("id")?.to_string(),
+        visitor_id: row.try_get("visitor_id")?,
+        client_id: row.try_get("client_id")?,
+        author: Author::parse(&author).ok_or_else(|| StorageError::Invalid(format!("author `{author}`")))?,
+        author_name: row.try_get("author_name")?,
+        body: row.try_get("body")?,
+        at: row.try_get("created_at")?,
+        kind: kind_from(row.try_get("kind")?)?,
+    })
+}
+
+fn kind_from(kind: Option<String>) -> Result<Option<MessageKind>> {
+    kind.map(|k| MessageKind::parse(&k).ok_or_else(|| StorageError::Invalid(format!("message kind `{k}`")))).transpose()
+}
+
+fn visitor_from(row: &PgRow) -> Result<Visitor> {
+    Ok(Visitor {
+        id: row.try_get("id")?,
+        site_id: row.try_get("site_id")?,
+        last_seen: row.try_get("last_seen")?,
+        page: PageInfo { url: row.try_get("page_url")?, title: row.try_get("page_title")? },
+    })
+}
+
+/// Selector lists are stored one per line.
+fn lines(s: &str) -> Vec<String> {
+    s.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect()
+}
+
+impl Postgres {
+    /// The site in an optional row (the `*_by_*` lookups).
+    async fn maybe_site(&self, row: Option<PgRow>) -> Result<Option<Site>> {
+        match row {
+            Some(row) => Ok(Some(self.site_from(&row).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn site_from(&self, row: &PgRow) -> Result<Site> {
+        let id: i64 = row.try_get("id")?;
+        let origins = sqlx::query("SELECT origin FROM site_origins WHERE site_id = $1 ORDER BY origin")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get::<String, _>("origin"))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Site {
+            id,
+            name: row.try_get("name")?,
+            key: row.try_get("key")?,
+            origins,
+            is_demo: row.try_get("is_demo")?,
+            privacy: PrivacySettings {
+                mask_all_inputs: row.try_get("mask_all_inputs")?,
+                block_selectors: lines(&row.try_get::<String, _>("block_selectors")?),
+                mask_selectors: lines(&row.try_get::<String, _>("mask_selectors")?),
+                keep_url_params: lines(&row.try_get::<String, _>("keep_url_params")?),
+            },
+            consent_ttl_hours: row.try_get("consent_ttl_hours")?,
+            created_at: row.try_get("created_at")?,
+        })
+    }
+}
+
+#[async_trait]
+impl Database for Postgres {
+    async fn create_user(&self, email: &str, name: &str, password_hash: &str, role: Role) -> Result<User> {
+        let row = sqlx::query(
+            "INSERT INTO users (email, name, role, password_hash, created_at) VALUES ($1, $2, $3, $4, $5)
+             RETURNING id, email, name, role, password_hash, disabled_at",
+        )
+        .bind(email)
+        .bind(name)
+        .bind(role.as_str())
+        .bind(password_hash)
+        .bind(crate::now_ms())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| conflict(e, &format!("a user with email {email}")))?;
+        user_from(&row)
+    }
+
+    async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
+        let row = sqlx::query(sql(format!("SELECT {USER_COLUMNS} FROM users u WHERE lower(u.email) = lower($1)")))
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(user_from).transpose()
+    }
+
+    async fn update_user(&self, id: i64, password_hash: &str, role: Role) -> Result<()> {
+        sqlx::query("UPDATE users SET password_hash = $1, role = $2 WHERE id = $3")
+            .bind(password_hash)
+            .bind(role.as_str())
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>> {
+        let rows = sqlx::query(sql(format!("SELECT {USER_COLUMNS} FROM users u ORDER BY u.id"))).fetch_all(&self.pool).await?;
+        rows.iter().map(user_from).collect()
+    }
+
+    async fn user(&self, id: i64) -> Result<Option<User>> {
+        let row = sqlx::query(sql(format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1")))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(user_from).transpose()
+    }
+
+    async fn set_user_disabled(&self, id: i64, disabled: bool, now: i64) -> Result<()> {
+        sqlx::query("UPDATE users SET disabled_at = CASE WHEN $1 THEN COALESCE(disabled_at, $2) ELSE NULL END WHERE id = $3")
+            .bind(disabled)
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn set_user_role(&self, id: i64, role: Role) -> Result<()> {
+        sqlx::query("UPDATE users SET role = $1 WHERE id = $2").bind(role.as_str()).bind(id).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn set_user_password(&self, id: i64, password_hash: &str) -> Result<()> {
+        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2").bind(password_hash).bind(id).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn set_user_name(&self, id: i64, name: &str) -> Result<()> {
+        sqlx::query("UPDATE users SET name = $1 WHERE id = $2").bind(name).bind(id).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn delete_user(&self, id: i64) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM users WHERE id = $1").bind(id).execute(&self.pool).await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn create_session(&self, n: NewSession<'_>) -> Result<()> {
+        // Expired sessions are swept whenever a new one is made.
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(n.now).execute(&self.pool).await?;
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, public_id, user_id, created_at, expires_at, last_seen_at, client_ip, user_agent)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(n.token_hash)
+        .bind(n.public_id)
+        .bind(n.user_id)
+        .bind(n.now)
+        .bind(n.expires_at)
+        .bind(n.now)
+        .bind(n.client_ip)
+        .bind(n.user_agent)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn session_user(&self, token_hash: &str, now: i64) -> Result<Option<User>> {
+        let row = sqlx::query(sql(format!(
+            "SELECT {USER_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND u.disabled_at IS NULL"
+        )))
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(user_from).transpose()
+    }
+
+    async fn delete_session(&self, token_hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(token_hash).execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn user_sessions(&self, user_id: i64, now: i64) -> Result<Vec<SessionInfo>> {
+        let rows = sqlx::query(
+            "SELECT public_id, created_at, last_seen_at, expires_at, client_ip, user_agent, token_hash FROM sessions
+             WHERE user_id = $1 AND expires_at > $2 ORDER BY last_seen_at DESC, created_at DESC",
+        )
+        .bind(user_id)
+        .bind(now)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(SessionInfo {
+                    id: r.try_get("public_id")?,
+                    created_at: r.try_get("created_at")?,
+                    last_seen_at: r.try_get("last_seen_at")?,
+                    expires_at: r.try_get("expires_at")?,
+                    client_ip: r.try_get("client_ip")?,
+                    user_agent: r.try_get("user_agent")?,
+                    token_hash: r.try_get("token_hash")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_user_session(&self, user_id: i64, public_id: &str) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND public_id = $2")
+            .bind(user_id)
+            .bind(public_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn live_sessions(&self, token_hashes: &[String], now: i64) -> Result<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT s.token_hash FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE s.expires_at > $1 AND u.disabled_at IS NULL AND s.token_hash = ANY($2)",
+        )
+        .bind(now)
+        .bind(token_hashes)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok(r.try_get("token_hash")?)).collect()
+    }
+
+    async fn touch_session(&self, token_hash: &str, now: i64) -> Result<()> {
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE token_hash = $2")
+            .bind(now)
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn auth_epoch(&self) -> Result<i64> {
+        Ok(sqlx::query("SELECT epoch FROM auth_epoch WHERE id = 1").fetch_one(&self.pool).await?.try_get("epoch")?)
+    }
+
+    async fn remember_device(&self, token_hash: &str, user_id: i64, now: i64, expires_at: i64) -> Result<()> {
+        sqlx::query("DELETE FROM known_devices WHERE expires_at <= $1").bind(now).execute(&self.pool).await?;
+        sqlx::query(
+            "INSERT INTO known_devices (token_hash, user_id, created_at, expires_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (token_hash) DO UPDATE SET user_id = excluded.user_id, created_at = excluded.created_at,
+                 expires_at = excluded.expires_at",
+        )
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn device_user(&self, token_hash: &str, now: i64) -> Result<Option<i64>> {
+        let row = sqlx::query("SELECT user_id FROM known_devices WHERE token_hash = $1 AND expires_at > $2")
+            .bind(token_hash)
+            .bind(now)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map(|r| r.try_get("user_id")).transpose()?)
+    }
+
+    async fn create_site(&self, name: &str, key: &str, origins: &[String], is_demo: bool) -> Result<Site> {
+        let mut tx = self.pool.begin().await?;
+        let id: i64 = sqlx::query("INSERT INTO sites (name, key, is_demo, created_at) VALUES ($1, $2, $3, $4) RETURNING id")
+            .bind(name)
+            .bind(key)
+            .bind(is_demo)
+            .bind(crate::now_ms())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| conflict(e, "a site with this key"))?
+            .try_get("id")?;
+        for origin in origins {
+            sqlx::query("INSERT INTO site_origins (site_id, origin) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(id)
+                .bind(origin)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        let row = sqlx::query("SELECT * FROM sites WHERE id = $1").bind(id).fetch_one(&self.pool).await?;
+        self.site_from(&row).await
+    }
+
+    async fn site_by_key(&self, key: &str) -> Result<Option<Site>> {
+        let row = sqlx::query("SELECT * FROM sites WHERE key = $1").bind(key).fetch_optional(&self.pool).await?;
+        self.maybe_site(row).await
+    }
+
+    async fn demo_site(&self) -> Result<Option<Site>> {
+        let row = sqlx::query("SELECT * FROM sites WHERE is_demo ORDER BY id LIMIT 1").fetch_optional(&self.pool).await?;
+        self.maybe_site(row).await
+    }
+
+    async fn list_sites(&self) -> Result<Vec<Site>> {
+        let rows = sqlx::query("SELECT * FROM sites ORDER BY id").fetch_all(&self.pool).await?;
+        let mut sites = Vec::with_capacity(rows.len());
+        for row in &rows {
+            sites.push(self.site_from(row).await?);
+        }
+        Ok(sites)
+    }
+
+    async fn site(&self, id: i64) -> Result<Option<Site>> {
+        let row = sqlx::query("SELECT * FROM sites WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        self.maybe_site(row).await
+    }
+
+    async fn update_site_settings(&self, id: i64, privacy: &PrivacySettings, consent_ttl_hours: i64) -> Result<()> {
+        sqlx::query(
+            "UPDATE sites SET mask_all_inputs = $1, block_selectors = $2, mask_selectors = $3, keep_url_params = $4,
+                 consent_ttl_hours = $5 WHERE id = $6",
+        )
+        .bind(privacy.mask_all_inputs)
+        .bind(privacy.block_selectors.join("\n"))
+        .bind(privacy.mask_selectors.join("\n"))
+        .bind(privacy.keep_url_params.join("\n"))
+        .bind(consent_ttl_hours)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn remember_consent(&self, visitor_id: &str, tab_id: &str, now: i64, expires_at: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO consents (visitor_id, tab_id, granted_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, NULL)
+             ON CONFLICT (visitor_id, tab_id) DO UPDATE SET granted_at = excluded.granted_at,
+                 expires_at = excluded.expires_at, revoked_at = NULL",
+        )
+        .bind(visitor_id)
+        .bind(tab_id)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn has_consent(&self, visitor_id: &str, tab_id: &str, now: i64) -> Result<bool> {
+        let row = sqlx::query(
+            "SELECT 1 FROM consents WHERE visitor_id = $1 AND tab_id = $2 AND revoked_at IS NULL AND expires_at > $3",
+        )
+        .bind(visitor_id)
+        .bind(tab_id)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.is_some())
+    }
+
+    async fn revoke_consent(&self, visitor_id: &str, now: i64) -> Result<()> {
+        sqlx::query("UPDATE consents SET revoked_at = $1 WHERE visitor_id = $2 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(visitor_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn audit(
+        &self,
+        visitor_id: &str,
+        user_id: Option<i64>,
+        consultant_name: Option<&str>,
+        event: &str,
+        detail: &str,
+        at: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO screencast_audit (visitor_id, user_id, consultant_name, event, detail, at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(visitor_id)
+        .bind(user_id)
+        .bind(consultant_name)
+        .bind(event)
+        .bind(detail)
+        .bind(at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn audit_log(&self, visitor_id: Option<&str>, limit: i64) -> Result<Vec<AuditEntry>> {
+        let rows = sqlx::query(
+            "SELECT a.*, s.name AS site_name FROM screencast_audit a
+             JOIN visitors v ON v.id = a.visitor_id JOIN sites s ON s.id = v.site_id
+             WHERE ($1::text IS NULL OR a.visitor_id = $1) ORDER BY a.id DESC LIMIT $2",
+        )
+        .bind(visitor_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditEntry {
+                    id: r.try_get("id")?,
+                    visitor_id: r.try_get("visitor_id")?,
+                    site_name: r.try_get("site_name")?,
+                    user_id: r.try_get("user_id")?,
+                    consultant_name: r.try_get("consultant_name")?,
+                    event: r.try_get("event")?,
+                    detail: r.try_get("detail")?,
+                    at: r.try_get("at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn visitor_by_token(&self, site_id: i64, token_hash: &str) -> Result<Option<Visitor>> {
+        let row = sqlx::query("SELECT * FROM visitors WHERE token_hash = $1 AND site_id = $2")
+            .bind(token_hash)
+            .bind(site_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(visitor_from).transpose()
+    }
+
+    async fn visitor(&self, id: &str) -> Result<Option<(Visitor, String)>> {
+        let row = sqlx::query("SELECT v.*, s.name AS site_name FROM visitors v JOIN sites s ON s.id = v.site_id WHERE v.id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(row) => Ok(Some((visitor_from(&row)?, row.try_get("site_name")?))),
+            None => Ok(None),
+        }
+    }
+
+    async fn create_visitor(&self, id: &str, site_id: i64, token_hash: &str, page: &PageInfo, now: i64) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO visitors (id, site_id, token_hash, created_at, last_seen, page_url, page_title)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(id)
+        .bind(site_id)
+        .bind(token_hash)
+        .bind(now)
+        .bind(now)
+        .bind(&page.url)
+        .bind(&page.title)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn expired_visitors(
+        &self,
+        idle_before: Option<i64>,
+        transcript_before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<String>> {
+        // -1 never matches a time: that kind is kept.
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT v.id FROM visitors v
+             WHERE (v.last_seen < $1 AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.visitor_id = v.id))
+                OR (v.last_seen < $2 AND (SELECT MAX(m.created_at) FROM messages m WHERE m.visitor_id = v.id) < $2)
+             LIMIT $3",
+        )
+        .bind(idle_before.unwrap_or(-1))
+        .bind(transcript_before.unwrap_or(-1))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    async fn delete_visitors(&self, ids: &[String]) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM visitors WHERE id = ANY($1)").bind(ids).execute(&self.pool).await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn touch_visitor(&self, id: &str, page: &PageInfo, now: i64) -> Result<()> {
+        sqlx::query("UPDATE visitors SET last_seen = $1, page_url = $2, page_title = $3 WHERE id = $4")
+            .bind(now)
+            .bind(&page.url)
+            .bind(&page.title)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_message(&self, m: NewMessage<'_>) -> Result<(ChatMessage, bool)> {
+        let inserted = sqlx::query(
+            "INSERT INTO messages (visitor_id, author, user_id, author_name, client_id, body, created_at, kind)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (visitor_id, author, client_id) WHERE client_id IS NOT NULL DO NOTHING
+             RETURNING id, visitor_id, author, author_name, client_id, body, created_at, kind",
+        )
+        .bind(m.visitor_id)
+        .bind(m.author.as_str())
+        .bind(m.user_id)
+        .bind(m.author_name)
+        .bind(m.client_id)
+        .bind(m.body)
+        .bind(m.at)
+        .bind(m.kind.map(|k| k.as_str()))
+        .fetch_optional(&self.pool)
+        .await?;
+        if let Some(row) = inserted {
+            return Ok((message_from(&row)?, true));
+        }
+        // Ignored: the same client id was stored before. Answer with that message.
+        let row = sqlx::query(
+            "SELECT id, visitor_id, author, author_name, client_id, body, created_at, kind FROM messages
+             WHERE visitor_id = $1 AND author = $2 AND client_id = $3",
+        )
+        .bind(m.visitor_id)
+        .bind(m.author.as_str())
+        .bind(m.client_id)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok((message_from(&row)?, false))
+    }
+
+    async fn messages(&self, visitor_id: &str, limit: i64) -> Result<Vec<ChatMessage>> {
+        let rows = sqlx::query(
+            "SELECT * FROM (SELECT id, visitor_id, author, author_name, client_id, body, created_at, kind
+             FROM messages WHERE visitor_id = $1 ORDER BY id DESC LIMIT $2) AS recent ORDER BY id",
+        )
+        .bind(visitor_id)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(message_from).collect()
+    }
+
+    async fn recent_dialogs(&self, limit: i64) -> Result<Vec<RecentDialog>> {
+        let rows = sqlx::query(
+            "SELECT v.id, v.site_id, v.last_seen, v.page_url, v.page_title, s.name AS site_name,
+                    m.id AS m_id, m.author, m.author_name, m.client_id, m.body, m.created_at, m.kind
+             FROM (SELECT visitor_id, MAX(id) AS last_id FROM messages GROUP BY visitor_id
+                   ORDER BY last_id DESC LIMIT $1) lm
+             JOIN messages m ON m.id = lm.last_id
+             JOIN visitors v ON v.id = lm.visitor_id
+             JOIN sites s ON s.id = v.site_id
+             ORDER BY m.id DESC",
+        )
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let visitor = visitor_from(row)?;
+                let author: String = row.try_get("author")?;
+                let last_message = ChatMessage {
+                    id: row.try_get::<i64, _>("m_id")?.to_string(),
+                    visitor_id: visitor.id.clone(),
+                    client_id: row.try_get("client_id")?,
+                    author: Author::parse(&author).ok_or_else(|| StorageError::Invalid(format!("author `{author}`")))?,
+                    author_name: row.try_get("author_name")?,
+                    body: row.try_get("body")?,
+                    at: row.try_get("created_at")?,
+                    kind: kind_from(row.try_get("kind")?)?,
+                };
+                Ok(RecentDialog { visitor, site_name: row.try_get("site_name")?, last_message })
+            })
+            .collect()
+    }
+
+    async fn mark_read(&self, user_id: i64, visitor_id: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO dialog_reads (user_id, visitor_id, last_read_id)
+             SELECT $1, $2, COALESCE(MAX(id), 0) FROM messages WHERE visitor_id = $3
+             ON CONFLICT (user_id, visitor_id) DO UPDATE SET last_read_id = excluded.last_read_id",
+        )
+        .bind(user_id)
+        .bind(visitor_id)
+        .bind(visitor_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn unread_counts(&self, user_id: i64) -> Result<Vec<Unread>> {
+        let rows = sqlx::query(
+            "SELECT m.visitor_id, COUNT(*) AS n FROM messages m
+             LEFT JOIN dialog_reads r ON r.visitor_id = m.visitor_id AND r.user_id = $1
+             WHERE m.author = 'visitor' AND m.id > COALESCE(r.last_read_id, 0)
+             GROUP BY m.visitor_id",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok(Unread { visitor_id: r.try_get("visitor_id")?, count: r.try_get("n")? })).collect()
+    }
+
+    async fn close(&self) {
+        self.pool.close().await;
+    }
+}
