@@ -154,8 +154,29 @@ impl Default for Settings {
 
 /// A setting that could not be read.
 #[derive(Debug, thiserror::Error)]
-#[error("invalid settings: {0}")]
-pub struct ConfigError(#[from] config::ConfigError);
+#[error("invalid settings: {0}{1}")]
+pub struct ConfigError(config::ConfigError, String);
+
+impl From<config::ConfigError> for ConfigError {
+    fn from(e: config::ConfigError) -> Self {
+        ConfigError(e, String::new())
+    }
+}
+
+/// The first line of a settings file that does not parse on its own, as
+/// "; line 3: `listen = 9223372036854775810`" (the parser's own message may
+/// name neither the setting nor the line).
+fn failing_line(file: &Path) -> String {
+    let Ok(text) = std::fs::read_to_string(file) else { return String::new() };
+    for (i, line) in text.lines().enumerate() {
+        let parsed = config::Config::builder().add_source(config::File::from_str(line, config::FileFormat::Toml)).build();
+        if parsed.is_err() {
+            let shown: String = line.chars().take(80).collect();
+            return format!("; line {}: `{}`", i + 1, shown.escape_debug());
+        }
+    }
+    String::new()
+}
 
 /// Flag values that override everything else (unset flags are `None`).
 #[derive(Clone, Debug, Default)]
@@ -190,7 +211,8 @@ impl Settings {
             .set_override_option("data_dir", flags.data_dir.as_ref().map(|p| p.display().to_string()))?
             .set_override_option("database_url", flags.database_url.clone())?
             .set_override_option("redis_url", flags.redis_url.clone())?;
-        Ok(b.build()?.try_deserialize()?)
+        let built = b.build().map_err(|e| ConfigError(e, file.map(failing_line).unwrap_or_default()))?;
+        Ok(built.try_deserialize()?)
     }
 
     /// The broadcast policy these settings describe.
