@@ -155,11 +155,11 @@ impl Default for Settings {
 /// A setting that could not be read.
 #[derive(Debug, thiserror::Error)]
 #[error("invalid settings: {0}{1}")]
-pub struct ConfigError(config::ConfigError, String);
+pub struct ConfigError(Box<config::ConfigError>, String);
 
 impl From<config::ConfigError> for ConfigError {
     fn from(e: config::ConfigError) -> Self {
-        ConfigError(e, String::new())
+        ConfigError(Box::new(e), String::new())
     }
 }
 
@@ -211,7 +211,7 @@ impl Settings {
             .set_override_option("data_dir", flags.data_dir.as_ref().map(|p| p.display().to_string()))?
             .set_override_option("database_url", flags.database_url.clone())?
             .set_override_option("redis_url", flags.redis_url.clone())?;
-        let built = b.build().map_err(|e| ConfigError(e, file.map(failing_line).unwrap_or_default()))?;
+        let built = b.build().map_err(|e| ConfigError(Box::new(e), file.map(failing_line).unwrap_or_default()))?;
         Ok(built.try_deserialize()?)
     }
 
