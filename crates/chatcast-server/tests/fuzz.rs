@@ -120,7 +120,7 @@ async fn random_and_mutated_frames_on_a_visitor_socket_lose_nothing() {
             // A valid frame cut short or with junk after it.
             _ => {
                 let cut = (rng.next() as usize) % valid.len();
-                if rng.next() % 2 == 0 { valid[..cut].to_owned() } else { format!("{valid}{}", &valid[..cut]) }
+                if rng.next().is_multiple_of(2) { valid[..cut].to_owned() } else { format!("{valid}{}", &valid[..cut]) }
             }
         };
         v.send_text(&text).await;
