@@ -1,6 +1,9 @@
-// Admin pages: a site's screen broadcast privacy settings, and the audit trail.
+// Admin pages: a site's screen broadcast privacy settings, the audit trail, the
+// team (disable, enable, role, password, remove), and a user's own sessions.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startServer, launchBrowser, consoleLogin, removeDir } from './harness.mjs';
 
 let server, browser;
@@ -62,4 +65,106 @@ test('a declined request shows in the audit trail', { timeout: 60_000 }, async (
   await consultant.locator('[data-testid="audit-row"][data-event="requested"]').waitFor();
   await vctx.close();
   await consultant.context().close();
+});
+
+/** A console of its own (a second browser), logged in as `who`, with its inbox open. */
+async function consoleAs(who) {
+  const page = await consoleLogin(browser, server.url, who);
+  await page.getByTestId('connection-state').and(page.locator('[data-state="open"]')).waitFor({ timeout: 10_000 });
+  return page;
+}
+
+/** The login form shows again (the session ended), within `ms`. */
+async function loggedOut(page, ms = 3000) {
+  const t = Date.now();
+  await page.getByTestId('login-email').waitFor({ timeout: ms });
+  return Date.now() - t;
+}
+
+test('the Team page disables, enables, re-roles and removes a consultant, ending their sessions at once', { timeout: 90_000 }, async () => {
+  const admin = await consoleLogin(browser, server.url);
+  await admin.goto(`${server.url}/console/#/admin/team`);
+  const dana = { email: 'dana@example.com', password: 'dana-password-1' };
+  await admin.getByTestId('user-email').fill(dana.email);
+  await admin.getByTestId('user-name').fill('Dana');
+  await admin.getByTestId('user-password').fill(dana.password);
+  await admin.getByTestId('user-submit').click();
+  const row = admin.getByTestId('user-item').filter({ hasText: dana.email });
+  await row.waitFor();
+
+  // Disable: her open console is logged out within 3 s, and she cannot log in again.
+  let consultant = await consoleAs(dana);
+  await row.getByTestId('user-disable').click();
+  await row.and(admin.locator('[data-disabled="true"]')).waitFor();
+  await loggedOut(consultant);
+  await consultant.getByTestId('login-email').fill(dana.email);
+  await consultant.getByTestId('login-password').fill(dana.password);
+  await consultant.getByTestId('login-submit').click();
+  await consultant.getByTestId('login-error').filter({ hasText: 'disabled' }).waitFor();
+  await consultant.context().close();
+
+  // Enable: she can log in again (the positive control).
+  await row.getByTestId('user-disable').click();
+  await row.and(admin.locator('[data-disabled="false"]')).waitFor();
+  consultant = await consoleAs(dana);
+
+  // A new role or password logs her out too.
+  await row.getByTestId('user-role-select').selectOption('admin');
+  await loggedOut(consultant);
+  await consultant.context().close();
+  await row.getByTestId('user-role-select').selectOption('consultant');
+  consultant = await consoleAs(dana);
+  // The password form opens in the row below hers.
+  const pwForm = admin.locator('tr.row-extra:not([hidden])');
+  await row.getByTestId('user-password-set').click();
+  await pwForm.getByTestId('user-new-password').fill('short');
+  await pwForm.getByTestId('user-password-save').click();
+  await admin.getByTestId('team-error').filter({ hasText: '8' }).waitFor();
+  await row.getByTestId('user-password-set').click();
+  await pwForm.getByTestId('user-new-password').fill('dana-password-2');
+  await pwForm.getByTestId('user-password-save').click();
+  await loggedOut(consultant);
+  await consultant.context().close();
+
+  // The last admin cannot disable themselves: the server says why.
+  const me = admin.getByTestId('user-item').filter({ hasText: 'admin@example.com' });
+  await me.getByTestId('user-disable').click();
+  await admin.getByTestId('team-error').filter({ hasText: 'last' }).waitFor();
+  assert.equal(await me.getAttribute('data-disabled'), 'false');
+
+  // Remove, after a confirmation in place; Keep cancels it.
+  await row.getByTestId('user-remove').click();
+  await row.getByTestId('user-remove-cancel').click();
+  assert.equal(await row.count(), 1);
+  consultant = await consoleAs({ email: dana.email, password: 'dana-password-2' });
+  await row.getByTestId('user-remove').click();
+  await row.getByTestId('user-remove-confirm').click();
+  await row.waitFor({ state: 'detached' });
+  await loggedOut(consultant);
+  await admin.screenshot({ path: join(tmpdir(), 'chatcast-team.png') });
+  await consultant.context().close();
+  await admin.context().close();
+});
+
+test('a user sees where they are logged in and signs out another browser', { timeout: 60_000 }, async () => {
+  const first = await consoleAs(undefined);
+  const second = await consoleAs(undefined);
+  await first.goto(`${server.url}/console/#/account`);
+  const rows = first.getByTestId('session-row');
+  await rows.nth(1).waitFor();
+  const current = first.locator('[data-testid="session-row"][data-current="true"]');
+  assert.equal(await current.count(), 1, 'this browser is marked');
+  assert.equal(await current.getByTestId('session-revoke').count(), 0, 'this browser logs out with Log out');
+  const before = await rows.count();
+  await first.locator('[data-testid="session-row"][data-current="false"]').first().getByTestId('session-revoke').click();
+  const ms = await loggedOut(second);
+  await rows.nth(before - 2).waitFor();
+  assert.equal(await rows.count(), before - 1);
+  // This browser is still logged in.
+  await first.reload();
+  await first.getByTestId('account-page').waitFor();
+  assert.ok(ms < 3000);
+  await first.screenshot({ path: join(tmpdir(), 'chatcast-account.png') });
+  await first.context().close();
+  await second.context().close();
 });

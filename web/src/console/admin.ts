@@ -1,6 +1,6 @@
 // Admin pages: sites (allowed origins, keys, the embed snippet) and the team.
 
-import { ApiError, api, sentence, type Site, type User } from './api';
+import { ApiError, api, sentence, type SessionInfo, type Site, type User } from './api';
 import { h, replaceChildren } from './dom';
 import { toast } from './toast';
 
@@ -246,9 +246,9 @@ function privacyForm(s: Site): HTMLElement {
 // ---------------------------------------------------------------- team
 
 export function renderTeam(root: HTMLElement, myEmail: string): void {
-  const tbody = h('tbody', null, h('tr', null, h('td', { colspan: '3', class: 'muted' }, 'Loading…')));
+  const tbody = h('tbody', null, h('tr', null, h('td', { colspan: '4', class: 'muted' }, 'Loading…')));
   const table = h('table', { class: 'table', 'data-testid': 'user-list' },
-    h('thead', null, h('tr', null, h('th', null, 'Name'), h('th', null, 'Email'), h('th', null, 'Role'))),
+    h('thead', null, h('tr', null, h('th', null, 'Name'), h('th', null, 'Email'), h('th', null, 'Role'), h('th', null, h('span', { class: 'sr-only' }, 'Actions')))),
     tbody,
   );
   const email = h('input', { id: 'user-email', type: 'email', required: true, autocomplete: 'off', 'data-testid': 'user-email', spellcheck: 'false' });
@@ -271,18 +271,105 @@ export function renderTeam(root: HTMLElement, myEmail: string): void {
   );
 
   let users: User[] = [];
+  const teamError = h('p', { class: 'form-error', role: 'alert', hidden: true, 'data-testid': 'team-error' });
+  const showTeamError = (err: unknown) => {
+    teamError.textContent = errorText(err);
+    teamError.hidden = false;
+  };
+  const refresh = async (highlight?: string) => {
+    try {
+      users = await api.users();
+    } catch (err) {
+      showTeamError(err);
+    }
+    draw(highlight);
+  };
+  /** Runs one change of a row, then shows the list as the server has it. */
+  const change = async (control: HTMLButtonElement | HTMLSelectElement, work: () => Promise<unknown>, done: string) => {
+    teamError.hidden = true;
+    control.disabled = true;
+    try {
+      await work();
+      toast(done, 'ok');
+    } catch (err) {
+      showTeamError(err);
+    } finally {
+      control.disabled = false;
+      await refresh();
+    }
+  };
+
+  const row = (u: User, highlight?: string): HTMLElement[] => {
+    const label = u.name || u.email;
+    const roleSelect = h('select', { 'data-testid': 'user-role-select', 'aria-label': `Role of ${label}` },
+      h('option', { value: 'consultant', selected: u.role === 'consultant' }, 'Consultant'),
+      h('option', { value: 'admin', selected: u.role === 'admin' }, 'Admin'),
+    ) as HTMLSelectElement;
+    roleSelect.addEventListener('change', () => change(roleSelect, () => api.updateUser(u.id, { role: roleSelect.value }),
+      `${label} is now ${roleSelect.value === 'admin' ? 'an admin' : 'a consultant'} and was logged out.`));
+    const disable = h('button', {
+      type: 'button', class: 'btn btn-secondary btn-sm', 'data-testid': 'user-disable', 'data-state': u.disabled ? 'disabled' : 'active',
+    }, u.disabled ? 'Enable' : 'Disable') as HTMLButtonElement;
+    disable.addEventListener('click', () => change(disable, () => api.updateUser(u.id, { disabled: !u.disabled }),
+      u.disabled ? `${label} can log in again.` : `${label} is disabled and logged out everywhere.`));
+
+    // A new password: an inline form in the row below, not a browser prompt.
+    const pwInput = h('input', {
+      type: 'password', autocomplete: 'new-password', 'data-testid': 'user-new-password',
+      'aria-label': `New password for ${label}`, placeholder: 'New password, 8 characters or more',
+    }) as HTMLInputElement;
+    const pwSave = h('button', { type: 'submit', class: 'btn btn-primary btn-sm', 'data-testid': 'user-password-save' }, 'Save password') as HTMLButtonElement;
+    const pwCancel = h('button', { type: 'button', class: 'btn btn-ghost btn-sm' }, 'Cancel');
+    const pwForm = h('form', { class: 'row-form' }, pwInput, pwSave, pwCancel);
+    const pwRow = h('tr', { class: 'row-extra', hidden: true }, h('td', { colspan: '4' }, pwForm));
+    const pwOpen = h('button', { type: 'button', class: 'btn btn-ghost btn-sm', 'data-testid': 'user-password-set' }, 'Set password');
+    pwOpen.addEventListener('click', () => {
+      pwRow.hidden = !pwRow.hidden;
+      if (!pwRow.hidden) pwInput.focus();
+    });
+    pwCancel.addEventListener('click', () => {
+      pwInput.value = '';
+      pwRow.hidden = true;
+    });
+    pwForm.addEventListener('submit', (e) => {
+      e.preventDefault();
+      change(pwSave, () => api.updateUser(u.id, { password: pwInput.value }), `New password set for ${label}; they were logged out.`);
+    });
+
+    // Remove: asks once more, in place.
+    const remove = h('button', { type: 'button', class: 'btn btn-ghost btn-sm btn-danger-text', 'data-testid': 'user-remove' }, 'Remove') as HTMLButtonElement;
+    const yes = h('button', { type: 'button', class: 'btn btn-danger btn-sm', 'data-testid': 'user-remove-confirm' }, 'Remove') as HTMLButtonElement;
+    const keep = h('button', { type: 'button', class: 'btn btn-ghost btn-sm', 'data-testid': 'user-remove-cancel' }, 'Keep');
+    const confirm = h('span', { class: 'confirm', hidden: true }, h('span', null, `Remove ${label}?`), yes, keep);
+    remove.addEventListener('click', () => {
+      remove.hidden = true;
+      confirm.hidden = false;
+      yes.focus();
+    });
+    keep.addEventListener('click', () => {
+      confirm.hidden = true;
+      remove.hidden = false;
+    });
+    yes.addEventListener('click', () => change(yes, () => api.removeUser(u.id), `${label} was removed and logged out everywhere.`));
+
+    const cls = [highlight && u.email.toLowerCase() === highlight.toLowerCase() ? 'highlight' : '', u.disabled ? 'is-disabled' : ''].filter(Boolean).join(' ');
+    return [
+      h('tr', { 'data-testid': 'user-item', 'data-user-id': String(u.id), 'data-disabled': u.disabled ? 'true' : 'false', class: cls || undefined },
+        h('td', null, u.name || h('span', { class: 'muted' }, '—'), u.email === myEmail ? h('span', { class: 'tag' }, 'you') : null,
+          u.disabled ? h('span', { class: 'tag tag-off', 'data-testid': 'user-disabled-tag' }, 'disabled') : null),
+        h('td', null, u.email),
+        h('td', null, roleSelect),
+        h('td', { class: 'row-actions' }, disable, pwOpen, remove, confirm),
+      ),
+      pwRow,
+    ];
+  };
   const draw = (highlight?: string) => {
     if (!users.length) {
-      replaceChildren(tbody, h('tr', null, h('td', { colspan: '3', class: 'muted' }, 'No one yet.')));
+      replaceChildren(tbody, h('tr', null, h('td', { colspan: '4', class: 'muted' }, 'No one yet.')));
       return;
     }
-    replaceChildren(tbody, users.map((u) => h('tr', {
-      'data-testid': 'user-item', 'data-user-id': String(u.id), class: highlight && u.email.toLowerCase() === highlight.toLowerCase() ? 'highlight' : undefined,
-    },
-      h('td', null, u.name || h('span', { class: 'muted' }, '—'), u.email === myEmail ? h('span', { class: 'tag' }, 'you') : null),
-      h('td', null, u.email),
-      h('td', null, h('span', { class: `role role-${u.role}` }, u.role)),
-    )));
+    replaceChildren(tbody, users.flatMap((u) => row(u, highlight)));
   };
 
   form.addEventListener('submit', async (e) => {
@@ -301,12 +388,7 @@ export function renderTeam(root: HTMLElement, myEmail: string): void {
       const created = await api.addUser({ email: em, password: password.value, role: role.value, ...(nm ? { name: nm } : {}) });
       form.reset();
       toast(`${created?.name || nm || em} can now log in.`, 'ok');
-      try {
-        users = await api.users();
-      } catch {
-        if (created) users = [...users, created];
-      }
-      draw(em);
+      await refresh(em);
     } catch (err) {
       error.textContent = errorText(err);
       error.hidden = false;
@@ -318,13 +400,76 @@ export function renderTeam(root: HTMLElement, myEmail: string): void {
   root.replaceChildren(h('div', { class: 'page', 'data-testid': 'team-page' },
     h('header', { class: 'page-head' },
       h('h1', null, 'Team'),
-      h('p', { class: 'muted' }, 'Everyone who can log in to the console.'),
+      h('p', { class: 'muted' }, 'Everyone who can log in to the console. Disabling someone, removing them, or giving them a new role or password logs them out everywhere at once.'),
     ),
-    h('div', { class: 'page-grid' }, h('div', { class: 'panel table-wrap' }, table), form),
+    h('div', { class: 'page-grid' }, h('div', { class: 'panel table-wrap' }, teamError, table), form),
   ));
 
   api.users().then((u) => {
     users = u;
     draw();
-  }, (err) => replaceChildren(tbody, h('tr', null, h('td', { colspan: '3', class: 'form-error' }, errorText(err)))));
+  }, (err) => replaceChildren(tbody, h('tr', null, h('td', { colspan: '4', class: 'form-error' }, errorText(err)))));
+}
+
+// ---------------------------------------------------------------- your account
+
+/** "Chrome on Linux" from a user agent, or the start of it. */
+function browserOf(ua: string): string {
+  const browser = /Edg\//.test(ua) ? 'Edge' : /Firefox\//.test(ua) ? 'Firefox' : /Chrom(e|ium)\//.test(ua) ? 'Chrome'
+    : /Safari\//.test(ua) ? 'Safari' : '';
+  const os = /Windows/.test(ua) ? 'Windows' : /Android/.test(ua) ? 'Android' : /iPhone|iPad/.test(ua) ? 'iOS'
+    : /Mac OS X/.test(ua) ? 'macOS' : /Linux/.test(ua) ? 'Linux' : '';
+  if (browser && os) return `${browser} on ${os}`;
+  return browser || os || ua.slice(0, 40) || 'Unknown browser';
+}
+
+function when(ms: number): string {
+  return new Date(ms).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+}
+
+/** The logged-in user's own sessions: where they are logged in, and signing the others out. */
+export function renderAccount(root: HTMLElement, me: { name: string; email: string }): void {
+  const list = h('ul', { class: 'session-list', 'data-testid': 'session-list' }, h('li', { class: 'muted' }, 'Loading…'));
+  const error = h('p', { class: 'form-error', role: 'alert', hidden: true, 'data-testid': 'session-error' });
+  const load = () => api.sessions().then(draw, (err) => {
+    error.textContent = errorText(err);
+    error.hidden = false;
+  });
+  const draw = (sessions: SessionInfo[]) => {
+    replaceChildren(list, sessions.map((s) => {
+      const revoke = h('button', { type: 'button', class: 'btn btn-secondary btn-sm', 'data-testid': 'session-revoke' }, 'Sign out') as HTMLButtonElement;
+      revoke.addEventListener('click', async () => {
+        revoke.disabled = true;
+        error.hidden = true;
+        try {
+          await api.revokeSession(s.id);
+          toast(`Signed out ${browserOf(s.user_agent)} (${s.client_ip || 'unknown address'}).`, 'ok');
+        } catch (err) {
+          error.textContent = errorText(err);
+          error.hidden = false;
+        }
+        load();
+      });
+      return h('li', { class: 'session', 'data-testid': 'session-row', 'data-current': s.current ? 'true' : 'false' },
+        h('div', null,
+          h('strong', null, browserOf(s.user_agent)), s.current ? h('span', { class: 'tag' }, 'this browser') : null,
+          h('div', { class: 'muted' }, `${s.client_ip || 'unknown address'} · last used ${when(s.last_seen_at)} · since ${when(s.created_at)}`),
+        ),
+        s.current ? h('span', { class: 'muted' }, 'Log out above to end it') : revoke,
+      );
+    }));
+  };
+  root.replaceChildren(h('div', { class: 'page', 'data-testid': 'account-page' },
+    h('header', { class: 'page-head' },
+      h('h1', null, 'Your account'),
+      h('p', { class: 'muted' }, `${me.name} · ${me.email}`),
+    ),
+    h('section', { class: 'panel account-sessions' },
+      h('h2', null, 'Where you are logged in'),
+      h('p', { class: 'muted' }, 'Sign out a browser you no longer use: its console closes at once.'),
+      error,
+      list,
+    ),
+  ));
+  load();
 }

@@ -48,6 +48,27 @@ export interface User {
   email: string;
   name: string;
   role: string;
+  disabled?: boolean;
+}
+
+/** One of the logged-in user's console sessions. */
+export interface SessionInfo {
+  id: string;
+  created_at: number;
+  last_seen_at: number;
+  expires_at: number;
+  client_ip: string;
+  user_agent: string;
+  /** The session of this browser. */
+  current: boolean;
+}
+
+/** What an admin may change of an account (each change ends its sessions, except the name). */
+export interface UserChange {
+  disabled?: boolean;
+  role?: string;
+  password?: string;
+  name?: string;
 }
 
 /** Called when any request answers 401: the session is gone. */
@@ -127,6 +148,18 @@ export const api = {
   },
   addUser(u: { email: string; password: string; role: string; name?: string }): Promise<User | null> {
     return request<User | null>('POST', '/api/users', u);
+  },
+  updateUser(id: string | number, change: UserChange): Promise<User> {
+    return request<User>('PATCH', `/api/users/${encodeURIComponent(String(id))}`, change);
+  },
+  removeUser(id: string | number): Promise<unknown> {
+    return request('DELETE', `/api/users/${encodeURIComponent(String(id))}`);
+  },
+  sessions(): Promise<SessionInfo[]> {
+    return request<SessionInfo[]>('GET', '/api/sessions');
+  },
+  revokeSession(id: string): Promise<unknown> {
+    return request('DELETE', `/api/sessions/${encodeURIComponent(id)}`);
   },
 };
 

@@ -6,7 +6,7 @@
 
 import type { Me } from '../protocol/Me';
 import { api, setUnauthorizedHandler } from './api';
-import { renderSites, renderTeam } from './admin';
+import { renderAccount, renderSites, renderTeam } from './admin';
 import { renderAudit } from './audit';
 import { h, setAttr, setText } from './dom';
 import { Inbox } from './inbox';
@@ -17,7 +17,7 @@ import { toast } from './toast';
 
 const root = document.getElementById('app') ?? document.body.appendChild(h('div', { id: 'app' }));
 
-type Route = { page: 'inbox'; visitorId: string | null } | { page: 'sites' } | { page: 'team' } | { page: 'audit' };
+type Route = { page: 'inbox'; visitorId: string | null } | { page: 'sites' } | { page: 'team' } | { page: 'audit' } | { page: 'account' };
 
 function parseRoute(): Route {
   const hash = location.hash.replace(/^#\/?/, '');
@@ -29,6 +29,7 @@ function parseRoute(): Route {
     }
   });
   if (parts[0] === 'chat' && parts[1]) return { page: 'inbox', visitorId: parts[1] };
+  if (parts[0] === 'account') return { page: 'account' };
   if (parts[0] === 'admin') return parts[1] === 'team' ? { page: 'team' } : parts[1] === 'audit' ? { page: 'audit' } : { page: 'sites' };
   return { page: 'inbox', visitorId: null };
 }
@@ -74,7 +75,7 @@ class App {
       h('a', { href: '#/admin/team', 'data-route': 'team', 'data-testid': 'nav-team' }, 'Team'),
       h('a', { href: '#/admin/audit', 'data-route': 'audit', 'data-testid': 'nav-audit' }, 'Audit'),
     ];
-    this.who = h('span', { class: 'who', 'data-testid': 'me' });
+    this.who = h('a', { class: 'who', href: '#/account', 'data-route': 'account', 'data-testid': 'me', title: 'Your account and sessions' });
     const logout = h('button', { type: 'button', class: 'btn btn-ghost btn-sm', 'data-testid': 'logout', onclick: () => this.logout() }, 'Log out');
     const topbar = h('header', { class: 'topbar' },
       h('a', { class: 'brand', href: '#/', 'aria-label': 'Chatcast inbox' }, logo(), h('span', null, 'Chatcast')),
@@ -126,6 +127,11 @@ class App {
     this.inbox.hide();
     this.inbox.el.hidden = true;
     this.adminOutlet.hidden = false;
+    if (r.page === 'account') {
+      this.adminPage = 'account';
+      renderAccount(this.adminOutlet, this.me);
+      return;
+    }
     if (!isAdmin) {
       this.adminPage = null;
       this.adminOutlet.replaceChildren(h('div', { class: 'page' }, h('h1', null, 'Admins only'),

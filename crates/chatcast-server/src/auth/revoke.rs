@@ -35,7 +35,13 @@ pub async fn close_ended_sessions(state: &AppState) {
     let ended: Vec<_> = open.into_iter().filter(|(_, h)| !live.contains(h)).map(|(c, _)| c).collect();
     if !ended.is_empty() {
         tracing::info!(sockets = ended.len(), "closing console sockets of ended sessions");
-        state.hub.close_consoles(&ended, CLOSE_UNAUTHORIZED, "your session has ended: log in again");
+        let reason = "your session has ended: log in again";
+        // The error first: the console shows its login page on `unauthorized`.
+        let error = chatcast_protocol::ConsoleOut::Error(chatcast_protocol::ErrorBody::new(
+            chatcast_protocol::ErrorCode::Unauthorized,
+            reason,
+        ));
+        state.hub.close_consoles(&ended, &crate::chat::frame(&error), CLOSE_UNAUTHORIZED, reason);
     }
 }
 

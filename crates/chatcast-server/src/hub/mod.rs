@@ -207,11 +207,12 @@ impl Hub {
         self.inner.lock().unwrap().consoles.values().map(|c| (c.peer.id, c.session.clone())).collect()
     }
 
-    /// Closes these console sockets with `code` and `reason`.
-    pub fn close_consoles(&self, conns: &[ConnId], code: u16, reason: &str) {
+    /// Sends `last` to these console sockets, then closes them with `code` and `reason`.
+    pub fn close_consoles(&self, conns: &[ConnId], last: &Bytes, code: u16, reason: &str) {
         let inner = self.inner.lock().unwrap();
         for c in conns {
             if let Some(p) = inner.consoles.get(c) {
+                p.peer.send(last.clone());
                 p.peer.close(code, reason);
             }
         }
