@@ -49,6 +49,8 @@ pub struct Plan {
     pub attack_every: Duration,
     /// The highest RSS after warm-up, over the RSS at its end.
     pub flat_ratio: f64,
+    /// Which attacks come (in turn): flood, logins, half_open, ignore_keyframes.
+    pub attacks: Vec<String>,
 }
 
 /// One connected visitor: a task owns its socket, sends what it is told and counts acks.
@@ -75,6 +77,20 @@ fn spawn_visitor(mut ws: TcpWebSocket, counts: Arc<Counts>) -> Visitor {
                         return;
                     },
                     None => {
+                        // Leaving (churn, or the end): say goodbye, but first read the
+                        // acks of what was just sent, as a tab closing after the send would.
+                        let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
+                        while counts.acked.load(Ordering::Relaxed) < counts.sent.load(Ordering::Relaxed) {
+                            match tokio::time::timeout_at(deadline, ws.next()).await {
+                                Ok(Some(f)) if f.opcode() == OpCode::Text => {
+                                    if f.payload().windows(9).any(|w| w == br#""t":"ack""#) {
+                                        counts.acked.fetch_add(1, Ordering::Relaxed);
+                                    }
+                                }
+                                Ok(Some(f)) if f.opcode() != OpCode::Close => {}
+                                _ => break,
+                            }
+                        }
                         let _ = ws.send(Frame::close(yawc::close::CloseCode::Normal, b"bye")).await;
                         return;
                     }
@@ -356,15 +372,16 @@ pub async fn run(server: &mut Server, plan: &Plan, concurrency: usize, opts: Cli
                 Err(e) => trouble.push(format!("attack: {e:#}")),
             }
         }
-        if now >= next_attack && attack.is_none() {
-            attack = Some(match attack_n % 4 {
-                0 => {
+        if now >= next_attack && attack.is_none() && !plan.attacks.is_empty() {
+            attack = Some(match plan.attacks[attack_n as usize % plan.attacks.len()].as_str() {
+                "flood" => {
                     let key = key.clone();
                     tokio::spawn(async move { attack_flood(addr, &key, attack_n, opts).await })
                 }
-                1 => tokio::spawn(attack_logins(addr)),
-                2 => tokio::spawn(attack_half_open(addr)),
-                _ => tokio::spawn(attack_ignored_keyframes(addr, key.clone(), attack_n, opts)),
+                "logins" => tokio::spawn(attack_logins(addr)),
+                "half_open" => tokio::spawn(attack_half_open(addr)),
+                "ignore_keyframes" => tokio::spawn(attack_ignored_keyframes(addr, key.clone(), attack_n, opts)),
+                other => anyhow::bail!("no attack `{other}` (flood, logins, half_open, ignore_keyframes)"),
             });
             attack_n += 1;
             next_attack += plan.attack_every;

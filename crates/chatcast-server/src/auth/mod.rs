@@ -134,10 +134,54 @@ fn default_name(email: &str) -> String {
 /// How long a browser that logged in stays a known device of the account.
 const DEVICE_TTL_MS: i64 = 90 * 24 * 3_600_000;
 
+/// The threads that check passwords: a fixed few (the pool's size) for the
+/// process's life. A check allocates ~19 MiB; run on whatever blocking thread
+/// comes next, each freed block may stay with the allocator arena of a thread
+/// that never runs a check again. Here at most `n` threads ever hold one.
+struct Hashers {
+    jobs: std::sync::mpsc::Sender<Box<dyn FnOnce() + Send>>,
+}
+
+impl Hashers {
+    fn new(n: usize) -> Self {
+        let (jobs, rx) = std::sync::mpsc::channel::<Box<dyn FnOnce() + Send>>();
+        let rx = Arc::new(std::sync::Mutex::new(rx));
+        for i in 0..n.max(1) {
+            let rx = rx.clone();
+            // The threads end when the sender (this pool) is dropped.
+            let spawned = std::thread::Builder::new().name(format!("chatcast-hash-{i}")).spawn(move || {
+                loop {
+                    let job = rx.lock().unwrap().recv();
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                }
+            });
+            if let Err(e) = spawned {
+                tracing::error!(error = %e, "cannot start a password-check thread");
+            }
+        }
+        Hashers { jobs }
+    }
+
+    /// Runs `f` on one of the threads; `None` if none is left.
+    async fn run<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Box::new(move || {
+                let _ = tx.send(f());
+            }))
+            .ok()?;
+        rx.await.ok()
+    }
+}
+
 /// Password checks running at once: argon2 takes ~19 MiB and tens of
 /// milliseconds of a core each. Beyond `permits` running and as many again
 /// waiting (each for at most a second), a login is refused before hashing.
 struct Verifier {
+    hashers: Hashers,
     permits: Arc<tokio::sync::Semaphore>,
     waiting: std::sync::atomic::AtomicUsize,
     max_waiting: usize,
@@ -158,6 +202,7 @@ impl Drop for AddressTurn {
 impl Verifier {
     fn new(permits: usize) -> Self {
         Verifier {
+            hashers: Hashers::new(permits),
             permits: Arc::new(tokio::sync::Semaphore::new(permits.max(1))),
             waiting: std::sync::atomic::AtomicUsize::new(0),
             max_waiting: permits.max(1),
@@ -187,13 +232,14 @@ impl Verifier {
             }
         };
         // Off the async workers; the permit is held until the hash is done.
-        let ok = tokio::task::spawn_blocking(move || {
-            let _held = (permit, turn);
-            verify_password(&password, &phc)
-        })
-        .await
-        .unwrap_or(false);
-        Ok(ok)
+        let ok = self
+            .hashers
+            .run(move || {
+                let _held = (permit, turn);
+                verify_password(&password, &phc)
+            })
+            .await;
+        ok.ok_or(AuthError::Busy)
     }
 }
 

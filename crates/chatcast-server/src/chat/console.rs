@@ -3,9 +3,7 @@
 
 use std::collections::HashSet;
 
-use chatcast_protocol::{
-    Author, CONSOLE_TYPES, ConsoleIn, ConsoleOut, ErrorBody, ErrorCode, Me, VisitorInfo, VisitorOut, decode,
-};
+use chatcast_protocol::{Author, CONSOLE_TYPES, ConsoleIn, ConsoleOut, ErrorBody, ErrorCode, Me, VisitorInfo, decode};
 
 use super::{HISTORY_LIMIT, check_body, check_client_id, frame, internal};
 use crate::app::AppState;
@@ -78,26 +76,17 @@ async fn handle(state: &AppState, user: &User, conn: &mut Connection, msg: Conso
             check_client_id(&client_id, "send")?;
             let body = check_body(&body, "send")?;
             known_visitor(state, &visitor_id, "send").await?;
-            let (message, is_new) = state
-                .db
-                .insert_message(NewMessage {
-                    visitor_id: &visitor_id,
-                    author: Author::Consultant,
-                    user_id: Some(user.id),
-                    author_name: Some(&user.name),
-                    client_id: Some(&client_id),
-                    body,
-                    at: crate::now_ms(),
-                    kind: None,
-                })
-                .await
-                .map_err(internal)?;
-            if is_new {
-                metrics::counter!("chatcast_messages_total", "author" => "consultant").increment(1);
-                state.hub.note_message(&message);
-                state.hub.to_visitor(&visitor_id, &frame(&VisitorOut::Message { message: message.clone() }), None);
-                state.hub.to_consoles(&frame(&ConsoleOut::Message { message: message.clone() }));
-            }
+            let m = NewMessage {
+                visitor_id: &visitor_id,
+                author: Author::Consultant,
+                user_id: Some(user.id),
+                author_name: Some(&user.name),
+                client_id: Some(&client_id),
+                body,
+                at: crate::now_ms(),
+                kind: None,
+            };
+            let (message, _) = super::deliver(state, m, None).await.map_err(internal)?;
             conn.send_now(frame(&ConsoleOut::Ack { client_id, message })).await;
             // Answering a dialog means having read it.
             mark_read(state, user, visitor_id).await

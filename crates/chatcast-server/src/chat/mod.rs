@@ -7,8 +7,11 @@ pub mod retention;
 pub mod visitor;
 
 use bytes::Bytes;
-use chatcast_protocol::{ErrorBody, ErrorCode, MAX_BODY_CHARS};
+use chatcast_protocol::{ChatMessage, ConsoleOut, ErrorBody, ErrorCode, MAX_BODY_CHARS, VisitorOut};
 use serde::Serialize;
+
+use crate::app::AppState;
+use crate::storage::{NewMessage, StorageError};
 
 /// How many messages of history a dialog sends when opened.
 pub const HISTORY_LIMIT: i64 = 500;
@@ -16,6 +19,27 @@ pub const HISTORY_LIMIT: i64 = 500;
 /// Serializes a frame once, for every peer it goes to.
 pub fn frame<T: Serialize>(msg: &T) -> Bytes {
     Bytes::from(chatcast_protocol::encode(msg))
+}
+
+/// Delivers a chat message: stores it, then (the first time its client id is
+/// seen) sends it to every console and to the visitor's tabs — all but the
+/// tab `except` that sent it, which gets an `ack` instead. The one path every
+/// message takes, visitor, consultant or system. Returns the stored message
+/// and whether it is new (a resend gets the message stored the first time).
+pub async fn deliver(
+    state: &AppState,
+    m: NewMessage<'_>,
+    except: Option<crate::transport::ConnId>,
+) -> Result<(ChatMessage, bool), StorageError> {
+    let (message, is_new) = state.db.insert_message(m).await?;
+    if is_new {
+        let author = message.author.as_str();
+        metrics::counter!("chatcast_messages_total", "author" => author).increment(1);
+        state.hub.note_message(&message);
+        state.hub.to_consoles(&frame(&ConsoleOut::Message { message: message.clone() }));
+        state.hub.to_visitor(&message.visitor_id, &frame(&VisitorOut::Message { message: message.clone() }), except);
+    }
+    Ok((message, is_new))
 }
 
 /// Checks a chat message body; returns it trimmed.

@@ -120,34 +120,19 @@ pub async fn run(state: AppState, site: Site, slot: Slot, mut conn: Connection) 
                         continue;
                     }
                 };
-                let stored = state
-                    .db
-                    .insert_message(NewMessage {
-                        visitor_id: &visitor_id,
-                        author: Author::Visitor,
-                        user_id: None,
-                        author_name: None,
-                        client_id: Some(&client_id),
-                        body,
-                        at: crate::now_ms(),
-                        kind: None,
-                    })
-                    .await;
-                match stored {
-                    Ok((message, is_new)) => {
-                        if is_new {
-                            metrics::counter!("chatcast_messages_total", "author" => "visitor").increment(1);
-                            state.hub.note_message(&message);
-                            state.hub.to_consoles(&frame(&ConsoleOut::Message { message: message.clone() }));
-                            // The visitor's other tabs show it too.
-                            state.hub.to_visitor(
-                                &visitor_id,
-                                &frame(&VisitorOut::Message { message: message.clone() }),
-                                Some(conn_id),
-                            );
-                        }
-                        conn.send_now(frame(&VisitorOut::Ack { client_id, message })).await;
-                    }
+                let m = NewMessage {
+                    visitor_id: &visitor_id,
+                    author: Author::Visitor,
+                    user_id: None,
+                    author_name: None,
+                    client_id: Some(&client_id),
+                    body,
+                    at: crate::now_ms(),
+                    kind: None,
+                };
+                // The visitor's other tabs show it too; this one gets the ack.
+                match super::deliver(&state, m, Some(conn_id)).await {
+                    Ok((message, _)) => conn.send_now(frame(&VisitorOut::Ack { client_id, message })).await,
                     Err(e) => conn.send_error(internal(e), None).await,
                 }
             }

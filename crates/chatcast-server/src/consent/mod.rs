@@ -161,26 +161,10 @@ async fn record(app: &AppState, visitor_id: &str, by: Option<&Consultant>, event
 
 /// Stores a system line in the dialog and sends it to both sides.
 async fn system_line(app: &AppState, visitor_id: &str, body: &str, kind: Option<MessageKind>, now: i64) {
-    let stored = app
-        .db
-        .insert_message(NewMessage {
-            visitor_id,
-            author: Author::System,
-            user_id: None,
-            author_name: None,
-            client_id: None,
-            body,
-            at: now,
-            kind,
-        })
-        .await;
-    match stored {
-        Ok((message, _)) => {
-            app.hub.note_message(&message);
-            app.hub.to_visitor(visitor_id, &frame(&VisitorOut::Message { message: message.clone() }), None);
-            app.hub.to_consoles(&frame(&ConsoleOut::Message { message }));
-        }
-        Err(e) => tracing::error!(error = %e, "system message write failed"),
+    let m =
+        NewMessage { visitor_id, author: Author::System, user_id: None, author_name: None, client_id: None, body, at: now, kind };
+    if let Err(e) = crate::chat::deliver(app, m, None).await {
+        tracing::error!(error = %e, "system message write failed");
     }
 }
 

@@ -21,12 +21,16 @@ use chatcast_protocol::screen::{KIND_DELTA, KIND_KEYFRAME, header};
 
 use crate::transport::{ConnId, Peer, QueueFull};
 
+/// Frames smaller than this are copied into an allocation of their own before they are cached.
+const COMPACT_BELOW: usize = 64 * 1024;
+
 /// Relay limits.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
-    /// The deltas held after a keyframe. Past a quarter of it the agent is
-    /// asked for a fresh keyframe (so that a late joiner's catch-up stays
-    /// small); past it the agent ignored those requests and the broadcast ends.
+    /// The deltas held after a keyframe. Past four times the keyframe (at
+    /// least 256 KiB, at most a quarter of this) the agent is asked for a
+    /// fresh keyframe, so that a late joiner's catch-up stays small; past it
+    /// the agent ignored those requests and the broadcast ends.
     pub max_tail_bytes: usize,
     /// Keyframes and tails of every broadcast together.
     pub max_total_bytes: usize,
@@ -58,6 +62,15 @@ impl Channel {
 
     fn cached_bytes(&self) -> usize {
         self.keyframe.as_ref().map_or(0, Bytes::len) + self.tail_bytes
+    }
+
+    /// The tail size past which a fresh keyframe is the cheaper catch-up for a
+    /// late joiner: four times the keyframe, at least 256 KiB, at most a
+    /// quarter of the bound. Memory per broadcast follows the page's size.
+    fn keyframe_wanted_at(&self, max_tail_bytes: usize) -> usize {
+        let key = self.keyframe.as_ref().map_or(0, Bytes::len);
+        let most = max_tail_bytes / 4;
+        (4 * key).clamp(most.min(256 * 1024), most)
     }
 
     /// Forgets the keyframe and tail; returns the bytes freed.
@@ -123,6 +136,11 @@ impl Relay {
         if kind != KIND_KEYFRAME && kind != KIND_DELTA {
             return Published::Invalid;
         }
+        // The socket hands out frames as slices of its read buffer: a cached
+        // 200-byte delta would keep a whole buffer alive (a soak measured
+        // ~1.2 KB held per cached frame). A small frame gets an allocation of
+        // its own, so that what the bounds count is what memory holds.
+        let frame = if frame.len() < COMPACT_BELOW { Bytes::copy_from_slice(&frame) } else { frame };
         let mut guard = self.channels.lock().unwrap();
         let Channels { by_visitor, cached } = &mut *guard;
         // The channel exists after the first frame: no key allocation per frame.
@@ -184,7 +202,7 @@ impl Relay {
             ch.resync(&mut v);
             ch.viewers.insert(id, v);
         }
-        if ch.tail_bytes > self.limits.max_tail_bytes / 4 { Published::WantKeyframe } else { Published::Ok }
+        if ch.tail_bytes > ch.keyframe_wanted_at(self.limits.max_tail_bytes) { Published::WantKeyframe } else { Published::Ok }
     }
 
     /// Adds a viewer; it gets the cached keyframe and tail at once.
@@ -290,9 +308,28 @@ mod tests {
         let f = frame(KIND_KEYFRAME, 0, "snapshot");
         relay.publish("v", f.clone());
         let (fa, fb) = (ia.try_recv().unwrap(), ib.try_recv().unwrap());
-        // Same allocation: serialized once, cloned by reference count.
-        assert_eq!(fa.as_ptr(), f.as_ptr());
-        assert_eq!(fb.as_ptr(), f.as_ptr());
+        // Same allocation: cloned by reference count (a small frame was first
+        // copied out of the socket's buffer, once); a large one is the input itself.
+        assert_eq!(fa.as_ptr(), fb.as_ptr());
+        assert_eq!(fa, f);
+        let big = frame(KIND_KEYFRAME, 1, &"k".repeat(COMPACT_BELOW));
+        relay.publish("v", big.clone());
+        assert_eq!(ia.try_recv().unwrap().as_ptr(), big.as_ptr());
+        assert_eq!(ib.try_recv().unwrap().as_ptr(), big.as_ptr());
+    }
+
+    #[test]
+    fn a_fresh_keyframe_is_asked_for_once_the_tail_outweighs_it() {
+        let relay = Relay::new(Limits { max_tail_bytes: 16 << 20, max_total_bytes: 1 << 30 });
+        // A small page: asked at 256 KiB of deltas.
+        relay.publish("v", frame(KIND_KEYFRAME, 0, "k"));
+        let delta = "d".repeat(1019);
+        let asked = (1..=400u32).find(|s| relay.publish("v", frame(KIND_DELTA, *s, &delta)) == Published::WantKeyframe);
+        assert_eq!(asked, Some(257));
+        // A 512 KiB page: at four times that.
+        relay.publish("w", frame(KIND_KEYFRAME, 0, &"k".repeat(512 * 1024 - 5)));
+        let asked = (1..=3000u32).find(|s| relay.publish("w", frame(KIND_DELTA, *s, &delta)) == Published::WantKeyframe);
+        assert_eq!(asked, Some(2049));
     }
 
     #[test]
