@@ -543,6 +543,11 @@ pub fn encode<T: Serialize>(msg: &T) -> String {
     serde_json::to_string(&Envelope { v: VERSION, msg }).expect("wire types always serialize")
 }
 
+/// Serialize a message once into the bytes of a text frame, for every peer it goes to.
+pub fn frame<T: Serialize>(msg: &T) -> bytes::Bytes {
+    bytes::Bytes::from(encode(msg))
+}
+
 /// Decode one text frame, naming what was wrong if it cannot be used.
 ///
 /// `accepted` lists the `t` values of the endpoint, so that an unknown type is

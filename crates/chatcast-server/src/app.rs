@@ -90,7 +90,7 @@ impl AppState {
                 max_total_bytes: settings.relay_max_total_bytes,
             })),
             broadcasts: Arc::new(Broadcasts::default()),
-            policy: settings.broadcast_policy(),
+            policy: crate::consent::Policy::from_settings(&settings),
             settings: Arc::new(settings),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),

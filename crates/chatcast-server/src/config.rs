@@ -215,19 +215,6 @@ impl Settings {
         Ok(built.try_deserialize()?)
     }
 
-    /// The broadcast policy these settings describe.
-    pub fn broadcast_policy(&self) -> crate::consent::Policy {
-        use std::time::Duration;
-        crate::consent::Policy {
-            request_timeout: Duration::from_secs(self.consent_request_timeout_secs),
-            probe_bytes: self.probe_bytes,
-            weak_rtt: Duration::from_millis(self.weak_rtt_ms),
-            weak_upload_kbps: self.weak_upload_kbps,
-            probe_timeout: Duration::from_secs(10),
-            idle_grace: Duration::from_secs(self.broadcast_idle_grace_secs),
-        }
-    }
-
     /// Password checks at once: the setting, or one per CPU core (at most 8).
     pub fn login_hashers(&self) -> usize {
         if self.login_hashers > 0 {

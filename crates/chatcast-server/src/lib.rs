@@ -8,8 +8,8 @@
 //! |---|---|
 //! | [`config`] | settings: defaults < optional TOML file < `CHATCAST_*` environment < flags |
 //! | [`app`] | [`AppState`], built in one place, and [`serve`] on an injected listener with graceful shutdown |
-//! | [`http`] | HTTP routes: login/logout, admin API, embedded assets (widget, console, demo site), `/healthz` |
-//! | [`transport`] | WebSocket accept (permessage-deflate, frame limits), origin checks, per-connection bounded send queues |
+//! | [`http`] | HTTP routes: login/logout, admin API, embedded assets (widget, console, demo site), `/healthz`, and the WebSocket endpoints that hand sockets to their sessions |
+//! | [`transport`] | WebSocket options (permessage-deflate, frame limits), origin checks, per-connection send queues bounded in frames and bytes |
 //! | [`hub`] | who is connected where: visitors' tabs and consoles in memory; fans serialized frames out |
 //! | [`chat`] | the two socket sessions (visitor and console): hello, messages, de-duplication, read positions |
 //! | [`consent`] | screen broadcast life: consent asked or remembered, connection probe, start/stop, audit; [`consent::screen`]: the broadcasting tab's screen socket |

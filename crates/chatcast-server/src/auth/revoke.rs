@@ -41,7 +41,7 @@ pub async fn close_ended_sessions(state: &AppState) {
             chatcast_protocol::ErrorCode::Unauthorized,
             reason,
         ));
-        state.hub.close_consoles(&ended, &crate::chat::frame(&error), CLOSE_UNAUTHORIZED, reason);
+        state.hub.close_consoles(&ended, &chatcast_protocol::frame(&error), CLOSE_UNAUTHORIZED, reason);
     }
 }
 

@@ -5,11 +5,12 @@ use std::collections::HashSet;
 
 use chatcast_protocol::{Author, CONSOLE_TYPES, ConsoleIn, ConsoleOut, ErrorBody, ErrorCode, Me, VisitorInfo, decode};
 
-use super::{HISTORY_LIMIT, check_body, check_client_id, frame, internal};
+use super::{HISTORY_LIMIT, check_body, check_client_id, internal};
 use crate::app::AppState;
 use crate::consent;
 use crate::storage::{NewMessage, User};
 use crate::transport::{Connection, Event};
+use chatcast_protocol::frame;
 
 /// How many offline dialogs the snapshot lists.
 const RECENT_DIALOGS: i64 = 100;

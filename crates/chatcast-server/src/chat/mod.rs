@@ -6,20 +6,13 @@ pub mod console;
 pub mod retention;
 pub mod visitor;
 
-use bytes::Bytes;
-use chatcast_protocol::{ChatMessage, ConsoleOut, ErrorBody, ErrorCode, MAX_BODY_CHARS, VisitorOut};
-use serde::Serialize;
+use chatcast_protocol::{ChatMessage, ConsoleOut, ErrorBody, ErrorCode, MAX_BODY_CHARS, VisitorOut, frame};
 
 use crate::app::AppState;
 use crate::storage::{NewMessage, StorageError};
 
 /// How many messages of history a dialog sends when opened.
 pub const HISTORY_LIMIT: i64 = 500;
-
-/// Serializes a frame once, for every peer it goes to.
-pub fn frame<T: Serialize>(msg: &T) -> Bytes {
-    Bytes::from(chatcast_protocol::encode(msg))
-}
 
 /// Delivers a chat message: stores it, then (the first time its client id is
 /// seen) sends it to every console and to the visitor's tabs — all but the

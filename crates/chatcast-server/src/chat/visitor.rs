@@ -7,7 +7,7 @@ use chatcast_protocol::{
     Author, ConsoleOut, ErrorBody, ErrorCode, PageInfo, VISITOR_TYPES, VisitorIn, VisitorOut, decode, screen,
 };
 
-use super::{HISTORY_LIMIT, check_body, check_client_id, frame, internal};
+use super::{HISTORY_LIMIT, check_body, check_client_id, internal};
 use crate::app::AppState;
 use crate::auth::{new_token, token_hash};
 use crate::consent;
@@ -15,6 +15,7 @@ use crate::hub::TabJoin;
 use crate::limits::{Bucket, Slot, wait_text};
 use crate::storage::{NewMessage, Site, StorageError};
 use crate::transport::{CLOSE_RATE_LIMITED, Connection, Event};
+use chatcast_protocol::frame;
 
 /// How long a new socket may stay silent before its `hello`.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(30);

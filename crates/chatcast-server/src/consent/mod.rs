@@ -18,10 +18,10 @@ use bytes::Bytes;
 use chatcast_protocol::{Author, ConsoleOut, ErrorBody, ErrorCode, MessageKind, NoticeReason, ScreencastState, VisitorOut};
 
 use crate::app::AppState;
-use crate::chat::frame;
 use crate::relay::Published;
 use crate::storage::{NewMessage, User};
 use crate::transport::{ConnId, Peer};
+use chatcast_protocol::frame;
 use receipt::Receipt;
 
 /// Timing and thresholds of broadcasts (from the settings).
@@ -40,6 +40,20 @@ pub struct Policy {
     /// Recording stops after nobody watched for this long, or after the tab
     /// has been gone (navigating, reconnecting) for this long.
     pub idle_grace: Duration,
+}
+
+impl Policy {
+    /// The policy the settings describe.
+    pub fn from_settings(s: &crate::config::Settings) -> Self {
+        Policy {
+            request_timeout: Duration::from_secs(s.consent_request_timeout_secs),
+            probe_bytes: s.probe_bytes,
+            weak_rtt: Duration::from_millis(s.weak_rtt_ms),
+            weak_upload_kbps: s.weak_upload_kbps,
+            probe_timeout: Duration::from_secs(10),
+            idle_grace: Duration::from_secs(s.broadcast_idle_grace_secs),
+        }
+    }
 }
 
 #[derive(Clone, Debug)]

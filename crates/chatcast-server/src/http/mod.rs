@@ -5,6 +5,7 @@ mod admin;
 mod assets;
 pub mod auth;
 pub mod client;
+mod sockets;
 
 use axum::Json;
 use axum::Router;
@@ -15,7 +16,6 @@ use serde_json::json;
 use tower_http::trace::TraceLayer;
 
 use crate::app::AppState;
-use crate::transport::accept;
 
 /// All routes of the server, with the request body's size limit and read
 /// timeout (the header timeout is the connection's, see [`crate::app::serve`]).
@@ -36,9 +36,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/sessions", get(auth::my_sessions))
         .route("/api/sessions/{id}", axum::routing::delete(auth::revoke_session))
         .route("/api/audit", get(admin::audit_log))
-        .route("/ws/visitor", get(accept::visitor_socket))
-        .route("/ws/console", get(accept::console_socket))
-        .route("/ws/screen", get(accept::screen_socket))
+        .route("/ws/visitor", get(sockets::visitor_socket))
+        .route("/ws/console", get(sockets::console_socket))
+        .route("/ws/screen", get(sockets::screen_socket))
         .merge(assets::routes())
         .layer(axum::extract::DefaultBodyLimit::max(body_limit))
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(body_timeout))

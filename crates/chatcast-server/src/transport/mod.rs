@@ -1,12 +1,13 @@
-//! WebSocket transport: accepting upgrades (permessage-deflate, frame size
+//! WebSocket transport: upgrade options (permessage-deflate, frame size
 //! limit), origin checks, and one [`Connection`] per socket whose outgoing
 //! frames go through a bounded queue that other tasks reach through a [`Peer`].
+//! It knows nothing of chat or broadcasts: the endpoints that hand sockets to
+//! their sessions are in `http::sockets`.
 //!
 //! A connection runs in one task: [`Connection::next_event`] waits for the next
 //! inbound frame while it writes queued frames, sends pings, and notices a
 //! server shutdown (close 1001) or a peer too slow to read (close 4008).
 
-pub mod accept;
 pub mod origin;
 
 use std::collections::VecDeque;

@@ -1,6 +1,7 @@
-//! The three WebSocket endpoints: check who may connect, upgrade, and hand the
-//! socket to its session (chat for visitors and consoles, upload for a
-//! broadcasting tab's screen socket). A refused socket is still upgraded so that a
+//! The three WebSocket endpoints (`/ws/visitor`, `/ws/console`,
+//! `/ws/screen`): check who may connect, upgrade, and hand the socket to its
+//! session (chat for visitors and consoles, upload for a broadcasting tab's
+//! screen socket). A refused socket is still upgraded so that a
 //! browser can read why (an `error` frame, then a 4xxx close code).
 
 use std::time::Duration;
@@ -14,13 +15,13 @@ use futures::future::Either;
 use serde::Deserialize;
 use yawc::IncomingUpgrade;
 
-use super::{Compression, Connection, offers_client_window_bits, origin, refusal, ws_options};
 use crate::app::AppState;
 use crate::chat;
 use crate::consent;
 use crate::http::auth::session_token;
 use crate::http::client::ClientIp;
 use crate::storage::{Site, User};
+use crate::transport::{Compression, Connection, offers_client_window_bits, origin, refusal, ws_options};
 
 /// Query of the widget socket.
 #[derive(Deserialize)]
