@@ -1,6 +1,6 @@
-// Admin pages: sites (allowed origins, keys, the embed snippet) and the team.
+// Admin pages: sites (allowed origins, keys, the embed snippet) and the team; and every user's own account (their sessions).
 
-import { ApiError, api, sentence, type SessionInfo, type Site, type User } from './api';
+import { ApiError, api, asRole, sentence, type SessionInfo, type Site, type User } from './api';
 import { h, replaceChildren } from './dom';
 import { toast } from './toast';
 
@@ -246,9 +246,9 @@ function privacyForm(s: Site): HTMLElement {
 // ---------------------------------------------------------------- team
 
 export function renderTeam(root: HTMLElement, myEmail: string): void {
-  const tbody = h('tbody', null, h('tr', null, h('td', { colspan: '4', class: 'muted' }, 'Loading…')));
-  const table = h('table', { class: 'table', 'data-testid': 'user-list' },
-    h('thead', null, h('tr', null, h('th', null, 'Name'), h('th', null, 'Email'), h('th', null, 'Role'), h('th', null, h('span', { class: 'sr-only' }, 'Actions')))),
+  const tbody = h('tbody', null, h('tr', null, h('td', { colspan: '3', class: 'muted' }, 'Loading…')));
+  const table = h('table', { class: 'table team-table', 'data-testid': 'user-list' },
+    h('thead', null, h('tr', null, h('th', null, 'Person'), h('th', null, 'Role'), h('th', null, h('span', { class: 'sr-only' }, 'Actions')))),
     tbody,
   );
   const email = h('input', { id: 'user-email', type: 'email', required: true, autocomplete: 'off', 'data-testid': 'user-email', spellcheck: 'false' });
@@ -284,19 +284,33 @@ export function renderTeam(root: HTMLElement, myEmail: string): void {
     }
     draw(highlight);
   };
-  /** Runs one change of a row, then shows the list as the server has it. */
-  const change = async (control: HTMLButtonElement | HTMLSelectElement, work: () => Promise<unknown>, done: string) => {
+  /** Users whose new-password form is open (it stays open across redraws until saved or cancelled). */
+  const passwordFor = new Set<string>();
+  /**
+   * Runs one change of a row, then shows the list as the server has it (also
+   * when refused: the row shows what really is), then the refusal, and puts
+   * the focus back on the same control of the redrawn row.
+   */
+  const change = async (u: User, control: HTMLButtonElement | HTMLSelectElement, work: () => Promise<unknown>, done: string,
+    after?: (ok: boolean) => void) => {
     teamError.hidden = true;
     control.disabled = true;
+    let ok = true;
+    let refusal: unknown;
     try {
       await work();
       toast(done, 'ok');
     } catch (err) {
-      showTeamError(err);
-    } finally {
-      control.disabled = false;
-      await refresh();
+      ok = false;
+      refusal = err;
     }
+    after?.(ok);
+    await refresh();
+    if (!ok) showTeamError(refusal);
+    // A refused new password: back to its field, still open; otherwise to the control used.
+    const key = String(u.id);
+    const focus = !ok && passwordFor.has(key) ? 'user-new-password' : control.dataset.testid;
+    if (focus) tbody.querySelector<HTMLElement>(`[data-user-id="${CSS.escape(key)}"] [data-testid="${focus}"]`)?.focus({ preventScroll: true });
   };
 
   const row = (u: User, highlight?: string): HTMLElement[] => {
@@ -305,35 +319,46 @@ export function renderTeam(root: HTMLElement, myEmail: string): void {
       h('option', { value: 'consultant', selected: u.role === 'consultant' }, 'Consultant'),
       h('option', { value: 'admin', selected: u.role === 'admin' }, 'Admin'),
     ) as HTMLSelectElement;
-    roleSelect.addEventListener('change', () => change(roleSelect, () => api.updateUser(u.id, { role: roleSelect.value }),
-      `${label} is now ${roleSelect.value === 'admin' ? 'an admin' : 'a consultant'} and was logged out.`));
+    roleSelect.addEventListener('change', () => {
+      const to = asRole(roleSelect.value);
+      void change(u, roleSelect, () => api.updateUser(u.id, { role: to }),
+        `${label} is now ${to === 'admin' ? 'an admin' : 'a consultant'} and was logged out.`);
+    });
     const disable = h('button', {
       type: 'button', class: 'btn btn-secondary btn-sm', 'data-testid': 'user-disable', 'data-state': u.disabled ? 'disabled' : 'active',
     }, u.disabled ? 'Enable' : 'Disable') as HTMLButtonElement;
-    disable.addEventListener('click', () => change(disable, () => api.updateUser(u.id, { disabled: !u.disabled }),
+    disable.addEventListener('click', () => void change(u, disable, () => api.updateUser(u.id, { disabled: !u.disabled }),
       u.disabled ? `${label} can log in again.` : `${label} is disabled and logged out everywhere.`));
 
     // A new password: an inline form in the row below, not a browser prompt.
     const pwInput = h('input', {
-      type: 'password', autocomplete: 'new-password', 'data-testid': 'user-new-password',
+      type: 'password', autocomplete: 'new-password', required: true, 'data-testid': 'user-new-password',
       'aria-label': `New password for ${label}`, placeholder: 'New password, 8 characters or more',
     }) as HTMLInputElement;
     const pwSave = h('button', { type: 'submit', class: 'btn btn-primary btn-sm', 'data-testid': 'user-password-save' }, 'Save password') as HTMLButtonElement;
     const pwCancel = h('button', { type: 'button', class: 'btn btn-ghost btn-sm' }, 'Cancel');
     const pwForm = h('form', { class: 'row-form' }, pwInput, pwSave, pwCancel);
-    const pwRow = h('tr', { class: 'row-extra', hidden: true }, h('td', { colspan: '4' }, pwForm));
-    const pwOpen = h('button', { type: 'button', class: 'btn btn-ghost btn-sm', 'data-testid': 'user-password-set' }, 'Set password');
-    pwOpen.addEventListener('click', () => {
-      pwRow.hidden = !pwRow.hidden;
-      if (!pwRow.hidden) pwInput.focus();
-    });
-    pwCancel.addEventListener('click', () => {
-      pwInput.value = '';
-      pwRow.hidden = true;
-    });
+    const id = String(u.id);
+    const pwRow = h('tr', { class: 'row-extra', 'data-user-id': id, hidden: !passwordFor.has(id) }, h('td', { colspan: '3' }, pwForm));
+    const pwOpen = h('button', {
+      type: 'button', class: 'btn btn-ghost btn-sm', 'data-testid': 'user-password-set', 'aria-expanded': passwordFor.has(id) ? 'true' : 'false',
+    }, 'Set password');
+    const showPw = (open: boolean) => {
+      if (open) passwordFor.add(id);
+      else passwordFor.delete(id);
+      pwRow.hidden = !open;
+      pwOpen.setAttribute('aria-expanded', String(open));
+      if (open) pwInput.focus();
+      else pwInput.value = '';
+    };
+    pwOpen.addEventListener('click', () => showPw(pwRow.hidden));
+    pwCancel.addEventListener('click', () => showPw(false));
     pwForm.addEventListener('submit', (e) => {
       e.preventDefault();
-      change(pwSave, () => api.updateUser(u.id, { password: pwInput.value }), `New password set for ${label}; they were logged out.`);
+      void change(u, pwSave, () => api.updateUser(u.id, { password: pwInput.value }), `New password set for ${label}; they were logged out.`,
+        (ok) => {
+          if (ok) passwordFor.delete(id);
+        });
     });
 
     // Remove: asks once more, in place.
@@ -350,23 +375,24 @@ export function renderTeam(root: HTMLElement, myEmail: string): void {
       confirm.hidden = true;
       remove.hidden = false;
     });
-    yes.addEventListener('click', () => change(yes, () => api.removeUser(u.id), `${label} was removed and logged out everywhere.`));
+    yes.addEventListener('click', () => void change(u, yes, () => api.removeUser(u.id), `${label} was removed and logged out everywhere.`));
 
     const cls = [highlight && u.email.toLowerCase() === highlight.toLowerCase() ? 'highlight' : '', u.disabled ? 'is-disabled' : ''].filter(Boolean).join(' ');
     return [
       h('tr', { 'data-testid': 'user-item', 'data-user-id': String(u.id), 'data-disabled': u.disabled ? 'true' : 'false', class: cls || undefined },
-        h('td', null, u.name || h('span', { class: 'muted' }, '—'), u.email === myEmail ? h('span', { class: 'tag' }, 'you') : null,
-          u.disabled ? h('span', { class: 'tag tag-off', 'data-testid': 'user-disabled-tag' }, 'disabled') : null),
-        h('td', null, u.email),
+        h('td', { class: 'person' },
+          h('div', null, h('strong', null, u.name || u.email), u.email === myEmail ? h('span', { class: 'tag' }, 'you') : null,
+            u.disabled ? h('span', { class: 'tag tag-off', 'data-testid': 'user-disabled-tag', title: 'Cannot log in' }, 'disabled') : null),
+          u.name ? h('div', { class: 'muted small' }, u.email) : null),
         h('td', null, roleSelect),
-        h('td', { class: 'row-actions' }, disable, pwOpen, remove, confirm),
+        h('td', { class: 'row-actions' }, h('div', null, disable, pwOpen, remove, confirm)),
       ),
       pwRow,
     ];
   };
   const draw = (highlight?: string) => {
     if (!users.length) {
-      replaceChildren(tbody, h('tr', null, h('td', { colspan: '4', class: 'muted' }, 'No one yet.')));
+      replaceChildren(tbody, h('tr', null, h('td', { colspan: '3', class: 'muted' }, 'No one yet.')));
       return;
     }
     replaceChildren(tbody, users.flatMap((u) => row(u, highlight)));
@@ -385,7 +411,7 @@ export function renderTeam(root: HTMLElement, myEmail: string): void {
     submit.disabled = true;
     try {
       const nm = name.value.trim();
-      const created = await api.addUser({ email: em, password: password.value, role: role.value, ...(nm ? { name: nm } : {}) });
+      const created = await api.addUser({ email: em, password: password.value, role: asRole(role.value), ...(nm ? { name: nm } : {}) });
       form.reset();
       toast(`${created?.name || nm || em} can now log in.`, 'ok');
       await refresh(em);
@@ -400,7 +426,8 @@ export function renderTeam(root: HTMLElement, myEmail: string): void {
   root.replaceChildren(h('div', { class: 'page', 'data-testid': 'team-page' },
     h('header', { class: 'page-head' },
       h('h1', null, 'Team'),
-      h('p', { class: 'muted' }, 'Everyone who can log in to the console. Disabling someone, removing them, or giving them a new role or password logs them out everywhere at once.'),
+      h('p', { class: 'muted' }, 'Everyone who can log in to the console. Disabling someone, removing them, or giving them a new role or password logs them out everywhere at once. Where you yourself are logged in: ',
+        h('a', { href: '#/account', 'data-testid': 'team-my-sessions' }, 'your sessions'), '.'),
     ),
     h('div', { class: 'page-grid' }, h('div', { class: 'panel table-wrap' }, teamError, table), form),
   ));
@@ -408,7 +435,7 @@ export function renderTeam(root: HTMLElement, myEmail: string): void {
   api.users().then((u) => {
     users = u;
     draw();
-  }, (err) => replaceChildren(tbody, h('tr', null, h('td', { colspan: '4', class: 'form-error' }, errorText(err)))));
+  }, (err) => replaceChildren(tbody, h('tr', null, h('td', { colspan: '3', class: 'form-error' }, errorText(err)))));
 }
 
 // ---------------------------------------------------------------- your account
@@ -436,7 +463,9 @@ export function renderAccount(root: HTMLElement, me: { name: string; email: stri
     error.hidden = false;
   });
   const draw = (sessions: SessionInfo[]) => {
-    replaceChildren(list, sessions.map((s) => {
+    // This browser first, then the most recently used.
+    const sorted = [...sessions].sort((a, b) => Number(b.current) - Number(a.current) || b.last_seen_at - a.last_seen_at);
+    replaceChildren(list, sorted.map((s) => {
       const revoke = h('button', { type: 'button', class: 'btn btn-secondary btn-sm', 'data-testid': 'session-revoke' }, 'Sign out') as HTMLButtonElement;
       revoke.addEventListener('click', async () => {
         revoke.disabled = true;
@@ -448,7 +477,7 @@ export function renderAccount(root: HTMLElement, me: { name: string; email: stri
           error.textContent = errorText(err);
           error.hidden = false;
         }
-        load();
+        await load();
       });
       return h('li', { class: 'session', 'data-testid': 'session-row', 'data-current': s.current ? 'true' : 'false' },
         h('div', null,
@@ -462,14 +491,14 @@ export function renderAccount(root: HTMLElement, me: { name: string; email: stri
   root.replaceChildren(h('div', { class: 'page', 'data-testid': 'account-page' },
     h('header', { class: 'page-head' },
       h('h1', null, 'Your account'),
-      h('p', { class: 'muted' }, `${me.name} · ${me.email}`),
+      h('p', { class: 'muted' }, me.name ? `${me.name} · ${me.email}` : me.email),
     ),
     h('section', { class: 'panel account-sessions' },
-      h('h2', null, 'Where you are logged in'),
+      h('h2', null, 'Your sessions'),
       h('p', { class: 'muted' }, 'Sign out a browser you no longer use: its console closes at once.'),
       error,
       list,
     ),
   ));
-  load();
+  void load();
 }

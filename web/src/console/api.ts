@@ -43,12 +43,22 @@ export interface Site {
   consent_ttl_hours?: number;
 }
 
+/** What an account may do: consultants chat; admins also manage sites and the team. */
+export type Role = 'consultant' | 'admin';
+
+/** `role` as a Role (a form's select value); anything else is a consultant. */
+export function asRole(role: string): Role {
+  return role === 'admin' ? 'admin' : 'consultant';
+}
+
+/** One account, as an admin sees it (`GET /api/users`). */
 export interface User {
   id: string | number;
   email: string;
   name: string;
-  role: string;
-  disabled?: boolean;
+  role: Role;
+  /** A disabled account cannot log in; its sessions ended when it was disabled. */
+  disabled: boolean;
 }
 
 /** One of the logged-in user's console sessions. */
@@ -66,7 +76,7 @@ export interface SessionInfo {
 /** What an admin may change of an account (each change ends its sessions, except the name). */
 export interface UserChange {
   disabled?: boolean;
-  role?: string;
+  role?: Role;
   password?: string;
   name?: string;
 }
@@ -99,12 +109,16 @@ async function request<T>(method: string, path: string, body?: unknown, opts: { 
     }
   }
   if (!res.ok) {
-    const e = data && typeof data === 'object' && data.error ? data.error : null;
+    // `{error: {code, message}}`; a flat `{error: code, message}` is read too.
+    const body = data && typeof data === 'object' ? data : null;
+    const e = body && typeof body.error === 'object' && body.error ? body.error
+      : body && typeof body.error === 'string' ? { code: body.error, message: body.message } : null;
     const retry = Number(res.headers.get('Retry-After'));
     const info: ApiErrorInfo = {
       status: res.status,
-      code: e?.code ?? `http_${res.status}`,
-      message: e?.message ?? (text.trim().slice(0, 200) || `The server answered ${res.status} ${res.statusText}`),
+      code: typeof e?.code === 'string' ? e.code : `http_${res.status}`,
+      message: typeof e?.message === 'string' && e.message ? e.message
+        : (text.trim().slice(0, 200) || `The server answered ${res.status} ${res.statusText}`),
       retryAfter: Number.isFinite(retry) && retry > 0 ? retry : undefined,
     };
     if (res.status === 401 && !opts.quiet401) onUnauthorized?.();
@@ -146,7 +160,7 @@ export const api = {
   users(): Promise<User[]> {
     return request<User[]>('GET', '/api/users');
   },
-  addUser(u: { email: string; password: string; role: string; name?: string }): Promise<User | null> {
+  addUser(u: { email: string; password: string; role: Role; name?: string }): Promise<User | null> {
     return request<User | null>('POST', '/api/users', u);
   },
   updateUser(id: string | number, change: UserChange): Promise<User> {
