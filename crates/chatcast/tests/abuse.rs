@@ -244,6 +244,7 @@ async fn a_viewer_that_never_reads_holds_bounded_memory_and_is_resynced() {
             }
         }
     }
+    eprintln!("reading again, the viewer got {} frames, the last the latest keyframe: {seqs:?}", seqs.len());
     assert_eq!(seqs.last(), Some(&N), "resynced to the latest keyframe: got {seqs:?}");
     assert!(seqs.len() < 40, "it skipped what it could not take: {} frames", seqs.len());
 }
