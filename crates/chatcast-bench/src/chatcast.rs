@@ -143,10 +143,12 @@ pub async fn broadcasts(
     concurrency: usize,
     opts: ClientOpts,
 ) -> anyhow::Result<Vec<crate::relay::Link>> {
-    broadcasts_at(server.addr, &server.site_key, n, concurrency, opts, "tab-").await
+    broadcasts_at(server.addr, &server.site_key, n, concurrency, opts, "tab-", true).await
 }
 
-/// [`broadcasts`] on the server at `addr` with site `key`, tab ids starting with `tab_prefix`.
+/// [`broadcasts`] on the server at `addr` with site `key`, tab ids starting
+/// with `tab_prefix`; `keep_console`: the consultant's console that asked
+/// stays open (and read) for the process's life, as in a long measurement.
 pub async fn broadcasts_at(
     addr: SocketAddr,
     key: &str,
@@ -154,6 +156,7 @@ pub async fn broadcasts_at(
     concurrency: usize,
     opts: ClientOpts,
     tab_prefix: &str,
+    keep_console: bool,
 ) -> anyhow::Result<Vec<crate::relay::Link>> {
     let t0 = Instant::now();
     let cookie = login(addr).await?;
@@ -231,7 +234,9 @@ pub async fn broadcasts_at(
         bail!("{} sockets closed during the setup", closed.load(Ordering::Relaxed));
     }
     // The consultant's own console stays open (and read) for the whole run, as it would be.
-    tokio::spawn(async move { while control.rx.recv().await.is_some() {} });
+    if keep_console {
+        tokio::spawn(async move { while control.rx.recv().await.is_some() {} });
+    }
     Ok(links)
 }
 

@@ -272,7 +272,8 @@ async fn attack_half_open(addr: SocketAddr) -> anyhow::Result<String> {
 
 /// A broadcast of its own whose agent ignores keyframe requests: the server must end it (`too_much_data`).
 async fn attack_ignored_keyframes(addr: SocketAddr, key: String, n: u64, opts: ClientOpts) -> anyhow::Result<String> {
-    let links = chatcast::broadcasts_at(addr, &key, 1, 1, opts, &format!("ignorer-{n}-")).await?;
+    // Its console closes with it: the soak must not grow by what the attacker leaves open.
+    let links = chatcast::broadcasts_at(addr, &key, 1, 1, opts, &format!("ignorer-{n}-"), false).await?;
     let Some(Link::Chatcast(mut link)) = links.into_iter().next() else { anyhow::bail!("no broadcast") };
     let big = vec![b'x'; 1 << 20];
     for seq in 1..=40u32 {

@@ -232,19 +232,23 @@ impl Relay {
     /// Removes a viewer; returns how many remain.
     pub fn unwatch(&self, visitor_id: &str, conn: ConnId) -> usize {
         let mut channels = self.channels.lock().unwrap();
-        match channels.by_visitor.get_mut(visitor_id) {
-            Some(ch) => {
-                ch.viewers.remove(&conn);
-                ch.viewers.len()
-            }
-            None => 0,
+        let Some(ch) = channels.by_visitor.get_mut(visitor_id) else { return 0 };
+        ch.viewers.remove(&conn);
+        let left = ch.viewers.len();
+        // An ended broadcast's last viewer gone: nothing of it stays.
+        if left == 0 && ch.keyframe.is_none() {
+            channels.by_visitor.remove(visitor_id);
         }
+        left
     }
 
     /// Removes a socket from every broadcast it watched (it closed); returns those visitor ids.
     pub fn unwatch_all(&self, conn: ConnId) -> Vec<String> {
         let mut channels = self.channels.lock().unwrap();
-        channels.by_visitor.iter_mut().filter_map(|(vid, ch)| ch.viewers.remove(&conn).map(|_| vid.clone())).collect()
+        let watched: Vec<String> =
+            channels.by_visitor.iter_mut().filter_map(|(vid, ch)| ch.viewers.remove(&conn).map(|_| vid.clone())).collect();
+        channels.by_visitor.retain(|_, ch| !ch.viewers.is_empty() || ch.keyframe.is_some());
+        watched
     }
 
     /// Forgets a broadcast's cached frames (it ended); viewers stay registered
