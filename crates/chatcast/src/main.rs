@@ -173,17 +173,29 @@ fn run_server(settings: Settings) -> anyhow::Result<()> {
     runtime(settings.worker_threads)?.block_on(serve(settings))
 }
 
-/// Large blocks (a password check's ~19 MiB, a megabyte screen frame) go back
-/// to the system when freed. glibc raises its mmap threshold after the first
-/// such free, and later blocks then come from an arena that keeps them: the
-/// soak measured +20 MiB after the first wrong login and +10 MiB after the
-/// first oversized broadcast, never returned. A fixed threshold of 1 MiB
-/// keeps the server's memory flat after those attacks.
+/// Memory freed after a burst goes back to the system. Large blocks (a
+/// password check's ~19 MiB, a megabyte screen frame): glibc raises its mmap
+/// threshold after the first such free, and later blocks then come from an
+/// arena that keeps them (the soak measured +20 MiB after the first wrong
+/// login and +10 MiB after the first oversized broadcast, never returned), so
+/// the threshold is fixed at 1 MiB. Smaller blocks freed in the middle of an
+/// arena stay there too; a thread hands their pages back twice a minute.
 fn give_large_blocks_back() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets an allocator parameter; called before the runtime starts any thread.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    {
+        // SAFETY: mallopt only sets an allocator parameter; called before the runtime starts any thread.
+        unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+        }
+        let _ = std::thread::Builder::new().name("chatcast-trim".into()).spawn(|| {
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(30));
+                // SAFETY: malloc_trim only returns free pages to the system; any thread may call it.
+                unsafe {
+                    libc::malloc_trim(0);
+                }
+            }
+        });
     }
 }
 
