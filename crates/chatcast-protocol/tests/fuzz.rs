@@ -149,8 +149,11 @@ fn page() -> impl Strategy<Value = PageInfo> {
 /// Every message a widget may send, with any field values.
 fn visitor_in() -> impl Strategy<Value = VisitorIn> {
     prop_oneof![
-        (prop::option::of(any_text()), page(), prop::option::of(any_text()))
-            .prop_map(|(token, page, tab_id)| VisitorIn::Hello { token, page, tab_id }),
+        (prop::option::of(any_text()), page(), prop::option::of(any_text())).prop_map(|(token, page, tab_id)| VisitorIn::Hello {
+            token,
+            page,
+            tab_id
+        }),
         page().prop_map(|page| VisitorIn::Page { page }),
         (any_text(), any_text()).prop_map(|(client_id, body)| VisitorIn::Send { client_id, body }),
         (any_text(), any::<bool>()).prop_map(|(request_id, allow)| VisitorIn::ConsentAnswer { request_id, allow }),
@@ -166,8 +169,11 @@ fn visitor_in() -> impl Strategy<Value = VisitorIn> {
 fn console_in() -> impl Strategy<Value = ConsoleIn> {
     prop_oneof![
         any_text().prop_map(|visitor_id| ConsoleIn::Open { visitor_id }),
-        (any_text(), any_text(), any_text())
-            .prop_map(|(visitor_id, client_id, body)| ConsoleIn::Send { visitor_id, client_id, body }),
+        (any_text(), any_text(), any_text()).prop_map(|(visitor_id, client_id, body)| ConsoleIn::Send {
+            visitor_id,
+            client_id,
+            body
+        }),
         any_text().prop_map(|visitor_id| ConsoleIn::Read { visitor_id }),
         any_text().prop_map(|visitor_id| ConsoleIn::ScreencastRequest { visitor_id }),
         any_text().prop_map(|visitor_id| ConsoleIn::ScreencastStop { visitor_id }),
