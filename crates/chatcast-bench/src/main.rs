@@ -380,9 +380,10 @@ async fn run(cli: Cli, open_files: u64) -> anyhow::Result<Value> {
             server.stop().await;
             let v = res?;
             eprintln!(
-                "[soak] {} s: {} messages ({} acked), {} frames ({} delivered), attacks: {}, RSS {} → peak {} kB after warm-up; trouble: {}",
+                "[soak] {} s: {} messages ({} acked), {} frames ({} delivered), attacks: {}, RSS mean {} kB after the warm-up, {} kB in the last fifth (peak {} kB); trouble: {}",
                 v["seconds"], v["messages_sent"], v["messages_acked"], v["frames_sent"], v["frames_delivered"],
-                v["attacks"].as_array().map_or(0, Vec::len), v["rss_kb"]["after_warmup"], v["rss_kb"]["peak_after_warmup"], v["trouble"]
+                v["attacks"].as_array().map_or(0, Vec::len), v["rss_kb"]["mean_after_warmup"], v["rss_kb"]["mean_last_fifth"],
+                v["rss_kb"]["peak_after_warmup"], v["trouble"]
             );
             anyhow::Ok(v)
         })

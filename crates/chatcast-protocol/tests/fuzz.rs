@@ -1,6 +1,6 @@
 //! Fuzzing the protocol crate's decoders, as ordinary tests with a fixed
 //! budget (proptest on stable Rust, 2,000 cases per property unless a test
-//! says otherwise; the whole file runs in ~5 s in debug). What a remote peer
+//! says otherwise; the whole file runs in ~6 s in debug). What a remote peer
 //! reaches here:
 //!
 //! - socket envelopes (`decode::<VisitorIn>` / `decode::<ConsoleIn>`, what the

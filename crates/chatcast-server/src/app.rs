@@ -64,6 +64,7 @@ impl AppState {
     /// Opens storage (creating the data dir), and makes sure the demo site exists.
     pub async fn build(settings: Settings) -> Result<Self, StartError> {
         crate::telemetry::init();
+        settings.check().map_err(StartError::Settings)?;
         let proxies = TrustedProxies::parse(&settings.trusted_proxies).map_err(StartError::Settings)?;
         let db = open_storage(&settings).await?;
         if settings.demo && db.demo_site().await?.is_none() {

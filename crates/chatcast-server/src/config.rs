@@ -152,16 +152,27 @@ impl Default for Settings {
     }
 }
 
-/// A setting that could not be read.
+/// A setting that could not be read, or is out of its range.
 #[derive(Debug, thiserror::Error)]
-#[error("invalid settings: {0}{1}")]
-pub struct ConfigError(Box<config::ConfigError>, String);
+pub enum ConfigError {
+    /// The file or the environment does not parse (the line, when a file line is at fault).
+    #[error("invalid settings: {0}{1}")]
+    Read(Box<config::ConfigError>, String),
+    /// A value is out of range; the message names the setting.
+    #[error("invalid settings: {0}")]
+    Range(String),
+}
 
 impl From<config::ConfigError> for ConfigError {
     fn from(e: config::ConfigError) -> Self {
-        ConfigError(Box::new(e), String::new())
+        ConfigError::Read(Box::new(e), String::new())
     }
 }
+
+/// Settings that are text: read from the environment as they are written
+/// (the environment layer parses numbers and booleans, and would turn a token
+/// `0123` into `123`).
+const TEXT_SETTINGS: &[&str] = &["listen", "database_url", "redis_url", "metrics_token"];
 
 /// The first line of a settings file that does not parse on its own, as
 /// "; line 3: `listen = 9223372036854775810`" (the parser's own message may
@@ -211,8 +222,59 @@ impl Settings {
             .set_override_option("data_dir", flags.data_dir.as_ref().map(|p| p.display().to_string()))?
             .set_override_option("database_url", flags.database_url.clone())?
             .set_override_option("redis_url", flags.redis_url.clone())?;
-        let built = b.build().map_err(|e| ConfigError(Box::new(e), file.map(failing_line).unwrap_or_default()))?;
-        Ok(built.try_deserialize()?)
+        let built = b.build().map_err(|e| ConfigError::Read(Box::new(e), file.map(failing_line).unwrap_or_default()))?;
+        let mut settings: Settings = built.try_deserialize()?;
+        for key in TEXT_SETTINGS {
+            let Ok(raw) = std::env::var(format!("CHATCAST_{}", key.to_uppercase())) else { continue };
+            match *key {
+                "listen" if flags.listen.is_none() => settings.listen = raw,
+                "database_url" if flags.database_url.is_none() => settings.database_url = Some(raw),
+                "redis_url" if flags.redis_url.is_none() => settings.redis_url = Some(raw),
+                "metrics_token" => settings.metrics_token = Some(raw),
+                _ => {}
+            }
+        }
+        settings.check().map_err(ConfigError::Range)?;
+        Ok(settings)
+    }
+
+    /// Every number within the range the server can use, or the first that is
+    /// not, named. (A value past it would overflow a time or a size, or start
+    /// a thread per unit.)
+    pub fn check(&self) -> Result<(), String> {
+        const GIB: u64 = 1 << 30;
+        let ranges: [(&str, u64, u64, u64); 24] = [
+            ("login_hashers", self.login_hashers as u64, 0, 256),
+            ("session_ttl_hours", self.session_ttl_hours, 1, 10 * 365 * 24),
+            ("retention_idle_visitor_days", self.retention_idle_visitor_days, 0, 36_500),
+            ("retention_transcript_days", self.retention_transcript_days, 0, 36_500),
+            ("retention_sweep_minutes", self.retention_sweep_minutes, 1, 7 * 24 * 60),
+            ("shutdown_timeout_secs", self.shutdown_timeout_secs, 0, 3600),
+            ("http_header_timeout_secs", self.http_header_timeout_secs, 1, 3600),
+            ("http_body_timeout_secs", self.http_body_timeout_secs, 1, 3600),
+            ("http_max_body_bytes", self.http_max_body_bytes as u64, 1, GIB),
+            ("consent_request_timeout_secs", self.consent_request_timeout_secs, 1, 24 * 3600),
+            ("broadcast_idle_grace_secs", self.broadcast_idle_grace_secs, 1, 24 * 3600),
+            ("ping_interval_secs", self.ping_interval_secs, 1, 3600),
+            ("weak_rtt_ms", self.weak_rtt_ms, 0, 600_000),
+            ("probe_bytes", self.probe_bytes as u64, 1, 16 << 20),
+            ("max_frame_bytes", self.max_frame_bytes as u64, 1, GIB),
+            ("max_screen_frame_bytes", self.max_screen_frame_bytes as u64, 1, GIB),
+            ("send_queue_frames", self.send_queue_frames as u64, 1, 1 << 20),
+            ("send_queue_bytes", self.send_queue_bytes as u64, 1, 16 * GIB),
+            ("broadcast_max_tail_bytes", self.broadcast_max_tail_bytes as u64, 1, 16 * GIB),
+            ("relay_max_total_bytes", self.relay_max_total_bytes as u64, 1, 1024 * GIB),
+            ("visitor_sockets_per_address", self.visitor_sockets_per_address as u64, 1, u32::MAX as u64),
+            ("worker_threads", self.worker_threads as u64, 0, 1024),
+            ("login_failures_per_minute", self.login_failures_per_minute as u64, 1, u32::MAX as u64),
+            ("login_failures_per_account_per_minute", self.login_failures_per_account_per_minute as u64, 1, u32::MAX as u64),
+        ];
+        for (name, value, lo, hi) in ranges {
+            if value < lo || value > hi {
+                return Err(format!("`{name}` is {value}; it must be between {lo} and {hi}"));
+            }
+        }
+        Ok(())
     }
 
     /// Password checks at once: the setting, or one per CPU core (at most 8).

@@ -1,5 +1,6 @@
 //! Fuzzing the server, as ordinary tests with a fixed budget (proptest on
-//! stable Rust and seeded generators; ~15 s for the whole file in debug).
+//! stable Rust, 300 to 2,000 cases per property, and seeded generators; ~6 s
+//! for the whole file in debug on 2 cores).
 //!
 //! - Settings (an operator's TOML file, `CHATCAST_*` environment, flags):
 //!   arbitrary text, TOML-ish text, mutations of a full valid file, any value
@@ -20,10 +21,12 @@
 //! - Live sockets of a running server: visitor, console and screen sockets
 //!   get random, byte-flipped, cut and field-mutated frames; each is answered
 //!   with an error or ignored, the socket stays usable, and nothing is lost or
-//!   stored beyond its bounds. HTTP endpoints get random bodies and queries:
-//!   never a 5xx.
+//!   stored beyond its bounds. Raw WebSocket frames with any header (RSV bits,
+//!   opcodes, masking, a length claiming up to 2^64 bytes) are refused without
+//!   allocating what they claim (a counting allocator watches the process).
+//!   HTTP endpoints get random bodies and queries: never a 5xx.
 //!
-//! Tests marked `#[ignore]` at the end pin bugs found here (see their comments).
+//! The tests at the end pin what it found (see their comment).
 
 mod common;
 
@@ -405,7 +408,10 @@ proptest! {
         let got = load_text(&text);
         match (&expect, got) {
             (Expect::Equal(want), Ok(s)) => prop_assert_eq!(&as_json(&s)[&key], want, "{}", text),
-            (Expect::Equal(_), Err(e)) => prop_assert!(false, "a valid value was refused: {}\n{}", e, text),
+            // Within its type but out of the range the server can use: refused by name.
+            (Expect::Equal(_), Err(e)) => prop_assert!(
+                e.contains(&format!("`{key}`")) && e.contains("between"), "a valid value was refused: {}\n{}", e, text
+            ),
             (Expect::Refused, Ok(s)) => prop_assert!(false, "read as {} instead of refused: {}", as_json(&s)[&key], text),
             (_, Err(e)) => prop_assert!(names_it(&e, &[&key]), "the error does not say which setting: {}\n{}", e, text),
             (Expect::Either, Ok(_)) => {}
@@ -510,42 +516,40 @@ fn settings_env_child() {
     println!("environment cases: {}", cases.get());
 }
 
-// ---- settings: extreme values start a working server ------------------------------------
+// ---- settings: extreme values are refused by name, or start a working server --------------
 
-/// Settings whose extreme values are known to break the server (bugs pinned by
-/// the ignored tests at the end), with the largest value tried for them here.
-const KNOWN_BAD_ABOVE: &[(&str, u64)] = &[
-    // Sizes the password-check thread pool: unbounded (see `bug_login_hashers_is_unbounded`).
-    ("login_hashers", 4),
-    // `ttl_hours as i64 * 3_600_000` overflows (see `bug_huge_session_ttl_panics`).
-    ("session_ttl_hours", 24 * 365 * 100),
-    // `d as i64 * DAY_MS` overflows (see `bug_huge_retention_days_panic_or_delete_everything`).
-    ("retention_idle_visitor_days", 365 * 1000),
-    ("retention_transcript_days", 365 * 1000),
-    // `minutes * 60` overflows (see `bug_huge_retention_sweep_minutes_panics`).
-    ("retention_sweep_minutes", 60 * 24 * 365 * 100),
-    // `Instant::now() + limit` overflows (see `bug_huge_shutdown_timeout_panics`).
-    ("shutdown_timeout_secs", 3600 * 24 * 365 * 100),
-    // hyper adds it to `Instant::now()` for every request (see `bug_huge_http_header_timeout_resets_every_request`).
-    ("http_header_timeout_secs", 3600 * 24 * 365 * 100),
-    // `now_ms() + timeout as i64` overflows when a consent is asked (see `bug_huge_consent_timeout_panics`).
-    ("consent_request_timeout_secs", 3600 * 24 * 365 * 100),
-];
-
-/// Every numeric setting at `n` (or the most its type or the list above allows).
-fn extreme_file(n: u64, dir: &std::path::Path) -> String {
+/// Every numeric setting at `n` (or the most its type allows).
+fn extreme_map(n: u64, dir: &std::path::Path) -> Map<String, Value> {
     let mut m = defaults();
     for (k, v) in m.iter_mut() {
         if v.is_number() {
-            let mut x = if u32_keys().contains(k) { n.min(u64::from(u32::MAX)) } else { n };
-            if let Some((_, most)) = KNOWN_BAD_ABOVE.iter().find(|(b, _)| b == k) {
-                x = x.min(*most);
-            }
-            *v = json!(x);
+            *v = json!(if u32_keys().contains(k) { n.min(u64::from(u32::MAX)) } else { n });
         }
     }
     m.insert("data_dir".into(), json!(dir.display().to_string()));
-    file_of(&m)
+    m
+}
+
+/// Loads `m`; each value the settings refuse as out of range must be named
+/// with its range, and is then set to the nearest bound. Returns the settings
+/// that load and how many values were refused.
+fn load_clamped(mut m: Map<String, Value>) -> (Settings, usize) {
+    let mut refused = 0;
+    loop {
+        match load_text(&file_of(&m)) {
+            Ok(s) => return (s, refused),
+            Err(e) => {
+                // "`name` is V; it must be between LO and HI"
+                let name = e.split('`').nth(1).unwrap_or_else(|| panic!("the refusal names no setting: {e}")).to_owned();
+                let bounds: Vec<u64> =
+                    e.rsplit("between ").next().unwrap().split(" and ").map(|x| x.trim().parse().unwrap()).collect();
+                let v = m[&name].as_u64().unwrap();
+                m.insert(name, json!(v.clamp(bounds[0], bounds[1])));
+                refused += 1;
+                assert!(refused < 100, "refusals do not end: {e}");
+            }
+        }
+    }
 }
 
 /// Starts a server with `settings`, uses each endpoint once, sweeps and stops it.
@@ -602,11 +606,14 @@ async fn exercise(settings: Settings) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn extreme_values_of_every_setting_start_a_working_server() {
+async fn extreme_values_of_every_setting_are_refused_by_name_or_start_a_working_server() {
     let mark = record_panics();
     for n in [0, 1, u64::from(u32::MAX), i64::MAX as u64] {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = load_text(&extreme_file(n, dir.path())).unwrap_or_else(|e| panic!("{n}: {e}"));
+        let (mut s, refused) = load_clamped(extreme_map(n, dir.path()));
+        if n == i64::MAX as u64 {
+            assert!(refused > 5, "the largest values are refused by name (positive control): {refused}");
+        }
         s.listen = "127.0.0.1:0".into();
         exercise(s).await;
         let p = panics_since(mark);
@@ -923,6 +930,24 @@ async fn random_and_mutated_frames_on_visitor_and_console_sockets_lose_nothing()
         drain_ready(&mut v, &mut va);
         drain_ready(&mut c, &mut ca);
     }
+    // Before its `hello`, a socket gets the same (the handshake reads each frame's type for its answer).
+    let mut early = plain_client(
+        &format!("ws://{}/ws/visitor?site={}", app.addr, app.site_key),
+        http::Request::builder().header("Origin", SITE_ORIGIN),
+    )
+    .await;
+    let without_hello: Vec<Value> = visitor_frames.iter().filter(|f| f["t"] != "hello").cloned().collect();
+    let mut early_answers = 0;
+    for _ in 0..60 {
+        early.send_text(&mutate(&mut rng, &without_hello)).await;
+        if rng.below(10) == 0 {
+            early.send_binary(vec![KIND_PROBE; rng.below(8)]).await;
+        }
+        drain_ready(&mut early, &mut early_answers);
+    }
+    early.send(json!({"t": "hello", "page": page})).await;
+    early_answers += answers_until(&mut early, |m| m["t"] == "welcome").await;
+    assert!(early_answers >= 60, "{early_answers} answers to 60 frames before `hello`");
     // Both sockets still work: a real message each way is stored and acknowledged.
     v.send(json!({"t": "send", "client_id": "after-fuzz", "body": "still here"})).await;
     c.send(json!({"t": "send", "visitor_id": vid, "client_id": "after-fuzz-c", "body": "me too"})).await;
@@ -1125,7 +1150,8 @@ async fn raw_websocket_frames_with_any_header_are_refused_without_allocating_wha
         let n = tokio::time::timeout(Duration::from_secs(2), tcp.read(&mut buf)).await.expect("no answer within 2 s").unwrap();
         assert!(n >= 4 && buf[0] == 0x88, "expected a close frame, got {:?}", &buf[..n]);
         assert_eq!(u16::from_be_bytes([buf[2], buf[3]]), 1009, "{:?}", String::from_utf8_lossy(&buf[4..n]));
-        assert!(peak_above(start) < 4 << 20, "claiming {claimed} bytes took {} bytes", peak_above(start));
+        // (The process's other tests run meanwhile: the bound is loose, the claims are not.)
+        assert!(peak_above(start) < 64 << 20, "claiming {claimed} bytes took {} bytes", peak_above(start));
     }
     // The server still serves a visitor.
     let (mut v, _, _) = app.visitor(None).await;
@@ -1185,144 +1211,65 @@ async fn random_http_bodies_and_queries_never_get_a_server_error() {
     assert!(p.is_empty(), "{p:#?}");
 }
 
-// ---- bugs found by the fuzzing above: each fails today, hence #[ignore] ---------------------
+// ---- what the fuzzing above found ------------------------------------------------------------
+//
+// Settings that loaded fine and then overflowed a time or a size, or started
+// a thread per unit: `login_hashers` (a thread each), `session_ttl_hours`
+// (× 3,600,000 ms), `retention_*_days` (× a day in ms: in release the cut-off
+// wrapped into the future and the sweep would have deleted every
+// conversation), `retention_sweep_minutes` (× 60), `shutdown_timeout_secs`
+// and `http_header_timeout_secs` (added to `Instant::now()`, a panic in
+// release too), `consent_request_timeout_secs` (added to now in ms),
+// `max_frame_bytes` (× 2). Every number is now checked against its range when
+// the settings are read and again when the server is built, and the message
+// names it. Text settings from the environment are taken as written.
 
-// BUG: `login_hashers` sizes a pool of OS threads (auth/mod.rs `Hashers::new`
-// spawns `n` threads in a loop) and nothing bounds it: `login_hashers =
-// 9223372036854775807` loads fine and makes `AppState::build` try to start
-// that many threads (and `tokio::sync::Semaphore::new` panics past
-// `MAX_PERMITS`). This test does not start a server with it: it checks the
-// value the pool would be given.
 #[test]
-#[ignore = "bug: login_hashers is unbounded (auth/mod.rs Hashers::new, config.rs Settings::login_hashers)"]
-fn bug_login_hashers_is_unbounded() {
-    let s = load_text("login_hashers = 9223372036854775807\n");
-    if let Ok(s) = s {
-        assert!(s.login_hashers() <= 1024, "the server would start {} password-check threads", s.login_hashers());
+fn a_value_out_of_its_range_is_refused_naming_the_setting() {
+    let cases = [
+        "login_hashers = 9223372036854775807",
+        "session_ttl_hours = 9223372036854775807",
+        "retention_transcript_days = 200000000000",
+        "retention_idle_visitor_days = 200000000000",
+        "retention_sweep_minutes = 9223372036854775807",
+        "shutdown_timeout_secs = 9223372036854775807",
+        "http_header_timeout_secs = 9223372036854775807",
+        "consent_request_timeout_secs = 9223372036854775",
+        "max_frame_bytes = 9223372036854775807",
+    ];
+    for line in cases {
+        let name = line.split(' ').next().unwrap();
+        let err = load_text(&format!("{line}\n")).expect_err(line);
+        assert!(err.contains(name) && err.contains("between"), "{line}: {err}");
     }
+    // Positive control: the same settings within range load.
+    let ok = "login_hashers = 4\nsession_ttl_hours = 720\nretention_transcript_days = 0\nshutdown_timeout_secs = 30\nmax_frame_bytes = 1048576\n";
+    load_text(ok).expect("values within range load");
 }
 
-// BUG: auth/mod.rs:283 `ttl_hours as i64 * 3_600_000` overflows for
-// `session_ttl_hours` above ~2.56e12: `AppState::build` panics in debug
-// ("attempt to multiply with overflow"); in release the product wraps and
-// sessions get a wrong (possibly negative) lifetime. Smaller huge values
-// overflow later, at login: auth/mod.rs:330 `now + self.ttl_ms`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: session_ttl_hours * 3_600_000 overflows (auth/mod.rs:283, :330)"]
-async fn bug_huge_session_ttl_panics() {
-    for hours in [i64::MAX as u64, (i64::MAX / 3_600_000) as u64] {
-        let dir = tempfile::tempdir().unwrap();
-        let mut s = load_text(&format!("session_ttl_hours = {hours}\n")).expect("the file loads");
-        (s.data_dir, s.listen) = (dir.path().to_path_buf(), "127.0.0.1:0".into());
-        let app = tokio::spawn(async move {
-            let app = spawn_app_in(&s.data_dir.clone(), |x| *x = s).await;
-            app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
-            app.shutdown().await;
-        });
-        app.await.unwrap_or_else(|e| panic!("session_ttl_hours = {hours}: {e}"));
-    }
-}
-
-// BUG: chat/retention.rs:19 `now - d as i64 * DAY_MS` overflows for
-// `retention_*_days` above ~1.07e11 (a huge value meaning "keep for ever"):
-// the sweep panics in debug; in release the product wraps, the cut-off lands
-// in the future and every conversation counts as expired — the sweep deletes
-// them all. (`d as i64` also wraps for values above i64::MAX, from the environment.)
 #[tokio::test]
-#[ignore = "bug: retention days * DAY_MS overflows (chat/retention.rs:19)"]
-async fn bug_huge_retention_days_panic_or_delete_everything() {
-    let app = spawn_app_with(|s| {
-        s.retention_transcript_days = 200_000_000_000;
-        s.retention_idle_visitor_days = 200_000_000_000;
-    })
-    .await;
-    let (mut v, vid, _) = app.visitor(None).await;
-    v.send(json!({"t": "send", "client_id": "c1", "body": "keep me"})).await;
-    v.recv_type("ack").await;
-    drop(v);
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let state = app.state.clone();
-    let swept = tokio::spawn(async move { chatcast_server::chat::retention::sweep(&state, chatcast_server::now_ms()).await });
-    let deleted = swept.await.expect("the sweep does not panic").unwrap();
-    assert_eq!(deleted, 0);
-    assert!(app.state.db.visitor(&vid).await.unwrap().is_some(), "a fresh conversation was deleted");
+async fn a_server_built_with_a_value_out_of_range_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let settings =
+        Settings { data_dir: dir.path().to_path_buf(), retention_transcript_days: 200_000_000_000, ..Settings::default() };
+    let err = chatcast_server::AppState::build(settings).await.err().expect("refused");
+    assert!(err.to_string().contains("retention_transcript_days"), "{err}");
 }
 
-// BUG: chat/retention.rs:49 `retention_sweep_minutes.max(1) * 60` overflows
-// for values above u64::MAX / 60 (e.g. `CHATCAST_RETENTION_SWEEP_MINUTES=99999999999999999999`,
-// which the environment reads as u64::MAX): the retention task panics in debug
-// as the server starts, and retention silently never runs.
-#[tokio::test]
-#[ignore = "bug: retention_sweep_minutes * 60 overflows (chat/retention.rs:49)"]
-async fn bug_huge_retention_sweep_minutes_panics() {
-    let app = spawn_app_with(|s| s.retention_sweep_minutes = u64::MAX).await;
-    let state = app.state.clone();
-    let task = tokio::spawn(chatcast_server::chat::retention::run(state));
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    app.state.shutdown.cancel();
-    task.await.expect("the retention task does not panic");
-}
-
-// BUG: app.rs:204 `tokio::time::Instant::now() + limit` panics ("overflow when
-// adding duration to instant", in release too) when `shutdown_timeout_secs` is
-// large (e.g. 9223372036854775807 in the file): the server panics on SIGTERM
-// instead of shutting down gracefully.
-#[tokio::test]
-#[ignore = "bug: shutdown deadline overflows (app.rs:204)"]
-async fn bug_huge_shutdown_timeout_panics() {
-    let s = load_text("shutdown_timeout_secs = 9223372036854775807\n").expect("the file loads");
-    let app = spawn_app_with(|x| x.shutdown_timeout_secs = s.shutdown_timeout_secs).await;
-    app.state.shutdown.cancel();
-    let done = tokio::time::timeout(Duration::from_secs(10), app.server).await.unwrap();
-    assert!(done.is_ok(), "serve panicked: {done:?}");
-}
-
-// BUG: app.rs:176 hands `http_header_timeout_secs` to hyper's
-// `header_read_timeout`, and hyper adds it to `Instant::now()` for each
-// request (hyper-1.12.0 proto/h1/conn.rs:226): with a value near i64::MAX
-// (`http_header_timeout_secs = 9223372036854775807` in the file loads fine)
-// that panics — "overflow when adding duration to instant", in release too —
-// in every connection's task: every HTTP request gets a connection reset.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: a huge http_header_timeout_secs panics every connection (app.rs:176)"]
-async fn bug_huge_http_header_timeout_resets_every_request() {
-    let s = load_text("http_header_timeout_secs = 9223372036854775807\n").expect("the file loads");
-    let app = spawn_app_with(|x| x.http_header_timeout_secs = s.http_header_timeout_secs).await;
-    let res = reqwest::get(app.url("/healthz")).await;
-    assert!(res.is_ok(), "{res:?}");
-}
-
-// BUG: consent/mod.rs:257 `crate::now_ms() + app.policy.request_timeout.as_millis() as i64`
-// overflows when `consent_request_timeout_secs` is above ~9.2e15 (the `as i64`
-// also wraps above that): a consultant's `screencast_request` panics the
-// console socket's task in debug; in release `expires_at` is wrong.
-#[tokio::test]
-#[ignore = "bug: consent expiry overflows (consent/mod.rs:257)"]
-async fn bug_huge_consent_timeout_panics() {
-    let mark = record_panics();
-    let app = spawn_app_with(|s| s.consent_request_timeout_secs = i64::MAX as u64 / 1000).await;
-    let cookie = app.consultant("ttl@example.com").await;
-    let mut c = app.console_socket(Some(&cookie), None).await;
-    c.recv_type("snapshot").await;
-    let (mut v, vid, _) = app.visitor(None).await;
-    c.send(json!({"t": "screencast_request", "visitor_id": vid})).await;
-    let ask = v.recv_type("consent_request").await;
-    assert!(ask["expires_at"].as_i64().unwrap() > chatcast_server::now_ms());
-    assert!(panics_since(mark).is_empty(), "{:#?}", panics_since(mark));
-}
-
-// BUG: settings from the environment are parsed as numbers and booleans even
-// when the setting is a string (config.rs `Environment::try_parsing(true)`):
-// `CHATCAST_METRICS_TOKEN=0123` gives the token "123", `1e3` gives "1000",
-// `TRUE` gives "true" — a metrics token (or listen address, database URL)
-// that looks like a number is silently changed.
 #[test]
-#[ignore = "bug: string settings from the environment are reparsed as numbers (config.rs try_parsing)"]
-fn bug_string_settings_from_the_environment_change() {
-    let out = run_child("string_env_child", &[("CHATCAST_METRICS_TOKEN".into(), "0123".into())]);
+fn the_frame_limit_of_the_largest_setting_does_not_overflow() {
+    // What an upgrade computes from `max_frame_bytes`, at the extreme.
+    let _ = chatcast_server::transport::ws_options(usize::MAX, chatcast_server::transport::Compression::Stream, false);
+}
+
+#[test]
+fn text_settings_from_the_environment_are_taken_as_written() {
+    let out = run_child(
+        "string_env_child",
+        &[("CHATCAST_METRICS_TOKEN".into(), "0123".into()), ("CHATCAST_LISTEN".into(), "127.0.0.1:0".into())],
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("metrics_token: "), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("metrics_token: Some(\"0123\")"), "{stdout}");
+    assert!(stdout.contains("metrics_token: Some(\"0123\")"), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
 }
 
 /// The child's half of the test above (a no-op elsewhere).
@@ -1333,17 +1280,4 @@ fn string_env_child() {
     }
     let s = Settings::load(None, &Overrides::default()).unwrap();
     println!("metrics_token: {:?}", s.metrics_token);
-}
-
-// BUG: a number too large for u64 in the environment is read as u64::MAX
-// (`CHATCAST_MAX_FRAME_BYTES=99999999999999999999`), and `transport::ws_options`
-// computes `max_frame_bytes * 2`: every WebSocket upgrade panics in debug
-// (transport/mod.rs:79, "attempt to multiply with overflow").
-#[test]
-#[ignore = "bug: max_frame_bytes * 2 overflows (transport/mod.rs ws_options)"]
-fn bug_huge_max_frame_bytes_panics_each_upgrade() {
-    let r = std::panic::catch_unwind(|| {
-        chatcast_server::transport::ws_options(usize::MAX, chatcast_server::transport::Compression::Stream, false)
-    });
-    assert!(r.is_ok(), "ws_options panics for max_frame_bytes = usize::MAX");
 }

@@ -27,8 +27,11 @@ impl Sqlite {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             // Another process (the CLI) may hold the write lock for a moment.
-            .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new().max_connections(8).connect_with(opts).await?;
+            .busy_timeout(Duration::from_secs(5))
+            // Each connection caches up to 2 MiB of pages: the pool's memory stays
+            // bounded (writes take turns anyway; reads are short).
+            .pragma("cache_size", "-2048");
+        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
         sqlx::migrate!("src/storage/migrations/sqlite").run(&pool).await?;
         Ok(Sqlite { pool })
     }

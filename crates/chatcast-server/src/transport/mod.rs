@@ -76,7 +76,7 @@ pub fn ws_options(max_frame_bytes: usize, compression: Compression, client_windo
     let buffer = if compression == Compression::Stateless { 1024 } else { 4 * 1024 };
     let base = Options::default()
         // A larger frame (compressed or inflated) closes the socket with 1009.
-        .with_limits(max_frame_bytes, max_frame_bytes * 2)
+        .with_limits(max_frame_bytes, max_frame_bytes.saturating_mul(2))
         .with_utf8()
         // Only reaches sockets yawc connects itself; the server sets TCP_NODELAY in `app::serve`.
         .with_no_delay()
