@@ -6,6 +6,7 @@
 //! `migrations/<backend>/`.
 
 pub mod postgres;
+mod rows;
 pub mod sqlite;
 
 use async_trait::async_trait;

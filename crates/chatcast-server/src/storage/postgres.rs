@@ -7,10 +7,11 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chatcast_protocol::{Author, ChatMessage, MessageKind, PageInfo, PrivacySettings, Unread};
+use chatcast_protocol::{Author, ChatMessage, PageInfo, PrivacySettings, Unread};
 use sqlx::postgres::{PgPoolOptions, PgRow};
 use sqlx::{PgPool, Row};
 
+use super::rows::{USER_COLUMNS, conflict, kind_from, lines, sql};
 use super::{
     AuditEntry, Database, NewMessage, NewSession, RecentDialog, Result, Role, SessionInfo, Site, StorageError, User, Visitor,
 };
@@ -34,13 +35,6 @@ impl Postgres {
     }
 }
 
-fn conflict(e: sqlx::Error, what: &str) -> StorageError {
-    match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => StorageError::Conflict(what.to_owned()),
-        _ => StorageError::Db(e),
-    }
-}
-
 fn user_from(row: &PgRow) -> Result<User> {
     let role: String = row.try_get("role")?;
     Ok(User {
@@ -52,14 +46,6 @@ fn user_from(row: &PgRow) -> Result<User> {
         password_hash: row.try_get("password_hash")?,
     })
 }
-
-/// SQL built from constants of this module and `?` placeholders only (never from input).
-fn sql(text: String) -> sqlx::AssertSqlSafe<String> {
-    sqlx::AssertSqlSafe(text)
-}
-
-/// The columns of a user row.
-const USER_COLUMNS: &str = "u.id, u.email, u.name, u.role, u.password_hash, u.disabled_at";
 
 fn message_from(row: &PgRow) -> Result<ChatMessage> {
     let author: String = row.try_get("author")?;
@@ -75,10 +61,6 @@ fn message_from(row: &PgRow) -> Result<ChatMessage> {
     })
 }
 
-fn kind_from(kind: Option<String>) -> Result<Option<MessageKind>> {
-    kind.map(|k| MessageKind::parse(&k).ok_or_else(|| StorageError::Invalid(format!("message kind `{k}`")))).transpose()
-}
-
 fn visitor_from(row: &PgRow) -> Result<Visitor> {
     Ok(Visitor {
         id: row.try_get("id")?,
@@ -86,11 +68,6 @@ fn visitor_from(row: &PgRow) -> Result<Visitor> {
         last_seen: row.try_get("last_seen")?,
         page: PageInfo { url: row.try_get("page_url")?, title: row.try_get("page_title")? },
     })
-}
-
-/// Selector lists are stored one per line.
-fn lines(s: &str) -> Vec<String> {
-    s.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect()
 }
 
 impl Postgres {

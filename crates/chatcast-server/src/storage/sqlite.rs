@@ -5,10 +5,11 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chatcast_protocol::{Author, ChatMessage, MessageKind, PageInfo, PrivacySettings, Unread};
+use chatcast_protocol::{Author, ChatMessage, PageInfo, PrivacySettings, Unread};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
+use super::rows::{USER_COLUMNS, conflict, kind_from, lines, sql};
 use super::{
     AuditEntry, Database, NewMessage, NewSession, RecentDialog, Result, Role, SessionInfo, Site, StorageError, User, Visitor,
 };
@@ -37,13 +38,6 @@ impl Sqlite {
     }
 }
 
-fn conflict(e: sqlx::Error, what: &str) -> StorageError {
-    match &e {
-        sqlx::Error::Database(db) if db.is_unique_violation() => StorageError::Conflict(what.to_owned()),
-        _ => StorageError::Db(e),
-    }
-}
-
 fn user_from(row: &SqliteRow) -> Result<User> {
     let role: String = row.try_get("role")?;
     Ok(User {
@@ -55,14 +49,6 @@ fn user_from(row: &SqliteRow) -> Result<User> {
         password_hash: row.try_get("password_hash")?,
     })
 }
-
-/// SQL built from constants of this module and `?` placeholders only (never from input).
-fn sql(text: String) -> sqlx::AssertSqlSafe<String> {
-    sqlx::AssertSqlSafe(text)
-}
-
-/// The columns of a user row.
-const USER_COLUMNS: &str = "u.id, u.email, u.name, u.role, u.password_hash, u.disabled_at";
 
 fn message_from(row: &SqliteRow) -> Result<ChatMessage> {
     let author: String = row.try_get("author")?;
@@ -78,10 +64,6 @@ fn message_from(row: &SqliteRow) -> Result<ChatMessage> {
     })
 }
 
-fn kind_from(kind: Option<String>) -> Result<Option<MessageKind>> {
-    kind.map(|k| MessageKind::parse(&k).ok_or_else(|| StorageError::Invalid(format!("message kind `{k}`")))).transpose()
-}
-
 fn visitor_from(row: &SqliteRow) -> Result<Visitor> {
     Ok(Visitor {
         id: row.try_get("id")?,
@@ -89,11 +71,6 @@ fn visitor_from(row: &SqliteRow) -> Result<Visitor> {
         last_seen: row.try_get("last_seen")?,
         page: PageInfo { url: row.try_get("page_url")?, title: row.try_get("page_title")? },
     })
-}
-
-/// Selector lists are stored one per line.
-fn lines(s: &str) -> Vec<String> {
-    s.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect()
 }
 
 impl Sqlite {
