@@ -55,6 +55,9 @@ pub enum StartError {
     /// A setting is not acceptable.
     #[error("{0}")]
     Settings(String),
+    /// The cluster engine could not start (Redis did not answer).
+    #[error(transparent)]
+    Engine(#[from] crate::engine::redis::EngineError),
     /// The admin bootstrap failed.
     #[error("admin bootstrap: {0}")]
     Admin(#[from] auth::AuthError),
@@ -76,6 +79,10 @@ impl AppState {
             }
         }
         let limits = Arc::new(crate::limits::VisitorLimits::from_settings(&settings));
+        let engine: Arc<dyn crate::engine::Engine> = match &settings.redis_url {
+            Some(url) => Arc::new(crate::engine::redis::RedisEngine::connect(url, &settings.cluster_name).await?),
+            None => Arc::new(crate::engine::memory::MemoryEngine::new()),
+        };
         Ok(AppState {
             sessions: Sessions::new(
                 db.clone(),
@@ -85,7 +92,7 @@ impl AppState {
                 settings.login_hashers(),
             ),
             db,
-            hub: Arc::new(Hub::default()),
+            hub: Arc::new(Hub::new(engine)),
             relay: Arc::new(Relay::new(crate::relay::Limits {
                 max_tail_bytes: settings.broadcast_max_tail_bytes,
                 max_total_bytes: settings.relay_max_total_bytes,
@@ -160,6 +167,11 @@ pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()
     // Sessions ended elsewhere (the command line, another node) close their sockets here.
     state.tasks.spawn(crate::auth::revoke::watch(state.clone()));
     state.tasks.spawn(crate::chat::retention::run(state.clone()));
+    let hub = state.hub.clone();
+    state.hub.engine().start(
+        Arc::new(move |e| hub.deliver_local(&e)),
+        &crate::engine::Background { tasks: state.tasks.clone(), shutdown: shutdown.clone(), hub: state.hub.clone() },
+    );
     let mut builder = Builder::new(TokioExecutor::new());
     builder
         .http1()

@@ -19,6 +19,10 @@ pub struct Settings {
     pub database_url: Option<String>,
     /// Redis URL for the multi-node engine (not used by a single node).
     pub redis_url: Option<String>,
+    /// The cluster's name: the prefix of its Redis keys and channel, so that
+    /// several clusters (production, staging, tests) can share one Redis.
+    /// Every node of a cluster must have the same one.
+    pub cluster_name: String,
     /// The console's public origin(s) behind a proxy, e.g. `https://chat.example.com`.
     /// Without it the console socket accepts the origin of the `Host` it was reached by.
     pub public_origins: Vec<String>,
@@ -113,6 +117,7 @@ impl Default for Settings {
             data_dir: PathBuf::from("./data"),
             database_url: None,
             redis_url: None,
+            cluster_name: "chatcast".into(),
             public_origins: Vec::new(),
             max_frame_bytes: 64 * 1024,
             secure_cookies: false,
@@ -172,7 +177,7 @@ impl From<config::ConfigError> for ConfigError {
 /// Settings that are text: read from the environment as they are written
 /// (the environment layer parses numbers and booleans, and would turn a token
 /// `0123` into `123`).
-const TEXT_SETTINGS: &[&str] = &["listen", "database_url", "redis_url", "metrics_token"];
+const TEXT_SETTINGS: &[&str] = &["listen", "database_url", "redis_url", "cluster_name", "metrics_token"];
 
 /// The first line of a settings file that does not parse on its own, as
 /// "; line 3: `listen = 9223372036854775810`" (the parser's own message may
@@ -231,6 +236,7 @@ impl Settings {
                 "database_url" if flags.database_url.is_none() => settings.database_url = Some(raw),
                 "redis_url" if flags.redis_url.is_none() => settings.redis_url = Some(raw),
                 "metrics_token" => settings.metrics_token = Some(raw),
+                "cluster_name" => settings.cluster_name = raw,
                 _ => {}
             }
         }
@@ -273,6 +279,13 @@ impl Settings {
             if value < lo || value > hi {
                 return Err(format!("`{name}` is {value}; it must be between {lo} and {hi}"));
             }
+        }
+        let name = &self.cluster_name;
+        if name.is_empty() || name.len() > 64 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
+            return Err(format!(
+                "`cluster_name` is {:?}; it must be 1 to 64 letters, digits, `-`, `_` or `.`",
+                crate::validate::shown(name)
+            ));
         }
         Ok(())
     }

@@ -10,7 +10,8 @@
 //! | [`app`] | [`AppState`], built in one place, and [`serve`] on an injected listener with graceful shutdown |
 //! | [`http`] | HTTP routes: login/logout, admin API, embedded assets (widget, console, demo site), `/healthz`, and the WebSocket endpoints that hand sockets to their sessions |
 //! | [`transport`] | WebSocket options (permessage-deflate, frame limits), origin checks, per-connection send queues bounded in frames and bytes |
-//! | [`hub`] | who is connected where: visitors' tabs and consoles in memory; fans serialized frames out |
+//! | [`hub`] | this node's sockets: visitors' tabs and consoles; fans serialized frames out to them and hands them to the engine |
+| [`engine`] | what nodes share: fan-out to other nodes' sockets and who is online there; [`engine::memory`] (one node) and [`engine::redis`] (`--redis-url`) side by side |
 //! | [`chat`] | the two socket sessions (visitor and console): hello, messages, de-duplication, read positions |
 //! | [`consent`] | screen broadcast life: consent asked or remembered, connection probe, start/stop, audit; [`consent::screen`]: the broadcasting tab's screen socket |
 //! | [`relay`] | screen frames: per-broadcast keyframe + tail cache (memory only), fan-out, slow-viewer resync |
@@ -18,17 +19,19 @@
 //! | [`limits`] | what one client may do on the public widget endpoint: sockets and new visitors per address, frames and messages per socket |
 //! | [`telemetry`] | Prometheus metrics at `/metrics` |
 //! | [`validate`] | checks of names, origins, emails and passwords people type (CLI and admin API), and quoting of client values in messages and logs |
-//! | [`storage`] | the [`storage::Database`] trait and its backends (SQLite now; one module per backend) |
+//! | [`storage`] | the [`storage::Database`] trait and its backends (SQLite, PostgreSQL; one module per backend) |
 //!
 //! Data flows one way: a frame read by [`transport`] is decoded once by a [`chat`]
 //! session, stored through [`storage`], serialized once into `Bytes`, and fanned
-//! out by the [`hub`] to every connection that should see it.
+//! out by the [`hub`] to every connection of this node that should see it, and
+//! by the [`engine`] to the other nodes, whose hubs deliver it to theirs.
 
 pub mod app;
 pub mod auth;
 pub mod chat;
 pub mod config;
 pub mod consent;
+pub mod engine;
 pub mod http;
 pub mod hub;
 pub mod limits;

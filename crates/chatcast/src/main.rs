@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use chatcast_server::config::{Overrides, Settings};
 use chatcast_server::storage::Role;
 use chatcast_server::{AppState, app, auth, validate};
@@ -227,9 +227,6 @@ fn raise_open_files_limit() {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
-    if settings.redis_url.is_some() {
-        bail!("--redis-url: the multi-node engine is not part of this build yet; run one node without it");
-    }
     let listener =
         tokio::net::TcpListener::bind(&settings.listen).await.with_context(|| format!("cannot listen on {}", settings.listen))?;
     let state = AppState::build(settings).await?;

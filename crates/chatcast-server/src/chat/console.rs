@@ -131,7 +131,10 @@ async fn mark_read(state: &AppState, user: &User, visitor_id: String) -> Result<
 }
 
 async fn snapshot(state: &AppState, user: &User) -> Result<ConsoleOut, crate::storage::StorageError> {
-    let mut visitors = state.hub.online_visitors();
+    // This node's visitors and every other live node's, one entry each.
+    let mut elsewhere = state.hub.engine().online_elsewhere().await;
+    elsewhere.extend(state.hub.online_visitors());
+    let mut visitors = crate::engine::merge(elsewhere);
     let online: HashSet<String> = visitors.iter().map(|v| v.visitor_id.clone()).collect();
     for d in state.db.recent_dialogs(RECENT_DIALOGS).await? {
         if online.contains(&d.visitor.id) {

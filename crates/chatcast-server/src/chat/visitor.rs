@@ -141,7 +141,10 @@ pub async fn run(state: AppState, site: Site, slot: Slot, mut conn: Connection) 
     }
     consent::tab_left(&state, &visitor_id, conn_id).await;
     if let Some(info) = state.hub.visitor_left(&visitor_id, conn_id) {
-        state.hub.to_consoles(&frame(&ConsoleOut::Visitor { visitor: info.clone() }));
+        // Still online if a tab of theirs is on another node.
+        if !state.hub.engine().is_online_elsewhere(&visitor_id).await {
+            state.hub.to_consoles(&frame(&ConsoleOut::Visitor { visitor: info.clone() }));
+        }
         let page = PageInfo { url: info.page_url, title: info.page_title };
         let _ = state.db.touch_visitor(&visitor_id, &page, info.last_seen).await;
     }

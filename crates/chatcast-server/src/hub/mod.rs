@@ -1,23 +1,24 @@
-//! The hub: who is connected where, in memory. Visitors are online while at
-//! least one of their tabs has a socket; consoles are the logged-in consultants'
-//! sockets. Frames arrive here already serialized and are fanned out as the
-//! same `Bytes` to every peer that should see them.
-//!
-//! One node keeps this in memory; the multi-node engine (broker + presence)
-//! will sit behind the same methods.
+//! The hub: this node's sockets. Visitors are online while at least one of
+//! their tabs has a socket; consoles are the logged-in consultants' sockets.
+//! Frames arrive here already serialized and are fanned out as the same
+//! `Bytes` to every local peer that should see them, and handed to the
+//! [`crate::engine`] for the peers of other nodes. What this node knows of its
+//! visitors (their list entries) goes to the engine too, so that the consoles
+//! of every node see everyone.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use chatcast_protocol::{ChatMessage, PageInfo, ScreencastState, VisitorInfo};
 
+use crate::engine::{Engine, Envelope, SocketRef, Target};
 use crate::transport::{ConnId, Peer};
 
-/// Everyone connected to this node.
-#[derive(Default)]
+/// Everyone connected to this node, and the way to everyone else.
 pub struct Hub {
     inner: Mutex<Inner>,
+    engine: Arc<dyn Engine>,
 }
 
 #[derive(Default)]
@@ -86,6 +87,33 @@ pub struct TabJoin {
 }
 
 impl Hub {
+    /// A hub with no sockets yet, reaching other nodes through `engine`.
+    pub fn new(engine: Arc<dyn Engine>) -> Self {
+        Hub { inner: Mutex::default(), engine }
+    }
+
+    /// The cluster engine.
+    pub fn engine(&self) -> &Arc<dyn Engine> {
+        &self.engine
+    }
+
+    /// Delivers an envelope another node published to this node's sockets.
+    pub fn deliver_local(&self, e: &Envelope) {
+        let except = match &e.target {
+            Target::Visitor { except: Some(s), .. } if s.node == self.engine.node() => Some(s.conn),
+            _ => None,
+        };
+        match &e.target {
+            Target::Consoles => self.local_consoles(&e.frame),
+            Target::User(id) => self.local_user(*id, &e.frame),
+            Target::Visitor { visitor_id, .. } => self.local_visitor(visitor_id, &e.frame, except),
+        }
+    }
+
+    fn publish(&self, target: Target, frame: &Bytes) {
+        self.engine.publish(Envelope { origin: self.engine.node(), target, frame: frame.clone() });
+    }
+
     /// Registers a visitor tab; returns the visitor's list entry to broadcast.
     pub fn visitor_joined(&self, tab: TabJoin, peer: Peer) -> VisitorInfo {
         let now = crate::now_ms();
@@ -106,6 +134,7 @@ impl Hub {
         v.last_message = tab.last_message;
         let info = v.info(&tab.visitor_id);
         metrics::gauge!("chatcast_visitors_online").set(inner.visitors.len() as f64);
+        self.engine.visitor_here(&info);
         info
     }
 
@@ -118,7 +147,9 @@ impl Hub {
         }
         v.page = page;
         v.last_seen = crate::now_ms();
-        Some(v.info(visitor_id))
+        let info = v.info(visitor_id);
+        self.engine.visitor_here(&info);
+        Some(info)
     }
 
     /// A tab's socket closed. Returns the entry (now offline) when it was the
@@ -134,6 +165,7 @@ impl Hub {
         let info = v.info(visitor_id);
         inner.visitors.remove(visitor_id);
         metrics::gauge!("chatcast_visitors_online").set(inner.visitors.len() as f64);
+        self.engine.visitor_gone(visitor_id);
         Some(info)
     }
 
@@ -141,16 +173,23 @@ impl Hub {
     pub fn note_message(&self, msg: &ChatMessage) {
         if let Some(v) = self.inner.lock().unwrap().visitors.get_mut(&msg.visitor_id) {
             v.last_message = Some(msg.clone());
+            self.engine.visitor_here(&v.info(&msg.visitor_id));
         }
     }
 
-    /// Entries of every online visitor.
+    /// Entries of every visitor online on this node.
     pub fn online_visitors(&self) -> Vec<VisitorInfo> {
         self.inner.lock().unwrap().visitors.iter().map(|(id, v)| v.info(id)).collect()
     }
 
-    /// Sends a frame to every tab of a visitor, except the socket `except`.
+    /// Sends a frame to every tab of a visitor, on every node, except this node's socket `except`.
     pub fn to_visitor(&self, visitor_id: &str, frame: &Bytes, except: Option<ConnId>) {
+        self.local_visitor(visitor_id, frame, except);
+        let except = except.map(|conn| SocketRef { node: self.engine.node(), conn });
+        self.publish(Target::Visitor { visitor_id: visitor_id.to_owned(), except }, frame);
+    }
+
+    fn local_visitor(&self, visitor_id: &str, frame: &Bytes, except: Option<ConnId>) {
         if let Some(v) = self.inner.lock().unwrap().visitors.get(visitor_id) {
             for t in v.tabs.iter().filter(|t| Some(t.peer.id) != except) {
                 t.peer.send(frame.clone());
@@ -158,7 +197,7 @@ impl Hub {
         }
     }
 
-    /// Sends a frame to one tab of a visitor.
+    /// Sends a frame to one tab of a visitor on this node.
     pub fn to_tab(&self, visitor_id: &str, conn: ConnId, frame: &Bytes) {
         if let Some(v) = self.inner.lock().unwrap().visitors.get(visitor_id)
             && let Some(t) = v.tabs.iter().find(|t| t.peer.id == conn)
@@ -184,10 +223,11 @@ impl Hub {
     pub fn set_screencast(&self, visitor_id: &str, state: ScreencastState) {
         if let Some(v) = self.inner.lock().unwrap().visitors.get_mut(visitor_id) {
             v.screencast = state;
+            self.engine.visitor_here(&v.info(visitor_id));
         }
     }
 
-    /// Whether the visitor has a tab connected.
+    /// Whether the visitor has a tab connected to this node.
     pub fn is_online(&self, visitor_id: &str) -> bool {
         self.inner.lock().unwrap().visitors.contains_key(visitor_id)
     }
@@ -218,20 +258,41 @@ impl Hub {
         }
     }
 
+    /// Closes every socket of this node (visitors' tabs and consoles): they reconnect and reload.
+    pub fn close_all(&self, code: u16, reason: &str) {
+        let inner = self.inner.lock().unwrap();
+        for t in inner.visitors.values().flat_map(|v| &v.tabs) {
+            t.peer.close(code, reason);
+        }
+        for c in inner.consoles.values() {
+            c.peer.close(code, reason);
+        }
+    }
+
     /// Forgets a console socket.
     pub fn console_left(&self, conn: ConnId) {
         self.inner.lock().unwrap().consoles.remove(&conn);
     }
 
-    /// Sends a frame to every console.
+    /// Sends a frame to every console, on every node.
     pub fn to_consoles(&self, frame: &Bytes) {
+        self.local_consoles(frame);
+        self.publish(Target::Consoles, frame);
+    }
+
+    fn local_consoles(&self, frame: &Bytes) {
         for c in self.inner.lock().unwrap().consoles.values() {
             c.peer.send(frame.clone());
         }
     }
 
-    /// Sends a frame to every console of one consultant.
+    /// Sends a frame to every console of one consultant, on every node.
     pub fn to_user(&self, user_id: i64, frame: &Bytes) {
+        self.local_user(user_id, frame);
+        self.publish(Target::User(user_id), frame);
+    }
+
+    fn local_user(&self, user_id: i64, frame: &Bytes) {
         for c in self.inner.lock().unwrap().consoles.values().filter(|c| c.user_id == user_id) {
             c.peer.send(frame.clone());
         }

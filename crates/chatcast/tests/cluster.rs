@@ -1,0 +1,228 @@
+//! Several real `chatcast serve` nodes sharing PostgreSQL and Redis
+//! (`--redis-url`): a visitor on one node and consultants on others see each
+//! other live, and a node killed with SIGKILL has its visitors shown offline
+//! on the others within the engine's bound. Uses `CHATCAST_TEST_DATABASE_URL`
+//! and `CHATCAST_TEST_REDIS_URL` (else the servers on 127.0.0.1's default
+//! ports); fails, saying why, if either cannot be reached.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::*;
+
+fn pg_url() -> String {
+    std::env::var("CHATCAST_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+fn redis_url() -> String {
+    std::env::var("CHATCAST_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into())
+}
+
+/// A fresh database and a cluster name of its own (tests share the servers).
+struct Shared {
+    admin: sqlx::PgPool,
+    db: String,
+    db_url: String,
+    cluster: String,
+}
+
+impl Shared {
+    async fn new(tag: &str) -> Shared {
+        let url = pg_url();
+        let admin = sqlx::PgPool::connect(&url).await.unwrap_or_else(|e| {
+            panic!("PostgreSQL at {url} cannot be reached ({e}); set CHATCAST_TEST_DATABASE_URL or start one (scripts/test does)")
+        });
+        let redis = redis_url();
+        let ping = Command::new("redis-cli").args(["-u", &redis, "ping"]).output();
+        assert!(
+            ping.as_ref().is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "PONG"),
+            "Redis at {redis} does not answer ({ping:?}); set CHATCAST_TEST_REDIS_URL or start one (scripts/test does)"
+        );
+        let db = format!("chatcast_{tag}_{}", std::process::id());
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))).execute(&admin).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}"))).execute(&admin).await.unwrap();
+        let base = url.split('?').next().unwrap();
+        let db_url = format!("{}/{db}", &base[..base.rfind('/').unwrap()]);
+        Shared { admin, cluster: db.clone(), db, db_url }
+    }
+
+    fn cli(&self, args: &[&str]) -> String {
+        let o = Command::new(env!("CARGO_BIN_EXE_chatcast")).args(args).args(["--database-url", &self.db_url]).output().unwrap();
+        assert!(o.status.success(), "chatcast {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8(o.stdout).unwrap()
+    }
+
+    fn node(&self) -> Node {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_chatcast"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &self.db_url, "--redis-url", &redis_url()])
+            .arg("--data-dir")
+            .arg(dir.path())
+            .env("CHATCAST_CLUSTER_NAME", &self.cluster)
+            .env("CHATCAST_ADMIN_EMAIL", ADMIN_EMAIL)
+            .env("CHATCAST_ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env("CHATCAST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let line = BufReader::new(child.stdout.take().unwrap()).lines().next().expect("the node exited").unwrap();
+        let url = line.strip_prefix("chatcast listening on ").expect(&line).to_owned();
+        Node { child, addr: url.strip_prefix("http://").unwrap().to_owned(), url, _dir: dir }
+    }
+
+    async fn drop_db(self) {
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.db)))
+            .execute(&self.admin)
+            .await
+            .unwrap();
+    }
+}
+
+struct Node {
+    child: Child,
+    url: String,
+    addr: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Node {
+    async fn console(&self) -> Client {
+        let res = reqwest::Client::new()
+            .post(format!("{}/api/login", self.url))
+            .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "login on {}", self.url);
+        let cookie = res.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+        Client::connect(
+            &format!("ws://{}/ws/console", self.addr),
+            http::Request::builder().header("Origin", &self.url).header("Cookie", cookie),
+        )
+        .await
+    }
+
+    async fn visitor(&self, key: &str, token: Option<&str>, tab: &str) -> (Client, Value) {
+        let mut v = Client::connect(
+            &format!("ws://{}/ws/visitor?site={key}", self.addr),
+            http::Request::builder().header("Origin", SITE_ORIGIN),
+        )
+        .await;
+        v.send(json!({"t": "hello", "token": token, "tab_id": tab, "page": {"url": "http://shop.test:8000/", "title": "Home"}}))
+            .await;
+        let w = v.recv_type("welcome").await;
+        (v, w)
+    }
+
+    /// SIGKILL: no goodbye to anyone.
+    fn kill(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+}
+
+/// The next `visitor` entry for `vid` that satisfies `pred`, skipping everything else; None after `secs`.
+async fn visitor_entry(c: &mut Client, vid: &str, secs: u64, pred: impl Fn(&Value) -> bool) -> Option<Value> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        let Some(f) = c.next_frame_within(1).await else { continue };
+        let Ok(v) = serde_json::from_slice::<Value>(f.payload()) else { continue };
+        if v["t"] == "visitor" && v["visitor"]["visitor_id"] == vid && pred(&v["visitor"]) {
+            return Some(v["visitor"].clone());
+        }
+    }
+    None
+}
+
+/// The next chat message with this body, skipping everything else.
+async fn message(c: &mut Client, body: &str) -> Value {
+    loop {
+        let m = c.recv_type("message").await;
+        if m["message"]["body"] == body {
+            return m["message"].clone();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_visitor_on_one_node_and_consultants_on_others_see_each_other_and_a_killed_node_goes_offline() {
+    let shared = Shared::new("cluster").await;
+    let (mut a, b, c) = (shared.node(), shared.node(), shared.node());
+    let key = shared.cli(&["site", "add", "--name", "Shop", "--origin", SITE_ORIGIN]).lines().last().unwrap().to_owned();
+
+    let mut on_b = b.console().await;
+    on_b.recv_type("snapshot").await;
+    // The visitor comes through node A: the console on B sees them arrive.
+    let (mut tab_a, welcome) = a.visitor(&key, None, "tab-1").await;
+    let vid = welcome["visitor_id"].as_str().unwrap().to_owned();
+    let token = welcome["token"].as_str().unwrap().to_owned();
+    visitor_entry(&mut on_b, &vid, 5, |v| v["online"] == true).await.expect("B's console sees the visitor come online on A");
+
+    // A console opened later on C lists them from the shared presence.
+    let mut on_c = c.console().await;
+    let snap = on_c.recv_type("snapshot").await;
+    let listed = snap["visitors"].as_array().unwrap().iter().find(|v| v["visitor_id"] == vid.as_str()).cloned();
+    assert_eq!(listed.expect("C's snapshot lists the visitor of node A")["online"], true);
+
+    // Chat both ways, each message once on each side.
+    tab_a.send(json!({"t": "send", "client_id": "v1", "body": "hello from A"})).await;
+    tab_a.recv_type("ack").await;
+    let started = Instant::now();
+    message(&mut on_b, "hello from A").await;
+    let to_b = started.elapsed();
+    message(&mut on_c, "hello from A").await;
+    on_b.send(json!({"t": "send", "visitor_id": vid, "client_id": "b1", "body": "hello from B"})).await;
+    let started = Instant::now();
+    let got = message(&mut tab_a, "hello from B").await;
+    let to_a = started.elapsed();
+    assert_eq!(got["author"], "consultant");
+    message(&mut on_c, "hello from B").await;
+    println!("cluster: visitor→console across nodes {to_b:?}, console→visitor {to_a:?}");
+
+    // A second tab of the same visitor on C: a message from A reaches it, not A's own tab twice.
+    let (mut tab_c, _) = c.visitor(&key, Some(&token), "tab-2").await;
+    tab_a.send(json!({"t": "send", "client_id": "v2", "body": "second tab sees this"})).await;
+    let acked = tab_a.recv_type("ack").await;
+    message(&mut tab_c, "second tab sees this").await;
+    let echoed = tab_a.next_frame_within(1).await.and_then(|f| serde_json::from_slice::<Value>(f.payload()).ok());
+    assert!(
+        !echoed.as_ref().is_some_and(|m| m["t"] == "message" && m["message"]["id"] == acked["message"]["id"]),
+        "the sending tab gets its ack, not the message again: {echoed:?}"
+    );
+
+    // The tab on A closes while the one on C stays: still online, no offline entry reaches the consoles.
+    drop(tab_a);
+    assert!(
+        visitor_entry(&mut on_b, &vid, 2, |v| v["online"] == false).await.is_none(),
+        "a visitor with a tab on C is not shown offline when its tab on A closes"
+    );
+
+    // Node A is killed (SIGKILL) with a visitor on it: B shows them offline within the bound.
+    drop(tab_c);
+    let (tab_a2, w2) = a.visitor(&key, None, "tab-3").await;
+    let vid2 = w2["visitor_id"].as_str().unwrap().to_owned();
+    visitor_entry(&mut on_b, &vid2, 5, |v| v["online"] == true).await.expect("the new visitor is seen");
+    let killed = Instant::now();
+    a.kill();
+    let off = visitor_entry(&mut on_b, &vid2, 20, |v| v["online"] == false).await;
+    let took = killed.elapsed();
+    assert!(off.is_some(), "a killed node's visitor is shown offline on the other nodes");
+    assert!(took <= Duration::from_secs(15), "shown offline {took:?} after the kill; the bound is 15 s");
+    println!("cluster: a killed node's visitor shown offline after {took:?}");
+    drop(tab_a2);
+
+    drop((a, b, c));
+    shared.drop_db().await;
+}
