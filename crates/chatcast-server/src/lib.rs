@@ -11,7 +11,7 @@
 //! | [`http`] | HTTP routes: login/logout, admin API, embedded assets (widget, console, demo site), `/healthz`, and the WebSocket endpoints that hand sockets to their sessions |
 //! | [`transport`] | WebSocket options (permessage-deflate, frame limits), origin checks, per-connection send queues bounded in frames and bytes |
 //! | [`hub`] | this node's sockets: visitors' tabs and consoles; fans serialized frames out to them and hands them to the engine |
-| [`engine`] | what nodes share: fan-out to other nodes' sockets and who is online there; [`engine::memory`] (one node) and [`engine::redis`] (`--redis-url`) side by side |
+//! | [`engine`] | what nodes share: fan-out to other nodes' sockets and who is online there; [`engine::memory`] (one node) and [`engine::redis`] (`--redis-url`) side by side |
 //! | [`chat`] | the two socket sessions (visitor and console): hello, messages, de-duplication, read positions |
 //! | [`consent`] | screen broadcast life: consent asked or remembered, connection probe, start/stop, audit; [`consent::screen`]: the broadcasting tab's screen socket |
 //! | [`relay`] | screen frames: per-broadcast keyframe + tail cache (memory only), fan-out, slow-viewer resync |
