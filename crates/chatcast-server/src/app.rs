@@ -167,10 +167,24 @@ pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()
     // Sessions ended elsewhere (the command line, another node) close their sockets here.
     state.tasks.spawn(crate::auth::revoke::watch(state.clone()));
     state.tasks.spawn(crate::chat::retention::run(state.clone()));
-    let hub = state.hub.clone();
+    // What other nodes publish: frames for this node's sockets, or commands for the node itself.
+    let app = state.clone();
     state.hub.engine().start(
-        Arc::new(move |e| hub.deliver_local(&e)),
-        &crate::engine::Background { tasks: state.tasks.clone(), shutdown: shutdown.clone(), hub: state.hub.clone() },
+        Arc::new(move |e: crate::engine::Envelope| match &e.target {
+            crate::engine::Target::Node(_) => {
+                if crate::consent::cluster::is_for_me(&app, &e.target) {
+                    let app2 = app.clone();
+                    app.tasks.spawn(async move { crate::consent::cluster::run(app2, &e.frame).await });
+                }
+            }
+            _ => app.hub.deliver_local(&e),
+        }),
+        &crate::engine::Background {
+            tasks: state.tasks.clone(),
+            shutdown: shutdown.clone(),
+            hub: state.hub.clone(),
+            relay: state.relay.clone(),
+        },
     );
     let mut builder = Builder::new(TokioExecutor::new());
     builder

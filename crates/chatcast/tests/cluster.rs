@@ -226,3 +226,149 @@ async fn a_visitor_on_one_node_and_consultants_on_others_see_each_other_and_a_ki
     drop((a, b, c));
     shared.drop_db().await;
 }
+
+/// The next binary frame (a screen frame) within `secs`, skipping text.
+async fn screen_frame(c: &mut Client, secs: u64) -> Option<Vec<u8>> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        let Some(f) = c.next_frame_within(1).await else { continue };
+        if f.opcode() == yawc::OpCode::Binary {
+            return Some(f.payload().to_vec());
+        }
+    }
+    None
+}
+
+/// The next binary frame whose body is `body`, skipping others.
+async fn frame_with(c: &mut Client, body: &[u8], secs: u64) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        match screen_frame(c, 1).await {
+            Some(f) if &f[5..] == body => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+fn keyframe(seq: u32, body: &[u8]) -> Vec<u8> {
+    chatcast_protocol::screen::encode(chatcast_protocol::screen::KIND_KEYFRAME, seq, body)
+}
+
+fn delta(seq: u32, body: &[u8]) -> Vec<u8> {
+    chatcast_protocol::screen::encode(chatcast_protocol::screen::KIND_DELTA, seq, body)
+}
+
+async fn screen_socket(node: &Node, start: &Value) -> Client {
+    let token = start["screen_token"].as_str().unwrap();
+    Client::connect_plain(
+        &format!("ws://{}/ws/screen?token={token}", node.addr),
+        http::Request::builder().header("Origin", SITE_ORIGIN),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_broadcast_on_one_node_is_watched_from_others_and_survives_its_tab_moving_and_its_node_dying() {
+    let shared = Shared::new("cast").await;
+    let (a, b, mut c) = (shared.node(), shared.node(), shared.node());
+    let key = shared.cli(&["site", "add", "--name", "Shop", "--origin", SITE_ORIGIN]).lines().last().unwrap().to_owned();
+    let mut on_b = b.console().await;
+    on_b.recv_type("snapshot").await;
+    let mut on_a = a.console().await;
+    on_a.recv_type("snapshot").await;
+
+    // The visitor is on C; the consultant on B asks: the request reaches the tab on C.
+    let (mut tab, welcome) = c.visitor(&key, None, "tab-1").await;
+    let vid = welcome["visitor_id"].as_str().unwrap().to_owned();
+    let token = welcome["token"].as_str().unwrap().to_owned();
+    visitor_entry(&mut on_b, &vid, 5, |v| v["online"] == true).await.expect("B sees the visitor");
+    on_b.send(json!({"t": "screencast_request", "visitor_id": vid})).await;
+    let ask = tab.recv_type("consent_request").await;
+    tab.send(json!({"t": "consent_answer", "request_id": ask["request_id"], "allow": true})).await;
+    let probe = tab.recv_type("probe").await;
+    tab.send(json!({"t": "probe", "id": probe["id"]})).await;
+    let n = probe["upload_bytes"].as_u64().unwrap() as usize;
+    tab.send_binary(chatcast_protocol::screen::encode(chatcast_protocol::screen::KIND_PROBE, 0, &vec![7u8; n])).await;
+    let start = tab.recv_type("screencast_start").await;
+    let mut screen = screen_socket(&c, &start).await;
+    loop {
+        let s = on_b.recv_type("screencast").await;
+        if s["visitor_id"] == vid.as_str() && s["state"] == "active" {
+            break;
+        }
+    }
+    screen.send_binary(keyframe(1, b"page one")).await;
+    screen.send_binary(delta(2, b"typed a")).await;
+
+    // B watches: the kept keyframe and delta (through Redis), then live deltas.
+    on_b.send(json!({"t": "watch", "visitor_id": vid})).await;
+    on_b.recv_type("screencast_assets").await;
+    assert!(frame_with(&mut on_b, b"page one", 5).await, "B's viewer gets the kept keyframe");
+    assert!(frame_with(&mut on_b, b"typed a", 5).await, "and the delta after it");
+    // A new viewer on another node asks the tab for a fresh keyframe.
+    tab.recv_type("keyframe_request").await;
+    screen.send_binary(keyframe(3, b"fresh for B")).await;
+    let sent = Instant::now();
+    screen.send_binary(delta(4, b"typed b")).await;
+    assert!(frame_with(&mut on_b, b"fresh for B", 5).await);
+    assert!(frame_with(&mut on_b, b"typed b", 5).await, "live deltas follow");
+    println!("cluster: screen frame from C's tab to B's viewer in {:?}", sent.elapsed());
+    // A watches too, from its own kept copy.
+    on_a.send(json!({"t": "watch", "visitor_id": vid})).await;
+    assert!(frame_with(&mut on_a, b"fresh for B", 5).await, "A's viewer starts from the latest keyframe");
+
+    // The tab loads its next page and reconnects to A: A takes the broadcast
+    // over with no new consent, and the viewers on B get the new page.
+    drop(screen);
+    drop(tab);
+    let (mut tab, _) = a.visitor(&key, Some(&token), "tab-1").await;
+    let start = tab.recv_type("screencast_start").await;
+    let mut screen = screen_socket(&a, &start).await;
+    screen.send_binary(keyframe(1, b"page two")).await;
+    assert!(frame_with(&mut on_b, b"page two", 5).await, "B follows the broadcast to its new node");
+    assert!(frame_with(&mut on_a, b"page two", 5).await);
+
+    // Node A dies mid-broadcast; the tab reconnects to C and carries on from a new keyframe.
+    drop(on_a);
+    let killed = Instant::now();
+    let mut a = a;
+    a.kill();
+    drop((tab, screen));
+    let (mut tab, _) = c.visitor(&key, Some(&token), "tab-1").await;
+    let start = tab.recv_type("screencast_start").await;
+    let mut screen = screen_socket(&c, &start).await;
+    screen.send_binary(keyframe(1, b"after the kill")).await;
+    assert!(frame_with(&mut on_b, b"after the kill", 5).await, "the replica on B is live again");
+    println!("cluster: broadcast live again on B {:?} after its node was killed (reconnect not counted)", killed.elapsed());
+
+    // The consultant on B stops it: the tab on C is told, and one receipt is written.
+    on_b.send(json!({"t": "screencast_stop", "visitor_id": vid})).await;
+    tab.recv_type("screencast_stop").await;
+    let receipt = loop {
+        let m = on_b.recv_type("message").await;
+        if m["message"]["kind"] == "receipt" {
+            break m["message"]["body"].as_str().unwrap().to_owned();
+        }
+    };
+    assert!(receipt.contains("saw this tab"), "{receipt}");
+    let pool = sqlx::PgPool::connect(&shared.db_url).await.unwrap();
+    let (receipts,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM messages WHERE visitor_id = $1 AND kind = 'receipt'")
+        .bind(&vid)
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(receipts, 1, "one broadcast, one receipt, whichever nodes it ran on");
+    let (events,): (String,) =
+        sqlx::query_as("SELECT string_agg(event, ',' ORDER BY id) FROM screencast_audit WHERE visitor_id = $1")
+            .bind(&vid)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert!(events.matches("resumed").count() == 2, "two take-overs in the audit: {events}");
+    pool.close().await;
+    drop((tab, screen, on_b));
+    c.kill();
+    drop((b, c));
+    shared.drop_db().await;
+}

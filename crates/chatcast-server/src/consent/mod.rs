@@ -7,6 +7,7 @@
 //! decides which tab may send them (through the screen socket it was given a
 //! token for, see [`screen`]) and who may watch.
 
+pub mod cluster;
 mod receipt;
 pub mod screen;
 
@@ -56,7 +57,7 @@ impl Policy {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 struct Consultant {
     id: i64,
     name: String,
@@ -154,6 +155,12 @@ impl Broadcasts {
 
 // ---- effects shared by the steps
 
+/// Forgets a broadcast's frames here and on every node that follows it.
+fn forget_frames(app: &AppState, visitor_id: &str) {
+    app.relay.clear(visitor_id);
+    app.hub.engine().screen_clear(visitor_id);
+}
+
 fn set_state(app: &AppState, visitor_id: &str, state: ScreencastState) {
     app.hub.set_screencast(visitor_id, state);
     app.hub.to_consoles(&frame(&ConsoleOut::Screencast { visitor_id: visitor_id.to_owned(), state }));
@@ -217,8 +224,19 @@ async fn fail(app: &AppState, visitor_id: &str, by: Option<&Consultant>, reason:
 
 // ---- steps
 
-/// A consultant pressed the screencast button.
+/// A consultant pressed the screencast button: asked here if the visitor
+/// has a tab on this node, else on the node with their most recent tab.
 pub async fn request(app: &AppState, user: &User, visitor_id: &str) {
+    if !app.hub.is_online(visitor_id)
+        && let Some(node) = app.hub.engine().node_of(visitor_id).await
+    {
+        let cmd = cluster::NodeCommand::Request { visitor_id: visitor_id.to_owned(), user_id: user.id };
+        return cluster::send(app, node, cmd);
+    }
+    request_here(app, user, visitor_id).await
+}
+
+async fn request_here(app: &AppState, user: &User, visitor_id: &str) {
     let by = Consultant { id: user.id, name: user.name.clone() };
     let Some(latest) = app.hub.latest_tab(visitor_id) else {
         return fail(app, visitor_id, Some(&by), NoticeReason::Offline, "the visitor has no open tab".into()).await;
@@ -367,12 +385,15 @@ pub async fn probe_upload(app: &AppState, visitor_id: &str, tab: ConnId, bytes: 
 }
 
 async fn go_live(app: &AppState, visitor_id: &str, tab: ConnId, tab_id: Option<String>, by: Consultant, detail: &str) {
-    app.relay.clear(visitor_id);
+    forget_frames(app, visitor_id);
     // The audit names the tab that actually broadcasts, and where it is.
     let detail = format!("{detail}; {}", tab_label(app, visitor_id, tab, tab_id.as_deref()));
     let link = ScreenLink::new(tab);
     let start = start_frame(app, visitor_id, &by.name, &link.token).await;
     let receipt = Receipt::new(crate::now_ms(), app.hub.tab_page(visitor_id, tab).map(|p| p.url));
+    if let Some(t) = &tab_id {
+        app.hub.engine().broadcast_start(visitor_id, t, cluster::Shared::json(&by, &receipt));
+    }
     app.broadcasts.phases.lock().unwrap().insert(
         visitor_id.to_owned(),
         Phase::Active { tab: Some(tab), tab_id, by: by.clone(), idle_since: Some(Instant::now()), screen: Some(link), receipt },
@@ -423,14 +444,20 @@ pub async fn unavailable(app: &AppState, visitor_id: &str, tab: ConnId, detail: 
     }
     let by = phase.by().clone();
     phase.close_screen("the recorder stopped: screen broadcast is not possible on this page");
-    app.relay.clear(visitor_id);
+    forget_frames(app, visitor_id);
     fail(app, visitor_id, Some(&by), NoticeReason::Unsupported, detail).await;
     write_receipt(app, visitor_id, &phase).await;
 }
 
-/// Stop from the console.
+/// Stop from the console (sent on to the node that runs the broadcast, if another does).
 pub async fn stop_by_consultant(app: &AppState, user: &User, visitor_id: &str) {
     let Some(phase) = app.broadcasts.phases.lock().unwrap().remove(visitor_id) else {
+        if app.hub.engine().node_of(visitor_id).await.is_some()
+            || app.hub.engine().broadcast_elsewhere(visitor_id).await.is_some()
+        {
+            let cmd = cluster::NodeCommand::Stop { visitor_id: visitor_id.to_owned(), user_id: user.id };
+            return cluster::send(app, cluster::EVERY_NODE, cmd);
+        }
         return set_state(app, visitor_id, app.hub.offline_aware(visitor_id, ScreencastState::Idle));
     };
     if let Phase::Pending { request_id, .. } = &phase {
@@ -449,6 +476,10 @@ pub async fn stop_by_visitor(app: &AppState, visitor_id: &str) {
         tracing::error!(error = %e, "could not revoke consent");
     }
     let phase = app.broadcasts.phases.lock().unwrap().remove(visitor_id);
+    if phase.is_none() && app.hub.engine().broadcast_elsewhere(visitor_id).await.is_some() {
+        // The broadcast runs on another node: it ends it there.
+        return cluster::send(app, cluster::EVERY_NODE, cluster::NodeCommand::VisitorStop { visitor_id: visitor_id.to_owned() });
+    }
     let by = phase.as_ref().map(|p| p.by().clone());
     if let Some(phase) = &phase {
         end(app, visitor_id, phase, "stopped_by_visitor").await;
@@ -471,7 +502,7 @@ async fn end(app: &AppState, visitor_id: &str, phase: &Phase, reason: &str) {
         Phase::Active { tab: None, .. } => app.hub.to_visitor(visitor_id, &stop, None),
         Phase::Pending { .. } => {}
     }
-    app.relay.clear(visitor_id);
+    forget_frames(app, visitor_id);
     set_state(app, visitor_id, app.hub.offline_aware(visitor_id, ScreencastState::Idle));
 }
 
@@ -486,6 +517,7 @@ pub async fn tab_joined(app: &AppState, visitor_id: &str, tab: ConnId, tab_id: O
                 *t = Some(tab);
                 if let Some(page) = app.hub.tab_page(visitor_id, tab) {
                     receipt.page(page.url);
+                    app.hub.engine().broadcast_update(visitor_id, cluster::Shared::json(by, receipt));
                 }
                 if let Some(old) = screen.take() {
                     old.close("the tab moved to another page");
@@ -503,11 +535,72 @@ pub async fn tab_joined(app: &AppState, visitor_id: &str, tab: ConnId, tab_id: O
         set_state(app, visitor_id, state);
     }
     if let Some((name, token)) = resume {
-        app.relay.clear(visitor_id);
+        forget_frames(app, visitor_id);
         if let Some(start) = start_frame(app, visitor_id, &name, &token).await {
             app.hub.to_tab(visitor_id, tab, &start);
         }
+    } else if state == ScreencastState::Idle
+        && let Some(tab_id) = tab_id
+        && let Some((from, shared)) = app.hub.engine().broadcast_take(visitor_id, tab_id).await
+    {
+        adopt(app, visitor_id, tab, tab_id, from, &shared).await;
     }
+}
+
+/// Carries on here a live broadcast whose tab came back to this node, from
+/// the record the node `from` shared (it is told to let go, if it is alive).
+async fn adopt(app: &AppState, visitor_id: &str, tab: ConnId, tab_id: &str, from: crate::engine::NodeId, shared: &str) {
+    let Ok(cluster::Shared { by, mut receipt }) = serde_json::from_str(shared) else {
+        return tracing::error!(visitor = visitor_id, "a shared broadcast record does not parse; not resumed");
+    };
+    if from != app.hub.engine().node() {
+        cluster::send(app, from, cluster::NodeCommand::Released { visitor_id: visitor_id.to_owned() });
+    }
+    if let Some(page) = app.hub.tab_page(visitor_id, tab) {
+        receipt.page(page.url);
+    }
+    app.hub.engine().broadcast_update(visitor_id, cluster::Shared::json(&by, &receipt));
+    let link = ScreenLink::new(tab);
+    let token = link.token.clone();
+    let phase = Phase::Active {
+        tab: Some(tab),
+        tab_id: Some(tab_id.to_owned()),
+        by: by.clone(),
+        idle_since: Some(Instant::now()),
+        screen: Some(link),
+        receipt,
+    };
+    app.broadcasts.phases.lock().unwrap().insert(visitor_id.to_owned(), phase);
+    forget_frames(app, visitor_id);
+    if let Some(start) = start_frame(app, visitor_id, &by.name, &token).await {
+        app.hub.to_tab(visitor_id, tab, &start);
+    }
+    set_state(app, visitor_id, ScreencastState::Active);
+    let detail = format!("the tab reconnected to another server node; {}", tab_label(app, visitor_id, tab, Some(tab_id)));
+    record(app, visitor_id, Some(&by), "resumed", &detail, None).await;
+    watch_for_idle(app, visitor_id);
+}
+
+/// Another node took this node's broadcast over: drop it without a word (the
+/// broadcast goes on there), and follow it if this node has viewers of it.
+fn released(app: &AppState, visitor_id: &str) {
+    if let Some(phase) = app.broadcasts.take_if(visitor_id, |p| matches!(p, Phase::Active { .. })) {
+        phase.close_screen("the tab continues on another server node");
+    }
+    app.hub.set_screencast(visitor_id, ScreencastState::Idle);
+    app.relay.clear(visitor_id);
+    if app.relay.has_viewers(visitor_id) {
+        app.hub.engine().screen_follow(visitor_id);
+    }
+}
+
+/// Asks the broadcasting tab, if it is here, for a fresh keyframe.
+fn ask_keyframe(app: &AppState, visitor_id: &str) {
+    let tab = match app.broadcasts.phases.lock().unwrap().get(visitor_id) {
+        Some(Phase::Active { tab: Some(t), .. }) => *t,
+        _ => return,
+    };
+    app.hub.to_tab(visitor_id, tab, &frame(&VisitorOut::KeyframeRequest {}));
 }
 
 /// A tab's socket closed.
@@ -537,9 +630,13 @@ pub async fn tab_left(app: &AppState, visitor_id: &str, tab: ConnId) {
     tokio::spawn(async move {
         tokio::time::sleep(app.policy.idle_grace).await;
         let gone = app.broadcasts.take_if(&visitor_id, |p| matches!(p, Phase::Active { tab: None, .. }));
+        // Taken over by the node the tab came back to: it goes on there.
+        if gone.is_some() && !app.hub.engine().broadcast_owned(&visitor_id).await {
+            return;
+        }
         if let Some(phase @ Phase::Active { .. }) = gone {
             let by = phase.by().clone();
-            app.relay.clear(&visitor_id);
+            forget_frames(&app, &visitor_id);
             let secs = app.policy.idle_grace.as_secs();
             fail(
                 &app,
@@ -561,9 +658,18 @@ fn screen_frame(app: &AppState, visitor_id: &str, conn: ConnId, data: Bytes) -> 
         Some(Phase::Active { screen: Some(ScreenLink { tab, peer: Some(p), .. }), .. }) if p.id == conn => *tab,
         _ => return Err(ErrorBody::new(ErrorCode::NoBroadcast, "this screen socket's broadcast is over; the frame was dropped")),
     };
-    match app.relay.publish(visitor_id, data) {
-        Published::Ok => Ok(None),
-        Published::WantKeyframe | Published::NoKeyframe => {
+    let keyframe = chatcast_protocol::screen::header(&data).is_some_and(|(k, _)| k == chatcast_protocol::screen::KIND_KEYFRAME);
+    match app.relay.publish(visitor_id, data.clone()) {
+        Published::Ok => {
+            app.hub.engine().screen_frame(visitor_id, data, keyframe);
+            Ok(None)
+        }
+        Published::WantKeyframe => {
+            app.hub.engine().screen_frame(visitor_id, data, keyframe);
+            app.hub.to_tab(visitor_id, tab, &frame(&VisitorOut::KeyframeRequest {}));
+            Ok(None)
+        }
+        Published::NoKeyframe => {
             app.hub.to_tab(visitor_id, tab, &frame(&VisitorOut::KeyframeRequest {}));
             Ok(None)
         }
@@ -585,12 +691,12 @@ async fn overflowed(app: &AppState, visitor_id: &str, reason: &'static str) {
     write_receipt(app, visitor_id, &phase).await;
 }
 
-/// A console socket wants the frames of a live broadcast.
+/// A console socket wants the frames of a live broadcast — live on this
+/// node, or on another one (then this node follows it through the engine).
 pub async fn watch(app: &AppState, visitor_id: &str, peer: Peer) -> Result<(), ErrorBody> {
     let no_broadcast = || ErrorBody::new(ErrorCode::NoBroadcast, format!("no broadcast is live for visitor `{visitor_id}`"));
-    if !matches!(app.broadcasts.phases.lock().unwrap().get(visitor_id), Some(Phase::Active { .. })) {
-        return Err(no_broadcast());
-    }
+    let here = matches!(app.broadcasts.phases.lock().unwrap().get(visitor_id), Some(Phase::Active { .. }));
+    let origin = if here { None } else { Some(app.hub.engine().broadcast_elsewhere(visitor_id).await.ok_or_else(no_broadcast)?) };
     // Where the replica may fetch the site's assets from, before the first frame.
     let site = app.db.site_of_visitor(visitor_id).await.map_err(crate::chat::internal)?.ok_or_else(no_broadcast)?;
     peer.send(frame(&ConsoleOut::ScreencastAssets {
@@ -598,22 +704,41 @@ pub async fn watch(app: &AppState, visitor_id: &str, peer: Peer) -> Result<(), E
         origins: site.origins,
         demo: site.is_demo,
     }));
-    {
-        let mut phases = app.broadcasts.phases.lock().unwrap();
-        let Some(Phase::Active { idle_since, .. }) = phases.get_mut(visitor_id) else { return Err(no_broadcast()) };
-        *idle_since = None;
+    match origin {
+        None => {
+            let mut phases = app.broadcasts.phases.lock().unwrap();
+            let Some(Phase::Active { idle_since, .. }) = phases.get_mut(visitor_id) else { return Err(no_broadcast()) };
+            *idle_since = None;
+            drop(phases);
+            app.relay.watch(visitor_id, peer);
+        }
+        Some(node) => {
+            // This node's first viewer: follow the broadcast, and ask its tab
+            // for a fresh keyframe so that the replica starts from it.
+            if !app.relay.watch(visitor_id, peer) {
+                app.hub.engine().screen_follow(visitor_id);
+                cluster::send(app, node, cluster::NodeCommand::Keyframe { visitor_id: visitor_id.to_owned() });
+            }
+        }
     }
-    app.relay.watch(visitor_id, peer);
     Ok(())
 }
 
 /// A console socket stopped watching (or closed).
 pub fn unwatch(app: &AppState, visitor_id: &str, conn: ConnId) {
-    if app.relay.unwatch(visitor_id, conn) == 0 {
-        if let Some(Phase::Active { idle_since, .. }) = app.broadcasts.phases.lock().unwrap().get_mut(visitor_id) {
-            *idle_since = Some(Instant::now());
-        }
+    if app.relay.unwatch(visitor_id, conn) > 0 {
+        return;
+    }
+    let mut phases = app.broadcasts.phases.lock().unwrap();
+    if let Some(Phase::Active { idle_since, .. }) = phases.get_mut(visitor_id) {
+        *idle_since = Some(Instant::now());
+        drop(phases);
         watch_for_idle(app, visitor_id);
+    } else {
+        // A broadcast of another node (or one that ended): this node stops following it.
+        drop(phases);
+        app.hub.engine().screen_unfollow(visitor_id);
+        app.relay.clear(visitor_id);
     }
 }
 
@@ -622,11 +747,19 @@ pub fn unwatch(app: &AppState, visitor_id: &str, conn: ConnId) {
 fn watch_for_idle(app: &AppState, visitor_id: &str) {
     let (app, visitor_id) = (app.clone(), visitor_id.to_owned());
     tokio::spawn(async move {
-        tokio::time::sleep(app.policy.idle_grace).await;
         let grace = app.policy.idle_grace;
-        let idle = app
-            .broadcasts
-            .take_if(&visitor_id, |p| matches!(p, Phase::Active { idle_since: Some(t), .. } if t.elapsed() >= grace));
+        let unwatched = |p: &Phase| matches!(p, Phase::Active { idle_since: Some(t), .. } if t.elapsed() >= grace);
+        loop {
+            tokio::time::sleep(grace).await;
+            if !app.broadcasts.phases.lock().unwrap().get(&visitor_id).is_some_and(unwatched) {
+                return;
+            }
+            // Viewers on other nodes: look again after another grace period.
+            if !app.hub.engine().screen_followed_elsewhere(&visitor_id).await {
+                break;
+            }
+        }
+        let idle = app.broadcasts.take_if(&visitor_id, unwatched);
         if let Some(phase) = idle {
             let by = phase.by().clone();
             end(&app, &visitor_id, &phase, "no_viewers").await;
@@ -646,25 +779,30 @@ fn watch_for_idle(app: &AppState, visitor_id: &str) {
 
 /// The broadcasting tab moved to another page without a reload (a single-page-app route).
 pub fn page_moved(app: &AppState, visitor_id: &str, tab: ConnId, url: &str) {
-    if let Some(Phase::Active { tab: Some(t), receipt, .. }) = app.broadcasts.phases.lock().unwrap().get_mut(visitor_id)
-        && *t == tab
-    {
-        receipt.page(url.to_owned());
-    }
+    update_receipt(app, visitor_id, tab, |r| r.page(url.to_owned()));
+}
+
+/// Changes the receipt of the broadcast of `tab`, if it is live, and shares it.
+fn update_receipt(app: &AppState, visitor_id: &str, tab: ConnId, change: impl FnOnce(&mut Receipt)) {
+    let shared = match app.broadcasts.phases.lock().unwrap().get_mut(visitor_id) {
+        Some(Phase::Active { tab: Some(t), by, receipt, .. }) if *t == tab => {
+            change(receipt);
+            cluster::Shared::json(by, receipt)
+        }
+        _ => return,
+    };
+    app.hub.engine().broadcast_update(visitor_id, shared);
 }
 
 /// The broadcasting tab counted what stays hidden on its page.
 pub fn hidden_counted(app: &AppState, visitor_id: &str, tab: ConnId, fields: u32, areas: u32) {
-    if let Some(Phase::Active { tab: Some(t), receipt, .. }) = app.broadcasts.phases.lock().unwrap().get_mut(visitor_id)
-        && *t == tab
-    {
-        receipt.hidden(fields, areas);
-    }
+    update_receipt(app, visitor_id, tab, |r| r.hidden(fields, areas));
 }
 
-/// A live broadcast ended: its receipt goes into the dialog.
+/// A live broadcast ended: its receipt goes into the dialog, and its shared record goes.
 async fn write_receipt(app: &AppState, visitor_id: &str, phase: &Phase) {
     if let Phase::Active { by, receipt, .. } = phase {
+        app.hub.engine().broadcast_end(visitor_id);
         let now = crate::now_ms();
         system_line(app, visitor_id, &receipt.text(&by.name, now), Some(MessageKind::Receipt), now).await;
     }

@@ -5,7 +5,7 @@
 //! The server writes the text; the widget only reports numbers.
 
 /// A page the broadcasting tab showed, and what stayed hidden on it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 struct PageSeen {
     url: String,
     fields: u32,
@@ -13,7 +13,7 @@ struct PageSeen {
 }
 
 /// What a live broadcast showed so far.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub(super) struct Receipt {
     started_at: i64,
     pages: Vec<PageSeen>,

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use chatcast_protocol::VisitorInfo;
 
 use super::{Background, Engine, Envelope, NodeId};
@@ -43,6 +44,40 @@ impl Engine for MemoryEngine {
 
     async fn is_online_elsewhere(&self, _: &str) -> bool {
         false
+    }
+
+    async fn node_of(&self, _: &str) -> Option<NodeId> {
+        None
+    }
+
+    fn screen_frame(&self, _: &str, _: Bytes, _: bool) {}
+
+    fn screen_clear(&self, _: &str) {}
+
+    fn screen_follow(&self, _: &str) {}
+
+    fn screen_unfollow(&self, _: &str) {}
+
+    async fn screen_followed_elsewhere(&self, _: &str) -> bool {
+        false
+    }
+
+    fn broadcast_start(&self, _: &str, _: &str, _: String) {}
+
+    fn broadcast_update(&self, _: &str, _: String) {}
+
+    fn broadcast_end(&self, _: &str) {}
+
+    async fn broadcast_take(&self, _: &str, _: &str) -> Option<(NodeId, String)> {
+        None
+    }
+
+    async fn broadcast_elsewhere(&self, _: &str) -> Option<NodeId> {
+        None
+    }
+
+    async fn broadcast_owned(&self, _: &str) -> bool {
+        true
     }
 
     fn start(&self, _: Arc<dyn Fn(Envelope) + Send + Sync>, _: &Background) {}

@@ -55,6 +55,8 @@ pub enum Target {
         /// The socket that is not sent the frame.
         except: Option<SocketRef>,
     },
+    /// One node: the frame is a command for it (see [`crate::consent::NodeCommand`]), not for a browser.
+    Node(NodeId),
 }
 
 /// A frame on its way to a [`Target`], published by `origin`.
@@ -92,6 +94,10 @@ impl Envelope {
                 put_str(&mut b, visitor_id);
                 put_socket(&mut b, *except);
             }
+            Target::Node(n) => {
+                b.put_u8(4);
+                b.put_u64(*n);
+            }
         }
         b.put_slice(&self.frame);
         b.freeze()
@@ -112,6 +118,10 @@ impl Envelope {
                 Target::User(bytes.get_i64())
             }
             3 => Target::Visitor { visitor_id: get_str(&mut bytes)?, except: get_socket(&mut bytes)? },
+            4 => {
+                need(&bytes, 8)?;
+                Target::Node(bytes.get_u64())
+            }
             _ => return Err(BadEnvelope("unknown target")),
         };
         Ok(Envelope { origin, target, frame: bytes })
@@ -174,6 +184,49 @@ pub trait Engine: Send + Sync + 'static {
     /// Whether another live node has a tab of this visitor.
     async fn is_online_elsewhere(&self, visitor_id: &str) -> bool;
 
+    /// The other live node with the visitor's most recent tab, if any: where
+    /// its broadcast is asked for and runs.
+    async fn node_of(&self, visitor_id: &str) -> Option<NodeId>;
+
+    /// A screen frame this node's relay took from the visitor's broadcasting
+    /// tab: kept (a keyframe replaces what was kept) and sent to the nodes
+    /// that follow the broadcast.
+    fn screen_frame(&self, visitor_id: &str, frame: Bytes, keyframe: bool);
+
+    /// The broadcast's frames are void (it ended, or starts over on a new page).
+    fn screen_clear(&self, visitor_id: &str);
+
+    /// This node has viewers of a broadcast that runs on another node: its
+    /// kept frames, then each new one, go into this node's relay.
+    fn screen_follow(&self, visitor_id: &str);
+
+    /// This node's last viewer of that broadcast left.
+    fn screen_unfollow(&self, visitor_id: &str);
+
+    /// Whether another node follows this broadcast (has viewers of it).
+    async fn screen_followed_elsewhere(&self, visitor_id: &str) -> bool;
+
+    /// A broadcast went live on this node: its record (the tab's id and
+    /// `state`, opaque here) is shared, so that the node the tab reconnects
+    /// to — after a page load, or after this node died — can take it over.
+    fn broadcast_start(&self, visitor_id: &str, tab_id: &str, state: String);
+
+    /// The live broadcast's state changed (pages seen); ignored unless this node still owns it.
+    fn broadcast_update(&self, visitor_id: &str, state: String);
+
+    /// The broadcast ended; its record goes, unless another node owns it now.
+    fn broadcast_end(&self, visitor_id: &str);
+
+    /// Takes over the live broadcast of the visitor's tab `tab_id` from the
+    /// node that owns it: (that node, the shared state), if there is one.
+    async fn broadcast_take(&self, visitor_id: &str, tab_id: &str) -> Option<(NodeId, String)>;
+
+    /// The other node that owns a live broadcast of this visitor, if any.
+    async fn broadcast_elsewhere(&self, visitor_id: &str) -> Option<NodeId>;
+
+    /// Whether the broadcast's record still names this node (or no record is shared).
+    async fn broadcast_owned(&self, visitor_id: &str) -> bool;
+
     /// Starts the engine's background work (receiving, heartbeats); what
     /// arrives for this node's sockets goes to `deliver`.
     fn start(&self, deliver: Arc<dyn Fn(Envelope) + Send + Sync>, ctx: &Background);
@@ -188,6 +241,8 @@ pub struct Background {
     /// The hub, for the engine to re-announce this node's visitors (after
     /// the shared store lost them) and to tell a dead node's visitors offline.
     pub hub: Arc<crate::hub::Hub>,
+    /// This node's relay, where the frames of followed broadcasts go.
+    pub relay: Arc<crate::relay::Relay>,
 }
 
 /// Merges entries of the same visitor seen on several nodes: online if any
@@ -243,6 +298,7 @@ mod tests {
             Target::Visitor { visitor_id: "v_é".into(), except: None },
             Target::Visitor { visitor_id: "v".into(), except: Some(SocketRef { node: 9, conn: 3 }) },
             Target::Visitor { visitor_id: "v".into(), except: Some(SocketRef { node: u64::MAX, conn: 0 }) },
+            Target::Node(3),
         ];
         for target in targets {
             let e = Envelope { origin: 42, target, frame: frame.clone() };

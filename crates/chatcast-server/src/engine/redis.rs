@@ -60,6 +60,22 @@ impl Keys {
     fn presence(&self, n: NodeId) -> String {
         format!("{}:presence:{n:016x}", self.0)
     }
+    /// A broadcast's kept frames: its keyframe, then the deltas after it.
+    fn frames(&self, visitor_id: &str) -> String {
+        format!("{}:screen:{visitor_id}", self.0)
+    }
+    /// A broadcast's epoch: one more at each keyframe.
+    fn epoch(&self, visitor_id: &str) -> String {
+        format!("{}:screen-epoch:{visitor_id}", self.0)
+    }
+    /// The channel of a broadcast's frames, subscribed by the nodes that follow it.
+    fn screen_channel(&self, visitor_id: &str) -> String {
+        format!("{}:screen-ch:{visitor_id}", self.0)
+    }
+    /// A live broadcast's record: `owner` (node id), `tab_id`, `state`.
+    fn broadcast(&self, visitor_id: &str) -> String {
+        format!("{}:broadcast:{visitor_id}", self.0)
+    }
     /// The claim of the node that tells the consoles about a dead one.
     fn reaped(&self, n: NodeId) -> String {
         format!("{}:reaped:{n:016x}", self.0)
@@ -72,6 +88,88 @@ enum Op {
     Gone(String),
     /// This node's whole presence, replacing what Redis holds.
     Rewrite(Vec<(String, String)>),
+    Screen {
+        visitor_id: String,
+        frame: Bytes,
+        keyframe: bool,
+    },
+    ScreenClear(String),
+    BroadcastStart {
+        visitor_id: String,
+        tab_id: String,
+        state: String,
+    },
+    BroadcastUpdate {
+        visitor_id: String,
+        state: String,
+    },
+    BroadcastEnd(String),
+}
+
+/// Updates a broadcast record if this node owns it. KEYS: record. ARGV: me, state, expiry in ms.
+const UPDATE: &str = r"
+if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'state', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return 1
+";
+
+/// Deletes a broadcast record if this node owns it. KEYS: record. ARGV: me.
+const END: &str = r"
+if redis.call('HGET', KEYS[1], 'owner') ~= ARGV[1] then return 0 end
+return redis.call('DEL', KEYS[1])
+";
+
+/// Makes this node the owner of the broadcast of tab ARGV[1]: returns the
+/// previous owner and the state, or nil. KEYS: record. ARGV: tab id, me.
+const TAKE: &str = r"
+local owner = redis.call('HGET', KEYS[1], 'owner')
+if not owner or redis.call('HGET', KEYS[1], 'tab_id') ~= ARGV[1] then return nil end
+redis.call('HSET', KEYS[1], 'owner', ARGV[2])
+return {owner, redis.call('HGET', KEYS[1], 'state')}
+";
+
+/// A broadcast record outlives its last change by this much (its node died
+/// and its tab never came back).
+const BROADCAST_TTL_MS: u64 = 24 * 3600 * 1000;
+
+/// Appends a screen frame and publishes it with its place, atomically:
+/// `EPOCH:OFFSET:FRAME`, where a keyframe starts a new epoch at offset 1.
+/// A delta whose keyframe Redis no longer has is dropped (followers wait for the next keyframe).
+/// KEYS: frames, epoch, channel. ARGV: frame, is keyframe (1/0), expiry in ms.
+const APPEND: &str = r"
+if ARGV[2] == '1' then
+  redis.call('DEL', KEYS[1])
+  redis.call('INCR', KEYS[2])
+end
+local e = redis.call('GET', KEYS[2])
+if not e or (ARGV[2] ~= '1' and redis.call('EXISTS', KEYS[1]) == 0) then return 0 end
+local n = redis.call('RPUSH', KEYS[1], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+redis.call('PUBLISH', KEYS[3], e .. ':' .. n .. ':' .. ARGV[1])
+return n
+";
+
+/// Forgets a broadcast's frames and tells its followers (offset 0). KEYS: frames, epoch, channel.
+const CLEAR: &str = r"
+redis.call('DEL', KEYS[1], KEYS[2])
+redis.call('PUBLISH', KEYS[3], '0:0:')
+return 0
+";
+
+/// A broadcast's epoch and kept frames, read at once. KEYS: frames, epoch.
+const READ: &str = r"
+return {redis.call('GET', KEYS[2]) or '0', redis.call('LRANGE', KEYS[1], 0, -1)}
+";
+
+/// Kept frames outlive their last write by this much (a broadcast that
+/// stopped without a word: its node died).
+const SCREEN_TTL_MS: u64 = 10 * 60 * 1000;
+
+enum Follow {
+    Start(String),
+    Stop(String),
 }
 
 /// Why the Redis engine could not start.
@@ -90,6 +188,8 @@ pub struct RedisEngine {
     conn: ConnectionManager,
     ops: mpsc::Sender<Op>,
     ops_rx: Mutex<Option<mpsc::Receiver<Op>>>,
+    follow: mpsc::UnboundedSender<Follow>,
+    follow_rx: Mutex<Option<mpsc::UnboundedReceiver<Follow>>>,
 }
 
 impl RedisEngine {
@@ -113,8 +213,18 @@ impl RedisEngine {
             .await
             .map_err(err)?;
         let (ops, rx) = mpsc::channel(QUEUE);
+        let (follow, follow_rx) = mpsc::unbounded_channel();
         tracing::info!(node = format!("{node:016x}"), "joined the cluster through Redis");
-        Ok(RedisEngine { node, keys, client, conn, ops, ops_rx: Mutex::new(Some(rx)) })
+        Ok(RedisEngine {
+            node,
+            keys,
+            client,
+            conn,
+            ops,
+            ops_rx: Mutex::new(Some(rx)),
+            follow,
+            follow_rx: Mutex::new(Some(follow_rx)),
+        })
     }
 
     fn queue(&self, op: Op) {
@@ -208,8 +318,98 @@ impl Engine for RedisEngine {
         })
     }
 
+    async fn node_of(&self, visitor_id: &str) -> Option<NodeId> {
+        let read = async {
+            let nodes = self.live_nodes().await?;
+            let mut pipe = redis::pipe();
+            for n in &nodes {
+                pipe.hget(self.keys.presence(*n), visitor_id);
+            }
+            let entries: Vec<Option<String>> = pipe.query_async(&mut self.conn.clone()).await?;
+            Ok::<_, redis::RedisError>(nodes.into_iter().zip(entries).collect::<Vec<_>>())
+        };
+        let found = read.await.inspect_err(|e| tracing::warn!(error = %e, "could not ask Redis where a visitor is")).ok()?;
+        found
+            .into_iter()
+            .filter_map(|(n, e)| Some((n, serde_json::from_str::<VisitorInfo>(&e?).ok()?)))
+            .filter(|(_, v)| v.online)
+            .max_by_key(|(_, v)| v.last_seen)
+            .map(|(n, _)| n)
+    }
+
+    fn screen_frame(&self, visitor_id: &str, frame: Bytes, keyframe: bool) {
+        self.queue(Op::Screen { visitor_id: visitor_id.to_owned(), frame, keyframe });
+    }
+
+    fn screen_clear(&self, visitor_id: &str) {
+        self.queue(Op::ScreenClear(visitor_id.to_owned()));
+    }
+
+    fn screen_follow(&self, visitor_id: &str) {
+        let _ = self.follow.send(Follow::Start(visitor_id.to_owned()));
+    }
+
+    fn screen_unfollow(&self, visitor_id: &str) {
+        let _ = self.follow.send(Follow::Stop(visitor_id.to_owned()));
+    }
+
+    async fn screen_followed_elsewhere(&self, visitor_id: &str) -> bool {
+        let counted: redis::RedisResult<(String, u64)> = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(self.keys.screen_channel(visitor_id))
+            .query_async(&mut self.conn.clone())
+            .await;
+        // Unknown counts as followed: a broadcast is not ended on a failed read.
+        counted.map_or(true, |(_, n)| n > 0)
+    }
+
+    fn broadcast_start(&self, visitor_id: &str, tab_id: &str, state: String) {
+        self.queue(Op::BroadcastStart { visitor_id: visitor_id.to_owned(), tab_id: tab_id.to_owned(), state });
+    }
+
+    fn broadcast_update(&self, visitor_id: &str, state: String) {
+        self.queue(Op::BroadcastUpdate { visitor_id: visitor_id.to_owned(), state });
+    }
+
+    fn broadcast_end(&self, visitor_id: &str) {
+        self.queue(Op::BroadcastEnd(visitor_id.to_owned()));
+    }
+
+    async fn broadcast_take(&self, visitor_id: &str, tab_id: &str) -> Option<(NodeId, String)> {
+        let taken: redis::RedisResult<Option<(NodeId, String)>> = redis::cmd("EVAL")
+            .arg(TAKE)
+            .arg(1)
+            .arg(self.keys.broadcast(visitor_id))
+            .arg(tab_id)
+            .arg(self.node)
+            .query_async(&mut self.conn.clone())
+            .await;
+        taken.inspect_err(|e| tracing::warn!(error = %e, "could not take over a broadcast in Redis")).ok().flatten()
+    }
+
+    async fn broadcast_elsewhere(&self, visitor_id: &str) -> Option<NodeId> {
+        let owner: redis::RedisResult<Option<NodeId>> = self.conn.clone().hget(self.keys.broadcast(visitor_id), "owner").await;
+        owner.ok().flatten().filter(|n| *n != self.node)
+    }
+
+    async fn broadcast_owned(&self, visitor_id: &str) -> bool {
+        let owner: redis::RedisResult<Option<NodeId>> = self.conn.clone().hget(self.keys.broadcast(visitor_id), "owner").await;
+        // Unknown counts as owned: the node goes on as if alone.
+        owner.map_or(true, |o| o.is_none_or(|o| o == self.node))
+    }
+
     fn start(&self, deliver: Arc<dyn Fn(Envelope) + Send + Sync>, ctx: &Background) {
         let Some(rx) = self.ops_rx.lock().unwrap().take() else { return };
+        if let Some(follow) = self.follow_rx.lock().unwrap().take() {
+            let f = Follower {
+                client: self.client.clone(),
+                conn: self.conn.clone(),
+                keys: self.keys.clone(),
+                relay: ctx.relay.clone(),
+                followed: Default::default(),
+            };
+            ctx.tasks.spawn(f.run(follow, ctx.shutdown.clone()));
+        }
         let keys = &self.keys;
         ctx.tasks.spawn(write(rx, self.conn.clone(), keys.clone(), self.node, ctx.shutdown.clone()));
         ctx.tasks.spawn(receive(self.client.clone(), keys.bus(), self.node, deliver, ctx.hub.clone(), ctx.shutdown.clone()));
@@ -260,6 +460,43 @@ async fn write(
                     }
                     &mut pipe
                 }
+                Op::Screen { visitor_id, frame, keyframe } => pipe
+                    .cmd("EVAL")
+                    .arg(APPEND)
+                    .arg(3)
+                    .arg(keys.frames(&visitor_id))
+                    .arg(keys.epoch(&visitor_id))
+                    .arg(keys.screen_channel(&visitor_id))
+                    .arg(frame.as_ref())
+                    .arg(if keyframe { "1" } else { "0" })
+                    .arg(SCREEN_TTL_MS)
+                    .ignore(),
+                Op::BroadcastStart { visitor_id, tab_id, state } => {
+                    let k = keys.broadcast(&visitor_id);
+                    pipe.del(&k).ignore();
+                    pipe.hset_multiple(&k, &[("owner", node.to_string()), ("tab_id", tab_id), ("state", state)]).ignore();
+                    pipe.pexpire(&k, BROADCAST_TTL_MS as i64).ignore()
+                }
+                Op::BroadcastUpdate { visitor_id, state } => pipe
+                    .cmd("EVAL")
+                    .arg(UPDATE)
+                    .arg(1)
+                    .arg(keys.broadcast(&visitor_id))
+                    .arg(node)
+                    .arg(state)
+                    .arg(BROADCAST_TTL_MS)
+                    .ignore(),
+                Op::BroadcastEnd(visitor_id) => {
+                    pipe.cmd("EVAL").arg(END).arg(1).arg(keys.broadcast(&visitor_id)).arg(node).ignore()
+                }
+                Op::ScreenClear(visitor_id) => pipe
+                    .cmd("EVAL")
+                    .arg(CLEAR)
+                    .arg(3)
+                    .arg(keys.frames(&visitor_id))
+                    .arg(keys.epoch(&visitor_id))
+                    .arg(keys.screen_channel(&visitor_id))
+                    .ignore(),
             };
         }
         if let Err(e) = pipe.query_async::<()>(&mut conn).await {
@@ -394,6 +631,122 @@ impl Beat {
                 v.screencast = ScreencastState::Unavailable;
                 self.hub.to_consoles(&frame(&ConsoleOut::Visitor { visitor: v }));
             }
+        }
+        Ok(())
+    }
+}
+
+/// Where a followed broadcast's frames stand on this node.
+#[derive(Clone, Copy, Default)]
+struct Cursor {
+    epoch: u64,
+    offset: u64,
+}
+
+/// Feeds the frames of broadcasts that run on other nodes into this node's
+/// relay, for its viewers: on follow, the kept keyframe and deltas; then each
+/// new frame in order. A frame out of order (a gap: the subscription dropped
+/// something) reloads the kept frames; a lost subscription resubscribes and reloads.
+struct Follower {
+    client: redis::Client,
+    conn: ConnectionManager,
+    keys: Keys,
+    relay: Arc<crate::relay::Relay>,
+    followed: std::collections::HashMap<String, Cursor>,
+}
+
+impl Follower {
+    async fn run(mut self, mut cmds: mpsc::UnboundedReceiver<Follow>, shutdown: tokio_util::sync::CancellationToken) {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let outcome = tokio::select! {
+                r = self.serve(&mut cmds) => r,
+                _ = shutdown.cancelled() => return,
+            };
+            match outcome {
+                Ok(false) => return,
+                Ok(true) => tracing::warn!("the screen subscription ended; subscribing again"),
+                Err(e) => tracing::warn!(error = %e, "screen subscription to Redis failed; retrying"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(backoff) => {}
+                _ = shutdown.cancelled() => return,
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(2));
+        }
+    }
+
+    /// One subscription's life. Ok(true): it ended and should be made again; Ok(false): no more commands.
+    async fn serve(&mut self, cmds: &mut mpsc::UnboundedReceiver<Follow>) -> redis::RedisResult<bool> {
+        let (mut sink, mut stream) = self.client.get_async_pubsub().await?.split();
+        let again: Vec<String> = self.followed.keys().cloned().collect();
+        for v in again {
+            sink.subscribe(self.keys.screen_channel(&v)).await?;
+            self.load(&v).await?;
+        }
+        loop {
+            tokio::select! {
+                cmd = cmds.recv() => match cmd {
+                    None => return Ok(false),
+                    Some(Follow::Start(v)) => {
+                        if !self.followed.contains_key(&v) {
+                            sink.subscribe(self.keys.screen_channel(&v)).await?;
+                            self.load(&v).await?;
+                        }
+                    }
+                    Some(Follow::Stop(v)) => {
+                        if self.followed.remove(&v).is_some() {
+                            sink.unsubscribe(self.keys.screen_channel(&v)).await?;
+                        }
+                    }
+                },
+                msg = stream.next() => {
+                    let Some(msg) = msg else { return Ok(true) };
+                    let prefix = self.keys.screen_channel("");
+                    let Some(v) = msg.get_channel_name().strip_prefix(prefix.as_str()).map(str::to_owned) else { continue };
+                    self.frame(&v, msg.get_payload_bytes()).await?;
+                }
+            }
+        }
+    }
+
+    /// Replaces what the relay holds of `v` with what Redis keeps.
+    async fn load(&mut self, v: &str) -> redis::RedisResult<()> {
+        let (epoch, frames): (String, Vec<Vec<u8>>) = redis::cmd("EVAL")
+            .arg(READ)
+            .arg(2)
+            .arg(self.keys.frames(v))
+            .arg(self.keys.epoch(v))
+            .query_async(&mut self.conn)
+            .await?;
+        self.relay.clear(v);
+        let n = frames.len() as u64;
+        for f in frames {
+            self.relay.publish(v, Bytes::from(f));
+        }
+        self.followed.insert(v.to_owned(), Cursor { epoch: epoch.parse().unwrap_or(0), offset: n });
+        Ok(())
+    }
+
+    /// One published frame `EPOCH:OFFSET:FRAME` of a followed broadcast.
+    async fn frame(&mut self, v: &str, payload: &[u8]) -> redis::RedisResult<()> {
+        let Some(cursor) = self.followed.get(v).copied() else { return Ok(()) };
+        let mut parts = payload.splitn(3, |b| *b == b':');
+        let mut number = || std::str::from_utf8(parts.next()?).ok()?.parse::<u64>().ok();
+        let (Some(epoch), Some(offset)) = (number(), number()) else { return Ok(()) };
+        let frame = payload.splitn(3, |b| *b == b':').nth(2).unwrap_or_default();
+        if offset == 0 {
+            // The broadcast's frames are void.
+            self.relay.clear(v);
+            self.followed.insert(v.to_owned(), Cursor::default());
+        } else if epoch == cursor.epoch && offset <= cursor.offset {
+            // Already had it from the kept frames.
+        } else if (epoch == cursor.epoch && offset == cursor.offset + 1) || (epoch > cursor.epoch && offset == 1) {
+            self.relay.publish(v, Bytes::copy_from_slice(frame));
+            self.followed.insert(v.to_owned(), Cursor { epoch, offset });
+        } else {
+            metrics::counter!("chatcast_engine_screen_reloads_total").increment(1);
+            self.load(v).await?;
         }
         Ok(())
     }

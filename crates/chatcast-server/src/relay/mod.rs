@@ -265,6 +265,11 @@ impl Relay {
         }
     }
 
+    /// Whether a broadcast has viewers on this node.
+    pub fn has_viewers(&self, visitor_id: &str) -> bool {
+        self.channels.lock().unwrap().by_visitor.get(visitor_id).is_some_and(|ch| !ch.viewers.is_empty())
+    }
+
     /// Bytes held in caches (keyframes and tails), for metrics and tests.
     pub fn cached_bytes(&self) -> usize {
         self.channels.lock().unwrap().cached
