@@ -283,7 +283,7 @@ impl Settings {
         let name = &self.cluster_name;
         if name.is_empty() || name.len() > 64 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
             return Err(format!(
-                "`cluster_name` is {:?}; it must be 1 to 64 letters, digits, `-`, `_` or `.`",
+                "`cluster_name` is {:?}; it must be between 1 and 64 letters, digits, `-`, `_` or `.`",
                 crate::validate::shown(name)
             ));
         }
