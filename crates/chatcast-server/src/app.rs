@@ -177,6 +177,13 @@ pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()
                     app.tasks.spawn(async move { crate::consent::cluster::run(app2, &e.frame).await });
                 }
             }
+            crate::engine::Target::Screen { visitor_id, token, .. } => {
+                // Taken here, in the order the frames arrive.
+                if let Some(reason) = crate::consent::screen::forwarded(&app, visitor_id, token, e.frame.clone()) {
+                    let (app2, vid) = (app.clone(), visitor_id.clone());
+                    app.tasks.spawn(async move { crate::consent::overflowed(&app2, &vid, reason).await });
+                }
+            }
             _ => app.hub.deliver_local(&e),
         }),
         &crate::engine::Background {

@@ -291,7 +291,8 @@ async fn a_broadcast_on_one_node_is_watched_from_others_and_survives_its_tab_mov
     let n = probe["upload_bytes"].as_u64().unwrap() as usize;
     tab.send_binary(chatcast_protocol::screen::encode(chatcast_protocol::screen::KIND_PROBE, 0, &vec![7u8; n])).await;
     let start = tab.recv_type("screencast_start").await;
-    let mut screen = screen_socket(&c, &start).await;
+    // The load balancer sends the screen socket to A: A forwards its frames to C.
+    let mut screen = screen_socket(&a, &start).await;
     loop {
         let s = on_b.recv_type("screencast").await;
         if s["visitor_id"] == vid.as_str() && s["state"] == "active" {
@@ -320,10 +321,11 @@ async fn a_broadcast_on_one_node_is_watched_from_others_and_survives_its_tab_mov
 
     // The tab loads its next page and reconnects to A: A takes the broadcast
     // over with no new consent, and the viewers on B get the new page.
-    drop(screen);
     drop(tab);
     let (mut tab, _) = a.visitor(&key, Some(&token), "tab-1").await;
     let start = tab.recv_type("screencast_start").await;
+    // The old page's screen socket, forwarded by A, is closed once its token is void.
+    assert_eq!(screen.closed_with(5).await, 1000, "a forwarded screen socket closes when its broadcast moves on");
     let mut screen = screen_socket(&a, &start).await;
     screen.send_binary(keyframe(1, b"page two")).await;
     assert!(frame_with(&mut on_b, b"page two", 5).await, "B follows the broadcast to its new node");
@@ -337,7 +339,7 @@ async fn a_broadcast_on_one_node_is_watched_from_others_and_survives_its_tab_mov
     drop((tab, screen));
     let (mut tab, _) = c.visitor(&key, Some(&token), "tab-1").await;
     let start = tab.recv_type("screencast_start").await;
-    let mut screen = screen_socket(&c, &start).await;
+    let mut screen = screen_socket(&b, &start).await;
     screen.send_binary(keyframe(1, b"after the kill")).await;
     assert!(frame_with(&mut on_b, b"after the kill", 5).await, "the replica on B is live again");
     println!("cluster: broadcast live again on B {:?} after its node was killed (reconnect not counted)", killed.elapsed());

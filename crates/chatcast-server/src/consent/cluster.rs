@@ -67,17 +67,34 @@ impl NodeCommand {
     }
 }
 
-/// What another node needs to carry a live broadcast on.
+/// What another node needs to carry a live broadcast on, or to accept its
+/// tab's screen socket.
 #[derive(Serialize, Deserialize)]
 pub(super) struct Shared {
     pub by: Consultant,
     pub receipt: Receipt,
+    /// The current screen token: a screen socket that reaches another node
+    /// with it is forwarded to the broadcast's node.
+    pub token: String,
 }
 
 impl Shared {
-    pub(super) fn json(by: &Consultant, receipt: &Receipt) -> String {
-        serde_json::to_string(&Shared { by: by.clone(), receipt: receipt.clone() }).unwrap_or_default()
+    pub(super) fn json(by: &Consultant, receipt: &Receipt, token: &str) -> String {
+        serde_json::to_string(&Shared { by: by.clone(), receipt: receipt.clone(), token: token.to_owned() }).unwrap_or_default()
     }
+}
+
+/// The other node that runs a live broadcast of this visitor, if one does.
+pub(super) async fn owner_elsewhere(app: &AppState, visitor_id: &str) -> Option<NodeId> {
+    let (owner, _) = app.hub.engine().broadcast_record(visitor_id).await?;
+    (owner != app.hub.engine().node()).then_some(owner)
+}
+
+/// The node that runs the broadcast whose current screen token is `token`, if another node does.
+pub(super) async fn owner_of_token(app: &AppState, visitor_id: &str, token: &str) -> Option<NodeId> {
+    let (owner, state) = app.hub.engine().broadcast_record(visitor_id).await?;
+    let shared: Shared = serde_json::from_str(&state).ok()?;
+    (shared.token == token && owner != app.hub.engine().node()).then_some(owner)
 }
 
 /// Sends a command to `node` (or [`EVERY_NODE`]).

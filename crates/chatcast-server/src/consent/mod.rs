@@ -97,8 +97,10 @@ struct ScreenLink {
 }
 
 impl ScreenLink {
-    fn new(tab: ConnId) -> Self {
-        ScreenLink { token: crate::auth::new_token(), tab, peer: None }
+    /// A new link for the tab's next screen socket. The token starts with
+    /// the visitor's id, so that any node can find the broadcast it belongs to.
+    fn new(visitor_id: &str, tab: ConnId) -> Self {
+        ScreenLink { token: format!("{visitor_id}.{}", crate::auth::new_token()), tab, peer: None }
     }
 
     /// Closes the screen socket, if one is connected: the tab's upload is over.
@@ -388,11 +390,11 @@ async fn go_live(app: &AppState, visitor_id: &str, tab: ConnId, tab_id: Option<S
     forget_frames(app, visitor_id);
     // The audit names the tab that actually broadcasts, and where it is.
     let detail = format!("{detail}; {}", tab_label(app, visitor_id, tab, tab_id.as_deref()));
-    let link = ScreenLink::new(tab);
+    let link = ScreenLink::new(visitor_id, tab);
     let start = start_frame(app, visitor_id, &by.name, &link.token).await;
     let receipt = Receipt::new(crate::now_ms(), app.hub.tab_page(visitor_id, tab).map(|p| p.url));
     if let Some(t) = &tab_id {
-        app.hub.engine().broadcast_start(visitor_id, t, cluster::Shared::json(&by, &receipt));
+        app.hub.engine().broadcast_start(visitor_id, t, cluster::Shared::json(&by, &receipt, &link.token));
     }
     app.broadcasts.phases.lock().unwrap().insert(
         visitor_id.to_owned(),
@@ -452,9 +454,7 @@ pub async fn unavailable(app: &AppState, visitor_id: &str, tab: ConnId, detail: 
 /// Stop from the console (sent on to the node that runs the broadcast, if another does).
 pub async fn stop_by_consultant(app: &AppState, user: &User, visitor_id: &str) {
     let Some(phase) = app.broadcasts.phases.lock().unwrap().remove(visitor_id) else {
-        if app.hub.engine().node_of(visitor_id).await.is_some()
-            || app.hub.engine().broadcast_elsewhere(visitor_id).await.is_some()
-        {
+        if app.hub.engine().node_of(visitor_id).await.is_some() || cluster::owner_elsewhere(app, visitor_id).await.is_some() {
             let cmd = cluster::NodeCommand::Stop { visitor_id: visitor_id.to_owned(), user_id: user.id };
             return cluster::send(app, cluster::EVERY_NODE, cmd);
         }
@@ -476,7 +476,7 @@ pub async fn stop_by_visitor(app: &AppState, visitor_id: &str) {
         tracing::error!(error = %e, "could not revoke consent");
     }
     let phase = app.broadcasts.phases.lock().unwrap().remove(visitor_id);
-    if phase.is_none() && app.hub.engine().broadcast_elsewhere(visitor_id).await.is_some() {
+    if phase.is_none() && cluster::owner_elsewhere(app, visitor_id).await.is_some() {
         // The broadcast runs on another node: it ends it there.
         return cluster::send(app, cluster::EVERY_NODE, cluster::NodeCommand::VisitorStop { visitor_id: visitor_id.to_owned() });
     }
@@ -517,13 +517,13 @@ pub async fn tab_joined(app: &AppState, visitor_id: &str, tab: ConnId, tab_id: O
                 *t = Some(tab);
                 if let Some(page) = app.hub.tab_page(visitor_id, tab) {
                     receipt.page(page.url);
-                    app.hub.engine().broadcast_update(visitor_id, cluster::Shared::json(by, receipt));
                 }
                 if let Some(old) = screen.take() {
                     old.close("the tab moved to another page");
                 }
-                let link = ScreenLink::new(tab);
+                let link = ScreenLink::new(visitor_id, tab);
                 let token = link.token.clone();
+                app.hub.engine().broadcast_update(visitor_id, cluster::Shared::json(by, receipt, &token));
                 *screen = Some(link);
                 Some((by.name.clone(), token))
             }
@@ -550,7 +550,7 @@ pub async fn tab_joined(app: &AppState, visitor_id: &str, tab: ConnId, tab_id: O
 /// Carries on here a live broadcast whose tab came back to this node, from
 /// the record the node `from` shared (it is told to let go, if it is alive).
 async fn adopt(app: &AppState, visitor_id: &str, tab: ConnId, tab_id: &str, from: crate::engine::NodeId, shared: &str) {
-    let Ok(cluster::Shared { by, mut receipt }) = serde_json::from_str(shared) else {
+    let Ok(cluster::Shared { by, mut receipt, .. }) = serde_json::from_str(shared) else {
         return tracing::error!(visitor = visitor_id, "a shared broadcast record does not parse; not resumed");
     };
     if from != app.hub.engine().node() {
@@ -559,8 +559,8 @@ async fn adopt(app: &AppState, visitor_id: &str, tab: ConnId, tab_id: &str, from
     if let Some(page) = app.hub.tab_page(visitor_id, tab) {
         receipt.page(page.url);
     }
-    app.hub.engine().broadcast_update(visitor_id, cluster::Shared::json(&by, &receipt));
-    let link = ScreenLink::new(tab);
+    let link = ScreenLink::new(visitor_id, tab);
+    app.hub.engine().broadcast_update(visitor_id, cluster::Shared::json(&by, &receipt, &link.token));
     let token = link.token.clone();
     let phase = Phase::Active {
         tab: Some(tab),
@@ -651,11 +651,24 @@ pub async fn tab_left(app: &AppState, visitor_id: &str, tab: ConnId) {
     });
 }
 
+/// Where a screen frame came from.
+enum Source<'a> {
+    /// This node's screen socket.
+    Socket(ConnId),
+    /// A screen socket on another node, opened with this token.
+    Forwarded(&'a str),
+}
+
 /// A screen frame from a screen socket. `Ok(Some(reason))`: it went past a
 /// relay bound; the caller ends the broadcast with [`overflowed`].
-fn screen_frame(app: &AppState, visitor_id: &str, conn: ConnId, data: Bytes) -> Result<Option<&'static str>, ErrorBody> {
-    let tab = match app.broadcasts.phases.lock().unwrap().get(visitor_id) {
-        Some(Phase::Active { screen: Some(ScreenLink { tab, peer: Some(p), .. }), .. }) if p.id == conn => *tab,
+fn screen_frame(app: &AppState, visitor_id: &str, from: Source, data: Bytes) -> Result<Option<&'static str>, ErrorBody> {
+    let tab = match (app.broadcasts.phases.lock().unwrap().get(visitor_id), from) {
+        (Some(Phase::Active { screen: Some(ScreenLink { tab, peer: Some(p), .. }), .. }), Source::Socket(conn))
+            if p.id == conn =>
+        {
+            *tab
+        }
+        (Some(Phase::Active { screen: Some(ScreenLink { tab, token, .. }), .. }), Source::Forwarded(t)) if token == t => *tab,
         _ => return Err(ErrorBody::new(ErrorCode::NoBroadcast, "this screen socket's broadcast is over; the frame was dropped")),
     };
     let keyframe = chatcast_protocol::screen::header(&data).is_some_and(|(k, _)| k == chatcast_protocol::screen::KIND_KEYFRAME);
@@ -683,7 +696,7 @@ fn screen_frame(app: &AppState, visitor_id: &str, conn: ConnId, data: Bytes) -> 
 
 /// A broadcast's frames went past a relay bound: it ends, with the reason on
 /// both sides (the visitor's stop and transcript line, the console's notice).
-async fn overflowed(app: &AppState, visitor_id: &str, reason: &'static str) {
+pub(crate) async fn overflowed(app: &AppState, visitor_id: &str, reason: &'static str) {
     let Some(phase) = app.broadcasts.take_if(visitor_id, |p| matches!(p, Phase::Active { .. })) else { return };
     tracing::warn!(visitor = visitor_id, reason, "screen broadcast ended: over a relay bound");
     end(app, visitor_id, &phase, "too_much_data").await;
@@ -696,7 +709,7 @@ async fn overflowed(app: &AppState, visitor_id: &str, reason: &'static str) {
 pub async fn watch(app: &AppState, visitor_id: &str, peer: Peer) -> Result<(), ErrorBody> {
     let no_broadcast = || ErrorBody::new(ErrorCode::NoBroadcast, format!("no broadcast is live for visitor `{visitor_id}`"));
     let here = matches!(app.broadcasts.phases.lock().unwrap().get(visitor_id), Some(Phase::Active { .. }));
-    let origin = if here { None } else { Some(app.hub.engine().broadcast_elsewhere(visitor_id).await.ok_or_else(no_broadcast)?) };
+    let origin = if here { None } else { Some(cluster::owner_elsewhere(app, visitor_id).await.ok_or_else(no_broadcast)?) };
     // Where the replica may fetch the site's assets from, before the first frame.
     let site = app.db.site_of_visitor(visitor_id).await.map_err(crate::chat::internal)?.ok_or_else(no_broadcast)?;
     peer.send(frame(&ConsoleOut::ScreencastAssets {
@@ -785,9 +798,9 @@ pub fn page_moved(app: &AppState, visitor_id: &str, tab: ConnId, url: &str) {
 /// Changes the receipt of the broadcast of `tab`, if it is live, and shares it.
 fn update_receipt(app: &AppState, visitor_id: &str, tab: ConnId, change: impl FnOnce(&mut Receipt)) {
     let shared = match app.broadcasts.phases.lock().unwrap().get_mut(visitor_id) {
-        Some(Phase::Active { tab: Some(t), by, receipt, .. }) if *t == tab => {
+        Some(Phase::Active { tab: Some(t), by, receipt, screen, .. }) if *t == tab => {
             change(receipt);
-            cluster::Shared::json(by, receipt)
+            cluster::Shared::json(by, receipt, screen.as_ref().map_or("", |l| l.token.as_str()))
         }
         _ => return,
     };

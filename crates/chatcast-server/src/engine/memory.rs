@@ -72,7 +72,7 @@ impl Engine for MemoryEngine {
         None
     }
 
-    async fn broadcast_elsewhere(&self, _: &str) -> Option<NodeId> {
+    async fn broadcast_record(&self, _: &str) -> Option<(NodeId, String)> {
         None
     }
 

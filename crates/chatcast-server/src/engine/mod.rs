@@ -55,8 +55,19 @@ pub enum Target {
         /// The socket that is not sent the frame.
         except: Option<SocketRef>,
     },
-    /// One node: the frame is a command for it (see [`crate::consent::NodeCommand`]), not for a browser.
+    /// One node, or every node (0): the frame is a command for it (see
+    /// [`crate::consent::cluster::NodeCommand`]), not for a browser.
     Node(NodeId),
+    /// The node that runs a broadcast: the frame is a screen frame its tab
+    /// sent through a screen socket that reached another node.
+    Screen {
+        /// The node that runs the broadcast.
+        node: NodeId,
+        /// The broadcasting visitor.
+        visitor_id: String,
+        /// The screen token the socket was opened with.
+        token: String,
+    },
 }
 
 /// A frame on its way to a [`Target`], published by `origin`.
@@ -98,6 +109,12 @@ impl Envelope {
                 b.put_u8(4);
                 b.put_u64(*n);
             }
+            Target::Screen { node, visitor_id, token } => {
+                b.put_u8(5);
+                b.put_u64(*node);
+                put_str(&mut b, visitor_id);
+                put_str(&mut b, token);
+            }
         }
         b.put_slice(&self.frame);
         b.freeze()
@@ -121,6 +138,11 @@ impl Envelope {
             4 => {
                 need(&bytes, 8)?;
                 Target::Node(bytes.get_u64())
+            }
+            5 => {
+                need(&bytes, 8)?;
+                let node = bytes.get_u64();
+                Target::Screen { node, visitor_id: get_str(&mut bytes)?, token: get_str(&mut bytes)? }
             }
             _ => return Err(BadEnvelope("unknown target")),
         };
@@ -221,8 +243,9 @@ pub trait Engine: Send + Sync + 'static {
     /// node that owns it: (that node, the shared state), if there is one.
     async fn broadcast_take(&self, visitor_id: &str, tab_id: &str) -> Option<(NodeId, String)>;
 
-    /// The other node that owns a live broadcast of this visitor, if any.
-    async fn broadcast_elsewhere(&self, visitor_id: &str) -> Option<NodeId>;
+    /// The node that owns a live broadcast of this visitor and its shared
+    /// state, if a record is shared (none on a single node).
+    async fn broadcast_record(&self, visitor_id: &str) -> Option<(NodeId, String)>;
 
     /// Whether the broadcast's record still names this node (or no record is shared).
     async fn broadcast_owned(&self, visitor_id: &str) -> bool;
@@ -299,6 +322,7 @@ mod tests {
             Target::Visitor { visitor_id: "v".into(), except: Some(SocketRef { node: 9, conn: 3 }) },
             Target::Visitor { visitor_id: "v".into(), except: Some(SocketRef { node: u64::MAX, conn: 0 }) },
             Target::Node(3),
+            Target::Screen { node: 5, visitor_id: "v".into(), token: "v.t".into() },
         ];
         for target in targets {
             let e = Envelope { origin: 42, target, frame: frame.clone() };

@@ -48,6 +48,10 @@ impl Keys {
     fn bus(&self) -> String {
         format!("{}:bus", self.0)
     }
+    /// The channel of envelopes for one node (commands, forwarded screen frames).
+    fn node_channel(&self, n: NodeId) -> String {
+        format!("{}:to:{n:016x}", self.0)
+    }
     /// The set of node ids that have announced themselves.
     fn nodes(&self) -> String {
         format!("{}:nodes", self.0)
@@ -84,6 +88,7 @@ impl Keys {
 
 enum Op {
     Publish(Bytes),
+    PublishTo(NodeId, Bytes),
     Here(String, String),
     Gone(String),
     /// This node's whole presence, replacing what Redis holds.
@@ -269,7 +274,17 @@ impl Engine for RedisEngine {
     }
 
     fn publish(&self, envelope: Envelope) {
-        self.queue(Op::Publish(envelope.encode()));
+        // What is for one node goes on that node's channel; the rest to every node.
+        let to = match &envelope.target {
+            super::Target::Node(n) if *n != 0 => Some(*n),
+            super::Target::Screen { node, .. } => Some(*node),
+            _ => None,
+        };
+        let bytes = envelope.encode();
+        self.queue(match to {
+            Some(n) => Op::PublishTo(n, bytes),
+            None => Op::Publish(bytes),
+        });
     }
 
     fn visitor_here(&self, info: &VisitorInfo) {
@@ -387,9 +402,21 @@ impl Engine for RedisEngine {
         taken.inspect_err(|e| tracing::warn!(error = %e, "could not take over a broadcast in Redis")).ok().flatten()
     }
 
-    async fn broadcast_elsewhere(&self, visitor_id: &str) -> Option<NodeId> {
-        let owner: redis::RedisResult<Option<NodeId>> = self.conn.clone().hget(self.keys.broadcast(visitor_id), "owner").await;
-        owner.ok().flatten().filter(|n| *n != self.node)
+    async fn broadcast_record(&self, visitor_id: &str) -> Option<(NodeId, String)> {
+        let record: redis::RedisResult<(Option<NodeId>, Option<String>)> = redis::cmd("HMGET")
+            .arg(self.keys.broadcast(visitor_id))
+            .arg("owner")
+            .arg("state")
+            .query_async(&mut self.conn.clone())
+            .await;
+        match record {
+            Ok((Some(owner), Some(state))) => Some((owner, state)),
+            Ok(_) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read a broadcast record from Redis");
+                None
+            }
+        }
     }
 
     async fn broadcast_owned(&self, visitor_id: &str) -> bool {
@@ -412,7 +439,8 @@ impl Engine for RedisEngine {
         }
         let keys = &self.keys;
         ctx.tasks.spawn(write(rx, self.conn.clone(), keys.clone(), self.node, ctx.shutdown.clone()));
-        ctx.tasks.spawn(receive(self.client.clone(), keys.bus(), self.node, deliver, ctx.hub.clone(), ctx.shutdown.clone()));
+        let channels = [keys.bus(), keys.node_channel(self.node)];
+        ctx.tasks.spawn(receive(self.client.clone(), channels, self.node, deliver, ctx.hub.clone(), ctx.shutdown.clone()));
         let beat =
             Beat { conn: self.conn.clone(), keys: keys.clone(), node: self.node, hub: ctx.hub.clone(), ops: self.ops.clone() };
         ctx.tasks.spawn(heartbeat(beat, ctx.shutdown.clone()));
@@ -451,6 +479,7 @@ async fn write(
         for op in batch.drain(..) {
             match op {
                 Op::Publish(b) => pipe.publish(&bus, b.as_ref()).ignore(),
+                Op::PublishTo(n, b) => pipe.publish(keys.node_channel(n), b.as_ref()).ignore(),
                 Op::Here(id, json) => pipe.hset(&key, id, json).ignore(),
                 Op::Gone(id) => pipe.hdel(&key, id).ignore(),
                 Op::Rewrite(all) => {
@@ -508,11 +537,11 @@ async fn write(
         redis::pipe().del(keys.node(node)).del(&key).srem(keys.nodes(), node).query_async(&mut conn).await;
 }
 
-/// Delivers what other nodes publish. When a lost subscription comes back,
+/// Delivers what other nodes publish to all and to this node. When a lost subscription comes back,
 /// this node's sockets reconnect to catch up from the database.
 async fn receive(
     client: redis::Client,
-    bus: String,
+    channels: [String; 2],
     node: NodeId,
     deliver: Arc<dyn Fn(Envelope) + Send + Sync>,
     hub: Arc<crate::hub::Hub>,
@@ -523,7 +552,7 @@ async fn receive(
     loop {
         let run = async {
             let mut ps = client.get_async_pubsub().await?;
-            ps.subscribe(&bus).await?;
+            ps.subscribe(&channels).await?;
             if std::mem::take(&mut lost) {
                 tracing::warn!("back in touch with the cluster: closing this node's sockets so that they catch up");
                 hub.close_all(1012, "the server lost touch with the cluster for a moment; reconnecting");

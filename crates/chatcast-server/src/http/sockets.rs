@@ -131,6 +131,7 @@ async fn check_screen(
         .filter(|t| !t.is_empty())
         .ok_or_else(|| no_broadcast("no token: connect to /ws/screen?token=TOKEN from `screencast_start`"))?;
     let ticket = consent::screen::ticket(state, token)
+        .await
         .ok_or_else(|| no_broadcast("this screen token belongs to no live broadcast (it ended, or the tab moved on)"))?;
     match state.db.site_of_visitor(&ticket.visitor_id).await {
         Ok(Some(site)) => check_site_origin(state, &site, headers)?,

@@ -107,8 +107,8 @@ impl Hub {
             Target::Consoles => self.local_consoles(&e.frame),
             Target::User(id) => self.local_user(*id, &e.frame),
             Target::Visitor { visitor_id, .. } => self.local_visitor(visitor_id, &e.frame, except),
-            // Commands are the caller's to run.
-            Target::Node(_) => {}
+            // Commands and forwarded screen frames are the caller's to run.
+            Target::Node(_) | Target::Screen { .. } => {}
         }
     }
 
