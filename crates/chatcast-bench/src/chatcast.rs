@@ -25,7 +25,7 @@ use crate::ws::{self, Actor, ClientOpts};
 const STEP: Duration = Duration::from_secs(30);
 
 /// A keyframe body: rrweb's Meta and a small FullSnapshot.
-fn keyframe(seq: u32) -> Vec<u8> {
+pub(crate) fn keyframe(seq: u32) -> Vec<u8> {
     let mut nodes = String::new();
     for id in 5..60 {
         if !nodes.is_empty() {

@@ -9,6 +9,9 @@
 //! - `idle`: N idle visitor connections; server memory per connection, with
 //!   permessage-deflate offered (as Chromium does) and not;
 //! - `connections`: N visitor connections held while chat round trips are timed;
+//! - `cluster`: three nodes on PostgreSQL and Redis: relay latency across
+//!   nodes against one node in the same run, presence churn, memory per idle
+//!   visitor with the Redis engine, failover after SIGKILL (see [`cluster`]);
 //! - `soak`: ordinary load (visitors chatting and churning, broadcasts
 //!   watched, consoles) for a bounded time while the attacks of
 //!   docs/security.md come at a low rate: nothing lost, memory flat.
@@ -17,6 +20,7 @@
 //! process pins itself to core 1 and runs a single-threaded runtime.
 
 mod chatcast;
+mod cluster;
 mod frames;
 mod relay;
 mod server;
@@ -45,8 +49,8 @@ struct Cli {
     /// Every scenario tiny (a few hundred connections, seconds): checks that they run, not how fast.
     #[arg(long)]
     smoke: bool,
-    /// Scenarios to run, comma-separated: relay, idle, connections, soak.
-    #[arg(long, value_delimiter = ',', default_value = "relay,idle,connections,soak")]
+    /// Scenarios to run, comma-separated: relay, idle, connections, cluster, soak.
+    #[arg(long, value_delimiter = ',', default_value = "relay,idle,connections,cluster,soak")]
     scenarios: Vec<String>,
     /// Servers to measure, comma-separated: chatcast, socketio.
     #[arg(long, value_delimiter = ',', default_value = "chatcast,socketio")]
@@ -343,6 +347,20 @@ async fn run(cli: Cli, open_files: u64) -> anyhow::Result<Value> {
             res
         })
         .await;
+    }
+
+    if cli.wants("cluster") && cli.targets("chatcast") {
+        let plan = cluster::Plan {
+            broadcasts: cli.pick(None, 20, 2),
+            rate: cli.pick(None, 2000.0, 100.0),
+            relay_secs: cli.pick(None, 10.0, 1.0),
+            churn_secs: cli.pick(None, 10.0, 1.0),
+            churn_workers: cli.pick(None, 16, 2),
+            idle: cli.pick(cli.idle, 2000, 50),
+            kills: cli.pick(None, 6, 1),
+        };
+        let bin = r.chatcast_bin.clone();
+        r.scenario("cluster", async move { cluster::run(&bin, &plan).await }).await;
     }
 
     if cli.wants("soak") && cli.targets("chatcast") {

@@ -47,7 +47,7 @@ pub struct Server {
 
 static NEXT_DIR: AtomicU32 = AtomicU32::new(0);
 
-fn fresh_dir(what: &str) -> anyhow::Result<PathBuf> {
+pub(crate) fn fresh_dir(what: &str) -> anyhow::Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!(
         "chatcast-bench-{}-{what}-{}",
         std::process::id(),
@@ -162,7 +162,7 @@ impl Server {
 }
 
 /// Spawns `cmd` with stderr to `dir/server.log` and waits (≤ 30 s) for its stdout line `prefix ADDR`.
-async fn spawn_and_read_addr(mut cmd: Command, dir: &Path, prefix: &str) -> anyhow::Result<(Child, SocketAddr)> {
+pub(crate) async fn spawn_and_read_addr(mut cmd: Command, dir: &Path, prefix: &str) -> anyhow::Result<(Child, SocketAddr)> {
     let log = std::fs::File::create(dir.join("server.log"))?;
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(log).kill_on_drop(true);
     let mut child = cmd.spawn().context("cannot start the server")?;
