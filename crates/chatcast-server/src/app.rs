@@ -69,7 +69,11 @@ impl AppState {
         crate::telemetry::init();
         settings.check().map_err(StartError::Settings)?;
         let proxies = TrustedProxies::parse(&settings.trusted_proxies).map_err(StartError::Settings)?;
-        let db = open_storage(&settings).await?;
+        let db = if settings.database_url().starts_with("postgres") {
+            until_up("PostgreSQL", || open_storage(&settings), |_| true).await?
+        } else {
+            open_storage(&settings).await?
+        };
         if settings.demo && db.demo_site().await?.is_none() {
             match db.create_site("Demo shop", &new_site_key(), &[], true).await {
                 Ok(site) => tracing::info!(key = %site.key, "created the demo site"),
@@ -80,7 +84,10 @@ impl AppState {
         }
         let limits = Arc::new(crate::limits::VisitorLimits::from_settings(&settings));
         let engine: Arc<dyn crate::engine::Engine> = match &settings.redis_url {
-            Some(url) => Arc::new(crate::engine::redis::RedisEngine::connect(url, &settings.cluster_name).await?),
+            Some(url) => Arc::new(
+                until_up("Redis", || crate::engine::redis::RedisEngine::connect(url, &settings.cluster_name), |e| e.retryable())
+                    .await?,
+            ),
             None => Arc::new(crate::engine::memory::MemoryEngine::new()),
         };
         Ok(AppState {
@@ -130,6 +137,33 @@ impl AppState {
             None => {}
         }
         Ok(())
+    }
+}
+
+/// How long a starting node waits for PostgreSQL or Redis to answer before it gives up.
+const STARTUP_WAIT: Duration = Duration::from_secs(30);
+
+/// Runs `connect` until it succeeds or [`STARTUP_WAIT`] has passed: a node
+/// started together with its database (docker compose, a reboot) waits for
+/// it, saying so, instead of exiting and being restarted in a loop.
+/// `retry` says which errors may pass (not a malformed URL).
+async fn until_up<T, E: std::fmt::Display, F: Future<Output = Result<T, E>>>(
+    what: &str,
+    mut connect: impl FnMut() -> F,
+    retry: impl Fn(&E) -> bool,
+) -> Result<T, E> {
+    let deadline = tokio::time::Instant::now() + STARTUP_WAIT;
+    let mut pause = Duration::from_millis(250);
+    loop {
+        match connect().await {
+            Ok(v) => return Ok(v),
+            Err(e) if retry(&e) && tokio::time::Instant::now() + pause < deadline => {
+                tracing::warn!(error = %e, "waiting for {what} (up to {} s at start)", STARTUP_WAIT.as_secs());
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_secs(4));
+            }
+            Err(e) => return Err(e),
+        }
     }
 }
 

@@ -57,9 +57,14 @@ impl Shared {
     }
 
     fn node(&self) -> Node {
+        self.node_on(&self.db_url, &redis_url())
+    }
+
+    /// A node reaching PostgreSQL and Redis at these URLs (through a [`Proxy`], say).
+    fn node_on(&self, db_url: &str, redis_url: &str) -> Node {
         let dir = tempfile::tempdir().unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_chatcast"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &self.db_url, "--redis-url", &redis_url()])
+            .args(["serve", "--listen", "127.0.0.1:0", "--database-url", db_url, "--redis-url", redis_url])
             .arg("--data-dir")
             .arg(dir.path())
             .env("CHATCAST_CLUSTER_NAME", &self.cluster)
@@ -372,5 +377,147 @@ async fn a_broadcast_on_one_node_is_watched_from_others_and_survives_its_tab_mov
     drop((tab, screen, on_b));
     c.kill();
     drop((b, c));
+    shared.drop_db().await;
+}
+
+/// A TCP proxy in front of PostgreSQL or Redis that the test can cut (every
+/// connection dropped, new ones refused) and restore: a restart of the
+/// service, as the nodes see it.
+struct Proxy {
+    addr: std::net::SocketAddr,
+    up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    conns: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+impl Proxy {
+    async fn start(target: String) -> Proxy {
+        use std::sync::atomic::Ordering;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let conns = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (up2, conns2) = (up.clone(), conns.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if !up2.load(Ordering::SeqCst) {
+                    continue; // dropped: refused
+                }
+                let target = target.clone();
+                let task = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                conns2.lock().unwrap().push(task.abort_handle());
+            }
+        });
+        Proxy { addr, up, conns }
+    }
+
+    /// The service goes away: open connections drop, new ones are refused.
+    fn cut(&self) {
+        self.up.store(false, std::sync::atomic::Ordering::SeqCst);
+        for c in self.conns.lock().unwrap().drain(..) {
+            c.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.up.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// `scheme://[user@]host:port/rest` → (host:port, the URL with the proxy's address instead).
+fn through(url: &str, proxy: &Proxy) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (auth, rest) = rest.rsplit_once('@').map_or(("", rest), |(a, r)| (a, r));
+    let path = rest.find('/').map_or("", |i| &rest[i..]);
+    let at = if auth.is_empty() { String::new() } else { format!("{auth}@") };
+    format!("{scheme}://{at}{}{path}", proxy.addr)
+}
+
+fn host_port(url: &str) -> String {
+    let rest = url.split_once("://").unwrap().1;
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, r)| r);
+    rest.split('/').next().unwrap().to_owned()
+}
+
+// Multi-threaded: the proxies run while the test blocks reading a node's first line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_or_postgresql_restart_costs_a_reconnect_and_loses_no_message() {
+    let shared = Shared::new("restart").await;
+    let key = shared.cli(&["site", "add", "--name", "Shop", "--origin", SITE_ORIGIN]).lines().last().unwrap().to_owned();
+    let pg = Proxy::start(host_port(&shared.db_url)).await;
+    let redis = Proxy::start(host_port(&redis_url())).await;
+    let (pg_url, redis_via) = (through(&shared.db_url, &pg), through(&redis_url(), &redis));
+    let (a, b) = (shared.node_on(&pg_url, &redis_via), shared.node_on(&pg_url, &redis_via));
+    let mut on_b = b.console().await;
+    on_b.recv_type("snapshot").await;
+    let (mut tab, welcome) = a.visitor(&key, None, "tab-1").await;
+    let vid = welcome["visitor_id"].as_str().unwrap().to_owned();
+    let token = welcome["token"].as_str().unwrap().to_owned();
+    tab.send(json!({"t": "send", "client_id": "m1", "body": "before"})).await;
+    message(&mut on_b, "before").await;
+
+    // Redis restarts empty: every key of the cluster is gone, and so is every connection.
+    redis.cut();
+    let keys = Command::new("redis-cli")
+        .args(["-u", &redis_url(), "--scan", "--pattern", &format!("{}:*", shared.cluster)])
+        .output()
+        .unwrap();
+    for k in String::from_utf8_lossy(&keys.stdout).lines() {
+        Command::new("redis-cli").args(["-u", &redis_url(), "DEL", k]).output().unwrap();
+    }
+    // Chat goes on: stored, acknowledged (the other node hears of it after the restart).
+    tab.send(json!({"t": "send", "client_id": "m2", "body": "while Redis was down"})).await;
+    tab.recv_type("ack").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    redis.restore();
+    // Each node, back in touch, has its sockets reconnect to catch up.
+    assert_eq!(on_b.closed_with(10).await, 1012, "the console on B reconnects after Redis came back");
+    assert_eq!(tab.closed_with(10).await, 1012, "the tab on A too");
+    let (mut tab, _) = a.visitor(&key, Some(&token), "tab-1").await;
+    let mut on_b = b.console().await;
+    let snap = on_b.recv_type("snapshot").await;
+    // Listed at once, or announced as soon as A's next heartbeat has put it back in Redis.
+    let listed = snap["visitors"].as_array().unwrap().iter().any(|v| v["visitor_id"] == vid.as_str() && v["online"] == true);
+    assert!(
+        listed || visitor_entry(&mut on_b, &vid, 5, |v| v["online"] == true).await.is_some(),
+        "B lists the visitor of A again: {snap}"
+    );
+    on_b.send(json!({"t": "open", "visitor_id": vid})).await;
+    let dialog = on_b.recv_type("dialog").await;
+    let bodies: Vec<&str> = dialog["messages"].as_array().unwrap().iter().filter_map(|m| m["body"].as_str()).collect();
+    assert!(bodies.contains(&"while Redis was down"), "nothing written during the outage is lost: {bodies:?}");
+    tab.send(json!({"t": "send", "client_id": "m3", "body": "after Redis"})).await;
+    message(&mut on_b, "after Redis").await;
+
+    // PostgreSQL restarts: a message that cannot be stored is refused, saying so, and not acknowledged.
+    pg.cut();
+    tab.send(json!({"t": "send", "client_id": "m4", "body": "while PostgreSQL was down"})).await;
+    let refused = tab.recv_type("error").await;
+    assert_eq!(refused["code"], "internal", "{refused}");
+    assert!(refused["message"].as_str().unwrap().contains("send it again"), "{refused}");
+    pg.restore();
+    // Sent again (as the widget does), it is stored once and reaches the console once.
+    let stored = async {
+        loop {
+            tab.send(json!({"t": "send", "client_id": "m4", "body": "while PostgreSQL was down"})).await;
+            let f = tab.next_frame_within(10).await.expect("an answer");
+            let v: Value = serde_json::from_slice(f.payload()).unwrap();
+            if v["t"] == "ack" {
+                return v;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(20), stored).await.expect("stored once PostgreSQL is back");
+    message(&mut on_b, "while PostgreSQL was down").await;
+    let pool = sqlx::PgPool::connect(&shared.db_url).await.unwrap();
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM messages WHERE body = 'while PostgreSQL was down'").fetch_one(&pool).await.unwrap();
+    assert_eq!(n, 1, "stored once");
+    pool.close().await;
+    drop((tab, on_b, a, b));
     shared.drop_db().await;
 }

@@ -185,6 +185,13 @@ pub struct EngineError {
     source: redis::RedisError,
 }
 
+impl EngineError {
+    /// Whether trying again may help (Redis did not answer; the URL itself is fine).
+    pub fn retryable(&self) -> bool {
+        self.source.kind() != redis::ErrorKind::InvalidClientConfig
+    }
+}
+
 /// One node of a cluster sharing a Redis.
 pub struct RedisEngine {
     node: NodeId,
@@ -301,6 +308,9 @@ impl Engine for RedisEngine {
     async fn online_elsewhere(&self) -> Vec<VisitorInfo> {
         let read = async {
             let nodes = self.live_nodes().await?;
+            if nodes.is_empty() {
+                return Ok(Vec::new());
+            }
             let mut pipe = redis::pipe();
             for n in &nodes {
                 pipe.hvals(self.keys.presence(*n));
@@ -320,6 +330,9 @@ impl Engine for RedisEngine {
     async fn is_online_elsewhere(&self, visitor_id: &str) -> bool {
         let read = async {
             let nodes = self.live_nodes().await?;
+            if nodes.is_empty() {
+                return Ok(false);
+            }
             let mut pipe = redis::pipe();
             for n in &nodes {
                 pipe.hexists(self.keys.presence(*n), visitor_id);
@@ -336,6 +349,9 @@ impl Engine for RedisEngine {
     async fn node_of(&self, visitor_id: &str) -> Option<NodeId> {
         let read = async {
             let nodes = self.live_nodes().await?;
+            if nodes.is_empty() {
+                return Ok(Vec::new());
+            }
             let mut pipe = redis::pipe();
             for n in &nodes {
                 pipe.hget(self.keys.presence(*n), visitor_id);
