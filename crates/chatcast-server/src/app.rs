@@ -93,9 +93,9 @@ impl AppState {
         Ok(AppState {
             sessions: Sessions::new(
                 db.clone(),
+                engine.clone(),
                 settings.session_ttl_hours,
-                settings.login_failures_per_minute,
-                settings.login_failures_per_account_per_minute,
+                (settings.login_failures_per_minute, settings.login_failures_per_account_per_minute),
                 settings.login_hashers(),
             ),
             db,

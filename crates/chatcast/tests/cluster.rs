@@ -62,6 +62,10 @@ impl Shared {
 
     /// A node reaching PostgreSQL and Redis at these URLs (through a [`Proxy`], say).
     fn node_on(&self, db_url: &str, redis_url: &str) -> Node {
+        self.node_with(db_url, redis_url, &[])
+    }
+
+    fn node_with(&self, db_url: &str, redis_url: &str, env: &[(&str, &str)]) -> Node {
         let dir = tempfile::tempdir().unwrap();
         let mut child = Command::new(env!("CARGO_BIN_EXE_chatcast"))
             .args(["serve", "--listen", "127.0.0.1:0", "--database-url", db_url, "--redis-url", redis_url])
@@ -71,6 +75,7 @@ impl Shared {
             .env("CHATCAST_ADMIN_EMAIL", ADMIN_EMAIL)
             .env("CHATCAST_ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("CHATCAST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -519,5 +524,27 @@ async fn a_redis_or_postgresql_restart_costs_a_reconnect_and_loses_no_message() 
     assert_eq!(n, 1, "stored once");
     pool.close().await;
     drop((tab, on_b, a, b));
+    shared.drop_db().await;
+}
+
+#[tokio::test]
+async fn failed_logins_count_across_nodes() {
+    let shared = Shared::new("logins").await;
+    let env = [("CHATCAST_LOGIN_FAILURES_PER_MINUTE", "3")];
+    let (a, b) = (shared.node_with(&shared.db_url, &redis_url(), &env), shared.node_with(&shared.db_url, &redis_url(), &env));
+    let attempt = |n: &Node| {
+        let url = format!("{}/api/login", n.url);
+        async move {
+            let body = json!({"email": ADMIN_EMAIL, "password": "wrong-password"});
+            reqwest::Client::new().post(url).json(&body).send().await.unwrap().status().as_u16()
+        }
+    };
+    // Two wrong passwords on A, then on B: B alone has seen one, but the cluster three.
+    assert_eq!(attempt(&a).await, 401);
+    assert_eq!(attempt(&a).await, 401);
+    assert_eq!(attempt(&b).await, 401, "the third attempt of the minute is let through (positive control)");
+    assert_eq!(attempt(&b).await, 429, "the fourth is refused although this node saw only one before it");
+    assert_eq!(attempt(&a).await, 429);
+    drop((a, b));
     shared.drop_db().await;
 }

@@ -268,6 +268,9 @@ pub struct Client<'a> {
 pub struct Sessions {
     db: Arc<dyn Database>,
     limiter: Arc<LoginLimiter>,
+    /// The cluster, which counts login attempts across nodes too.
+    engine: Arc<dyn crate::engine::Engine>,
+    limits: (u32, u32),
     verifier: Arc<Verifier>,
     ttl_ms: i64,
 }
@@ -275,10 +278,19 @@ pub struct Sessions {
 impl Sessions {
     /// Sessions that last `ttl_hours`; `per_address` and `per_account` attempts that do not
     /// succeed are allowed per minute; `hashers` password checks run at once.
-    pub fn new(db: Arc<dyn Database>, ttl_hours: u64, per_address: u32, per_account: u32, hashers: usize) -> Self {
+    /// `engine` counts the attempts of every node together.
+    pub fn new(
+        db: Arc<dyn Database>,
+        engine: Arc<dyn crate::engine::Engine>,
+        ttl_hours: u64,
+        (per_address, per_account): (u32, u32),
+        hashers: usize,
+    ) -> Self {
         Sessions {
             db,
             limiter: Arc::new(LoginLimiter::new(per_address, per_account)),
+            engine,
+            limits: (per_address, per_account),
             verifier: Arc::new(Verifier::new(hashers)),
             ttl_ms: ttl_hours as i64 * 3_600_000,
         }
@@ -300,6 +312,26 @@ impl Sessions {
                 return Err(e);
             }
         };
+        // This node let it through; the cluster counts every node's attempts.
+        let (address, account) = (client.ip.to_string(), email.trim().to_lowercase());
+        let shared = if known_device {
+            None
+        } else {
+            match self.engine.login_attempt(&address, &account, self.limits.0, self.limits.1).await {
+                Ok(id) => id,
+                Err(retry_after_secs) => {
+                    self.limiter.succeeded(attempt);
+                    metrics::counter!("chatcast_logins_total", "result" => "rate_limited").increment(1);
+                    return Err(AuthError::RateLimited { retry_after_secs });
+                }
+            }
+        };
+        let refund = |attempt| {
+            self.limiter.succeeded(attempt);
+            if let Some(id) = shared.clone() {
+                self.engine.login_refund(&address, &account, id);
+            }
+        };
         let phc = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| DUMMY_HASH.clone());
         let ok = match self.verifier.check(client.ip, password.to_owned(), phc).await {
             Ok(ok) => ok,
@@ -311,12 +343,12 @@ impl Sessions {
         match user {
             Some(user) if ok && user.disabled => {
                 metrics::counter!("chatcast_logins_total", "result" => "disabled").increment(1);
-                self.limiter.succeeded(attempt);
+                refund(attempt);
                 Err(AuthError::Disabled)
             }
             Some(user) if ok => {
                 metrics::counter!("chatcast_logins_total", "result" => "ok").increment(1);
-                self.limiter.succeeded(attempt);
+                refund(attempt);
                 let token = new_token();
                 let public_id = new_token()[..16].to_owned();
                 let ua: String = client.user_agent.chars().filter(|c| !c.is_control()).take(200).collect();

@@ -80,5 +80,11 @@ impl Engine for MemoryEngine {
         true
     }
 
+    async fn login_attempt(&self, _: &str, _: &str, _: u32, _: u32) -> Result<Option<String>, u64> {
+        Ok(None)
+    }
+
+    fn login_refund(&self, _: &str, _: &str, _: String) {}
+
     fn start(&self, _: Arc<dyn Fn(Envelope) + Send + Sync>, _: &Background) {}
 }

@@ -250,6 +250,22 @@ pub trait Engine: Send + Sync + 'static {
     /// Whether the broadcast's record still names this node (or no record is shared).
     async fn broadcast_owned(&self, visitor_id: &str) -> bool;
 
+    /// Counts a login attempt for the whole cluster — per client address and
+    /// per account, in the last minute — unless one of them is used up (then
+    /// `Err(seconds to wait)`). `Ok(Some(id))`: counted; [`Engine::login_refund`]
+    /// it if it succeeds. `Ok(None)`: nothing shared to count (the node's own
+    /// limiter is the limit), or the shared store did not answer.
+    async fn login_attempt(
+        &self,
+        address: &str,
+        account: &str,
+        per_address: u32,
+        per_account: u32,
+    ) -> Result<Option<String>, u64>;
+
+    /// A counted attempt succeeded: it no longer counts.
+    fn login_refund(&self, address: &str, account: &str, id: String);
+
     /// Starts the engine's background work (receiving, heartbeats); what
     /// arrives for this node's sockets goes to `deliver`.
     fn start(&self, deliver: Arc<dyn Fn(Envelope) + Send + Sync>, ctx: &Background);

@@ -80,6 +80,14 @@ impl Keys {
     fn broadcast(&self, visitor_id: &str) -> String {
         format!("{}:broadcast:{visitor_id}", self.0)
     }
+    /// Login attempts from one client address in the last minute (a sorted set by time).
+    fn logins_by_address(&self, address: &str) -> String {
+        format!("{}:logins-address:{address}", self.0)
+    }
+    /// Login attempts on one account in the last minute.
+    fn logins_by_account(&self, account: &str) -> String {
+        format!("{}:logins-account:{account}", self.0)
+    }
     /// The claim of the node that tells the consoles about a dead one.
     fn reaped(&self, n: NodeId) -> String {
         format!("{}:reaped:{n:016x}", self.0)
@@ -109,6 +117,11 @@ enum Op {
         state: String,
     },
     BroadcastEnd(String),
+    LoginRefund {
+        by_address: String,
+        by_account: String,
+        id: String,
+    },
 }
 
 /// Updates a broadcast record if this node owns it. KEYS: record. ARGV: me, state, expiry in ms.
@@ -132,6 +145,28 @@ local owner = redis.call('HGET', KEYS[1], 'owner')
 if not owner or redis.call('HGET', KEYS[1], 'tab_id') ~= ARGV[1] then return nil end
 redis.call('HSET', KEYS[1], 'owner', ARGV[2])
 return {owner, redis.call('HGET', KEYS[1], 'state')}
+";
+
+/// Counts a login attempt under both keys unless either is used up; returns
+/// 0, or the milliseconds until the older attempt leaves the window.
+/// KEYS: by address, by account. ARGV: now ms, window ms, address limit, account limit, attempt id.
+const LOGIN: &str = r"
+local now, win = tonumber(ARGV[1]), tonumber(ARGV[2])
+local wait = 0
+for i = 1, 2 do
+  redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - win)
+  if redis.call('ZCARD', KEYS[i]) >= tonumber(ARGV[2 + i]) then
+    local oldest = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
+    local w = tonumber(oldest[2]) + win - now
+    if w > wait then wait = w end
+  end
+end
+if wait > 0 then return wait end
+for i = 1, 2 do
+  redis.call('ZADD', KEYS[i], now, ARGV[5])
+  redis.call('PEXPIRE', KEYS[i], win)
+end
+return 0
 ";
 
 /// A broadcast record outlives its last change by this much (its node died
@@ -441,6 +476,45 @@ impl Engine for RedisEngine {
         owner.map_or(true, |o| o.is_none_or(|o| o == self.node))
     }
 
+    async fn login_attempt(
+        &self,
+        address: &str,
+        account: &str,
+        per_address: u32,
+        per_account: u32,
+    ) -> Result<Option<String>, u64> {
+        let id = crate::auth::new_token()[..16].to_owned();
+        let counted: redis::RedisResult<u64> = redis::cmd("EVAL")
+            .arg(LOGIN)
+            .arg(2)
+            .arg(self.keys.logins_by_address(address))
+            .arg(self.keys.logins_by_account(account))
+            .arg(crate::now_ms())
+            .arg(60_000)
+            .arg(per_address)
+            .arg(per_account)
+            .arg(&id)
+            .query_async(&mut self.conn.clone())
+            .await;
+        match counted {
+            Ok(0) => Ok(Some(id)),
+            Ok(wait_ms) => Err(wait_ms.div_ceil(1000).max(1)),
+            // Each node's own limiter still holds meanwhile.
+            Err(e) => {
+                tracing::warn!(error = %e, "could not count a login attempt in Redis");
+                Ok(None)
+            }
+        }
+    }
+
+    fn login_refund(&self, address: &str, account: &str, id: String) {
+        self.queue(Op::LoginRefund {
+            by_address: self.keys.logins_by_address(address),
+            by_account: self.keys.logins_by_account(account),
+            id,
+        });
+    }
+
     fn start(&self, deliver: Arc<dyn Fn(Envelope) + Send + Sync>, ctx: &Background) {
         let Some(rx) = self.ops_rx.lock().unwrap().take() else { return };
         if let Some(follow) = self.follow_rx.lock().unwrap().take() {
@@ -533,6 +607,10 @@ async fn write(
                     .ignore(),
                 Op::BroadcastEnd(visitor_id) => {
                     pipe.cmd("EVAL").arg(END).arg(1).arg(keys.broadcast(&visitor_id)).arg(node).ignore()
+                }
+                Op::LoginRefund { by_address, by_account, id } => {
+                    pipe.zrem(by_address, &id).ignore();
+                    pipe.zrem(by_account, &id).ignore()
                 }
                 Op::ScreenClear(visitor_id) => pipe
                     .cmd("EVAL")
