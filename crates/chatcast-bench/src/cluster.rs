@@ -395,25 +395,33 @@ async fn churn(c: &Cluster, plan: &Plan) -> anyhow::Result<Value> {
     }))
 }
 
-/// Idle visitors on node 1: resident memory per connection with the Redis engine.
+/// Idle visitors on node 1: resident memory per connection with the Redis
+/// engine, against the same number on a lone node (SQLite, no Redis) in the same run.
 async fn idle(c: &Cluster, plan: &Plan) -> anyhow::Result<Value> {
-    let node = &c.nodes[1];
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let before = crate::sys::memory(node.pid)?;
-    let mut held = Vec::with_capacity(plan.idle);
-    for i in 0..plan.idle {
-        held.push(tab(node.addr, &c.key, &format!("idle-{i}"), None).await?.0);
-    }
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let after = crate::sys::memory(node.pid)?;
-    let per_kb = (after.rss_kb as f64 - before.rss_kb as f64) / plan.idle as f64;
-    drop(held);
+    let clustered = idle_on(c.nodes[1].pid, c.addr(1), &c.key, plan.idle).await?;
+    let lone = crate::server::Server::chatcast(&c.bin, &crate::server::Launch { core: None, worker_threads: 0, env: Vec::new() })
+        .await?;
+    let alone = idle_on(lone.pid, lone.addr, &lone.site_key.clone(), plan.idle).await;
+    lone.stop().await;
+    let alone = alone?;
     Ok(json!({
         "visitors": plan.idle,
-        "rss_kb_before": before.rss_kb,
-        "rss_kb_after": after.rss_kb,
-        "kb_per_idle_visitor": stats::figure(per_kb, "KB", "≤ 10 KB", Some(per_kb <= 10.0), None),
+        "kb_per_idle_visitor": stats::figure(clustered, "KB", "≤ 10 KB", Some(clustered <= 10.0), Some(("one node without Redis, same run", alone))),
     }))
+}
+
+/// KB of resident memory per idle visitor that `n` visitors add to the process `pid`.
+async fn idle_on(pid: u32, addr: SocketAddr, key: &str, n: usize) -> anyhow::Result<f64> {
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = crate::sys::memory(pid)?;
+    let mut held = Vec::with_capacity(n);
+    for i in 0..n {
+        held.push(tab(addr, key, &format!("idle-{i}"), None).await?.0);
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = crate::sys::memory(pid)?;
+    drop(held);
+    Ok((after.rss_kb as f64 - before.rss_kb as f64) / n as f64)
 }
 
 /// Kills the node of a live broadcast, `plan.kills` times; the tab reconnects to the next node.

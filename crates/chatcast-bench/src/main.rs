@@ -85,6 +85,12 @@ struct Cli {
     /// p99 added latency a rate must keep, ms.
     #[arg(long, default_value_t = 5.0)]
     p99_limit_ms: f64,
+    /// Broadcasts in `cluster`'s relay part, each watched on its node and on another [default: 20; smoke 2].
+    #[arg(long)]
+    cluster_broadcasts: Option<usize>,
+    /// Frames/s offered over them in `cluster` [default: 2000; smoke 100].
+    #[arg(long)]
+    cluster_rate: Option<f64>,
     /// Idle visitor connections in `idle` [default: 10000; smoke 200].
     #[arg(long)]
     idle: Option<usize>,
@@ -351,12 +357,12 @@ async fn run(cli: Cli, open_files: u64) -> anyhow::Result<Value> {
 
     if cli.wants("cluster") && cli.targets("chatcast") {
         let plan = cluster::Plan {
-            broadcasts: cli.pick(None, 20, 2),
-            rate: cli.pick(None, 2000.0, 100.0),
+            broadcasts: cli.pick(cli.cluster_broadcasts, 20, 2),
+            rate: cli.pick(cli.cluster_rate, 2000.0, 100.0),
             relay_secs: cli.pick(None, 10.0, 1.0),
             churn_secs: cli.pick(None, 10.0, 1.0),
             churn_workers: cli.pick(None, 16, 2),
-            idle: cli.pick(cli.idle, 2000, 50),
+            idle: cli.pick(None, 2000, 50),
             kills: cli.pick(None, 6, 1),
         };
         let bin = r.chatcast_bin.clone();
