@@ -1,8 +1,9 @@
 //! The files of `deploy/` stay true to the binary: every `chatcast` command
 //! line in the systemd unit, the Dockerfile and the compose file is accepted by
 //! the real argument parser, every `CHATCAST_*` variable they set is one the
-//! server reads, and nginx accepts `deploy/nginx.conf` (`nginx -t`). Docker
-//! cannot run here, so the images themselves are not built.
+//! server reads, and nginx accepts `deploy/nginx.conf` (`nginx -t`) and serves
+//! a real node through it with the two other nodes dead. Docker cannot run
+//! here, so the images themselves are not built.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -109,21 +110,139 @@ fn nginx() -> PathBuf {
     })
 }
 
-#[test]
-fn nginx_accepts_the_shipped_config() {
+/// `deploy/nginx.conf` with its literal ports 8080 (public), 8081, 8082,
+/// 8083 (the nodes) replaced by `ports`, in one pass (a port put in must not
+/// be rewritten by the next replacement, e.g. 38081 by the one of 8081).
+fn with_ports(conf: &str, ports: [u16; 4]) -> String {
+    let literals = ["8080", "8081", "8082", "8083"];
+    let mut out = String::new();
+    let mut rest = conf;
+    while !rest.is_empty() {
+        match literals.iter().position(|l| rest.starts_with(l)) {
+            Some(i) => {
+                out.push_str(&ports[i].to_string());
+                rest = &rest[literals[i].len()..];
+            }
+            None => {
+                let c = rest.chars().next().unwrap();
+                out.push(c);
+                rest = &rest[c.len_utf8()..];
+            }
+        }
+    }
+    out
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A scratch prefix for nginx (logs/ and temp/ in it) holding `conf`; returns it and the config's path.
+fn nginx_prefix(conf: &str) -> (tempfile::TempDir, PathBuf) {
     let prefix = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(prefix.path().join("logs")).unwrap();
     std::fs::create_dir_all(prefix.path().join("temp")).unwrap();
-    // Free ports instead of 8080–8083, as the browser test does.
-    let mut conf = deploy("nginx.conf");
-    for p in ["8080", "8081", "8082", "8083"] {
-        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        conf = conf.replace(p, &free.to_string());
-    }
     let file = prefix.path().join("nginx.conf");
-    std::fs::write(&file, &conf).unwrap();
+    std::fs::write(&file, conf).unwrap();
+    (prefix, file)
+}
+
+#[test]
+fn nginx_accepts_the_shipped_config() {
+    let conf = with_ports(&deploy("nginx.conf"), [free_port(), free_port(), free_port(), free_port()]);
+    let (prefix, file) = nginx_prefix(&conf);
     let out = Command::new(nginx()).arg("-t").arg("-p").arg(prefix.path()).arg("-c").arg(&file).output().unwrap();
     assert!(out.status.success(), "nginx -t refuses deploy/nginx.conf:\n{}", String::from_utf8_lossy(&out.stderr));
     // The WebSocket location upgrades: what every socket needs.
     assert!(conf.contains("proxy_set_header Upgrade $http_upgrade;") && conf.contains("location /ws/"));
+    // A control: the replacement leaves none of the shipped ports, and keeps a port it put in whole.
+    assert!(!["8080", "8081", "8082", "8083"].iter().any(|p| conf.contains(p)), "{conf}");
+    assert_eq!(with_ports("listen 8080; server 8081 8082 8083;", [38081, 8082, 1, 2]), "listen 38081; server 8082 1 2;");
+}
+
+/// Kills the processes of a test however it ends.
+struct Reap(Vec<std::process::Child>);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            // SIGTERM first: nginx's master then stops its workers too.
+            let _ = Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
+        }
+        for c in &mut self.0 {
+            for _ in 0..50 {
+                if c.try_wait().ok().flatten().is_some() {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// `GET path` over HTTP/1.1 on `port`; the status and the body.
+fn get(port: u16, path: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or_else(|| panic!("not an HTTP response: {text:?}"));
+    (status, text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default())
+}
+
+/// The shipped config serving: one real node behind it and the two others
+/// dead (nothing listens on their ports). Every request is answered — nginx
+/// skips the dead nodes — and the node sees it as forwarded (`/metrics`,
+/// served only to direct requests from loopback, is refused through nginx).
+#[test]
+fn nginx_serves_through_the_shipped_config_and_skips_dead_nodes() {
+    let nginx = nginx();
+    let data = tempfile::tempdir().unwrap();
+    let mut node = Command::new(env!("CARGO_BIN_EXE_chatcast"));
+    node.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(data.path());
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("CHATCAST_")) {
+        node.env_remove(k);
+    }
+    let node = node
+        .env("CHATCAST_TRUSTED_PROXIES", "127.0.0.1")
+        .env("CHATCAST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut procs = Reap(vec![node]);
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(procs.0[0].stdout.take().unwrap()), &mut line).unwrap();
+    let addr = line.trim().strip_prefix("chatcast listening on http://").unwrap_or_else(|| panic!("{line:?}"));
+    let node_port: u16 = addr.rsplit(':').next().unwrap().parse().unwrap();
+
+    let public = free_port();
+    let conf = with_ports(&deploy("nginx.conf"), [public, node_port, free_port(), free_port()]);
+    let (prefix, file) = nginx_prefix(&conf);
+    // In the foreground; as root, the workers stay root so that they can use the scratch prefix.
+    let root = Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.trim_ascii() == b"0");
+    let globals = if root { "daemon off; user root;" } else { "daemon off;" };
+    let child = Command::new(&nginx).arg("-p").arg(prefix.path()).arg("-c").arg(&file).args(["-g", globals]).spawn().unwrap();
+    procs.0.push(child);
+    let start = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", public)).is_err() {
+        assert!(start.elapsed() < std::time::Duration::from_secs(10), "nginx did not listen on {public}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+
+    // Round robin over three nodes, two of them dead: every request still gets the live one.
+    for i in 0..6 {
+        assert_eq!(get(public, "/healthz"), (200, "ok".to_owned()), "request {i} through nginx");
+    }
+    // A control: the dead nodes were in the rotation, and refused.
+    let log = std::fs::read_to_string(prefix.path().join("logs/error.log")).unwrap();
+    assert!(log.contains("Connection refused"), "nginx tried the dead nodes: {log}");
+    assert_eq!(get(node_port, "/metrics").0, 200, "direct from loopback");
+    assert_eq!(get(public, "/metrics").0, 404, "through nginx: X-Forwarded-For reaches the node");
+    drop(procs);
+    drop(prefix);
 }
