@@ -117,16 +117,17 @@ before(async () => {
   for (const p of ports) cluster.nodes.push(await startNode(cluster, p));
 
   // deploy/nginx.conf as shipped, with this run's ports.
-  let conf = readFileSync(join(root, 'deploy', 'nginx.conf'), 'utf8');
-  conf = conf.replaceAll('8081', String(ports[0])).replaceAll('8082', String(ports[1])).replaceAll('8083', String(ports[2]));
-  conf = conf.replaceAll('8080', String(lbPort));
+  // In one pass: a port put in must not be rewritten by the next replacement.
+  const portFor = { 8080: lbPort, 8081: ports[0], 8082: ports[1], 8083: ports[2] };
+  const conf = readFileSync(join(root, 'deploy', 'nginx.conf'), 'utf8').replace(/\b808[0-3]\b/g, (p) => String(portFor[p]));
   mkdirSync(join(cluster.prefix, 'logs'), { recursive: true });
   mkdirSync(join(cluster.prefix, 'temp'), { recursive: true });
   writeFileSync(join(cluster.prefix, 'nginx.conf'), conf);
   const args = ['-p', cluster.prefix, '-c', join(cluster.prefix, 'nginx.conf')];
   // In the foreground; as root, workers stay root so that they can use the scratch prefix.
   args.push('-g', process.getuid?.() === 0 ? 'daemon off; user root;' : 'daemon off;');
-  cluster.nginx = spawn(NGINX, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  // No pipes to this process: a stray worker must not hold the test's output open.
+  cluster.nginx = spawn(NGINX, args, { stdio: 'ignore' });
   await waitFor(async () => (await fetch(`${cluster.url}/healthz`).then((r) => r.ok).catch(() => false)), 'nginx to answer', 15_000);
 
   site = await startSite(cluster.url, { '/shop': SHOP });
@@ -138,7 +139,12 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await site?.close();
-  cluster?.nginx?.kill('SIGKILL');
+  // SIGTERM: the master stops its workers too (SIGKILL would leave them holding the port).
+  if (cluster?.nginx && cluster.nginx.exitCode === null) {
+    const exited = new Promise((r) => cluster.nginx.once('exit', r));
+    cluster.nginx.kill('SIGTERM');
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
+  }
   for (const n of cluster?.nodes ?? []) {
     n.child.kill('SIGKILL');
     rmSync(n.dataDir, { recursive: true, force: true });
