@@ -8,6 +8,7 @@
 //! Every text frame is `{"v": 1, "t": "<type>", …}`: [`Envelope`] adds `v` on the
 //! way out; [`decode`] checks it on the way in and names what was wrong.
 
+pub mod api;
 pub mod url_mask;
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
@@ -663,5 +664,9 @@ mod tests {
         VisitorOut::export_all(&cfg).unwrap();
         ConsoleIn::export_all(&cfg).unwrap();
         ConsoleOut::export_all(&cfg).unwrap();
+        api::Site::export_all(&cfg).unwrap();
+        api::User::export_all(&cfg).unwrap();
+        api::Session::export_all(&cfg).unwrap();
+        api::AuditEntry::export_all(&cfg).unwrap();
     }
 }

@@ -2,6 +2,16 @@
 
 import type { Me } from '../protocol/Me';
 import type { PrivacySettings } from '../protocol/PrivacySettings';
+import type { AuditEntry } from '../protocol/AuditEntry';
+import type { Role } from '../protocol/Role';
+import type { Session } from '../protocol/Session';
+import type { Site } from '../protocol/Site';
+import type { User } from '../protocol/User';
+
+// What the API answers: generated from chatcast-protocol's `api` module.
+export type { AuditEntry, Role, Site, User };
+/** One of the logged-in user's console sessions. */
+export type SessionInfo = Session;
 
 export interface ApiErrorInfo {
   status: number;
@@ -20,57 +30,9 @@ export class ApiError extends Error {
   }
 }
 
-/** One row of the screen broadcast audit trail (`GET /api/audit`). */
-export interface AuditEntry {
-  id: number;
-  visitor_id: string;
-  site_name: string;
-  user_id: number | null;
-  consultant_name: string | null;
-  event: string;
-  detail: string;
-  at: number;
-}
-
-export interface Site {
-  id: string;
-  name: string;
-  key: string;
-  origins: string[];
-  created_at?: number | string;
-  is_demo?: boolean;
-  privacy?: PrivacySettings;
-  consent_ttl_hours?: number;
-}
-
-/** What an account may do: consultants chat; admins also manage sites and the team. */
-export type Role = 'consultant' | 'admin';
-
 /** `role` as a Role (a form's select value); anything else is a consultant. */
 export function asRole(role: string): Role {
   return role === 'admin' ? 'admin' : 'consultant';
-}
-
-/** One account, as an admin sees it (`GET /api/users`). */
-export interface User {
-  id: string | number;
-  email: string;
-  name: string;
-  role: Role;
-  /** A disabled account cannot log in; its sessions ended when it was disabled. */
-  disabled: boolean;
-}
-
-/** One of the logged-in user's console sessions. */
-export interface SessionInfo {
-  id: string;
-  created_at: number;
-  last_seen_at: number;
-  expires_at: number;
-  client_ip: string;
-  user_agent: string;
-  /** The session of this browser. */
-  current: boolean;
 }
 
 /** What an admin may change of an account (each change ends its sessions, except the name). */

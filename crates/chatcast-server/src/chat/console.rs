@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 
-use chatcast_protocol::{Author, CONSOLE_TYPES, ConsoleIn, ConsoleOut, ErrorBody, ErrorCode, Me, VisitorInfo, decode};
+use chatcast_protocol::{Author, CONSOLE_TYPES, ConsoleIn, ConsoleOut, ErrorBody, ErrorCode, VisitorInfo, decode};
 
 use super::{HISTORY_LIMIT, check_body, check_client_id, internal};
 use crate::app::AppState;
@@ -153,9 +153,5 @@ async fn snapshot(state: &AppState, user: &User) -> Result<ConsoleOut, crate::st
             screencast: chatcast_protocol::ScreencastState::Unavailable,
         });
     }
-    Ok(ConsoleOut::Snapshot {
-        me: Me { id: user.id.to_string(), email: user.email.clone(), name: user.name.clone(), role: user.role.as_str().into() },
-        visitors,
-        unread: state.db.unread_counts(user.id).await?,
-    })
+    Ok(ConsoleOut::Snapshot { me: crate::http::views::me(user), visitors, unread: state.db.unread_counts(user.id).await? })
 }

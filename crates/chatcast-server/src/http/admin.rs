@@ -5,23 +5,13 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use chatcast_protocol::PrivacySettings;
+use chatcast_protocol::api;
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::auth::Admin;
-use super::{ApiError, json_body};
+use super::{ApiError, json_body, views};
 use crate::app::{AppState, new_site_key};
-use crate::storage::{Role, Site};
-
-fn site_json(s: &Site) -> Value {
-    json!({ "id": s.id.to_string(), "name": s.name, "key": s.key, "origins": s.origins,
-            "is_demo": s.is_demo, "privacy": s.privacy, "consent_ttl_hours": s.consent_ttl_hours,
-            "created_at": s.created_at })
-}
-
-fn user_json(u: &crate::storage::User) -> Value {
-    json!({ "id": u.id.to_string(), "email": u.email, "name": u.name, "role": u.role.as_str(), "disabled": u.disabled })
-}
+use crate::storage::Role;
 
 #[derive(Deserialize)]
 struct SiteSettings {
@@ -38,7 +28,7 @@ pub async fn update_site_settings(
     Path(id): Path<i64>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::Site>, ApiError> {
     let req: SiteSettings = json_body(&headers, &body)?;
     let bad = |m: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid", m);
     let clean = |list: Vec<String>| -> Result<Vec<String>, ApiError> {
@@ -72,7 +62,7 @@ pub async fn update_site_settings(
     }
     state.db.update_site_settings(id, &privacy, ttl).await?;
     let site = state.db.site(id).await?.expect("just updated");
-    Ok(Json(site_json(&site)))
+    Ok(Json(views::site(&site)))
 }
 
 #[derive(Deserialize)]
@@ -83,15 +73,19 @@ pub struct AuditQuery {
 }
 
 /// `GET /api/audit?visitor_id=&limit=`: the screen broadcast audit trail, newest first.
-pub async fn audit_log(State(state): State<AppState>, _: Admin, Query(q): Query<AuditQuery>) -> Result<Json<Value>, ApiError> {
+pub async fn audit_log(
+    State(state): State<AppState>,
+    _: Admin,
+    Query(q): Query<AuditQuery>,
+) -> Result<Json<Vec<api::AuditEntry>>, ApiError> {
     let limit = q.limit.unwrap_or(200).clamp(1, 1000);
     let rows = state.db.audit_log(q.visitor_id.as_deref(), limit).await?;
-    Ok(Json(json!(rows)))
+    Ok(Json(rows))
 }
 
 /// `GET /api/sites`.
-pub async fn list_sites(State(state): State<AppState>, _: Admin) -> Result<Json<Value>, ApiError> {
-    Ok(Json(Value::Array(state.db.list_sites().await?.iter().map(site_json).collect())))
+pub async fn list_sites(State(state): State<AppState>, _: Admin) -> Result<Json<Vec<api::Site>>, ApiError> {
+    Ok(Json(state.db.list_sites().await?.iter().map(views::site).collect()))
 }
 
 #[derive(Deserialize)]
@@ -107,19 +101,19 @@ pub async fn create_site(
     _: Admin,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<api::Site>), ApiError> {
     let req: NewSite = json_body(&headers, &body)?;
     let invalid = |m: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid", m);
     let name = crate::validate::name("site name", &req.name).map_err(invalid)?;
     let origins = crate::validate::origins(&req.origins).map_err(invalid)?;
     let site = state.db.create_site(&name, &new_site_key(), &origins, false).await?;
-    Ok((StatusCode::CREATED, Json(site_json(&site))))
+    Ok((StatusCode::CREATED, Json(views::site(&site))))
 }
 
 /// `GET /api/users`.
-pub async fn list_users(State(state): State<AppState>, _: Admin) -> Result<Json<Value>, ApiError> {
+pub async fn list_users(State(state): State<AppState>, _: Admin) -> Result<Json<Vec<api::User>>, ApiError> {
     let users = state.db.list_users().await?;
-    Ok(Json(Value::Array(users.iter().map(user_json).collect())))
+    Ok(Json(users.iter().map(views::user).collect()))
 }
 
 #[derive(Deserialize)]
@@ -138,7 +132,7 @@ pub async fn create_user(
     _: Admin,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<api::User>), ApiError> {
     let req: NewUser = json_body(&headers, &body)?;
     let role = match req.role.as_deref() {
         None => Role::Consultant,
@@ -148,7 +142,7 @@ pub async fn create_user(
     };
     let name = req.name.as_deref().filter(|n| !n.trim().is_empty());
     let user = crate::auth::add_user(state.db.as_ref(), &req.email, &req.password, role, name).await?;
-    Ok((StatusCode::CREATED, Json(user_json(&user))))
+    Ok((StatusCode::CREATED, Json(views::user(&user))))
 }
 
 #[derive(Deserialize)]
@@ -175,7 +169,7 @@ pub async fn update_user(
     Path(id): Path<i64>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<api::User>, ApiError> {
     let req: UserChange = json_body(&headers, &body)?;
     let role = match req.role.as_deref() {
         None => None,
@@ -192,7 +186,7 @@ pub async fn update_user(
         crate::auth::AccountChange { disabled: req.disabled, role, password: req.password.as_deref(), name: req.name.as_deref() };
     let user = crate::auth::change_account(state.db.as_ref(), &user, change).await?;
     crate::auth::revoke::close_ended_sessions(&state).await;
-    Ok(Json(user_json(&user)))
+    Ok(Json(views::user(&user)))
 }
 
 /// `DELETE /api/users/{id}`: removes the account; its sessions end (sockets close at once).

@@ -7,7 +7,6 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
-use serde_json::json;
 
 use super::client::ClientIp;
 use super::{ApiError, json_body};
@@ -69,10 +68,6 @@ struct Credentials {
     password: String,
 }
 
-fn me_json(u: &User) -> serde_json::Value {
-    json!({ "id": u.id.to_string(), "email": u.email, "name": u.name, "role": u.role.as_str() })
-}
-
 /// `POST /api/login`: 200 with the session cookie (and a known-device cookie
 /// for a browser new to the account), or 401 that does not say which field was
 /// wrong, 403 for a disabled account, 429 after too many attempts, 503 when
@@ -90,7 +85,7 @@ pub async fn login(
     let done = state.sessions.login(who, &creds.email, &creds.password).await?;
     tracing::info!(user = done.user.id, "console login");
     let secure = if state.settings.secure_cookies { "; Secure" } else { "" };
-    let mut res = Json(me_json(&done.user)).into_response();
+    let mut res = Json(super::views::me(&done.user)).into_response();
     let session =
         format!("{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/; Max-Age={}{secure}", done.token, state.sessions.ttl_secs());
     res.headers_mut().append(header::SET_COOKIE, session.parse().expect("a cookie of hex and ASCII"));
@@ -119,18 +114,10 @@ pub async fn my_sessions(
     State(state): State<AppState>,
     CurrentUser(user): CurrentUser,
     headers: HeaderMap,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Vec<chatcast_protocol::api::Session>>, ApiError> {
     let mine = session_token(&headers).map(|t| crate::auth::token_hash(&t));
     let list = state.db.user_sessions(user.id, crate::now_ms()).await?;
-    let out: Vec<serde_json::Value> = list
-        .iter()
-        .map(|s| {
-            let mut v = json!(s);
-            v["current"] = json!(mine.as_deref() == Some(s.token_hash.as_str()));
-            v
-        })
-        .collect();
-    Ok(Json(json!(out)))
+    Ok(Json(list.iter().map(|s| super::views::session(s, mine.as_deref() == Some(s.token_hash.as_str()))).collect()))
 }
 
 /// `DELETE /api/sessions/{id}`: ends one of the caller's own sessions (its sockets close at once).
@@ -147,6 +134,6 @@ pub async fn revoke_session(
 }
 
 /// `GET /api/me`.
-pub async fn me(CurrentUser(user): CurrentUser) -> Json<serde_json::Value> {
-    Json(me_json(&user))
+pub async fn me(CurrentUser(user): CurrentUser) -> Json<chatcast_protocol::Me> {
+    Json(super::views::me(&user))
 }

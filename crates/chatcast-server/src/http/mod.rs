@@ -6,6 +6,7 @@ mod assets;
 pub mod auth;
 pub mod client;
 mod sockets;
+pub mod views;
 
 use axum::Json;
 use axum::Router;

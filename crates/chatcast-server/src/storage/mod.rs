@@ -99,7 +99,7 @@ pub struct NewSession<'a> {
 }
 
 /// A console login as its user sees it.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug)]
 pub struct SessionInfo {
     /// The id to revoke it by.
     pub id: String,
@@ -113,8 +113,7 @@ pub struct SessionInfo {
     pub client_ip: String,
     /// The browser's user agent.
     pub user_agent: String,
-    /// SHA-256 of its token (to tell the caller's own session; never serialized).
-    #[serde(skip)]
+    /// SHA-256 of its token (to tell the caller's own session; never sent).
     pub token_hash: String,
 }
 
@@ -184,27 +183,8 @@ pub struct RecentDialog {
     pub last_message: ChatMessage,
 }
 
-/// One row of the screen broadcast audit trail.
-#[derive(Clone, Debug, Serialize)]
-pub struct AuditEntry {
-    /// Row id.
-    pub id: i64,
-    /// Whose broadcast.
-    pub visitor_id: String,
-    /// The visitor's site.
-    pub site_name: String,
-    /// The consultant involved, if any.
-    pub user_id: Option<i64>,
-    /// Their name at the time.
-    pub consultant_name: Option<String>,
-    /// What happened: `requested`, `granted`, `denied`, `timeout`, `unsupported`,
-    /// `weak_connection`, `offline`, `started`, `stopped`, `consent_revoked`.
-    pub event: String,
-    /// Details (who stopped, measured figures, missing APIs).
-    pub detail: String,
-    /// When.
-    pub at: i64,
-}
+/// One row of the screen broadcast audit trail (the API's type: storage hands it out as it is).
+pub use chatcast_protocol::api::AuditEntry;
 
 /// Everything the server keeps. Implemented once per backend.
 #[async_trait]

@@ -1,0 +1,103 @@
+//! The bodies of the console's HTTP API (docs/protocol.md, "HTTP API"):
+//! what the server answers, typed here like the socket messages and
+//! generated to TypeScript beside them, so that the console and the server
+//! cannot drift apart silently.
+
+use serde::{Deserialize, Serialize};
+use ts_rs::TS;
+
+use crate::{Millis, PrivacySettings};
+
+/// What an account may do: consultants chat; admins also manage sites and the team.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Chats with visitors, asks to see their tabs.
+    Consultant,
+    /// Also manages sites, the team and reads the audit trail.
+    Admin,
+}
+
+/// A site as an admin sees it (`GET /api/sites`, `POST /api/sites`, `PUT /api/sites/{id}/settings`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct Site {
+    /// Site id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// The public key the widget's script tag carries.
+    pub key: String,
+    /// Origins allowed to embed the widget.
+    pub origins: Vec<String>,
+    /// The demo site this server serves at `/demo/`.
+    pub is_demo: bool,
+    /// What the agent masks and blocks on the site's pages.
+    pub privacy: PrivacySettings,
+    /// How long a visitor's consent is remembered for the tab that gave it.
+    #[ts(type = "number")]
+    pub consent_ttl_hours: i64,
+    /// When it was added.
+    #[ts(type = "number")]
+    pub created_at: Millis,
+}
+
+/// An account as an admin sees it (`GET /api/users` and the user changes).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct User {
+    /// User id.
+    pub id: String,
+    /// Login email.
+    pub email: String,
+    /// Display name shown to visitors.
+    pub name: String,
+    /// What the account may do.
+    pub role: Role,
+    /// A disabled account cannot log in; its sessions ended when it was disabled.
+    pub disabled: bool,
+}
+
+/// One of the caller's own console sessions (`GET /api/sessions`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct Session {
+    /// The id to end it by (`DELETE /api/sessions/{id}`).
+    pub id: String,
+    /// When it was made.
+    #[ts(type = "number")]
+    pub created_at: Millis,
+    /// When it was last used.
+    #[ts(type = "number")]
+    pub last_seen_at: Millis,
+    /// When it ends.
+    #[ts(type = "number")]
+    pub expires_at: Millis,
+    /// The address it was made from.
+    pub client_ip: String,
+    /// The browser's user agent.
+    pub user_agent: String,
+    /// The session of the browser that asks.
+    pub current: bool,
+}
+
+/// One row of the screen broadcast audit trail (`GET /api/audit`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct AuditEntry {
+    /// Row id.
+    #[ts(type = "number")]
+    pub id: i64,
+    /// Whose broadcast.
+    pub visitor_id: String,
+    /// The visitor's site.
+    pub site_name: String,
+    /// The consultant involved, if any.
+    #[ts(type = "number | null")]
+    pub user_id: Option<i64>,
+    /// Their name at the time.
+    pub consultant_name: Option<String>,
+    /// What happened: `requested`, `granted`, `denied`, `started`, `resumed`, `stopped`, …
+    pub event: String,
+    /// Details (who stopped, measured figures, missing APIs).
+    pub detail: String,
+    /// When.
+    #[ts(type = "number")]
+    pub at: Millis,
+}
