@@ -157,6 +157,23 @@ impl Broadcasts {
 
 // ---- effects shared by the steps
 
+/// Runs `then` after `delay` as a task of the server's tracker. At shutdown
+/// the timer is dropped undecided: the phase ends with the process (and, in a
+/// cluster, the node the tab reconnects to takes a live broadcast over).
+fn timer(
+    tasks: tokio_util::task::TaskTracker,
+    shutdown: tokio_util::sync::CancellationToken,
+    delay: Duration,
+    then: impl Future<Output = ()> + Send + 'static,
+) {
+    tasks.spawn(async move {
+        tokio::select! {
+            _ = async { tokio::time::sleep(delay).await; then.await } => {}
+            _ = shutdown.cancelled() => {}
+        }
+    });
+}
+
 /// Forgets a broadcast's frames here and on every node that follows it.
 fn forget_frames(app: &AppState, visitor_id: &str) {
     app.relay.clear(visitor_id);
@@ -284,8 +301,7 @@ async fn request_here(app: &AppState, user: &User, visitor_id: &str) {
             };
             app.hub.to_visitor(visitor_id, &frame(&ask), None);
             let (app, visitor_id) = (app.clone(), visitor_id.to_owned());
-            tokio::spawn(async move {
-                tokio::time::sleep(app.policy.request_timeout).await;
+            timer(app.tasks.clone(), app.shutdown.clone(), app.policy.request_timeout, async move {
                 let expired = app
                     .broadcasts
                     .take_if(&visitor_id, |p| matches!(p, Phase::Pending { request_id: r, .. } if *r == request_id));
@@ -341,8 +357,7 @@ fn start_probe(app: &AppState, visitor_id: &str, tab: ConnId, tab_id: Option<Str
     set_state(app, visitor_id, ScreencastState::Pending);
     app.hub.to_tab(visitor_id, tab, &frame(&VisitorOut::Probe { id: probe_id.clone(), upload_bytes: app.policy.probe_bytes }));
     let (app, visitor_id) = (app.clone(), visitor_id.to_owned());
-    tokio::spawn(async move {
-        tokio::time::sleep(app.policy.probe_timeout).await;
+    timer(app.tasks.clone(), app.shutdown.clone(), app.policy.probe_timeout, async move {
         let stale = app.broadcasts.take_if(&visitor_id, |p| matches!(p, Phase::Probing { probe_id: p, .. } if *p == probe_id));
         if let Some(Phase::Probing { by, .. }) = stale {
             let secs = app.policy.probe_timeout.as_secs();
@@ -627,8 +642,7 @@ pub async fn tab_left(app: &AppState, visitor_id: &str, tab: ConnId) {
     }
     // Give a navigating or reconnecting tab time to come back.
     let (app, visitor_id) = (app.clone(), visitor_id.to_owned());
-    tokio::spawn(async move {
-        tokio::time::sleep(app.policy.idle_grace).await;
+    timer(app.tasks.clone(), app.shutdown.clone(), app.policy.idle_grace, async move {
         let gone = app.broadcasts.take_if(&visitor_id, |p| matches!(p, Phase::Active { tab: None, .. }));
         // Taken over by the node the tab came back to: it goes on there.
         if gone.is_some() && !app.hub.engine().broadcast_owned(&visitor_id).await {
@@ -759,7 +773,7 @@ pub fn unwatch(app: &AppState, visitor_id: &str, conn: ConnId) {
 /// capture never runs unwatched for long.
 fn watch_for_idle(app: &AppState, visitor_id: &str) {
     let (app, visitor_id) = (app.clone(), visitor_id.to_owned());
-    tokio::spawn(async move {
+    timer(app.tasks.clone(), app.shutdown.clone(), std::time::Duration::ZERO, async move {
         let grace = app.policy.idle_grace;
         let unwatched = |p: &Phase| matches!(p, Phase::Active { idle_since: Some(t), .. } if t.elapsed() >= grace);
         loop {
