@@ -548,3 +548,27 @@ async fn failed_logins_count_across_nodes() {
     drop((a, b));
     shared.drop_db().await;
 }
+
+#[tokio::test]
+async fn new_visitors_from_one_address_count_across_nodes() {
+    let shared = Shared::new("visitors").await;
+    let key = shared.cli(&["site", "add", "--name", "Shop", "--origin", SITE_ORIGIN]).lines().last().unwrap().to_owned();
+    let env = [("CHATCAST_NEW_VISITORS_PER_ADDRESS_PER_MINUTE", "3")];
+    let (a, b) = (shared.node_with(&shared.db_url, &redis_url(), &env), shared.node_with(&shared.db_url, &redis_url(), &env));
+    let mut held = Vec::new();
+    for (node, tab) in [(&a, "t1"), (&a, "t2"), (&b, "t3")] {
+        held.push(node.visitor(&key, None, tab).await.0); // three new visitors: allowed (positive control)
+    }
+    // B has made one, but the address has made three in the cluster: the fourth is refused.
+    let mut v = Client::connect(
+        &format!("ws://{}/ws/visitor?site={key}", b.addr),
+        http::Request::builder().header("Origin", SITE_ORIGIN),
+    )
+    .await;
+    v.send(json!({"t": "hello", "tab_id": "t4", "page": {"url": "http://shop.test:8000/", "title": "Home"}})).await;
+    let refused = v.recv_type("error").await;
+    assert_eq!(refused["code"], "rate_limited", "{refused}");
+    assert_eq!(v.closed_with(5).await, 4029);
+    drop((held, a, b));
+    shared.drop_db().await;
+}

@@ -244,7 +244,17 @@ async fn identify(
         let messages = state.db.messages(&v.id, HISTORY_LIMIT).await?;
         return Ok(Ok((v.id, token.to_owned(), messages)));
     }
-    if let Err(wait) = state.limits.new_visitors.take(ip) {
+    // This node's count, then the cluster's (an address spreading over the nodes gets no more).
+    let allowed = match state.limits.new_visitors.take(ip) {
+        Ok(()) => state
+            .hub
+            .engine()
+            .new_visitor(&ip.to_string(), state.settings.new_visitors_per_address_per_minute)
+            .await
+            .map_err(Duration::from_secs),
+        Err(wait) => Err(wait),
+    };
+    if let Err(wait) = allowed {
         metrics::counter!("chatcast_sockets_refused_total", "reason" => "new_visitors_per_address").increment(1);
         return Ok(Err(wait));
     }

@@ -84,6 +84,10 @@ impl Engine for MemoryEngine {
         Ok(None)
     }
 
+    async fn new_visitor(&self, _: &str, _: u32) -> Result<(), u64> {
+        Ok(())
+    }
+
     fn login_refund(&self, _: &str, _: &str, _: String) {}
 
     fn start(&self, _: Arc<dyn Fn(Envelope) + Send + Sync>, _: &Background) {}

@@ -263,6 +263,11 @@ pub trait Engine: Send + Sync + 'static {
         per_account: u32,
     ) -> Result<Option<String>, u64>;
 
+    /// Counts a new visitor from this client address for the whole cluster,
+    /// unless the address made `per_minute` in the last minute (then
+    /// `Err(seconds to wait)`). One node, or no answer: `Ok` (the node's own limit holds).
+    async fn new_visitor(&self, address: &str, per_minute: u32) -> Result<(), u64>;
+
     /// A counted attempt succeeded: it no longer counts.
     fn login_refund(&self, address: &str, account: &str, id: String);
 

@@ -84,6 +84,10 @@ impl Keys {
     fn logins_by_address(&self, address: &str) -> String {
         format!("{}:logins-address:{address}", self.0)
     }
+    /// New visitors from one client address in the last minute.
+    fn new_visitors(&self, address: &str) -> String {
+        format!("{}:new-visitors:{address}", self.0)
+    }
     /// Login attempts on one account in the last minute.
     fn logins_by_account(&self, account: &str) -> String {
         format!("{}:logins-account:{account}", self.0)
@@ -147,23 +151,24 @@ redis.call('HSET', KEYS[1], 'owner', ARGV[2])
 return {owner, redis.call('HGET', KEYS[1], 'state')}
 ";
 
-/// Counts a login attempt under both keys unless either is used up; returns
-/// 0, or the milliseconds until the older attempt leaves the window.
-/// KEYS: by address, by account. ARGV: now ms, window ms, address limit, account limit, attempt id.
-const LOGIN: &str = r"
+/// Counts an event under every key (a sorted set by time per key) unless one
+/// of them has its limit in the window; returns 0, or the milliseconds until
+/// the oldest event of a full key leaves the window.
+/// KEYS: the keys. ARGV: now ms, window ms, event id, then one limit per key.
+const WINDOW: &str = r"
 local now, win = tonumber(ARGV[1]), tonumber(ARGV[2])
 local wait = 0
-for i = 1, 2 do
+for i = 1, #KEYS do
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - win)
-  if redis.call('ZCARD', KEYS[i]) >= tonumber(ARGV[2 + i]) then
+  if redis.call('ZCARD', KEYS[i]) >= tonumber(ARGV[3 + i]) then
     local oldest = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
     local w = tonumber(oldest[2]) + win - now
     if w > wait then wait = w end
   end
 end
 if wait > 0 then return wait end
-for i = 1, 2 do
-  redis.call('ZADD', KEYS[i], now, ARGV[5])
+for i = 1, #KEYS do
+  redis.call('ZADD', KEYS[i], now, ARGV[3])
   redis.call('PEXPIRE', KEYS[i], win)
 end
 return 0
@@ -240,6 +245,29 @@ pub struct RedisEngine {
 }
 
 impl RedisEngine {
+    /// Counts an event under each key in a sliding minute unless a key is at its limit:
+    /// `Err(seconds to wait)`. If Redis does not answer, `Ok(None)`: each node's own limits still hold.
+    async fn count_in_minute(&self, keys: &[(String, u32)], what: &str) -> Result<Option<String>, u64> {
+        let id = crate::auth::new_token()[..16].to_owned();
+        let mut cmd = redis::cmd("EVAL");
+        cmd.arg(WINDOW).arg(keys.len());
+        for (k, _) in keys {
+            cmd.arg(k);
+        }
+        cmd.arg(crate::now_ms()).arg(60_000).arg(&id);
+        for (_, limit) in keys {
+            cmd.arg(*limit);
+        }
+        match cmd.query_async::<u64>(&mut self.conn.clone()).await {
+            Ok(0) => Ok(Some(id)),
+            Ok(wait_ms) => Err(wait_ms.div_ceil(1000).max(1)),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not count a {what} in Redis");
+                Ok(None)
+            }
+        }
+    }
+
     /// Connects to Redis and announces this node. Fails if Redis does not answer.
     pub async fn connect(url: &str, cluster_name: &str) -> Result<Self, EngineError> {
         let keys = Keys(cluster_name.into());
@@ -483,28 +511,12 @@ impl Engine for RedisEngine {
         per_address: u32,
         per_account: u32,
     ) -> Result<Option<String>, u64> {
-        let id = crate::auth::new_token()[..16].to_owned();
-        let counted: redis::RedisResult<u64> = redis::cmd("EVAL")
-            .arg(LOGIN)
-            .arg(2)
-            .arg(self.keys.logins_by_address(address))
-            .arg(self.keys.logins_by_account(account))
-            .arg(crate::now_ms())
-            .arg(60_000)
-            .arg(per_address)
-            .arg(per_account)
-            .arg(&id)
-            .query_async(&mut self.conn.clone())
-            .await;
-        match counted {
-            Ok(0) => Ok(Some(id)),
-            Ok(wait_ms) => Err(wait_ms.div_ceil(1000).max(1)),
-            // Each node's own limiter still holds meanwhile.
-            Err(e) => {
-                tracing::warn!(error = %e, "could not count a login attempt in Redis");
-                Ok(None)
-            }
-        }
+        let keys = [(self.keys.logins_by_address(address), per_address), (self.keys.logins_by_account(account), per_account)];
+        self.count_in_minute(&keys, "login attempt").await
+    }
+
+    async fn new_visitor(&self, address: &str, per_minute: u32) -> Result<(), u64> {
+        self.count_in_minute(&[(self.keys.new_visitors(address), per_minute)], "new visitor").await.map(|_| ())
     }
 
     fn login_refund(&self, address: &str, account: &str, id: String) {
