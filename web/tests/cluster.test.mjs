@@ -78,6 +78,27 @@ async function sockets(node, endpoint) {
   return m ? Number(m[1]) : 0;
 }
 
+/** The live node holding the most sockets of this endpoint. */
+async function busiest(endpoint) {
+  let best = null;
+  let most = 0;
+  for (const n of cluster.nodes.filter((n) => !n.killed)) {
+    const k = await sockets(n, endpoint);
+    if (k > most) { best = n; most = k; }
+  }
+  assert.ok(best, `a node holding a ${endpoint} socket`);
+  return best;
+}
+
+/** Records every connection state the console page shows from now on. */
+async function recordConnStates(page) {
+  await page.evaluate(() => {
+    const el = document.querySelector('[data-testid="connection-state"]');
+    window.__connStates = [el.getAttribute('data-state')];
+    new MutationObserver(() => window.__connStates.push(el.getAttribute('data-state'))).observe(el, { attributes: true });
+  });
+}
+
 /** The live node that holds a socket of this endpoint. */
 async function holder(endpoint) {
   let found = null;
@@ -205,8 +226,12 @@ test('through nginx: chat and a live broadcast survive SIGKILL of the visitor\'s
   assert.ok(replicaBack <= 5_000, `the replica was live again ${replicaBack} ms after the kill (goal ≤ 5 s)`);
   await shot(host, 'cluster-after-visitor-node-killed');
 
-  // 2. The node holding the consultant's console socket dies (it may be the same as the second's).
-  const consoleNode = await holder('console');
+  // 2. A consultant's node dies: the one holding most console sockets (the two
+  // consoles' and the screencast window's, over the two nodes left), so that
+  // at least one of the two console pages loses its socket.
+  await recordConnStates(consultant);
+  await recordConnStates(second);
+  const consoleNode = await busiest('console');
   const killed2 = Date.now();
   kill(consoleNode);
   // The console says it is reconnecting, then comes back by itself.
@@ -217,6 +242,11 @@ test('through nginx: chat and a live broadcast survive SIGKILL of the visitor\'s
   await consultant.getByTestId('chat-send').click();
   await widgetMessages(visitor, 'Yes, still here.').waitFor({ timeout: 15_000 });
   console.log(`cluster e2e: consultant's node killed → replica live again in ${replicaBack2} ms`);
+  const states = [await consultant.evaluate(() => window.__connStates), await second.evaluate(() => window.__connStates)];
+  assert.ok(states.some((s) => s.includes('reconnecting')), `a console showed "Reconnecting…" while its node was gone: ${JSON.stringify(states)}`);
+  for (const page of [consultant, second]) {
+    await waitFor(async () => (await page.getByTestId('connection-state').getAttribute('data-state')) === 'open', 'every console connected again');
+  }
   assert.ok(replicaBack2 <= 5_000, `the replica was live again ${replicaBack2} ms after the kill (goal ≤ 5 s)`);
 
   // Nothing lost, nothing twice: on both sides and in storage.
