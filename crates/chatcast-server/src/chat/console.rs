@@ -57,7 +57,7 @@ pub async fn run(state: AppState, user: User, session: String, mut conn: Connect
     }
     state.hub.console_left(conn.peer().id);
     for visitor_id in state.relay.unwatch_all(conn.peer().id) {
-        consent::unwatch(&state, &visitor_id, conn.peer().id);
+        consent::unwatch(&state, &visitor_id, conn.peer().id).await;
     }
 }
 
@@ -107,7 +107,7 @@ async fn handle(state: &AppState, user: &User, conn: &mut Connection, msg: Conso
             e
         }),
         ConsoleIn::Unwatch { visitor_id } => {
-            consent::unwatch(state, &visitor_id, conn.peer().id);
+            consent::unwatch(state, &visitor_id, conn.peer().id).await;
             Ok(())
         }
     }

@@ -78,9 +78,9 @@ pub async fn run(state: AppState, site: Site, slot: Slot, mut conn: Connection) 
             }
             VisitorIn::ScreencastStop {} => consent::stop_by_visitor(&state, &visitor_id).await,
             VisitorIn::ScreencastStats { hidden_fields, hidden_areas } => {
-                consent::hidden_counted(&state, &visitor_id, conn_id, hidden_fields, hidden_areas);
+                consent::hidden_counted(&state, &visitor_id, conn_id, hidden_fields, hidden_areas).await;
             }
-            VisitorIn::Probe { id } => consent::probe_echo(&state, &visitor_id, conn_id, &id),
+            VisitorIn::Probe { id } => consent::probe_echo(&state, &visitor_id, conn_id, &id).await,
             VisitorIn::Hello { .. } => {
                 let mut e = ErrorBody::new(ErrorCode::BadMessage, "`hello` was already received on this socket");
                 e.ref_type = Some("hello".into());
@@ -88,7 +88,7 @@ pub async fn run(state: AppState, site: Site, slot: Slot, mut conn: Connection) 
             }
             VisitorIn::Page { page } => {
                 let page = clean_page(page, &site.privacy.keep_url_params);
-                consent::page_moved(&state, &visitor_id, conn_id, &page.url);
+                consent::page_moved(&state, &visitor_id, conn_id, &page.url).await;
                 if let Err(e) = state.db.touch_visitor(&visitor_id, &page, crate::now_ms()).await {
                     conn.send_error(internal(e), None).await;
                 }

@@ -12,7 +12,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Consultant, Phase, receipt::Receipt};
+use super::machine::Consultant;
+use super::receipt::Receipt;
 use crate::app::AppState;
 use crate::engine::{Envelope, NodeId, Target};
 
@@ -116,7 +117,7 @@ pub async fn run(app: AppState, bytes: &[u8]) {
         Err(e) => return tracing::warn!(error = %e, "dropped a node command that does not parse"),
     };
     let visitor_id = cmd.visitor_id().to_owned();
-    let has = |pred: fn(&Phase) -> bool| app.broadcasts.phases.lock().unwrap().get(&visitor_id).is_some_and(pred);
+    let has = || app.broadcasts.phase(&visitor_id).is_some();
     match cmd {
         NodeCommand::Request { user_id, .. } => {
             if let Some(user) = consultant(&app, user_id).await {
@@ -124,19 +125,19 @@ pub async fn run(app: AppState, bytes: &[u8]) {
             }
         }
         NodeCommand::Stop { user_id, .. } => {
-            if has(|_| true)
+            if has()
                 && let Some(user) = consultant(&app, user_id).await
             {
                 super::stop_by_consultant(&app, &user, &visitor_id).await;
             }
         }
         NodeCommand::VisitorStop { .. } => {
-            if has(|_| true) {
+            if has() {
                 super::stop_by_visitor(&app, &visitor_id).await;
             }
         }
         NodeCommand::Keyframe { .. } => super::ask_keyframe(&app, &visitor_id),
-        NodeCommand::Released { .. } => super::released(&app, &visitor_id),
+        NodeCommand::Released { .. } => super::released(&app, &visitor_id).await,
     }
 }
 

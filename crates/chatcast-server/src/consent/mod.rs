@@ -3,16 +3,23 @@
 //! line in the dialog and a row in the audit trail; the console's button
 //! follows the state, and refusals reach the console as notices.
 //!
+//! What each event does is decided by one pure function over the phase as
+//! data, [`machine::step`]; this module gathers what an event needs (tabs,
+//! ids, the time), applies the step under one lock per server, and carries
+//! out its effects: frames to the tab and the consoles, storage, timers (on
+//! the server's task tracker), the engine.
+//!
 //! The screen frames themselves go through [`crate::relay`]; this module only
 //! decides which tab may send them (through the screen socket it was given a
 //! token for, see [`screen`]) and who may watch.
 
 pub mod cluster;
-mod receipt;
+pub mod machine;
+pub mod receipt;
 pub mod screen;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -23,7 +30,7 @@ use crate::relay::Published;
 use crate::storage::{NewMessage, User};
 use crate::transport::{ConnId, Peer};
 use chatcast_protocol::frame;
-use receipt::Receipt;
+use machine::{Consultant, Effect, Event, Phase, Timer};
 
 /// Timing and thresholds of broadcasts (from the settings).
 #[derive(Clone, Copy, Debug)]
@@ -57,120 +64,239 @@ impl Policy {
     }
 }
 
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-struct Consultant {
-    id: i64,
-    name: String,
-}
-
-enum Phase {
-    Pending {
-        request_id: String,
-        by: Consultant,
-    },
-    Probing {
-        tab: ConnId,
-        tab_id: Option<String>,
-        by: Consultant,
-        probe_id: String,
-        sent: Instant,
-        rtt: Option<Duration>,
-    },
-    Active {
-        tab: Option<ConnId>,
-        tab_id: Option<String>,
-        by: Consultant,
-        idle_since: Option<Instant>,
-        screen: Option<ScreenLink>,
-        receipt: Receipt,
-    },
-}
-
-/// A live broadcast's screen socket: the token sent to one tab in
-/// `screencast_start`, and the socket that connected with it.
-struct ScreenLink {
-    token: String,
-    /// The tab (its chat socket) the token was given to.
-    tab: ConnId,
-    /// The screen socket, once connected.
-    peer: Option<Peer>,
-}
-
-impl ScreenLink {
-    /// A new link for the tab's next screen socket. The token starts with
-    /// the visitor's id, so that any node can find the broadcast it belongs to.
-    fn new(visitor_id: &str, tab: ConnId) -> Self {
-        ScreenLink { token: format!("{visitor_id}.{}", crate::auth::new_token()), tab, peer: None }
-    }
-
-    /// Closes the screen socket, if one is connected: the tab's upload is over.
-    fn close(&self, reason: &str) {
-        if let Some(p) = &self.peer {
-            p.close(1000, reason);
+impl Policy {
+    fn limits(&self) -> machine::Limits {
+        machine::Limits {
+            weak_rtt_ms: self.weak_rtt.as_millis() as u64,
+            weak_upload_kbps: self.weak_upload_kbps,
+            request_timeout_secs: self.request_timeout.as_secs(),
+            probe_timeout_secs: self.probe_timeout.as_secs(),
+            idle_grace_ms: self.idle_grace.as_millis() as u64,
         }
     }
 }
 
-impl Phase {
-    /// The consultant who asked.
-    fn by(&self) -> &Consultant {
-        match self {
-            Phase::Pending { by, .. } | Phase::Probing { by, .. } | Phase::Active { by, .. } => by,
-        }
-    }
-
-    /// Closes the broadcast's screen socket, if any.
-    fn close_screen(&self, reason: &str) {
-        if let Phase::Active { screen: Some(link), .. } = self {
-            link.close(reason);
-        }
-    }
+/// A visitor's phase and, while it is live, the screen socket connected with its token.
+struct Entry {
+    phase: Phase,
+    screen: Option<Peer>,
 }
 
-/// Every visitor's broadcast phase (no entry: idle).
+/// Every visitor's broadcast phase on this node (no entry: idle).
 #[derive(Default)]
 pub struct Broadcasts {
-    phases: Mutex<HashMap<String, Phase>>,
+    phases: Mutex<HashMap<String, Entry>>,
 }
 
 fn new_id() -> String {
     crate::auth::new_token()[..16].to_owned()
 }
 
+/// A screen token: the visitor's id, so that any node finds the broadcast, then a random part.
+fn new_screen_token(visitor_id: &str) -> String {
+    format!("{visitor_id}.{}", crate::auth::new_token())
+}
+
+/// Milliseconds of a monotonic clock: the machine's time.
+fn mono_ms() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_millis() as u64
+}
+
 impl Broadcasts {
-    /// Removes and returns the visitor's phase if `pred` holds for it: how a
-    /// step or timer claims a phase it may end, atomically.
-    fn take_if(&self, visitor_id: &str, pred: impl FnOnce(&Phase) -> bool) -> Option<Phase> {
+    /// Runs `event` through the machine, atomically for the visitor; returns
+    /// the effects, and the screen socket whose token went away (to close).
+    fn apply(&self, visitor_id: &str, event: Event, limits: &machine::Limits) -> (Vec<Effect>, Option<Peer>) {
         let mut phases = self.phases.lock().unwrap();
-        if phases.get(visitor_id).is_some_and(pred) { phases.remove(visitor_id) } else { None }
+        let current = phases.get(visitor_id);
+        let token = |p: Option<&Phase>| match p {
+            Some(Phase::Active { link: Some(l), .. }) => Some(l.token.clone()),
+            _ => None,
+        };
+        let before = token(current.map(|e| &e.phase));
+        let step = machine::step(current.map(|e| &e.phase), event, mono_ms(), limits);
+        let after = token(step.next.as_ref());
+        let gone = match step.next {
+            None => phases.remove(visitor_id).and_then(|e| e.screen),
+            Some(next) => {
+                let e = phases.entry(visitor_id.to_owned()).or_insert(Entry { phase: next.clone(), screen: None });
+                e.phase = next;
+                if before != after { e.screen.take() } else { None }
+            }
+        };
+        (step.effects, gone)
+    }
+
+    /// A copy of the visitor's phase.
+    fn phase(&self, visitor_id: &str) -> Option<Phase> {
+        self.phases.lock().unwrap().get(visitor_id).map(|e| e.phase.clone())
     }
 
     /// The button state to show for an online visitor.
     pub fn state_of(&self, visitor_id: &str) -> ScreencastState {
-        match self.phases.lock().unwrap().get(visitor_id) {
-            None => ScreencastState::Idle,
-            Some(Phase::Pending { .. } | Phase::Probing { .. }) => ScreencastState::Pending,
-            Some(Phase::Active { .. }) => ScreencastState::Active,
-        }
+        self.phases.lock().unwrap().get(visitor_id).map_or(ScreencastState::Idle, |e| e.phase.state())
     }
 }
 
-// ---- effects shared by the steps
-
-/// Runs `then` after `delay` as a task of the server's tracker. At shutdown
-/// the timer is dropped undecided: the phase ends with the process (and, in a
-/// cluster, the node the tab reconnects to takes a live broadcast over).
-fn timer(
-    tasks: tokio_util::task::TaskTracker,
-    shutdown: tokio_util::sync::CancellationToken,
-    delay: Duration,
-    then: impl Future<Output = ()> + Send + 'static,
-) {
-    tasks.spawn(async move {
-        tokio::select! {
-            _ = async { tokio::time::sleep(delay).await; then.await } => {}
-            _ = shutdown.cancelled() => {}
+/// Runs an event for a visitor: the machine decides, then its effects are carried out in order.
+fn handle<'a>(app: &'a AppState, visitor_id: &'a str, event: Event) -> std::pin::Pin<Box<dyn Future<Output = ()> + Send + 'a>> {
+    Box::pin(async move {
+        let (effects, mut gone) = app.broadcasts.apply(visitor_id, event, &app.policy.limits());
+        for effect in effects {
+            perform(app, visitor_id, effect, &mut gone).await;
         }
+    })
+}
+
+/// Carries out one effect; `screen`: the screen socket of a token that went away.
+async fn perform(app: &AppState, visitor_id: &str, effect: Effect, screen: &mut Option<Peer>) {
+    match effect {
+        Effect::State(state) => set_state(app, visitor_id, state),
+        Effect::StateIdle => set_state(app, visitor_id, app.hub.offline_aware(visitor_id, ScreencastState::Idle)),
+        Effect::Fail { reason, detail, by } => fail(app, visitor_id, by.as_ref(), reason, detail).await,
+        Effect::Record { by, event, detail, line } => record(app, visitor_id, by.as_ref(), event, &detail, line).await,
+        Effect::LookupConsent { request_id, tab_id } => {
+            // Remembered consent belongs to the tab that gave it.
+            let remembered = match &tab_id {
+                Some(t) => app
+                    .db
+                    .has_consent(visitor_id, t, crate::now_ms())
+                    .await
+                    .inspect_err(|e| tracing::error!(error = %e, "consent lookup failed"))
+                    .ok(),
+                None => Some(false),
+            };
+            handle(app, visitor_id, Event::ConsentKnown { request_id, remembered, probe_id: new_id() }).await;
+        }
+        Effect::AskConsent { request_id, by_name } => {
+            let site = app.db.site_of_visitor(visitor_id).await.ok().flatten();
+            let ask = VisitorOut::ConsentRequest {
+                request_id,
+                consultant_name: by_name,
+                expires_at: crate::now_ms() + app.policy.request_timeout.as_millis() as i64,
+                privacy: site.as_ref().map(|s| s.privacy.clone()).unwrap_or_default(),
+                remember_hours: site.as_ref().map_or(24, |s| s.consent_ttl_hours),
+            };
+            app.hub.to_visitor(visitor_id, &frame(&ask), None);
+        }
+        Effect::CloseConsent { request_id, except } => {
+            app.hub.to_visitor(visitor_id, &frame(&VisitorOut::ConsentClosed { request_id }), except);
+        }
+        Effect::Remember { tab_id, by } => {
+            let now = crate::now_ms();
+            let ttl_hours = app.db.site_of_visitor(visitor_id).await.ok().flatten().map_or(24, |s| s.consent_ttl_hours);
+            // Remembered for the tab that answered, and only if it has an id to be known by.
+            let remembered = match &tab_id {
+                Some(t) => match app.db.remember_consent(visitor_id, t, now, now + ttl_hours * 3_600_000).await {
+                    Ok(()) => format!("remembered for this tab ({}) for {ttl_hours} h", machine::short(t)),
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not remember consent");
+                        "not remembered (storage failed)".to_owned()
+                    }
+                },
+                None => "not remembered (the tab has no id)".to_owned(),
+            };
+            let line = Some("The visitor allowed screen broadcast".to_owned());
+            record(app, visitor_id, Some(&by), "granted", &remembered, line).await;
+        }
+        Effect::RevokeConsent => {
+            if let Err(e) = app.db.revoke_consent(visitor_id, crate::now_ms()).await {
+                tracing::error!(error = %e, "could not revoke consent");
+            }
+        }
+        Effect::Probe { tab, probe_id } => {
+            app.hub.to_tab(visitor_id, tab, &frame(&VisitorOut::Probe { id: probe_id, upload_bytes: app.policy.probe_bytes }));
+        }
+        Effect::StartTab { tab, token, by_name } => {
+            if let Some(start) = start_frame(app, visitor_id, &by_name, &token).await {
+                app.hub.to_tab(visitor_id, tab, &start);
+            }
+        }
+        Effect::StopTab { tab, reason } => {
+            let stop = frame(&VisitorOut::ScreencastStop { reason: reason.to_owned() });
+            match tab {
+                Some(tab) => app.hub.to_tab(visitor_id, tab, &stop),
+                // A tab between pages may still come back recording: tell every tab.
+                None => app.hub.to_visitor(visitor_id, &stop, None),
+            }
+        }
+        Effect::CloseScreen(reason) => {
+            if let Some(p) = screen.take() {
+                p.close(1000, reason);
+            }
+        }
+        Effect::ForgetFrames => forget_frames(app, visitor_id),
+        Effect::Receipt { by_name, receipt } => {
+            let now = crate::now_ms();
+            system_line(app, visitor_id, &receipt.text(&by_name, now), Some(MessageKind::Receipt), now).await;
+        }
+        Effect::Share { tab_id, start } => {
+            let Some(Phase::Active { by, receipt, link, .. }) = app.broadcasts.phase(visitor_id) else { return };
+            let shared = cluster::Shared::json(&by, &receipt, link.as_ref().map_or("", |l| l.token.as_str()));
+            match (start, tab_id) {
+                (true, Some(t)) => app.hub.engine().broadcast_start(visitor_id, &t, shared),
+                (true, None) => {}
+                (false, _) => app.hub.engine().broadcast_update(visitor_id, shared),
+            }
+        }
+        Effect::Unshare => app.hub.engine().broadcast_end(visitor_id),
+        Effect::Release(node) => cluster::send(app, node, cluster::NodeCommand::Released { visitor_id: visitor_id.to_owned() }),
+        Effect::LetGo => {
+            app.hub.set_screencast(visitor_id, ScreencastState::Idle);
+            app.relay.clear(visitor_id);
+            if app.relay.has_viewers(visitor_id) {
+                app.hub.engine().screen_follow(visitor_id);
+            }
+        }
+        Effect::TryAdopt { tab, tab_id } => {
+            let Some((from, shared)) = app.hub.engine().broadcast_take(visitor_id, &tab_id).await else { return };
+            let Ok(cluster::Shared { by, receipt, .. }) = serde_json::from_str(&shared) else {
+                return tracing::error!(visitor = visitor_id, "a shared broadcast record does not parse; not resumed");
+            };
+            let from = (from != app.hub.engine().node()).then_some(from);
+            let page = app.hub.tab_page(visitor_id, tab).map(|p| p.url);
+            let token = new_screen_token(visitor_id);
+            handle(app, visitor_id, Event::Adopt { tab, tab_id, token, by, receipt, page, from }).await;
+        }
+        Effect::Start(t) => start_timer(app, visitor_id, t),
+    }
+}
+
+/// Starts a timer on the server's task tracker; it sends its event when it
+/// fires. At shutdown it is dropped undecided: the phase ends with the process
+/// (and, in a cluster, the node the tab reconnects to takes a live broadcast over).
+fn start_timer(app: &AppState, visitor_id: &str, t: Timer) {
+    let delay = match &t {
+        Timer::Request(_) => app.policy.request_timeout,
+        Timer::Probe(_) => app.policy.probe_timeout,
+        Timer::TabGone | Timer::Idle => app.policy.idle_grace,
+    };
+    let (app, visitor_id, shutdown) = (app.clone(), visitor_id.to_owned(), app.shutdown.clone());
+    app.tasks.clone().spawn(async move {
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = shutdown.cancelled() => return,
+        }
+        let event = match t {
+            Timer::Request(request_id) => Event::RequestExpired { request_id },
+            Timer::Probe(probe_id) => Event::ProbeExpired { probe_id },
+            Timer::TabGone => {
+                if !matches!(app.broadcasts.phase(&visitor_id), Some(Phase::Active { tab: None, .. })) {
+                    return;
+                }
+                Event::TabGoneExpired { owned: app.hub.engine().broadcast_owned(&visitor_id).await }
+            }
+            Timer::Idle => {
+                let grace = app.policy.idle_grace.as_millis() as u64;
+                let idle = matches!(app.broadcasts.phase(&visitor_id),
+                    Some(Phase::Active { idle_since: Some(t), .. }) if mono_ms().saturating_sub(t) >= grace);
+                if !idle {
+                    return;
+                }
+                Event::IdleExpired { followed_elsewhere: app.hub.engine().screen_followed_elsewhere(&visitor_id).await }
+            }
+        };
+        handle(&app, &visitor_id, event).await;
     });
 }
 
@@ -241,7 +367,7 @@ async fn fail(app: &AppState, visitor_id: &str, by: Option<&Consultant>, reason:
     set_state(app, visitor_id, app.hub.offline_aware(visitor_id, ScreencastState::Idle));
 }
 
-// ---- steps
+// ---- events
 
 /// A consultant pressed the screencast button: asked here if the visitor
 /// has a tab on this node, else on the node with their most recent tab.
@@ -257,186 +383,26 @@ pub async fn request(app: &AppState, user: &User, visitor_id: &str) {
 
 async fn request_here(app: &AppState, user: &User, visitor_id: &str) {
     let by = Consultant { id: user.id, name: user.name.clone() };
-    let Some(latest) = app.hub.latest_tab(visitor_id) else {
-        return fail(app, visitor_id, Some(&by), NoticeReason::Offline, "the visitor has no open tab".into()).await;
-    };
-    // Claim the phase before anything is awaited, so that the state is never
-    // "idle" while a request is under way (a window opening now would think it ended).
-    let request_id = new_id();
-    {
-        let mut phases = app.broadcasts.phases.lock().unwrap();
-        if let Some(phase) = phases.get(visitor_id) {
-            let state = match phase {
-                // Already live: say so again (the console opens its window).
-                Phase::Active { .. } => ScreencastState::Active,
-                Phase::Pending { .. } | Phase::Probing { .. } => ScreencastState::Pending,
-            };
-            drop(phases);
-            return set_state(app, visitor_id, state);
-        }
-        phases.insert(visitor_id.to_owned(), Phase::Pending { request_id: request_id.clone(), by: by.clone() });
-    }
-    set_state(app, visitor_id, ScreencastState::Pending);
-    record(app, visitor_id, Some(&by), "requested", "", Some(format!("{} asked to see the visitor's tab", by.name))).await;
-    // Remembered consent belongs to the tab that gave it: only that tab, if it
-    // is the one the visitor is on, starts without asking again.
-    let remembered = match &latest.1 {
-        Some(tab_id) => app.db.has_consent(visitor_id, tab_id, crate::now_ms()).await,
-        None => Ok(false),
-    };
-    let site = app.db.site_of_visitor(visitor_id).await.ok().flatten();
-    match remembered {
-        Ok(true) => {
-            record(app, visitor_id, Some(&by), "granted", "remembered consent of this tab", None).await;
-            start_probe(app, visitor_id, latest.0, latest.1, by);
-        }
-        Ok(false) => {
-            let expires_at = crate::now_ms() + app.policy.request_timeout.as_millis() as i64;
-            let ask = VisitorOut::ConsentRequest {
-                request_id: request_id.clone(),
-                consultant_name: by.name.clone(),
-                expires_at,
-                privacy: site.as_ref().map(|s| s.privacy.clone()).unwrap_or_default(),
-                remember_hours: site.as_ref().map_or(24, |s| s.consent_ttl_hours),
-            };
-            app.hub.to_visitor(visitor_id, &frame(&ask), None);
-            let (app, visitor_id) = (app.clone(), visitor_id.to_owned());
-            timer(app.tasks.clone(), app.shutdown.clone(), app.policy.request_timeout, async move {
-                let expired = app
-                    .broadcasts
-                    .take_if(&visitor_id, |p| matches!(p, Phase::Pending { request_id: r, .. } if *r == request_id));
-                if let Some(Phase::Pending { by, .. }) = expired {
-                    app.hub.to_visitor(&visitor_id, &frame(&VisitorOut::ConsentClosed { request_id }), None);
-                    let secs = app.policy.request_timeout.as_secs();
-                    fail(&app, &visitor_id, Some(&by), NoticeReason::Timeout, format!("no answer within {secs} s")).await;
-                }
-            });
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "consent lookup failed");
-            app.broadcasts.phases.lock().unwrap().remove(visitor_id);
-            set_state(app, visitor_id, ScreencastState::Idle);
-        }
-    }
+    let latest = app.hub.latest_tab(visitor_id);
+    handle(app, visitor_id, Event::Request { by, request_id: new_id(), latest }).await;
 }
 
 /// The visitor answered the consent block in one of its tabs.
 pub async fn answer(app: &AppState, visitor_id: &str, tab: ConnId, tab_id: Option<String>, request_id: &str, allow: bool) {
-    let claimed = app.broadcasts.take_if(visitor_id, |p| matches!(p, Phase::Pending { request_id: r, .. } if r == request_id));
-    // Otherwise stale, or already answered in another tab.
-    let Some(Phase::Pending { by, .. }) = claimed else { return };
-    // Other tabs hide their consent block.
-    app.hub.to_visitor(visitor_id, &frame(&VisitorOut::ConsentClosed { request_id: request_id.to_owned() }), Some(tab));
-    if !allow {
-        return fail(app, visitor_id, Some(&by), NoticeReason::Denied, "the visitor pressed No".into()).await;
-    }
-    let now = crate::now_ms();
-    let ttl_hours = app.db.site_of_visitor(visitor_id).await.ok().flatten().map_or(24, |s| s.consent_ttl_hours);
-    // Remembered for the tab that answered, and only if it has an id to be known by.
-    let remembered = match &tab_id {
-        Some(t) => match app.db.remember_consent(visitor_id, t, now, now + ttl_hours * 3_600_000).await {
-            Ok(()) => format!("remembered for this tab ({}) for {ttl_hours} h", short(t)),
-            Err(e) => {
-                tracing::error!(error = %e, "could not remember consent");
-                "not remembered (storage failed)".to_owned()
-            }
-        },
-        None => "not remembered (the tab has no id)".to_owned(),
-    };
-    record(app, visitor_id, Some(&by), "granted", &remembered, Some("The visitor allowed screen broadcast".into())).await;
-    start_probe(app, visitor_id, tab, tab_id, by);
-}
-
-/// Measures the tab's connection before anything is recorded.
-fn start_probe(app: &AppState, visitor_id: &str, tab: ConnId, tab_id: Option<String>, by: Consultant) {
-    let probe_id = new_id();
-    app.broadcasts.phases.lock().unwrap().insert(
-        visitor_id.to_owned(),
-        Phase::Probing { tab, tab_id, by, probe_id: probe_id.clone(), sent: Instant::now(), rtt: None },
-    );
-    set_state(app, visitor_id, ScreencastState::Pending);
-    app.hub.to_tab(visitor_id, tab, &frame(&VisitorOut::Probe { id: probe_id.clone(), upload_bytes: app.policy.probe_bytes }));
-    let (app, visitor_id) = (app.clone(), visitor_id.to_owned());
-    timer(app.tasks.clone(), app.shutdown.clone(), app.policy.probe_timeout, async move {
-        let stale = app.broadcasts.take_if(&visitor_id, |p| matches!(p, Phase::Probing { probe_id: p, .. } if *p == probe_id));
-        if let Some(Phase::Probing { by, .. }) = stale {
-            let secs = app.policy.probe_timeout.as_secs();
-            fail(
-                &app,
-                &visitor_id,
-                Some(&by),
-                NoticeReason::WeakConnection,
-                format!("no answer to the connection probe within {secs} s"),
-            )
-            .await;
-        }
-    });
+    let event = Event::Answer { request_id: request_id.to_owned(), tab, tab_id, allow, probe_id: new_id() };
+    handle(app, visitor_id, event).await;
 }
 
 /// The tab echoed the probe: that is the round trip.
-pub fn probe_echo(app: &AppState, visitor_id: &str, tab: ConnId, id: &str) {
-    if let Some(Phase::Probing { tab: t, probe_id, sent, rtt, .. }) = app.broadcasts.phases.lock().unwrap().get_mut(visitor_id)
-        && *t == tab
-        && probe_id == id
-        && rtt.is_none()
-    {
-        *rtt = Some(sent.elapsed());
-    }
+pub async fn probe_echo(app: &AppState, visitor_id: &str, tab: ConnId, id: &str) {
+    handle(app, visitor_id, Event::ProbeEcho { tab, probe_id: id.to_owned() }).await;
 }
 
 /// The tab's upload probe arrived: decide, then start or refuse.
 pub async fn probe_upload(app: &AppState, visitor_id: &str, tab: ConnId, bytes: usize) {
-    let done = app.broadcasts.take_if(visitor_id, |p| matches!(p, Phase::Probing { tab: t, rtt: Some(_), .. } if *t == tab));
-    let Some(Phase::Probing { tab_id, by, sent, rtt: Some(rtt), .. }) = done else { return };
-    // The upload began when the probe reached the tab (half a round trip) and
-    // the echo left; it ended now.
-    let transfer = sent.elapsed().saturating_sub(rtt).max(Duration::from_millis(1));
-    let kbps = (bytes as f64 * 8.0 / 1000.0) / transfer.as_secs_f64();
-    let figures = format!("round trip {} ms, upload {:.0} kbit/s", rtt.as_millis(), kbps);
-    if rtt > app.policy.weak_rtt || kbps < app.policy.weak_upload_kbps as f64 {
-        let limits =
-            format!("{figures}; needs ≤ {} ms and ≥ {} kbit/s", app.policy.weak_rtt.as_millis(), app.policy.weak_upload_kbps);
-        return fail(app, visitor_id, Some(&by), NoticeReason::WeakConnection, limits).await;
-    }
-    go_live(app, visitor_id, tab, tab_id, by, &figures).await;
-}
-
-async fn go_live(app: &AppState, visitor_id: &str, tab: ConnId, tab_id: Option<String>, by: Consultant, detail: &str) {
-    forget_frames(app, visitor_id);
-    // The audit names the tab that actually broadcasts, and where it is.
-    let detail = format!("{detail}; {}", tab_label(app, visitor_id, tab, tab_id.as_deref()));
-    let link = ScreenLink::new(visitor_id, tab);
-    let start = start_frame(app, visitor_id, &by.name, &link.token).await;
-    let receipt = Receipt::new(crate::now_ms(), app.hub.tab_page(visitor_id, tab).map(|p| p.url));
-    if let Some(t) = &tab_id {
-        app.hub.engine().broadcast_start(visitor_id, t, cluster::Shared::json(&by, &receipt, &link.token));
-    }
-    app.broadcasts.phases.lock().unwrap().insert(
-        visitor_id.to_owned(),
-        Phase::Active { tab: Some(tab), tab_id, by: by.clone(), idle_since: Some(Instant::now()), screen: Some(link), receipt },
-    );
-    if let Some(start) = start {
-        app.hub.to_tab(visitor_id, tab, &start);
-    }
-    set_state(app, visitor_id, ScreencastState::Active);
-    record(app, visitor_id, Some(&by), "started", &detail, Some(format!("Screen broadcast started ({} is viewing)", by.name)))
-        .await;
-    watch_for_idle(app, visitor_id);
-}
-
-/// "tab 3f9a1c…, on https://shop.example.com/cart?id=•••" for the audit (the URL is masked already).
-fn tab_label(app: &AppState, visitor_id: &str, tab: ConnId, tab_id: Option<&str>) -> String {
-    let id = tab_id.map_or_else(|| "a tab without id".to_owned(), |t| format!("tab {}", short(t)));
-    match app.hub.tab_page(visitor_id, tab) {
-        Some(p) if !p.url.is_empty() => format!("{id}, on {}", p.url),
-        _ => id,
-    }
-}
-
-/// The first characters of a tab id: enough to tell tabs apart in the audit.
-fn short(tab_id: &str) -> String {
-    let cut: String = tab_id.chars().take(8).collect();
-    if cut.len() < tab_id.len() { format!("{cut}…") } else { cut }
+    let page = app.hub.tab_page(visitor_id, tab).map(|p| p.url);
+    let event = Event::ProbeUpload { tab, bytes, token: new_screen_token(visitor_id), page, wall_ms: crate::now_ms() };
+    handle(app, visitor_id, event).await;
 }
 
 async fn start_frame(app: &AppState, visitor_id: &str, consultant_name: &str, screen_token: &str) -> Option<Bytes> {
@@ -450,219 +416,52 @@ async fn start_frame(app: &AppState, visitor_id: &str, consultant_name: &str, sc
 
 /// The agent cannot record (missing APIs): refuse without asking the visitor.
 pub async fn unavailable(app: &AppState, visitor_id: &str, tab: ConnId, detail: String) {
-    let ours = app.broadcasts.take_if(visitor_id, |p| match p {
-        Phase::Pending { .. } => true,
-        Phase::Probing { tab: t, .. } => *t == tab,
-        Phase::Active { tab: t, .. } => *t == Some(tab),
-    });
-    let Some(phase) = ours else { return };
-    if let Phase::Pending { request_id, .. } = &phase {
-        app.hub.to_visitor(visitor_id, &frame(&VisitorOut::ConsentClosed { request_id: request_id.clone() }), None);
-    }
-    let by = phase.by().clone();
-    phase.close_screen("the recorder stopped: screen broadcast is not possible on this page");
-    forget_frames(app, visitor_id);
-    fail(app, visitor_id, Some(&by), NoticeReason::Unsupported, detail).await;
-    write_receipt(app, visitor_id, &phase).await;
+    handle(app, visitor_id, Event::Unavailable { tab, detail }).await;
 }
 
 /// Stop from the console (sent on to the node that runs the broadcast, if another does).
 pub async fn stop_by_consultant(app: &AppState, user: &User, visitor_id: &str) {
-    let Some(phase) = app.broadcasts.phases.lock().unwrap().remove(visitor_id) else {
-        if app.hub.engine().node_of(visitor_id).await.is_some() || cluster::owner_elsewhere(app, visitor_id).await.is_some() {
-            let cmd = cluster::NodeCommand::Stop { visitor_id: visitor_id.to_owned(), user_id: user.id };
-            return cluster::send(app, cluster::EVERY_NODE, cmd);
-        }
-        return set_state(app, visitor_id, app.hub.offline_aware(visitor_id, ScreencastState::Idle));
-    };
-    if let Phase::Pending { request_id, .. } = &phase {
-        app.hub.to_visitor(visitor_id, &frame(&VisitorOut::ConsentClosed { request_id: request_id.clone() }), None);
+    if app.broadcasts.phase(visitor_id).is_none()
+        && (app.hub.engine().node_of(visitor_id).await.is_some() || cluster::owner_elsewhere(app, visitor_id).await.is_some())
+    {
+        let cmd = cluster::NodeCommand::Stop { visitor_id: visitor_id.to_owned(), user_id: user.id };
+        return cluster::send(app, cluster::EVERY_NODE, cmd);
     }
-    end(app, visitor_id, &phase, "stopped_by_consultant").await;
-    let by = Consultant { id: user.id, name: user.name.clone() };
-    record(app, visitor_id, Some(&by), "stopped", "by the consultant", Some(format!("{} stopped the screen broadcast", by.name)))
-        .await;
-    write_receipt(app, visitor_id, &phase).await;
+    handle(app, visitor_id, Event::StopByConsultant { by: Consultant { id: user.id, name: user.name.clone() } }).await;
 }
 
 /// Stop from the visitor: ends the broadcast and revokes the remembered consent.
 pub async fn stop_by_visitor(app: &AppState, visitor_id: &str) {
-    if let Err(e) = app.db.revoke_consent(visitor_id, crate::now_ms()).await {
-        tracing::error!(error = %e, "could not revoke consent");
-    }
-    let phase = app.broadcasts.phases.lock().unwrap().remove(visitor_id);
-    if phase.is_none() && cluster::owner_elsewhere(app, visitor_id).await.is_some() {
+    if app.broadcasts.phase(visitor_id).is_none() && cluster::owner_elsewhere(app, visitor_id).await.is_some() {
         // The broadcast runs on another node: it ends it there.
         return cluster::send(app, cluster::EVERY_NODE, cluster::NodeCommand::VisitorStop { visitor_id: visitor_id.to_owned() });
     }
-    let by = phase.as_ref().map(|p| p.by().clone());
-    if let Some(phase) = &phase {
-        end(app, visitor_id, phase, "stopped_by_visitor").await;
-    }
-    record(app, visitor_id, by.as_ref(), "consent_revoked", "the visitor pressed Stop", None).await;
-    fail(app, visitor_id, by.as_ref(), NoticeReason::StoppedByVisitor, "the visitor pressed Stop".into()).await;
-    if let Some(phase) = &phase {
-        write_receipt(app, visitor_id, phase).await;
-    }
-}
-
-/// Tells the recording tab to stop and forgets the cached frames (the caller
-/// writes its line, then the receipt).
-async fn end(app: &AppState, visitor_id: &str, phase: &Phase, reason: &str) {
-    phase.close_screen("the screen broadcast ended");
-    let stop = frame(&VisitorOut::ScreencastStop { reason: reason.to_owned() });
-    match *phase {
-        Phase::Active { tab: Some(tab), .. } | Phase::Probing { tab, .. } => app.hub.to_tab(visitor_id, tab, &stop),
-        // A tab between pages may still come back recording: tell every tab.
-        Phase::Active { tab: None, .. } => app.hub.to_visitor(visitor_id, &stop, None),
-        Phase::Pending { .. } => {}
-    }
-    forget_frames(app, visitor_id);
-    set_state(app, visitor_id, app.hub.offline_aware(visitor_id, ScreencastState::Idle));
+    handle(app, visitor_id, Event::StopByVisitor).await;
 }
 
 /// A tab said hello: if it is the broadcast's tab coming back (next page of
-/// the site), recording resumes there with no new consent.
+/// the site, or from a node that died), recording resumes there with no new consent.
 pub async fn tab_joined(app: &AppState, visitor_id: &str, tab: ConnId, tab_id: Option<&str>) {
-    let resume = {
-        let mut phases = app.broadcasts.phases.lock().unwrap();
-        match phases.get_mut(visitor_id) {
-            // The new page may say hello before the old page's socket has closed.
-            Some(Phase::Active { tab: t, tab_id: Some(want), by, screen, receipt, .. }) if tab_id == Some(want.as_str()) => {
-                *t = Some(tab);
-                if let Some(page) = app.hub.tab_page(visitor_id, tab) {
-                    receipt.page(page.url);
-                }
-                if let Some(old) = screen.take() {
-                    old.close("the tab moved to another page");
-                }
-                let link = ScreenLink::new(visitor_id, tab);
-                let token = link.token.clone();
-                app.hub.engine().broadcast_update(visitor_id, cluster::Shared::json(by, receipt, &token));
-                *screen = Some(link);
-                Some((by.name.clone(), token))
-            }
-            _ => None,
-        }
-    };
-    let state = app.broadcasts.state_of(visitor_id);
-    if state != ScreencastState::Idle {
-        set_state(app, visitor_id, state);
-    }
-    if let Some((name, token)) = resume {
-        forget_frames(app, visitor_id);
-        if let Some(start) = start_frame(app, visitor_id, &name, &token).await {
-            app.hub.to_tab(visitor_id, tab, &start);
-        }
-    } else if state == ScreencastState::Idle
-        && let Some(tab_id) = tab_id
-        && let Some((from, shared)) = app.hub.engine().broadcast_take(visitor_id, tab_id).await
-    {
-        adopt(app, visitor_id, tab, tab_id, from, &shared).await;
-    }
+    let page = app.hub.tab_page(visitor_id, tab).map(|p| p.url);
+    let event = Event::TabJoined { tab, tab_id: tab_id.map(str::to_owned), token: new_screen_token(visitor_id), page };
+    handle(app, visitor_id, event).await;
 }
 
-/// Carries on here a live broadcast whose tab came back to this node, from
-/// the record the node `from` shared (it is told to let go, if it is alive).
-async fn adopt(app: &AppState, visitor_id: &str, tab: ConnId, tab_id: &str, from: crate::engine::NodeId, shared: &str) {
-    let Ok(cluster::Shared { by, mut receipt, .. }) = serde_json::from_str(shared) else {
-        return tracing::error!(visitor = visitor_id, "a shared broadcast record does not parse; not resumed");
-    };
-    if from != app.hub.engine().node() {
-        cluster::send(app, from, cluster::NodeCommand::Released { visitor_id: visitor_id.to_owned() });
-    }
-    if let Some(page) = app.hub.tab_page(visitor_id, tab) {
-        receipt.page(page.url);
-    }
-    let link = ScreenLink::new(visitor_id, tab);
-    app.hub.engine().broadcast_update(visitor_id, cluster::Shared::json(&by, &receipt, &link.token));
-    let token = link.token.clone();
-    let phase = Phase::Active {
-        tab: Some(tab),
-        tab_id: Some(tab_id.to_owned()),
-        by: by.clone(),
-        idle_since: Some(Instant::now()),
-        screen: Some(link),
-        receipt,
-    };
-    app.broadcasts.phases.lock().unwrap().insert(visitor_id.to_owned(), phase);
-    forget_frames(app, visitor_id);
-    if let Some(start) = start_frame(app, visitor_id, &by.name, &token).await {
-        app.hub.to_tab(visitor_id, tab, &start);
-    }
-    set_state(app, visitor_id, ScreencastState::Active);
-    let detail = format!("the tab reconnected to another server node; {}", tab_label(app, visitor_id, tab, Some(tab_id)));
-    record(app, visitor_id, Some(&by), "resumed", &detail, None).await;
-    watch_for_idle(app, visitor_id);
-}
-
-/// Another node took this node's broadcast over: drop it without a word (the
-/// broadcast goes on there), and follow it if this node has viewers of it.
-fn released(app: &AppState, visitor_id: &str) {
-    if let Some(phase) = app.broadcasts.take_if(visitor_id, |p| matches!(p, Phase::Active { .. })) {
-        phase.close_screen("the tab continues on another server node");
-    }
-    app.hub.set_screencast(visitor_id, ScreencastState::Idle);
-    app.relay.clear(visitor_id);
-    if app.relay.has_viewers(visitor_id) {
-        app.hub.engine().screen_follow(visitor_id);
-    }
+/// Another node took this node's broadcast over: it goes on there.
+async fn released(app: &AppState, visitor_id: &str) {
+    handle(app, visitor_id, Event::Released).await;
 }
 
 /// Asks the broadcasting tab, if it is here, for a fresh keyframe.
 fn ask_keyframe(app: &AppState, visitor_id: &str) {
-    let tab = match app.broadcasts.phases.lock().unwrap().get(visitor_id) {
-        Some(Phase::Active { tab: Some(t), .. }) => *t,
-        _ => return,
-    };
-    app.hub.to_tab(visitor_id, tab, &frame(&VisitorOut::KeyframeRequest {}));
+    if let Some(Phase::Active { tab: Some(tab), .. }) = app.broadcasts.phase(visitor_id) {
+        app.hub.to_tab(visitor_id, tab, &frame(&VisitorOut::KeyframeRequest {}));
+    }
 }
 
 /// A tab's socket closed.
 pub async fn tab_left(app: &AppState, visitor_id: &str, tab: ConnId) {
-    if let Some(Phase::Probing { by, .. }) =
-        app.broadcasts.take_if(visitor_id, |p| matches!(p, Phase::Probing { tab: t, .. } if *t == tab))
-    {
-        return fail(app, visitor_id, Some(&by), NoticeReason::Offline, "the tab closed during the connection check".into())
-            .await;
-    }
-    let was_broadcasting = match app.broadcasts.phases.lock().unwrap().get_mut(visitor_id) {
-        Some(Phase::Active { tab: t, screen, .. }) if *t == Some(tab) => {
-            *t = None;
-            // Its upload ends with it; the tab's next page gets a new token.
-            if let Some(old) = screen.take() {
-                old.close("the tab's chat socket closed");
-            }
-            true
-        }
-        _ => false,
-    };
-    if !was_broadcasting {
-        return;
-    }
-    // Give a navigating or reconnecting tab time to come back.
-    let (app, visitor_id) = (app.clone(), visitor_id.to_owned());
-    timer(app.tasks.clone(), app.shutdown.clone(), app.policy.idle_grace, async move {
-        let gone = app.broadcasts.take_if(&visitor_id, |p| matches!(p, Phase::Active { tab: None, .. }));
-        // Taken over by the node the tab came back to: it goes on there.
-        if gone.is_some() && !app.hub.engine().broadcast_owned(&visitor_id).await {
-            return;
-        }
-        if let Some(phase @ Phase::Active { .. }) = gone {
-            let by = phase.by().clone();
-            forget_frames(&app, &visitor_id);
-            let secs = app.policy.idle_grace.as_secs();
-            fail(
-                &app,
-                &visitor_id,
-                Some(&by),
-                NoticeReason::Offline,
-                format!("the visitor's tab did not come back within {secs} s"),
-            )
-            .await;
-            write_receipt(&app, &visitor_id, &phase).await;
-        }
-    });
+    handle(app, visitor_id, Event::TabLeft { tab }).await;
 }
 
 /// Where a screen frame came from.
@@ -676,14 +475,20 @@ enum Source<'a> {
 /// A screen frame from a screen socket. `Ok(Some(reason))`: it went past a
 /// relay bound; the caller ends the broadcast with [`overflowed`].
 fn screen_frame(app: &AppState, visitor_id: &str, from: Source, data: Bytes) -> Result<Option<&'static str>, ErrorBody> {
-    let tab = match (app.broadcasts.phases.lock().unwrap().get(visitor_id), from) {
-        (Some(Phase::Active { screen: Some(ScreenLink { tab, peer: Some(p), .. }), .. }), Source::Socket(conn))
-            if p.id == conn =>
-        {
-            *tab
+    let tab = {
+        let phases = app.broadcasts.phases.lock().unwrap();
+        match (phases.get(visitor_id), from) {
+            (Some(Entry { phase: Phase::Active { link: Some(l), .. }, screen: Some(p) }), Source::Socket(conn))
+                if p.id == conn =>
+            {
+                Some(l.tab)
+            }
+            (Some(Entry { phase: Phase::Active { link: Some(l), .. }, .. }), Source::Forwarded(t)) if l.token == t => Some(l.tab),
+            _ => None,
         }
-        (Some(Phase::Active { screen: Some(ScreenLink { tab, token, .. }), .. }), Source::Forwarded(t)) if token == t => *tab,
-        _ => return Err(ErrorBody::new(ErrorCode::NoBroadcast, "this screen socket's broadcast is over; the frame was dropped")),
+    };
+    let Some(tab) = tab else {
+        return Err(ErrorBody::new(ErrorCode::NoBroadcast, "this screen socket's broadcast is over; the frame was dropped"));
     };
     let keyframe = chatcast_protocol::screen::header(&data).is_some_and(|(k, _)| k == chatcast_protocol::screen::KIND_KEYFRAME);
     match app.relay.publish(visitor_id, data.clone()) {
@@ -711,18 +516,15 @@ fn screen_frame(app: &AppState, visitor_id: &str, from: Source, data: Bytes) -> 
 /// A broadcast's frames went past a relay bound: it ends, with the reason on
 /// both sides (the visitor's stop and transcript line, the console's notice).
 pub(crate) async fn overflowed(app: &AppState, visitor_id: &str, reason: &'static str) {
-    let Some(phase) = app.broadcasts.take_if(visitor_id, |p| matches!(p, Phase::Active { .. })) else { return };
     tracing::warn!(visitor = visitor_id, reason, "screen broadcast ended: over a relay bound");
-    end(app, visitor_id, &phase, "too_much_data").await;
-    fail(app, visitor_id, Some(phase.by()), NoticeReason::TooMuchData, reason.to_owned()).await;
-    write_receipt(app, visitor_id, &phase).await;
+    handle(app, visitor_id, Event::Overflow { reason: reason.to_owned() }).await;
 }
 
 /// A console socket wants the frames of a live broadcast — live on this
 /// node, or on another one (then this node follows it through the engine).
 pub async fn watch(app: &AppState, visitor_id: &str, peer: Peer) -> Result<(), ErrorBody> {
     let no_broadcast = || ErrorBody::new(ErrorCode::NoBroadcast, format!("no broadcast is live for visitor `{visitor_id}`"));
-    let here = matches!(app.broadcasts.phases.lock().unwrap().get(visitor_id), Some(Phase::Active { .. }));
+    let here = matches!(app.broadcasts.phase(visitor_id), Some(Phase::Active { .. }));
     let origin = if here { None } else { Some(cluster::owner_elsewhere(app, visitor_id).await.ok_or_else(no_broadcast)?) };
     // Where the replica may fetch the site's assets from, before the first frame.
     let site = app.db.site_of_visitor(visitor_id).await.map_err(crate::chat::internal)?.ok_or_else(no_broadcast)?;
@@ -733,10 +535,10 @@ pub async fn watch(app: &AppState, visitor_id: &str, peer: Peer) -> Result<(), E
     }));
     match origin {
         None => {
-            let mut phases = app.broadcasts.phases.lock().unwrap();
-            let Some(Phase::Active { idle_since, .. }) = phases.get_mut(visitor_id) else { return Err(no_broadcast()) };
-            *idle_since = None;
-            drop(phases);
+            if !matches!(app.broadcasts.phase(visitor_id), Some(Phase::Active { .. })) {
+                return Err(no_broadcast());
+            }
+            handle(app, visitor_id, Event::Watched).await;
             app.relay.watch(visitor_id, peer);
         }
         Some(node) => {
@@ -752,85 +554,25 @@ pub async fn watch(app: &AppState, visitor_id: &str, peer: Peer) -> Result<(), E
 }
 
 /// A console socket stopped watching (or closed).
-pub fn unwatch(app: &AppState, visitor_id: &str, conn: ConnId) {
+pub async fn unwatch(app: &AppState, visitor_id: &str, conn: ConnId) {
     if app.relay.unwatch(visitor_id, conn) > 0 {
         return;
     }
-    let mut phases = app.broadcasts.phases.lock().unwrap();
-    if let Some(Phase::Active { idle_since, .. }) = phases.get_mut(visitor_id) {
-        *idle_since = Some(Instant::now());
-        drop(phases);
-        watch_for_idle(app, visitor_id);
+    if matches!(app.broadcasts.phase(visitor_id), Some(Phase::Active { .. })) {
+        handle(app, visitor_id, Event::Unwatched).await;
     } else {
         // A broadcast of another node (or one that ended): this node stops following it.
-        drop(phases);
         app.hub.engine().screen_unfollow(visitor_id);
         app.relay.clear(visitor_id);
     }
 }
 
-/// Stops recording once nobody has watched for the grace period, so that
-/// capture never runs unwatched for long.
-fn watch_for_idle(app: &AppState, visitor_id: &str) {
-    let (app, visitor_id) = (app.clone(), visitor_id.to_owned());
-    timer(app.tasks.clone(), app.shutdown.clone(), std::time::Duration::ZERO, async move {
-        let grace = app.policy.idle_grace;
-        let unwatched = |p: &Phase| matches!(p, Phase::Active { idle_since: Some(t), .. } if t.elapsed() >= grace);
-        loop {
-            tokio::time::sleep(grace).await;
-            if !app.broadcasts.phases.lock().unwrap().get(&visitor_id).is_some_and(unwatched) {
-                return;
-            }
-            // Viewers on other nodes: look again after another grace period.
-            if !app.hub.engine().screen_followed_elsewhere(&visitor_id).await {
-                break;
-            }
-        }
-        let idle = app.broadcasts.take_if(&visitor_id, unwatched);
-        if let Some(phase) = idle {
-            let by = phase.by().clone();
-            end(&app, &visitor_id, &phase, "no_viewers").await;
-            record(
-                &app,
-                &visitor_id,
-                Some(&by),
-                "stopped",
-                "nobody watched",
-                Some("Screen broadcast stopped: nobody was watching".into()),
-            )
-            .await;
-            write_receipt(&app, &visitor_id, &phase).await;
-        }
-    });
-}
-
 /// The broadcasting tab moved to another page without a reload (a single-page-app route).
-pub fn page_moved(app: &AppState, visitor_id: &str, tab: ConnId, url: &str) {
-    update_receipt(app, visitor_id, tab, |r| r.page(url.to_owned()));
-}
-
-/// Changes the receipt of the broadcast of `tab`, if it is live, and shares it.
-fn update_receipt(app: &AppState, visitor_id: &str, tab: ConnId, change: impl FnOnce(&mut Receipt)) {
-    let shared = match app.broadcasts.phases.lock().unwrap().get_mut(visitor_id) {
-        Some(Phase::Active { tab: Some(t), by, receipt, screen, .. }) if *t == tab => {
-            change(receipt);
-            cluster::Shared::json(by, receipt, screen.as_ref().map_or("", |l| l.token.as_str()))
-        }
-        _ => return,
-    };
-    app.hub.engine().broadcast_update(visitor_id, shared);
+pub async fn page_moved(app: &AppState, visitor_id: &str, tab: ConnId, url: &str) {
+    handle(app, visitor_id, Event::PageMoved { tab, url: url.to_owned() }).await;
 }
 
 /// The broadcasting tab counted what stays hidden on its page.
-pub fn hidden_counted(app: &AppState, visitor_id: &str, tab: ConnId, fields: u32, areas: u32) {
-    update_receipt(app, visitor_id, tab, |r| r.hidden(fields, areas));
-}
-
-/// A live broadcast ended: its receipt goes into the dialog, and its shared record goes.
-async fn write_receipt(app: &AppState, visitor_id: &str, phase: &Phase) {
-    if let Phase::Active { by, receipt, .. } = phase {
-        app.hub.engine().broadcast_end(visitor_id);
-        let now = crate::now_ms();
-        system_line(app, visitor_id, &receipt.text(&by.name, now), Some(MessageKind::Receipt), now).await;
-    }
+pub async fn hidden_counted(app: &AppState, visitor_id: &str, tab: ConnId, fields: u32, areas: u32) {
+    handle(app, visitor_id, Event::HiddenCounted { tab, fields, areas }).await;
 }

@@ -13,8 +13,8 @@ struct PageSeen {
 }
 
 /// What a live broadcast showed so far.
-#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
-pub(super) struct Receipt {
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Receipt {
     started_at: i64,
     pages: Vec<PageSeen>,
 }
@@ -26,7 +26,7 @@ const MAX_PAGES: usize = 200;
 
 impl Receipt {
     /// A broadcast that starts now, on `url`.
-    pub(super) fn new(started_at: i64, url: Option<String>) -> Self {
+    pub fn new(started_at: i64, url: Option<String>) -> Self {
         let mut r = Receipt { started_at, pages: Vec::new() };
         if let Some(url) = url {
             r.page(url);
@@ -35,7 +35,7 @@ impl Receipt {
     }
 
     /// The tab moved to `url` (a new page load, or a single-page-app route).
-    pub(super) fn page(&mut self, url: String) {
+    pub fn page(&mut self, url: String) {
         if self.pages.last().is_some_and(|p| p.url == url) || self.pages.len() >= MAX_PAGES {
             return;
         }
@@ -43,7 +43,7 @@ impl Receipt {
     }
 
     /// The widget counted what stays hidden on the current page.
-    pub(super) fn hidden(&mut self, fields: u32, areas: u32) {
+    pub fn hidden(&mut self, fields: u32, areas: u32) {
         if let Some(p) = self.pages.last_mut() {
             p.fields = p.fields.max(fields.min(100_000));
             p.areas = p.areas.max(areas.min(100_000));
@@ -51,7 +51,7 @@ impl Receipt {
     }
 
     /// The receipt's text, for a broadcast watched by `who` that ended at `now`.
-    pub(super) fn text(&self, who: &str, now: i64) -> String {
+    pub fn text(&self, who: &str, now: i64) -> String {
         let took = duration((now - self.started_at).max(0) / 1000);
         let mut text = format!("Receipt of the screen broadcast: {who} saw this tab for {took}");
         let mut listed: Vec<&str> = Vec::new();

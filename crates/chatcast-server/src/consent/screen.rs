@@ -14,7 +14,7 @@
 
 use chatcast_protocol::{ErrorBody, ErrorCode};
 
-use super::{Phase, ScreenLink};
+use super::{Entry, Phase};
 use crate::app::AppState;
 use crate::engine::{Envelope, Target};
 use crate::transport::{ConnId, Connection, Event};
@@ -34,8 +34,8 @@ pub struct Ticket {
 pub async fn ticket(app: &AppState, token: &str) -> Option<Ticket> {
     let (visitor_id, _) = token.split_once('.')?;
     let here = matches!(
-        app.broadcasts.phases.lock().unwrap().get(visitor_id),
-        Some(Phase::Active { screen: Some(link), .. }) if link.token == token
+        app.broadcasts.phase(visitor_id),
+        Some(Phase::Active { link: Some(link), .. }) if link.token == token
     );
     let owner = if here { None } else { Some(super::cluster::owner_of_token(app, visitor_id, token).await?) };
     Some(Ticket { visitor_id: visitor_id.to_owned(), token: token.to_owned(), owner })
@@ -138,22 +138,24 @@ pub fn forwarded(app: &AppState, visitor_id: &str, token: &str, data: bytes::Byt
 /// with the same token: the tab reconnected it). False if the broadcast is over.
 fn attach(app: &AppState, ticket: &Ticket, conn: &Connection) -> bool {
     let mut phases = app.broadcasts.phases.lock().unwrap();
-    let Some(Phase::Active { screen: Some(link), .. }) = phases.get_mut(&ticket.visitor_id) else { return false };
+    let Some(Entry { phase: Phase::Active { link: Some(link), .. }, screen }) = phases.get_mut(&ticket.visitor_id) else {
+        return false;
+    };
     if link.token != ticket.token {
         return false;
     }
-    if let Some(old) = link.peer.replace(conn.peer()) {
+    if let Some(old) = screen.replace(conn.peer()) {
         old.close(1000, "replaced by a newer screen socket of the same tab");
     }
     true
 }
 
 fn detach(app: &AppState, ticket: &Ticket, conn: ConnId) {
-    if let Some(Phase::Active { screen: Some(ScreenLink { token, peer, .. }), .. }) =
+    if let Some(Entry { phase: Phase::Active { link: Some(link), .. }, screen }) =
         app.broadcasts.phases.lock().unwrap().get_mut(&ticket.visitor_id)
-        && *token == ticket.token
-        && peer.as_ref().is_some_and(|p| p.id == conn)
+        && link.token == ticket.token
+        && screen.as_ref().is_some_and(|p| p.id == conn)
     {
-        *peer = None;
+        *screen = None;
     }
 }
