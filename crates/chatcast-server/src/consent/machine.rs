@@ -634,7 +634,7 @@ fn receipt_change(phase: Option<&Phase>, tab: ConnId, change: impl FnOnce(&mut R
 }
 
 /// "tab 3f9a1c…, on https://shop.example.com/cart?id=•••" for the audit (the URL is masked already).
-pub fn tab_label(tab_id: Option<&str>, page: Option<&str>) -> String {
+fn tab_label(tab_id: Option<&str>, page: Option<&str>) -> String {
     let id = tab_id.map_or_else(|| "a tab without id".to_owned(), |t| format!("tab {}", short(t)));
     match page {
         Some(p) if !p.is_empty() => format!("{id}, on {p}"),

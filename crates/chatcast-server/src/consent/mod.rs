@@ -131,11 +131,6 @@ impl Broadcasts {
     fn phase(&self, visitor_id: &str) -> Option<Phase> {
         self.phases.lock().unwrap().get(visitor_id).map(|e| e.phase.clone())
     }
-
-    /// The button state to show for an online visitor.
-    pub fn state_of(&self, visitor_id: &str) -> ScreencastState {
-        self.phases.lock().unwrap().get(visitor_id).map_or(ScreencastState::Idle, |e| e.phase.state())
-    }
 }
 
 /// Runs an event for a visitor: the machine decides, then its effects are carried out in order.
