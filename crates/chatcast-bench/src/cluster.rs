@@ -143,17 +143,7 @@ impl Cluster {
             .env("CHATCAST_LOG", "warn")
             .env("CHATCAST_BROADCAST_IDLE_GRACE_SECS", "3600")
             .stdin(Stdio::null());
-        // One address stands for every simulated visitor (see `Server::chatcast`).
-        for k in [
-            "CHATCAST_VISITOR_SOCKETS_PER_ADDRESS",
-            "CHATCAST_NEW_VISITORS_PER_ADDRESS_PER_MINUTE",
-            "CHATCAST_VISITOR_FRAMES_BURST",
-            "CHATCAST_VISITOR_FRAMES_PER_MINUTE",
-            "CHATCAST_VISITOR_MESSAGES_BURST",
-            "CHATCAST_VISITOR_MESSAGES_PER_MINUTE",
-        ] {
-            cmd.env(k, "1000000000");
-        }
+        crate::server::lift_visitor_limits(&mut cmd);
         let (child, addr) = crate::server::spawn_and_read_addr(cmd, &dir, "chatcast listening on http://").await?;
         let pid = child.id().context("the node exited at once")?;
         Ok(Node { child, addr, pid, dir })

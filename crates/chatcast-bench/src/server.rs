@@ -95,16 +95,7 @@ impl Server {
         // for thousands, so the per-address and per-socket limits (meant for one
         // real client) are lifted; the soak's attacks run against a server with
         // its defaults.
-        for k in [
-            "CHATCAST_VISITOR_SOCKETS_PER_ADDRESS",
-            "CHATCAST_NEW_VISITORS_PER_ADDRESS_PER_MINUTE",
-            "CHATCAST_VISITOR_FRAMES_BURST",
-            "CHATCAST_VISITOR_FRAMES_PER_MINUTE",
-            "CHATCAST_VISITOR_MESSAGES_BURST",
-            "CHATCAST_VISITOR_MESSAGES_PER_MINUTE",
-        ] {
-            cmd.env(k, "1000000000");
-        }
+        lift_visitor_limits(&mut cmd);
         for (k, v) in &launch.env {
             cmd.env(k, v);
         }
@@ -158,6 +149,21 @@ impl Server {
             let _ = self.child.kill().await;
         }
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Lifts the per-address and per-socket visitor limits of a chatcast process:
+/// the bench's one address stands for thousands of visitors.
+pub(crate) fn lift_visitor_limits(cmd: &mut Command) {
+    for k in [
+        "CHATCAST_VISITOR_SOCKETS_PER_ADDRESS",
+        "CHATCAST_NEW_VISITORS_PER_ADDRESS_PER_MINUTE",
+        "CHATCAST_VISITOR_FRAMES_BURST",
+        "CHATCAST_VISITOR_FRAMES_PER_MINUTE",
+        "CHATCAST_VISITOR_MESSAGES_BURST",
+        "CHATCAST_VISITOR_MESSAGES_PER_MINUTE",
+    ] {
+        cmd.env(k, "1000000000");
     }
 }
 
