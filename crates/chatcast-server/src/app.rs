@@ -176,6 +176,28 @@ pub async fn open_storage(settings: &Settings) -> Result<Arc<dyn Database>, Star
     Ok(storage::open(&settings.database_url()).await?)
 }
 
+/// Refuses origins another site already has: a page of that origin would
+/// otherwise load two sites' widgets, and whose visitor it is would be a guess.
+pub async fn origins_unclaimed(db: &dyn Database, origins: &[String]) -> Result<(), String> {
+    let sites = db.list_sites().await.map_err(|e| e.to_string())?;
+    for o in origins {
+        if let Some(other) = sites.iter().find(|s| s.origins.iter().any(|x| x.eq_ignore_ascii_case(o))) {
+            return Err(format!("origin `{o}` already belongs to site `{}` (id {}); one origin, one site", other.name, other.id));
+        }
+    }
+    Ok(())
+}
+
+/// The snippet a site's pages embed, with this server's public origin (the
+/// first `public_origins`; else the address it listens on).
+pub fn embed_snippet(settings: &Settings, key: &str) -> String {
+    let origin = settings.public_origins.first().cloned().unwrap_or_else(|| {
+        let listen = settings.listen.replace("0.0.0.0", "127.0.0.1").replace("[::]", "[::1]");
+        format!("http://{listen}")
+    });
+    format!("<script src=\"{}/widget.js\" data-site=\"{key}\" async></script>", origin.trim_end_matches('/'))
+}
+
 /// A new public site key.
 pub fn new_site_key() -> String {
     format!("site_{}", &auth::new_token()[..24])

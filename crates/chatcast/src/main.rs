@@ -324,9 +324,13 @@ async fn site(settings: Settings, command: SiteCommand) -> anyhow::Result<()> {
         SiteCommand::Add { name, origins } => {
             let name = validate::name("site name", &name).map_err(anyhow::Error::msg)?;
             let origins = validate::origins(&origins).map_err(anyhow::Error::msg)?;
+            app::origins_unclaimed(db.as_ref(), &origins).await.map_err(anyhow::Error::msg)?;
             let site = db.create_site(&name, &app::new_site_key(), &origins, false).await?;
             println!("added site {} (id {}) for {}", site.name, site.id, site.origins.join(", "));
-            println!("embed: <script src=\"SERVER/widget.js\" data-site=\"{}\" async></script>", site.key);
+            println!("embed on its pages: {}", app::embed_snippet(&settings, &site.key));
+            if settings.public_origins.is_empty() {
+                println!("(the snippet names the address this server listens on: set public_origins to the one visitors reach)");
+            }
             println!("{}", site.key);
         }
         SiteCommand::List => {

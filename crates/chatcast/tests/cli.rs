@@ -134,6 +134,35 @@ fn site_add_says_what_is_wrong_with_its_input() {
     }
     // Nothing was created by the refused commands.
     assert!(!stdout(&chatcast(dir.path(), &["site", "list"])).contains("Shop"));
+    // An origin another site has is refused, naming that site (positive control: the first is added).
+    assert!(chatcast(dir.path(), &["site", "add", "--name", "First", "--origin", "https://a.example"]).status.success());
+    let out = chatcast(
+        dir.path(),
+        &["site", "add", "--name", "Second", "--origin", "https://b.example", "--origin", "https://A.example"],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("already belongs to site `First`"), "{err}");
+    assert!(!stdout(&chatcast(dir.path(), &["site", "list"])).contains("Second"));
+}
+
+#[test]
+fn site_add_prints_the_embed_snippet_with_the_servers_public_origin() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_chatcast"))
+        .args(["site", "add", "--name", "Shop", "--origin", "https://shop.example", "--data-dir"])
+        .arg(dir.path())
+        .env("CHATCAST_PUBLIC_ORIGINS", "https://chat.example.com")
+        .output()
+        .unwrap();
+    let text = stdout(&out);
+    let key = text.lines().last().unwrap();
+    let snippet = format!("<script src=\"https://chat.example.com/widget.js\" data-site=\"{key}\" async></script>");
+    assert!(text.contains(&snippet), "{text}");
+    assert!(!text.contains("SERVER"), "no placeholder: {text}");
+    // Without public_origins: the address it listens on, and a word about it.
+    let text = stdout(&chatcast(dir.path(), &["site", "add", "--name", "Other", "--origin", "https://other.example"]));
+    assert!(text.contains("src=\"http://127.0.0.1:8080/widget.js\"") && text.contains("set public_origins"), "{text}");
 }
 
 #[tokio::test]

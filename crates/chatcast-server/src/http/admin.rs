@@ -106,6 +106,9 @@ pub async fn create_site(
     let invalid = |m: String| ApiError::new(StatusCode::BAD_REQUEST, "invalid", m);
     let name = crate::validate::name("site name", &req.name).map_err(invalid)?;
     let origins = crate::validate::origins(&req.origins).map_err(invalid)?;
+    crate::app::origins_unclaimed(state.db.as_ref(), &origins)
+        .await
+        .map_err(|m| ApiError::new(StatusCode::CONFLICT, "conflict", m))?;
     let site = state.db.create_site(&name, &new_site_key(), &origins, false).await?;
     Ok((StatusCode::CREATED, Json(views::site(&site))))
 }
