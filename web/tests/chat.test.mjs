@@ -46,9 +46,14 @@ test('cross-origin chat both ways, across a reload and a server restart', { time
   assert.equal(await item.count(), 1, 'one visitor online');
   const visitorId = await item.first().getAttribute('data-visitor-id');
   assert.match(visitorId, /^v_/);
+  // Titled by a readable name, stable for the visitor; the page is a detail.
+  const name = (await item.first().locator('.vitem-title').innerText()).trim();
+  assert.match(name, /^[A-Z][a-z]+ [A-Z][a-z]+$/, `a two-word name: ${name}`);
   await item.first().click();
   const dialog = consultant.getByTestId('dialog');
   await dialog.waitFor();
+  assert.equal((await consultant.getByTestId('dialog-visitor-name').innerText()).trim(), name);
+  await consultant.getByTestId('dialog-page-title').filter({ hasText: /\S/ }).waitFor();
   const fromVisitor = dialog.locator('[data-testid="chat-message"][data-author="visitor"]');
   await fromVisitor.filter({ hasText: 'Hello, is anyone there?' }).waitFor();
 
@@ -64,11 +69,12 @@ test('cross-origin chat both ways, across a reload and a server restart', { time
   await consultant.getByTestId('visitor-item').filter({ hasText: 'Pricing' }).waitFor();
   await visitor.getByTestId('widget-message').filter({ hasText: 'Hi! I am here to help.' }).waitFor();
 
-  // A reload keeps the identity and the history.
+  // A reload keeps the identity and the history (and the name).
   await visitor.reload();
   await visitor.getByTestId('widget-message').filter({ hasText: 'Hello, is anyone there?' }).waitFor();
   await visitor.getByTestId('widget-message').filter({ hasText: 'Hi! I am here to help.' }).waitFor();
   assert.equal(await consultant.getByTestId('visitor-item').getAttribute('data-visitor-id'), visitorId, 'same visitor after reload');
+  assert.equal((await consultant.getByTestId('visitor-item').locator('.vitem-title').innerText()).trim(), name, 'and the same name');
 
   // The server goes down; the visitor writes anyway; the server comes back on the same address.
   const listen = new URL(server.url).host;

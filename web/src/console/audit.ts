@@ -3,7 +3,7 @@
 
 import { ApiError, api, sentence, type AuditEntry } from './api';
 import { h, replaceChildren } from './dom';
-import { visitorCode } from './format';
+import { visitorName } from './format';
 
 const EVENT_LABEL: Record<string, string> = {
   requested: 'Requested',
@@ -25,7 +25,7 @@ function row(a: AuditEntry): HTMLElement {
   return h('tr', { 'data-testid': 'audit-row', 'data-event': a.event },
     h('td', { class: 'nowrap' }, h('time', { datetime: when.toISOString(), title: when.toString() }, when.toLocaleString())),
     h('td', null, a.site_name),
-    h('td', null, h('a', { href: `#/chat/${encodeURIComponent(a.visitor_id)}` }, `Visitor ${visitorCode(a.visitor_id)}`)),
+    h('td', null, h('a', { href: `#/chat/${encodeURIComponent(a.visitor_id)}` }, visitorName(a.visitor_id))),
     h('td', null, a.consultant_name ?? h('span', { class: 'muted' }, '—')),
     h('td', null, h('span', { class: `tag audit-${a.event}` }, EVENT_LABEL[a.event] ?? a.event)),
     h('td', { class: 'muted' }, a.detail),

@@ -5,7 +5,7 @@
 import type { ChatMessage } from '../protocol/ChatMessage';
 import { h, reconcileChildren, setAttr, setText } from './dom';
 import {
-  charCount, clock, cmpId, dayKey, dayLabel, fullDate, hueOf, onlineFor, ago, safeHref, shortUrl, urlHost, visitorCode,
+  charCount, clock, cmpId, dayKey, dayLabel, fullDate, hueOf, onlineFor, ago, safeHref, shortUrl, urlHost, visitorCode, visitorInitials, visitorName,
 } from './format';
 import { MAX_BODY, type Change, type Live, type Pending } from './live';
 import { Replica } from './screencast/replica';
@@ -29,6 +29,7 @@ interface Opts {
 export class DialogView {
   readonly el: HTMLElement;
   private readonly title: HTMLElement;
+  private readonly pageTitle: HTMLElement;
   private readonly url: HTMLAnchorElement;
   private readonly site: HTMLElement;
   private readonly status: HTMLElement;
@@ -62,7 +63,8 @@ export class DialogView {
     private readonly opts: Opts,
   ) {
     const code = visitorCode(visitorId);
-    this.title = h('h2', { class: 'dialog-title', 'data-testid': 'dialog-page-title' });
+    this.title = h('h2', { class: 'dialog-title', 'data-testid': 'dialog-visitor-name', title: `Visitor ${code} (${visitorId})` }, visitorName(visitorId));
+    this.pageTitle = h('span', { class: 'dialog-page', 'data-testid': 'dialog-page-title' });
     this.url = h('a', { class: 'dialog-url', target: '_blank', rel: 'noopener noreferrer', 'data-testid': 'dialog-page-url' });
     this.site = h('span', { class: 'dialog-site', 'data-testid': 'dialog-site' });
     this.statusText = h('span');
@@ -78,12 +80,11 @@ export class DialogView {
     }, 'Stop');
     const header = h('header', { class: 'dialog-head' },
       h('button', { type: 'button', class: 'btn btn-ghost back', 'aria-label': 'Back to visitors', 'data-testid': 'dialog-back', onclick: () => opts.onBack() }, '‹'),
-      h('span', { class: 'avatar avatar-lg', 'aria-hidden': 'true', style: `--hue:${hueOf(visitorId)}` }, code.slice(0, 2)),
+      h('span', { class: 'avatar avatar-lg', 'aria-hidden': 'true', style: `--hue:${hueOf(visitorId)}` }, visitorInitials(visitorId)),
       h('div', { class: 'dialog-who' },
         this.title,
-        h('div', { class: 'dialog-sub' }, this.url),
-        h('div', { class: 'dialog-meta' }, this.site, h('span', { class: 'dot-sep', 'aria-hidden': 'true' }, '·'), this.status,
-          h('span', { class: 'dot-sep', 'aria-hidden': 'true' }, '·'), h('span', { class: 'vcode', title: visitorId }, `Visitor ${code}`)),
+        h('div', { class: 'dialog-sub' }, this.pageTitle, h('span', { class: 'dot-sep', 'aria-hidden': 'true' }, '·'), this.url),
+        h('div', { class: 'dialog-meta' }, this.site, h('span', { class: 'dot-sep', 'aria-hidden': 'true' }, '·'), this.status),
       ),
       opts.embedded ? null : h('div', { class: 'dialog-actions' }, this.scBtn, this.scEnd),
     );
@@ -375,14 +376,14 @@ export class DialogView {
     this.drawScreencast();
     const v = this.live.visitors.get(this.visitorId);
     if (!v) {
-      setText(this.title, `Visitor ${visitorCode(this.visitorId)}`);
+      setText(this.pageTitle, '');
       setText(this.url, '');
       setText(this.site, '');
       setText(this.statusText, 'not on any page right now');
       this.el.classList.add('visitor-offline');
       return;
     }
-    setText(this.title, v.page_title.trim() || shortUrl(v.page_url) || 'Untitled page');
+    setText(this.pageTitle, v.page_title.trim() || 'Untitled page');
     const href = safeHref(v.page_url);
     setAttr(this.url, 'href', href);
     setAttr(this.url, 'title', v.page_url);

@@ -105,6 +105,42 @@ export function visitorCode(id: string): string {
   return (raw.slice(-4) || id).toUpperCase();
 }
 
+const ADJECTIVES = [
+  'Amber', 'Azure', 'Bold', 'Brave', 'Bright', 'Calm', 'Clever', 'Coral', 'Crimson', 'Curious', 'Dapper', 'Eager',
+  'Gentle', 'Golden', 'Happy', 'Honest', 'Indigo', 'Ivory', 'Jade', 'Jolly', 'Kind', 'Lively', 'Lucky', 'Lunar',
+  'Merry', 'Mint', 'Misty', 'Noble', 'Olive', 'Patient', 'Plum', 'Polar', 'Quick', 'Quiet', 'Rapid', 'Rosy',
+  'Ruby', 'Sage', 'Scarlet', 'Silver', 'Sleek', 'Solar', 'Sunny', 'Swift', 'Teal', 'Tidy', 'Violet', 'Witty',
+];
+const ANIMALS = [
+  'Badger', 'Bear', 'Beaver', 'Bison', 'Crane', 'Dolphin', 'Eagle', 'Falcon', 'Ferret', 'Finch', 'Fox', 'Gecko',
+  'Heron', 'Hare', 'Ibis', 'Jaguar', 'Koala', 'Lark', 'Lemur', 'Lion', 'Lynx', 'Marten', 'Moose', 'Newt',
+  'Ocelot', 'Orca', 'Otter', 'Owl', 'Panda', 'Parrot', 'Pelican', 'Puffin', 'Quail', 'Raven', 'Robin', 'Salmon',
+  'Seal', 'Sparrow', 'Stork', 'Swan', 'Tiger', 'Toucan', 'Turtle', 'Walrus', 'Whale', 'Wolf', 'Wren', 'Yak',
+];
+
+function hash32(id: string, seed: number): number {
+  let x = seed;
+  for (let i = 0; i < id.length; i++) {
+    x ^= id.charCodeAt(i);
+    x = Math.imul(x, 16777619);
+  }
+  return x >>> 0;
+}
+
+/**
+ * A stable, readable name for an anonymous visitor ("Amber Fox"), derived
+ * from the id: the same on every console and after every reload, and one of
+ * 2,304 so that visitors online together rarely share one.
+ */
+export function visitorName(id: string): string {
+  return `${ADJECTIVES[hash32(id, 2166136261) % ADJECTIVES.length]} ${ANIMALS[hash32(id, 84696351) % ANIMALS.length]}`;
+}
+
+/** The initials of a visitor's name, for the avatar. */
+export function visitorInitials(id: string): string {
+  return visitorName(id).split(' ').map((w) => w[0]).join('');
+}
+
 /** A hue (0–359) derived from an id, for the visitor's avatar. */
 export function hueOf(id: string): number {
   let x = 2166136261;

@@ -5,7 +5,7 @@
 import type { VisitorInfo } from '../protocol/VisitorInfo';
 import { DialogView } from './dialog';
 import { h, isTyping, reconcileChildren, setAttr, setText } from './dom';
-import { ago, hueOf, onlineFor, shortUrl, visitorCode } from './format';
+import { ago, hueOf, onlineFor, shortUrl, visitorCode, visitorInitials, visitorName } from './format';
 import type { Change, Live } from './live';
 import { NOTICE_TEXT } from './screencast/text';
 import { openPopup, panelWanted } from './screencast/window';
@@ -200,7 +200,7 @@ export class Inbox {
     if (openPopup(visitorId)) return;
     // Popups are blocked and the dialog is not on screen: show it there when it is.
     panelWanted.add(visitorId);
-    toast(`Visitor ${visitorCode(visitorId)} is sharing their screen: open the dialog to watch.`, 'info');
+    toast(`${visitorName(visitorId)} is sharing their screen: open the dialog to watch.`, 'info');
   }
 
   /** A refusal about a dialog that is not on screen, for a request made here. */
@@ -208,7 +208,7 @@ export class Inbox {
     const n = this.live.notices.get(visitorId);
     if (!n || !n.mine || Date.now() - n.at > 2000 || this.toasted.get(visitorId) === n.at) return;
     this.toasted.set(visitorId, n.at);
-    toast(`Visitor ${visitorCode(visitorId)}: ${NOTICE_TEXT[n.reason]?.text ?? n.detail}`, 'info');
+    toast(`${visitorName(visitorId)}: ${NOTICE_TEXT[n.reason]?.text ?? n.detail}`, 'info');
   }
 
   /** Coalesces bursts of frames into one redraw (timers also run in background tabs, unlike animation frames). */
@@ -279,8 +279,10 @@ export class Inbox {
     if (it.drawn !== v || it.drawnUnread !== unread) {
       it.drawn = v;
       it.drawnUnread = unread;
-      setText(it.title, v.page_title.trim() || shortUrl(v.page_url) || 'Untitled page');
-      setText(it.url, shortUrl(v.page_url));
+      // Titled by who it is; where they are is a detail.
+      setText(it.title, visitorName(id));
+      const page = v.page_title.trim();
+      setText(it.url, page && page !== shortUrl(v.page_url) ? `${page} · ${shortUrl(v.page_url)}` : shortUrl(v.page_url));
       setAttr(it.url, 'title', v.page_url);
       setText(it.site, v.site_name);
       setText(it.time, timeLabel(v));
@@ -308,7 +310,7 @@ export class Inbox {
     const site = h('span', { class: 'vitem-site' });
     const time = h('time', { class: 'vitem-time' });
     const last = h('span', { class: 'vitem-last', 'data-testid': 'last-message' });
-    const avatar = h('span', { class: 'avatar', 'aria-hidden': 'true', style: `--hue:${hueOf(id)}` }, visitorCode(id).slice(0, 2));
+    const avatar = h('span', { class: 'avatar', 'aria-hidden': 'true', style: `--hue:${hueOf(id)}` }, visitorInitials(id));
     const el = h('li', {
       class: 'vitem', role: 'option', tabindex: '-1', 'data-visitor-id': id, 'aria-selected': 'false',
       onclick: () => this.nav.openDialog(id),
@@ -402,6 +404,6 @@ function timeLabel(v: VisitorInfo): string {
 }
 
 function matches(v: VisitorInfo, q: string): boolean {
-  return [v.page_title, v.page_url, v.site_name, v.last_message?.body ?? '', visitorCode(v.visitor_id), v.visitor_id]
+  return [visitorName(v.visitor_id), v.page_title, v.page_url, v.site_name, v.last_message?.body ?? '', visitorCode(v.visitor_id), v.visitor_id]
     .some((s) => s.toLowerCase().includes(q));
 }
