@@ -218,6 +218,9 @@ enum Queued {
     Killed,
 }
 
+/// How long a closing socket waits for the peer's close before it is dropped.
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
+
 /// A handle to send frames to one connection from any task.
 #[derive(Clone)]
 pub struct Peer {
@@ -472,8 +475,23 @@ impl Connection {
             return;
         }
         self.closed = true;
-        let _ = self.ws.send(Frame::close(CloseCode::from(code), reason_bytes(reason))).await;
-        let _ = self.ws.flush().await;
+        if self.ws.send(Frame::close(CloseCode::from(code), reason_bytes(reason))).await.is_err()
+            || self.ws.flush().await.is_err()
+        {
+            return;
+        }
+        // Read (and drop) what the peer sent meanwhile until its close answers
+        // ours, for at most CLOSE_WAIT: a TCP socket dropped with unread data
+        // ends with a reset, and a reset makes the peer's system throw away
+        // what it had received but not read yet — our close and its reason.
+        let _ = tokio::time::timeout(CLOSE_WAIT, async {
+            while let Some(f) = futures::StreamExt::next(&mut self.ws).await {
+                if f.opcode() == OpCode::Close {
+                    break;
+                }
+            }
+        })
+        .await;
     }
 
     /// Waits for the next inbound frame, meanwhile writing queued frames and

@@ -158,6 +158,22 @@ impl Client {
         self.send_text(&msg.to_string()).await;
     }
 
+    /// Sends `msg` (with `v: 1`); false once the server has closed the socket.
+    pub async fn try_send(&mut self, mut msg: Value) -> bool {
+        if msg.get("v").is_none() {
+            msg["v"] = json!(1);
+        }
+        self.ws.send(Frame::text(msg.to_string())).await.is_ok()
+    }
+
+    /// Answers the server's close and ends the connection, as a browser does.
+    pub async fn gone(mut self) {
+        let _ = self.ws.send(Frame::close(yawc::close::CloseCode::Normal, b"")).await;
+        let _ = futures::SinkExt::flush(&mut self.ws).await;
+        // Wait for the server to drop its end.
+        let _ = tokio::time::timeout(Duration::from_secs(2), async { while self.ws.next().await.is_some() {} }).await;
+    }
+
     pub async fn send_text(&mut self, text: &str) {
         self.ws.send(Frame::text(text.to_owned())).await.unwrap();
     }
