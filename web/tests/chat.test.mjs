@@ -170,3 +170,30 @@ test('a visitor sending faster than the limit loses nothing: the widget says so 
   assert.deepEqual(texts.map(Number), [...Array(n).keys()]);
   await ctx.close();
 });
+
+test('the console fits a 390 px phone: no page scrolls sideways', { timeout: 60_000 }, async () => {
+  const vctx = await browser.newContext();
+  const visitor = await vctx.newPage();
+  await visitor.goto(`${site.origin}/pricing`);
+  await openWidget(visitor);
+  await visitor.getByTestId('widget-input').fill('Written on a phone-sized screen, with a message long enough to wrap');
+  await visitor.getByTestId('widget-send').click();
+  const consultant = await consoleLogin(browser, server.url);
+  await consultant.setViewportSize({ width: 390, height: 844 });
+  const sideways = () => consultant.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  const item = consultant.getByTestId('visitor-item').filter({ hasText: 'Pricing' }).first();
+  await item.waitFor();
+  assert.equal(await sideways(), 0, 'the inbox');
+  await item.click();
+  await consultant.getByTestId('dialog').waitFor();
+  await consultant.getByTestId('chat-message').filter({ hasText: 'phone-sized' }).waitFor();
+  assert.equal(await sideways(), 0, 'a dialog');
+  for (const nav of ['nav-sites', 'nav-team', 'nav-audit']) {
+    await consultant.getByTestId(nav).click();
+    await consultant.waitForTimeout(300);
+    assert.equal(await sideways(), 0, nav);
+  }
+  await shot(consultant, 'console-390-team');
+  await consultant.context().close();
+  await vctx.close();
+});
