@@ -202,7 +202,9 @@ async fn handshake(
         Ok(Ok((visitor_id, token, messages))) => {
             let last_message = messages.last().cloned();
             let welcome = VisitorOut::Welcome { visitor_id: visitor_id.clone(), token, messages, privacy: site.privacy.clone() };
-            conn.send_now(frame(&welcome)).await;
+            // Registered before the welcome leaves: a client that acts on the
+            // welcome at once (a consultant asking for its screen) finds the tab.
+            // What the hub queues meanwhile goes out after the welcome.
             let info = state.hub.visitor_joined(
                 TabJoin {
                     visitor_id: visitor_id.clone(),
@@ -214,6 +216,7 @@ async fn handshake(
                 },
                 conn.peer(),
             );
+            conn.send_first(frame(&welcome)).await;
             state.hub.to_consoles(&frame(&ConsoleOut::Visitor { visitor: info }));
             Some((visitor_id, tab_id))
         }
