@@ -213,6 +213,15 @@ pub enum VisitorIn {
         /// The probe's id.
         id: String,
     },
+    /// The visitor is typing. Never carries the text: sent at most every few
+    /// seconds while keys are pressed; consoles forget it after a few seconds.
+    Typing {},
+    /// The widget showed the dialog up to this message (panel open, page
+    /// visible): the consultant's replies up to it read "Seen".
+    Seen {
+        /// The newest message shown.
+        message_id: String,
+    },
 }
 
 /// Frames the server sends to the widget.
@@ -289,6 +298,11 @@ pub enum VisitorOut {
     },
     /// The server has no usable keyframe: take a full snapshot now.
     KeyframeRequest {},
+    /// A consultant is typing a reply (no text; forget it after a few seconds).
+    Typing {
+        /// Who, as the visitor sees consultants named.
+        name: String,
+    },
     /// Something was wrong.
     Error(ErrorBody),
 }
@@ -386,6 +400,11 @@ pub enum ConsoleIn {
         /// Whose broadcast.
         visitor_id: String,
     },
+    /// The consultant is typing a reply to this visitor (no text travels).
+    Typing {
+        /// To whom.
+        visitor_id: String,
+    },
 }
 
 /// Frames the server sends to the console.
@@ -413,6 +432,8 @@ pub enum ConsoleOut {
         visitor_id: String,
         /// The whole history.
         messages: Vec<ChatMessage>,
+        /// The newest message the visitor's widget has shown, if any.
+        seen: Option<String>,
     },
     /// A new message in any dialog.
     Message {
@@ -457,6 +478,18 @@ pub enum ConsoleOut {
     Read {
         /// Which dialog.
         visitor_id: String,
+    },
+    /// The visitor is typing (no text; forget it after a few seconds).
+    Typing {
+        /// Who.
+        visitor_id: String,
+    },
+    /// The visitor's widget showed the dialog up to `message_id`.
+    Seen {
+        /// Whose dialog.
+        visitor_id: String,
+        /// The newest message shown.
+        message_id: String,
     },
     /// Something was wrong.
     Error(ErrorBody),
@@ -591,10 +624,21 @@ pub fn decode<T: DeserializeOwned>(text: &str, accepted: &[&str]) -> Result<T, E
 }
 
 /// The `t` values a visitor may send.
-pub const VISITOR_TYPES: &[&str] =
-    &["hello", "page", "send", "consent_answer", "screencast_unavailable", "screencast_stop", "screencast_stats", "probe"];
+pub const VISITOR_TYPES: &[&str] = &[
+    "hello",
+    "page",
+    "send",
+    "consent_answer",
+    "screencast_unavailable",
+    "screencast_stop",
+    "screencast_stats",
+    "probe",
+    "typing",
+    "seen",
+];
 /// The `t` values a console may send.
-pub const CONSOLE_TYPES: &[&str] = &["open", "send", "read", "screencast_request", "screencast_stop", "watch", "unwatch"];
+pub const CONSOLE_TYPES: &[&str] =
+    &["open", "send", "read", "screencast_request", "screencast_stop", "watch", "unwatch", "typing"];
 
 /// Binary screen frames: a 5-byte header, then the body the server forwards
 /// without parsing (a JSON array of rrweb events for kinds 1 and 2).

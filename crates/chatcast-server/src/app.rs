@@ -124,7 +124,7 @@ impl AppState {
             }
             None if self.db.list_users().await?.is_empty() => {
                 let password = auth::new_token()[..16].to_owned();
-                match auth::add_user(self.db.as_ref(), "admin@localhost", &password, Role::Admin, Some("Admin")).await {
+                match auth::add_user(self.db.as_ref(), "admin@localhost", &password, Role::Admin, None).await {
                     Ok(_) => tracing::warn!(
                         "no account existed: created admin@localhost with password {password} \
                          (set CHATCAST_ADMIN_EMAIL and CHATCAST_ADMIN_PASSWORD to choose your own)"

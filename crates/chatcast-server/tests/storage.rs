@@ -246,6 +246,19 @@ async fn visitors_and_messages(db: Db) {
     db.mark_read(user.id, "v_1").await.unwrap();
     let unread = db.unread_counts(user.id).await.unwrap();
     assert_eq!(unread.iter().map(|u| u.visitor_id.as_str()).collect::<Vec<_>>(), ["v_2"]);
+
+    // "Seen": only a message of the visitor's own dialog moves the mark, and only forward.
+    let ids: Vec<i64> = all.iter().map(|m| m.id.parse().unwrap()).collect();
+    let v2_msg: i64 = db.messages("v_2", 1).await.unwrap()[0].id.parse().unwrap();
+    assert_eq!(db.seen_message("v_1").await.unwrap(), None);
+    assert!(!db.mark_seen("v_1", v2_msg).await.unwrap(), "another dialog's message moves nothing");
+    assert!(!db.mark_seen("v_1", i64::MAX).await.unwrap(), "nor an id that does not exist");
+    assert_eq!(db.seen_message("v_1").await.unwrap(), None);
+    assert!(db.mark_seen("v_1", ids[1]).await.unwrap(), "its own reply does");
+    assert!(!db.mark_seen("v_1", ids[0]).await.unwrap(), "never backwards");
+    assert!(!db.mark_seen("v_1", ids[1]).await.unwrap(), "nor again");
+    assert_eq!(db.seen_message("v_1").await.unwrap(), Some(ids[1]));
+    assert_eq!(db.seen_message("v_2").await.unwrap(), None);
 }
 
 async fn consent_and_audit(db: Db) {

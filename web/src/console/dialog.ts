@@ -37,6 +37,9 @@ export class DialogView {
   private readonly log: HTMLElement;
   private readonly loading: HTMLElement;
   private readonly jump: HTMLButtonElement;
+  private readonly typingNote: HTMLElement;
+  /** "Seen", under the newest consultant reply the visitor's widget showed. */
+  private readonly seenMark: HTMLElement;
   private readonly input: HTMLTextAreaElement;
   private readonly sendBtn: HTMLButtonElement;
   private readonly hint: HTMLElement;
@@ -93,6 +96,9 @@ export class DialogView {
     this.loading = h('div', { class: 'log-note' }, 'Loading the conversation…');
     this.log = h('div', { class: 'log', role: 'log', 'aria-live': 'polite', 'aria-label': 'Conversation', tabindex: '0', 'data-testid': 'chat-log' });
     this.jump = h('button', { type: 'button', class: 'jump', hidden: true, onclick: () => this.scrollToEnd(true) }, 'New messages ↓');
+    this.typingNote = h('div', { class: 'typing-note', 'data-testid': 'typing-indicator', 'aria-live': 'polite', hidden: true },
+      `${visitorName(visitorId)} is typing…`);
+    this.seenMark = h('div', { class: 'seen-mark', 'data-testid': 'message-seen', title: 'The visitor’s chat window showed this reply' }, 'Seen');
     this.log.addEventListener('scroll', () => {
       if (this.nearBottom()) this.jump.hidden = true;
     });
@@ -122,9 +128,12 @@ export class DialogView {
         opts.onEscape();
       }
     });
-    this.input.addEventListener('input', () => this.onInput());
+    this.input.addEventListener('input', () => {
+      this.onInput();
+      if (this.input.value.trim()) this.live.typing(this.visitorId);
+    });
 
-    const chat = h('div', { class: 'chat-col' }, h('div', { class: 'log-wrap' }, this.log, this.jump), form);
+    const chat = h('div', { class: 'chat-col' }, h('div', { class: 'log-wrap' }, this.log, this.jump), this.typingNote, form);
     // The screen replica sits beside the chat (`replica-slot`): the panel, or the popup's replica.
     this.replicaSlot = h('aside', { class: 'replica-slot', hidden: true });
     this.noticeHost = h('div', { class: 'sc-notices', 'aria-live': 'assertive' });
@@ -316,7 +325,11 @@ export class DialogView {
   }
 
   onChange(c: Change): void {
-    if ((c.kind === 'dialog' || c.kind === 'screencast' || c.kind === 'screencast-ready') && c.visitorId !== this.visitorId) return;
+    if ((c.kind === 'dialog' || c.kind === 'screencast' || c.kind === 'screencast-ready' || c.kind === 'typing') && c.visitorId !== this.visitorId) return;
+    if (c.kind === 'typing') {
+      this.typingNote.hidden = !this.live.isTyping(this.visitorId);
+      return;
+    }
     // The list changes often (visitors navigating); the transcript only with its own dialog.
     if (c.kind === 'dialog' || c.kind === 'conn' || c.kind === 'me') this.logDirty = true;
     if (this.dirty) return;
@@ -430,6 +443,20 @@ export class DialogView {
       nodes.push(el);
       prev = m;
       prevEl = el;
+    }
+    // "Seen" goes under the newest reply the widget showed.
+    const seen = d?.seen ?? null;
+    let seenAt = -1;
+    if (seen !== null) {
+      confirmed.forEach((m, i) => {
+        if (m.author === 'consultant' && cmpId(m.id, seen) <= 0) seenAt = i;
+      });
+    }
+    if (seenAt >= 0) {
+      const id = confirmed[seenAt].id;
+      setAttr(this.seenMark, 'data-message-id', id);
+      const after = nodes.findIndex((n) => n.dataset.id === id);
+      nodes.splice(after + 1, 0, this.seenMark);
     }
     for (const p of pending) nodes.push(this.pendingNode(p, used));
     for (const [k, el] of this.nodes) if (!used.has(k)) { el.remove(); this.nodes.delete(k); }

@@ -21,14 +21,22 @@ export type Change =
   | { kind: 'conn' }
   | { kind: 'me' }
   | { kind: 'screencast'; visitorId: string } // the broadcast state or the notice of one visitor
-  | { kind: 'screencast-ready'; visitorId: string }; // a broadcast this console asked for went live
+  | { kind: 'screencast-ready'; visitorId: string } // a broadcast this console asked for went live
+  | { kind: 'typing'; visitorId: string }; // the visitor started or stopped typing
 
 export interface Dialog {
   /** Confirmed messages by id. */
   messages: Map<string, ChatMessage>;
   /** Whether the server's history (`dialog`) arrived. */
   loaded: boolean;
+  /** The newest message the visitor's widget has shown ("Seen"). */
+  seen: string | null;
 }
+
+/** How long "typing…" shows without a fresh `typing` frame. */
+const TYPING_SHOWN_MS = 5000;
+/** How often this console tells a visitor it types. */
+const TYPING_EVERY_MS = 2000;
 
 export interface Pending {
   clientId: string;
@@ -84,6 +92,9 @@ export class Live implements WatchFeed {
   /** Client ids sent on this connection and not acknowledged, in send order (errors answer in order). */
   private inflight: string[] = [];
   private listeners = new Set<(c: Change) => void>();
+  /** Visitors typing now: until when their last `typing` counts. */
+  private readonly typingUntil = new Map<string, number>();
+  private typingSent: { visitorId: string; at: number } | null = null;
   private readonly onFocus = () => this.markReadIfLooking();
 
   /** `adopt`: a console socket opened earlier to start from (the screencast window's early.js). */
@@ -206,7 +217,7 @@ export class Live implements WatchFeed {
   /** Shows a dialog: asks the server for its history and marks it read. */
   open(visitorId: string): void {
     this.openId = visitorId;
-    if (!this.dialogs.has(visitorId)) this.dialogs.set(visitorId, { messages: new Map(), loaded: false });
+    if (!this.dialogs.has(visitorId)) this.dialogs.set(visitorId, { messages: new Map(), loaded: false, seen: null });
     this.feed.sendFrame({ t: 'open', visitor_id: visitorId });
     if (this.unread.get(visitorId)) {
       this.unread.delete(visitorId);
@@ -311,7 +322,7 @@ export class Live implements WatchFeed {
       case 'visitor':
         return this.onVisitor(m.visitor);
       case 'dialog':
-        return this.onDialog(m.visitor_id, m.messages);
+        return this.onDialog(m.visitor_id, m.messages, m.seen);
       case 'message':
         observeServerTime(m.message.at);
         return this.onChatMessage(m.message, true);
@@ -321,6 +332,10 @@ export class Live implements WatchFeed {
       case 'read':
         if (this.unread.delete(m.visitor_id)) this.emit({ kind: 'visitors' });
         return;
+      case 'typing':
+        return this.onTyping(m.visitor_id);
+      case 'seen':
+        return this.onSeen(m.visitor_id, m.message_id);
       case 'screencast':
         return this.onScreencast(m.visitor_id, m.state);
       case 'screencast_notice':
@@ -372,13 +387,14 @@ export class Live implements WatchFeed {
     this.emit({ kind: 'visitors' });
   }
 
-  private onDialog(visitorId: string, messages: ChatMessage[]): void {
+  private onDialog(visitorId: string, messages: ChatMessage[], seen: string | null): void {
     let d = this.dialogs.get(visitorId);
     if (!d) {
-      d = { messages: new Map(), loaded: false };
+      d = { messages: new Map(), loaded: false, seen: null };
       this.dialogs.set(visitorId, d);
     }
     d.loaded = true;
+    if (seen !== null && (d.seen === null || cmpId(seen, d.seen) > 0)) d.seen = seen;
     for (const msg of messages) d.messages.set(msg.id, msg);
     for (const msg of messages) this.settle(msg);
     const last = messages[messages.length - 1];
@@ -389,7 +405,41 @@ export class Live implements WatchFeed {
     this.emit({ kind: 'visitors' });
   }
 
+  /** Whether the visitor is typing now. */
+  isTyping(visitorId: string): boolean {
+    return (this.typingUntil.get(visitorId) ?? 0) > Date.now();
+  }
+
+  /** The consultant pressed a key in this visitor's reply box: tells the visitor, every 2 s at most. */
+  typing(visitorId: string): void {
+    const now = Date.now();
+    const last = this.typingSent;
+    if (last && last.visitorId === visitorId && now - last.at < TYPING_EVERY_MS) return;
+    if (this.feed.sendFrame({ t: 'typing', visitor_id: visitorId })) this.typingSent = { visitorId, at: now };
+  }
+
+  private onTyping(visitorId: string): void {
+    const was = this.isTyping(visitorId);
+    this.typingUntil.set(visitorId, Date.now() + TYPING_SHOWN_MS);
+    setTimeout(() => {
+      if (this.typingUntil.has(visitorId) && !this.isTyping(visitorId)) this.stopTyping(visitorId);
+    }, TYPING_SHOWN_MS + 50);
+    if (!was) this.emit({ kind: 'typing', visitorId });
+  }
+
+  private stopTyping(visitorId: string): void {
+    if (this.typingUntil.delete(visitorId)) this.emit({ kind: 'typing', visitorId });
+  }
+
+  private onSeen(visitorId: string, messageId: string): void {
+    const d = this.dialogs.get(visitorId);
+    if (!d || (d.seen !== null && cmpId(messageId, d.seen) <= 0)) return;
+    d.seen = messageId;
+    this.emit({ kind: 'dialog', visitorId });
+  }
+
   private onChatMessage(msg: ChatMessage, live: boolean): void {
+    if (live && msg.author === 'visitor') this.stopTyping(msg.visitor_id);
     const d = this.dialogs.get(msg.visitor_id);
     const seen = d?.messages.has(msg.id);
     if (d) d.messages.set(msg.id, msg);

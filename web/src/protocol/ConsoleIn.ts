@@ -39,4 +39,8 @@ visitor_id: string, } | { "t": "unwatch",
 /**
  * Whose broadcast.
  */
+visitor_id: string, } | { "t": "typing", 
+/**
+ * To whom.
+ */
 visitor_id: string, };

@@ -35,7 +35,11 @@ visitor_id: string,
 /**
  * The whole history.
  */
-messages: Array<ChatMessage>, } | { "t": "message", 
+messages: Array<ChatMessage>, 
+/**
+ * The newest message the visitor's widget has shown, if any.
+ */
+seen: string | null, } | { "t": "message", 
 /**
  * The message.
  */
@@ -83,4 +87,16 @@ detail: string, } | { "t": "read",
 /**
  * Which dialog.
  */
-visitor_id: string, } | { "t": "error" } & ErrorBody;
+visitor_id: string, } | { "t": "typing", 
+/**
+ * Who.
+ */
+visitor_id: string, } | { "t": "seen", 
+/**
+ * Whose dialog.
+ */
+visitor_id: string, 
+/**
+ * The newest message shown.
+ */
+message_id: string, } | { "t": "error" } & ErrorBody;

@@ -58,4 +58,8 @@ hidden_areas: number, } | { "t": "probe",
 /**
  * The probe's id.
  */
-id: string, };
+id: string, } | { "t": "typing", } | { "t": "seen", 
+/**
+ * The newest message shown.
+ */
+message_id: string, };

@@ -85,4 +85,8 @@ screen_token: string, } | { "t": "screencast_stop",
 /**
  * Why, for the visitor (`stopped_by_consultant`, `stopped_by_visitor`, `no_viewers`, …).
  */
-reason: string, } | { "t": "keyframe_request", } | { "t": "error" } & ErrorBody;
+reason: string, } | { "t": "keyframe_request", } | { "t": "typing", 
+/**
+ * Who, as the visitor sees consultants named.
+ */
+name: string, } | { "t": "error" } & ErrorBody;

@@ -181,6 +181,8 @@ button { font: inherit; color: inherit; cursor: pointer; }
 .empty strong { display: block; font-weight: 650; margin-bottom: 2px; }
 .empty span { color: var(--cc-muted); }
 
+.typing { margin-top: 8px; color: var(--cc-muted); font-size: 12.5px; font-style: italic; }
+.typing[hidden] { display: none; }
 .msg { display: flex; flex-direction: column; max-width: 82%; margin-top: 10px; }
 .msg.cont { margin-top: 2px; }
 .msg[data-name]::before {

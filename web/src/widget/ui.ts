@@ -30,6 +30,8 @@ export interface ViewItem {
 
 export interface UiHandlers {
   onSend(text: string): void;
+  /** The visitor pressed a key in the message box (never told what). */
+  onTyping(): void;
   onOpenChange(open: boolean): void;
   /** The visitor closed the preview of a new message. */
   onTeaserDismiss(): void;
@@ -62,6 +64,7 @@ export class WidgetUI {
   private readonly list: HTMLDivElement;
   private readonly empty: HTMLDivElement;
   private readonly input: HTMLTextAreaElement;
+  private readonly typing: HTMLDivElement;
   private readonly sendButton: HTMLButtonElement;
   private readonly error: HTMLParagraphElement;
   private readonly counter: HTMLSpanElement;
@@ -143,7 +146,10 @@ export class WidgetUI {
     sub.textContent = 'Questions about an order, sizes or anything else? Send us a message and we will answer right here.';
     this.empty.append(hi, sub);
     this.list = el('div', 'messages');
-    this.log.append(this.empty, this.list);
+    this.typing = el('div', 'typing');
+    this.typing.setAttribute('data-testid', 'widget-typing-indicator');
+    this.typing.hidden = true;
+    this.log.append(this.empty, this.list, this.typing);
 
     this.unavailable = el('p', 'unavailable');
     this.unavailable.setAttribute('role', 'status');
@@ -246,7 +252,10 @@ export class WidgetUI {
         this.submit();
       }
     });
-    this.input.addEventListener('input', () => this.onInput());
+    this.input.addEventListener('input', () => {
+      this.onInput();
+      if (this.input.value.trim()) this.handlers.onTyping();
+    });
     this.root.addEventListener('keydown', (ev) => {
       if (ev.key === 'Escape' && this.open) {
         ev.preventDefault();
@@ -425,6 +434,16 @@ export class WidgetUI {
   private submit(): void {
     if (this.input.disabled) return;
     this.handlers.onSend(this.input.value);
+  }
+
+  /** Shows "NAME is typing…" under the transcript, or hides it (null). */
+  setTyping(name: string | null): void {
+    const show = name !== null;
+    if (show) this.typing.textContent = `${name || 'Support'} is typing…`;
+    if (this.typing.hidden === !show) return;
+    const stick = this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < 40;
+    this.typing.hidden = !show;
+    if (show && stick) this.log.scrollTop = this.log.scrollHeight;
   }
 
   /** Empties the input after a message was taken. */

@@ -15,6 +15,11 @@ import { Store } from './storage';
 import { tabId } from './tab';
 import { MAX_BODY_CHARS, WidgetUI, countChars, type ConnView, type ViewItem } from './ui';
 
+/** How often "typing" may be sent while the visitor types. */
+const TYPING_EVERY_MS = 2000;
+/** How long "… is typing" shows without a fresh `typing`. */
+const TYPING_SHOWN_MS = 5000;
+
 /** Errors that say a `send` can never succeed as it is: it leaves the outbox. */
 const FINAL_SEND_ERRORS = new Set(['message_too_long', 'empty_message', 'bad_message']);
 
@@ -46,6 +51,10 @@ export class ChatWidget {
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private conn: ConnView = 'connecting';
   private lastActivated = 0;
+  private typingSent = 0;
+  private typingTimer: ReturnType<typeof setTimeout> | null = null;
+  /** The newest message id the server was told this widget showed (on this socket). */
+  private seenSent: string | null = null;
 
   constructor(config: WidgetConfig) {
     this.local = new Store('localStorage', `chatcast:${config.siteKey}:`);
@@ -55,6 +64,12 @@ export class ChatWidget {
 
     this.ui = new WidgetUI(config.accent, {
       onSend: (text) => guard(() => this.send(text)),
+      onTyping: () =>
+        guard(() => {
+          // Only that a key was pressed, every 2 s at most; never the text.
+          if (Date.now() - this.typingSent < TYPING_EVERY_MS) return;
+          if (this.sendFrame({ t: 'typing' })) this.typingSent = Date.now();
+        }),
       onOpenChange: (open) =>
         guard(() => {
           this.session.set('open', open ? '1' : '0');
@@ -235,7 +250,11 @@ export class ChatWidget {
         this.onWelcome(msg.token, msg.messages, msg.privacy);
         break;
       case 'message':
+        if (msg.message.author === 'consultant') this.showTyping(null);
         this.onChatMessage(msg.message);
+        break;
+      case 'typing':
+        this.showTyping(msg.name);
         break;
       case 'ack':
         this.onAck(msg.client_id, msg.message);
@@ -248,8 +267,15 @@ export class ChatWidget {
     if (msg.t === 'welcome') for (const fn of this.readyListeners) guard(() => fn());
   }
 
+  private showTyping(name: string | null): void {
+    if (this.typingTimer) clearTimeout(this.typingTimer);
+    this.typingTimer = name === null ? null : setTimeout(() => this.showTyping(null), TYPING_SHOWN_MS);
+    this.ui.setTyping(name);
+  }
+
   private onWelcome(token: string, history: ChatMessage[], rules: PrivacySettings): void {
     this.local.set('token', token);
+    this.seenSent = null;
     this.rules = rules ?? null;
     this.local.set('privacy', JSON.stringify(rules ?? null));
     this.ready = true;
@@ -451,6 +477,10 @@ export class ChatWidget {
     if (max === null) return;
     const seen = this.local.get('seen');
     if (seen === null || cmpId(max, seen) > 0) this.local.set('seen', max);
+    // The consultant's "Seen": shown to a person, not just received.
+    if ((this.seenSent === null || cmpId(max, this.seenSent) > 0) && this.sendFrame({ t: 'seen', message_id: max })) {
+      this.seenSent = max;
+    }
   }
 
   /** Consultant messages newer than what the visitor has seen, oldest first. */

@@ -117,9 +117,16 @@ pub async fn ensure_admin(db: &dyn Database, email: &str, password: &str) -> Res
     }
 }
 
-/// "alice.smith@example.com" → "Alice Smith".
+/// The name visitors see for an account added without one, from its email:
+/// "alice.smith@example.com" → "Alice Smith"; a role mailbox such as
+/// "admin@…" → "Support" (a visitor should never read "Admin is typing").
 fn default_name(email: &str) -> String {
+    const ROLE_MAILBOXES: &[&str] =
+        &["admin", "administrator", "root", "support", "help", "info", "hello", "contact", "team", "webmaster", "office"];
     let local = email.split('@').next().unwrap_or(email);
+    if local.is_empty() || ROLE_MAILBOXES.contains(&local.to_lowercase().as_str()) {
+        return "Support".into();
+    }
     local
         .split(['.', '_', '-', '+'])
         .filter(|w| !w.is_empty())
@@ -486,5 +493,7 @@ mod tests {
     fn names_from_emails() {
         assert_eq!(default_name("alice.smith@example.com"), "Alice Smith");
         assert_eq!(default_name("bob@x"), "Bob");
+        assert_eq!(default_name("Admin@example.com"), "Support");
+        assert_eq!(default_name("@example.com"), "Support");
     }
 }

@@ -3,9 +3,11 @@
 
 use std::collections::HashSet;
 
-use chatcast_protocol::{Author, CONSOLE_TYPES, ConsoleIn, ConsoleOut, ErrorBody, ErrorCode, VisitorInfo, decode};
+use chatcast_protocol::{
+    Author, CONSOLE_TYPES, ConsoleIn, ConsoleOut, ErrorBody, ErrorCode, VisitorInfo, VisitorOut, decode,
+};
 
-use super::{HISTORY_LIMIT, check_body, check_client_id, internal};
+use super::{HISTORY_LIMIT, TYPING_EVERY, check_body, check_client_id, internal};
 use crate::app::AppState;
 use crate::consent;
 use crate::storage::{NewMessage, User};
@@ -29,6 +31,7 @@ pub async fn run(state: AppState, user: User, session: String, mut conn: Connect
             return;
         }
     }
+    let mut typed: Typed = None;
     loop {
         let text = match conn.next_event().await {
             Event::Text(t) => t,
@@ -51,7 +54,7 @@ pub async fn run(state: AppState, user: User, session: String, mut conn: Connect
                 continue;
             }
         };
-        if let Err(e) = handle(&state, &user, &mut conn, msg).await {
+        if let Err(e) = handle(&state, &user, &mut conn, &mut typed, msg).await {
             conn.send_error(e, None).await;
         }
     }
@@ -61,12 +64,22 @@ pub async fn run(state: AppState, user: User, session: String, mut conn: Connect
     }
 }
 
-async fn handle(state: &AppState, user: &User, conn: &mut Connection, msg: ConsoleIn) -> Result<(), ErrorBody> {
+/// The dialog this socket last said it types in, and when.
+type Typed = Option<(String, std::time::Instant)>;
+
+async fn handle(
+    state: &AppState,
+    user: &User,
+    conn: &mut Connection,
+    typed: &mut Typed,
+    msg: ConsoleIn,
+) -> Result<(), ErrorBody> {
     match msg {
         ConsoleIn::Open { visitor_id } => {
             known_visitor(state, &visitor_id, "open").await?;
             let messages = state.db.messages(&visitor_id, HISTORY_LIMIT).await.map_err(internal)?;
-            conn.send_now(frame(&ConsoleOut::Dialog { visitor_id: visitor_id.clone(), messages })).await;
+            let seen = state.db.seen_message(&visitor_id).await.map_err(internal)?.map(|id| id.to_string());
+            conn.send_now(frame(&ConsoleOut::Dialog { visitor_id: visitor_id.clone(), messages, seen })).await;
             mark_read(state, user, visitor_id).await
         }
         ConsoleIn::Read { visitor_id } => {
@@ -108,6 +121,15 @@ async fn handle(state: &AppState, user: &User, conn: &mut Connection, msg: Conso
         }),
         ConsoleIn::Unwatch { visitor_id } => {
             consent::unwatch(state, &visitor_id, conn.peer().id).await;
+            Ok(())
+        }
+        ConsoleIn::Typing { visitor_id } => {
+            if typed.as_ref().is_some_and(|(v, t)| *v == visitor_id && t.elapsed() < TYPING_EVERY) {
+                return Ok(());
+            }
+            known_visitor(state, &visitor_id, "typing").await?;
+            *typed = Some((visitor_id.clone(), std::time::Instant::now()));
+            state.hub.to_visitor(&visitor_id, &frame(&VisitorOut::Typing { name: user.name.clone() }), None);
             Ok(())
         }
     }

@@ -14,6 +14,10 @@ use crate::storage::{NewMessage, StorageError};
 /// How many messages of history a dialog sends when opened.
 pub const HISTORY_LIMIT: i64 = 500;
 
+/// The most often one socket's "typing" is passed on: clients send it about
+/// every 2 s while keys are pressed; faster ones are dropped, not errors.
+pub const TYPING_EVERY: std::time::Duration = std::time::Duration::from_millis(1500);
+
 /// Delivers a chat message: stores it, then (the first time its client id is
 /// seen) sends it to every console and to the visitor's tabs — all but the
 /// tab `except` that sent it, which gets an `ack` instead. The one path every

@@ -7,7 +7,7 @@ use chatcast_protocol::{
     Author, ConsoleOut, ErrorBody, ErrorCode, PageInfo, VISITOR_TYPES, VisitorIn, VisitorOut, decode, screen,
 };
 
-use super::{HISTORY_LIMIT, check_body, check_client_id, internal};
+use super::{HISTORY_LIMIT, TYPING_EVERY, check_body, check_client_id, internal};
 use crate::app::AppState;
 use crate::auth::{new_token, token_hash};
 use crate::consent;
@@ -27,6 +27,7 @@ pub async fn run(state: AppState, site: Site, slot: Slot, mut conn: Connection) 
     consent::tab_joined(&state, &visitor_id, conn_id, tab_id.as_deref()).await;
     let limits = state.limits.clone();
     let (mut frames, mut messages) = (Bucket::new(limits.frames), Bucket::new(limits.messages));
+    let mut typed: Option<std::time::Instant> = None;
     loop {
         let event = conn.next_event().await;
         if matches!(event, Event::Text(_) | Event::Binary(_))
@@ -81,6 +82,29 @@ pub async fn run(state: AppState, site: Site, slot: Slot, mut conn: Connection) 
                 consent::hidden_counted(&state, &visitor_id, conn_id, hidden_fields, hidden_areas).await;
             }
             VisitorIn::Probe { id } => consent::probe_echo(&state, &visitor_id, conn_id, &id).await,
+            VisitorIn::Typing {} => {
+                if typed.is_none_or(|t| t.elapsed() >= TYPING_EVERY) {
+                    typed = Some(std::time::Instant::now());
+                    state.hub.to_consoles(&frame(&ConsoleOut::Typing { visitor_id: visitor_id.clone() }));
+                }
+            }
+            VisitorIn::Seen { message_id } => {
+                let Ok(id) = message_id.parse::<i64>() else {
+                    let mut e = ErrorBody::new(ErrorCode::BadMessage, "`message_id` must be the id of a message, such as \"42\"");
+                    e.ref_type = Some("seen".into());
+                    conn.send_error(e, None).await;
+                    continue;
+                };
+                // Ids of other dialogs, or behind the mark, change nothing.
+                match state.db.mark_seen(&visitor_id, id).await {
+                    Ok(true) => {
+                        let seen = ConsoleOut::Seen { visitor_id: visitor_id.clone(), message_id: id.to_string() };
+                        state.hub.to_consoles(&frame(&seen));
+                    }
+                    Ok(false) => {}
+                    Err(e) => conn.send_error(internal(e), None).await,
+                }
+            }
             VisitorIn::Hello { .. } => {
                 let mut e = ErrorBody::new(ErrorCode::BadMessage, "`hello` was already received on this socket");
                 e.ref_type = Some("hello".into());

@@ -300,6 +300,11 @@ pub trait Database: Send + Sync + 'static {
     async fn recent_dialogs(&self, limit: i64) -> Result<Vec<RecentDialog>>;
     /// Marks everything in a dialog read for a consultant.
     async fn mark_read(&self, user_id: i64, visitor_id: &str) -> Result<()>;
+    /// Notes that the visitor's widget showed its dialog up to `message_id`
+    /// (a message of that dialog). True when that moved the mark forward.
+    async fn mark_seen(&self, visitor_id: &str, message_id: i64) -> Result<bool>;
+    /// The newest message of the dialog the visitor's widget has shown.
+    async fn seen_message(&self, visitor_id: &str) -> Result<Option<i64>>;
     /// A consultant's unread visitor messages per dialog (non-zero only).
     async fn unread_counts(&self, user_id: i64) -> Result<Vec<Unread>>;
 

@@ -605,6 +605,30 @@ impl Database for Postgres {
             .collect()
     }
 
+    async fn mark_seen(&self, visitor_id: &str, message_id: i64) -> Result<bool> {
+        // Only a message of this very dialog moves the mark, and only forward.
+        let done = sqlx::query(
+            "UPDATE visitors SET seen_message_id = $1
+             WHERE id = $2 AND (seen_message_id IS NULL OR seen_message_id < $3)
+               AND EXISTS (SELECT 1 FROM messages WHERE id = $4 AND visitor_id = visitors.id)",
+        )
+        .bind(message_id)
+        .bind(visitor_id)
+        .bind(message_id)
+        .bind(message_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn seen_message(&self, visitor_id: &str) -> Result<Option<i64>> {
+        let row: Option<(Option<i64>,)> = sqlx::query_as("SELECT seen_message_id FROM visitors WHERE id = $1")
+            .bind(visitor_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.and_then(|r| r.0))
+    }
+
     async fn mark_read(&self, user_id: i64, visitor_id: &str) -> Result<()> {
         sqlx::query(
             "INSERT INTO dialog_reads (user_id, visitor_id, last_read_id)
