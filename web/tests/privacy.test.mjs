@@ -313,7 +313,7 @@ test('the visitor sees what stays hidden, as the replica shows it; a receipt fol
   const receipt = v.getByTestId('broadcast-receipt');
   await receipt.waitFor({ timeout: 10_000 });
   const text = await receipt.innerText();
-  assert.match(text, /Receipt of the screen broadcast: Admin saw this tab for \d+ s, on \/c\/common-names\. Stayed hidden from view: 1[01] fields and 0 areas\./);
+  assert.match(text, /Receipt of the screen broadcast: Support saw this tab for \d+ s, on \/c\/common-names\. Stayed hidden from view: 1[01] fields and 0 areas\./);
   await shot(v, 'privacy-receipt');
   await vctx.close();
   await consultant.context().close();

@@ -1,13 +1,16 @@
 // The team console's daily work: typing indicators both ways (never the
-// text: checked on the wire) and "Seen" once the widget really showed a reply.
+// text: checked on the wire), "Seen" once the widget really showed a reply,
+// system lines worded for each reader, and a pause before asking again after "No".
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer, startSite, addSite, launchBrowser, consoleLogin, openWidget, removeDir, shot, waitFor } from './harness.mjs';
+import {
+  startServer, startSite, addSite, launchBrowser, consoleLogin, openWidget, removeDir, shot, waitFor, buttonState, pressScreencast, notice, grant,
+} from './harness.mjs';
 
 let server, site, browser;
 
 before(async () => {
-  server = await startServer();
+  server = await startServer({ env: { CHATCAST_CONSENT_RETRY_AFTER_NO_SECS: '12' } });
   site = await startSite(server.url, { '/': '<h1>Shop</h1><p>Shoes and boots.</p>' });
   site.key = addSite(server.dataDir, 'Team shop', site.origin);
   browser = await launchBrowser();
@@ -137,5 +140,77 @@ test('"Seen" appears only once the widget showed the reply, and survives a conso
   assert.equal(moved?.ref_type, 'seen');
   await waitFor(async () => (await seen.getAttribute('data-message-id')) === replyId, 'the mark stayed');
   await visitor.context().close();
+  await consultant.context().close();
+});
+
+test('after a "No" the button waits, says why, and the server refuses until the pause is over; each side reads its own words', { timeout: 90_000 }, async () => {
+  const { visitor, consultant } = await dialogOpen('Just looking, thanks');
+  await waitFor(async () => (await buttonState(consultant)) === 'idle', 'button idle');
+  await pressScreencast(consultant);
+  await visitor.getByTestId('consent-no').click();
+  await notice(consultant, 'denied');
+
+  // Each reader has its own words for the same event.
+  const vLine = visitor.locator('[data-testid="widget-message"][data-author="system"]').filter({ hasText: 'You declined to show this tab to Support' });
+  await vLine.waitFor();
+  const cLines = consultant.locator('[data-testid="chat-message"][data-author="system"]');
+  await cLines.filter({ hasText: 'The visitor declined screen broadcast' }).waitFor();
+  await cLines.filter({ hasText: "Support asked to see the visitor's tab" }).waitFor();
+  await visitor.locator('[data-testid="widget-message"][data-author="system"]').filter({ hasText: 'Support asked to see this tab' }).waitFor();
+  assert.equal(await visitor.getByText('The visitor declined').count(), 0, 'the visitor never reads about "the visitor"');
+
+  // The button counts down and says why.
+  const btn = consultant.getByTestId('screencast-button');
+  await waitFor(async () => Number(await btn.getAttribute('data-retry-in')) > 0, 'a countdown');
+  assert.equal(await btn.getAttribute('data-state'), 'idle');
+  assert.match(await btn.innerText(), /Ask again in \d+ s/);
+  assert.match(await btn.getAttribute('title'), /said No/);
+  await shot(consultant, 'team-cooldown');
+
+  // Pressed anyway (aria-disabled, so Playwright must force it): the server refuses, the visitor is not asked.
+  await consultant.getByTestId('screencast-notice-dismiss').click();
+  await btn.click({ force: true });
+  const again = await notice(consultant, 'denied');
+  assert.match(await again.innerText(), /ask again in \d+ s/);
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal(await visitor.getByTestId('consent-block').isVisible(), false, 'no second question during the pause');
+
+  // After the pause: asking works again (positive control).
+  await waitFor(async () => (await btn.getAttribute('data-retry-in')) === null, 'the pause ends', 15_000);
+  assert.match(await btn.innerText(), /Show screen/);
+  await pressScreencast(consultant);
+  await visitor.getByTestId('consent-block').waitFor();
+  await visitor.context().close();
+  await consultant.context().close();
+});
+
+test('an ended broadcast window says so with a Close button, and the next broadcast window replaces it', { timeout: 120_000 }, async () => {
+  const { visitor: first, consultant } = await dialogOpen('Can you look at my cart?');
+  const hostA = await grant(consultant, first, ['h1', 'Shop']);
+  assert.notEqual(hostA, consultant, 'a window of its own');
+  await first.getByTestId('viewing-stop').click();
+  await hostA.getByTestId('screencast-ended').waitFor();
+  await hostA.getByTestId('screencast-window-close').waitFor();
+  await shot(hostA, 'team-window-ended');
+
+  // Another visitor's broadcast: its window opens, the ended one goes.
+  const vctx = await browser.newContext({ viewport: { width: 1100, height: 760 } });
+  const second = await vctx.newPage();
+  await second.goto(`${site.origin}/`);
+  await openWidget(second);
+  await second.getByTestId('widget-input').fill('Me too, please');
+  await second.getByTestId('widget-send').click();
+  await consultant.getByTestId('visitor-item').filter({ hasText: 'Me too, please' }).click();
+  await consultant.locator('[data-testid="chat-message"][data-author="visitor"]').filter({ hasText: 'Me too, please' }).waitFor();
+  const hostB = await grant(consultant, second, ['h1', 'Shop']);
+  await waitFor(async () => hostA.isClosed(), 'the ended window closed');
+  assert.equal(hostB.isClosed(), false, 'the live one stays');
+
+  // Its Close button closes it once it ended (positive control of the button).
+  await second.getByTestId('viewing-stop').click();
+  await hostB.getByTestId('screencast-window-close').click();
+  await waitFor(async () => hostB.isClosed(), 'closed by its button');
+  await first.context().close();
+  await vctx.close();
   await consultant.context().close();
 });

@@ -80,29 +80,66 @@ pub struct ChatMessage {
     pub kind: Option<MessageKind>,
 }
 
-/// What a system line is, where the clients draw it in its own way.
+/// What a system line is: clients may draw it in its own way, and the
+/// visitor reads it in words written for them (the stored body is the
+/// consultant's; `author_name` names the consultant involved).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
 #[serde(rename_all = "snake_case")]
 pub enum MessageKind {
     /// The receipt of a screen broadcast that ended: how long, which pages,
     /// how many fields and areas stayed hidden.
     Receipt,
+    /// A consultant asked to see the tab.
+    Requested,
+    /// The visitor allowed it.
+    Allowed,
+    /// Recording started.
+    Started,
+    /// The consultant stopped it.
+    Stopped,
+    /// It stopped because nobody watched.
+    NoViewers,
+    /// The visitor declined.
+    Denied,
+    /// The request expired unanswered.
+    Timeout,
+    /// The visitor's browser cannot do it.
+    Unsupported,
+    /// The visitor's connection is too weak.
+    WeakConnection,
+    /// The visitor's tab went away.
+    Offline,
+    /// The visitor pressed Stop.
+    StoppedByVisitor,
+    /// The page sent more than the server may hold.
+    TooMuchData,
 }
 
 impl MessageKind {
+    const NAMES: [(MessageKind, &'static str); 13] = [
+        (MessageKind::Receipt, "receipt"),
+        (MessageKind::Requested, "requested"),
+        (MessageKind::Allowed, "allowed"),
+        (MessageKind::Started, "started"),
+        (MessageKind::Stopped, "stopped"),
+        (MessageKind::NoViewers, "no_viewers"),
+        (MessageKind::Denied, "denied"),
+        (MessageKind::Timeout, "timeout"),
+        (MessageKind::Unsupported, "unsupported"),
+        (MessageKind::WeakConnection, "weak_connection"),
+        (MessageKind::Offline, "offline"),
+        (MessageKind::StoppedByVisitor, "stopped_by_visitor"),
+        (MessageKind::TooMuchData, "too_much_data"),
+    ];
+
     /// The name used in storage and on the wire.
     pub fn as_str(self) -> &'static str {
-        match self {
-            MessageKind::Receipt => "receipt",
-        }
+        Self::NAMES.iter().find(|(k, _)| *k == self).map(|(_, n)| *n).expect("every kind is named")
     }
 
     /// The inverse of [`MessageKind::as_str`].
     pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "receipt" => Some(MessageKind::Receipt),
-            _ => None,
-        }
+        Self::NAMES.iter().find(|(_, n)| *n == s).map(|(k, _)| *k)
     }
 }
 
@@ -473,6 +510,10 @@ pub enum ConsoleOut {
         reason: NoticeReason,
         /// Details for a human (e.g. which API is missing, the measured round trip).
         detail: String,
+        /// After a "No": seconds until a consultant may ask this visitor again.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        retry_in_secs: Option<u32>,
     },
     /// This consultant read the dialog (in this or another of their consoles): unread is 0.
     Read {

@@ -63,6 +63,8 @@ pub struct Settings {
     pub relay_max_total_bytes: usize,
     /// How long a screen broadcast request waits for the visitor's answer.
     pub consent_request_timeout_secs: u64,
+    /// After the visitor says No, how long before a consultant may ask again (0: at once).
+    pub consent_retry_after_no_secs: u64,
     /// Connection probe: a round trip above this is a weak connection.
     pub weak_rtt_ms: u64,
     /// Connection probe: an upload slower than this (kbit/s) is a weak connection.
@@ -134,6 +136,7 @@ impl Default for Settings {
             broadcast_max_tail_bytes: 16 * 1024 * 1024,
             relay_max_total_bytes: 1024 * 1024 * 1024,
             consent_request_timeout_secs: 60,
+            consent_retry_after_no_secs: 60,
             weak_rtt_ms: 800,
             weak_upload_kbps: 256,
             probe_bytes: 32 * 1024,
@@ -249,7 +252,7 @@ impl Settings {
     /// a thread per unit.)
     pub fn check(&self) -> Result<(), String> {
         const GIB: u64 = 1 << 30;
-        let ranges: [(&str, u64, u64, u64); 24] = [
+        let ranges: [(&str, u64, u64, u64); 25] = [
             ("login_hashers", self.login_hashers as u64, 0, 256),
             ("session_ttl_hours", self.session_ttl_hours, 1, 10 * 365 * 24),
             ("retention_idle_visitor_days", self.retention_idle_visitor_days, 0, 36_500),
@@ -260,6 +263,7 @@ impl Settings {
             ("http_body_timeout_secs", self.http_body_timeout_secs, 1, 3600),
             ("http_max_body_bytes", self.http_max_body_bytes as u64, 1, GIB),
             ("consent_request_timeout_secs", self.consent_request_timeout_secs, 1, 24 * 3600),
+            ("consent_retry_after_no_secs", self.consent_retry_after_no_secs, 0, 24 * 3600),
             ("broadcast_idle_grace_secs", self.broadcast_idle_grace_secs, 1, 24 * 3600),
             ("ping_interval_secs", self.ping_interval_secs, 1, 3600),
             ("weak_rtt_ms", self.weak_rtt_ms, 0, 600_000),

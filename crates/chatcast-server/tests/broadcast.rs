@@ -163,7 +163,7 @@ async fn remembered_consent_starts_without_asking_and_a_reopened_window_needs_no
     v.send(json!({"t": "probe", "id": p["id"]})).await;
     v.send_binary(encode(KIND_PROBE, 0, &vec![1u8; p["upload_bytes"].as_u64().unwrap() as usize])).await;
     let start = v.recv_type("screencast_start").await;
-    assert!(v.recv_type("message").await["message"]["body"].as_str().unwrap().contains("started"));
+    assert_eq!(v.recv_type("message").await["message"]["body"], "Alice is now viewing this tab");
     let key = encode(KIND_KEYFRAME, 0, KEYFRAME_BODY.as_bytes());
     let mut s = screen(&app, &start).await;
     s.send_binary(key.clone()).await;
@@ -215,7 +215,11 @@ async fn the_broadcast_follows_its_tab_to_the_next_page_and_no_other_tab() {
 
 #[tokio::test]
 async fn refusals_reach_the_console_with_their_reason() {
-    let app = spawn_app_in(tempfile::tempdir().unwrap().keep().as_path(), |s| s.consent_request_timeout_secs = 1).await;
+    let app = spawn_app_in(tempfile::tempdir().unwrap().keep().as_path(), |s| {
+        s.consent_request_timeout_secs = 1;
+        s.consent_retry_after_no_secs = 2;
+    })
+    .await;
     let mut c = console(&app, "alice@example.com").await;
 
     // denied
@@ -225,6 +229,20 @@ async fn refusals_reach_the_console_with_their_reason() {
     v.send(json!({"t": "consent_answer", "request_id": ask["request_id"], "allow": false})).await;
     let n = notice(&mut c).await;
     assert_eq!((n["reason"].as_str(), n["visitor_id"].as_str()), (Some("denied"), Some(vid.as_str())));
+    assert_eq!(n["retry_in_secs"], 2, "the console learns when it may ask again: {n}");
+    let said_no = std::time::Instant::now();
+
+    // The visitor reads the line in its own words.
+    assert_eq!(v.recv_type("message").await["message"]["body"], "You declined to show this tab to Alice");
+
+    // Asking again at once is refused by the server (whatever the console shows), saying why.
+    c.send(json!({"t": "screencast_request", "visitor_id": vid})).await;
+    let n = notice(&mut c).await;
+    assert_eq!(n["reason"], "denied");
+    assert!(n["detail"].as_str().unwrap().contains("ask again in 2 s"), "{n}");
+    v.expect_silence(300).await;
+    // After the pause it goes through again (positive control).
+    tokio::time::sleep(std::time::Duration::from_secs(2).saturating_sub(said_no.elapsed()) + std::time::Duration::from_millis(100)).await;
 
     // timeout
     c.send(json!({"t": "screencast_request", "visitor_id": vid})).await;
@@ -269,9 +287,12 @@ async fn a_weak_connection_is_measured_and_refused() {
     let n = notice(&mut c).await;
     assert_eq!(n["reason"], "weak_connection");
     assert!(n["detail"].as_str().unwrap().contains("round trip"), "{n}");
-    // The system line says so in the dialog; the tab is never told to start.
+    // The system line says so in the dialog, in words for each reader; the tab is never told to start.
     let line = v.recv_type("message").await;
-    assert!(line["message"]["body"].as_str().unwrap().contains("too weak"), "{line}");
+    assert_eq!(line["message"]["body"], "Screen sharing did not start: the connection is too slow", "{line}");
+    let stored = app.state.db.messages(&vid, 10).await.unwrap();
+    let theirs = stored.last().unwrap();
+    assert!(theirs.body.starts_with("Screen broadcast is not possible: the visitor's connection is too weak"), "{theirs:?}");
     v.expect_silence(200).await;
 }
 
@@ -455,7 +476,8 @@ async fn a_broadcast_ends_with_a_receipt_of_pages_and_what_stayed_hidden() {
         if m["message"]["kind"] == "receipt" {
             break m["message"].clone();
         }
-        assert_eq!(m["message"]["kind"], Value::Null, "ordinary lines carry no kind: {m}");
+        let kind = m["message"]["kind"].as_str().unwrap_or_default();
+        assert!(["requested", "allowed", "started", "stopped"].contains(&kind), "each system line says what it is: {m}");
     };
     assert_eq!(receipt["author"], "system");
     let body = receipt["body"].as_str().unwrap();

@@ -55,6 +55,7 @@ export class DialogView {
   private panel: { replica: Replica; feed: SocketFeed } | null = null;
   private readonly offPopupClosed: () => void;
   private lastScState = '';
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private lastCount = 0;
   private firstDraw = true;
   private dirty = false;
@@ -163,6 +164,11 @@ export class DialogView {
     const state = this.live.screencastState(this.visitorId);
     if (state === 'unavailable') {
       // Offline: the server answers with a notice that says so.
+      this.live.requestScreencast(this.visitorId);
+      return;
+    }
+    if (state === 'idle' && this.live.retryIn(this.visitorId) > 0) {
+      // The server refuses until the pause is over and its notice says why; no window to open.
       this.live.requestScreencast(this.visitorId);
       return;
     }
@@ -280,9 +286,22 @@ export class DialogView {
       pending: watching ? 'Waiting for the visitor to allow screen broadcast… (bring the window to the front)' : 'Waiting for the visitor to allow screen broadcast…',
       active: watching ? 'Watching the visitor’s tab: bring the window to the front' : "Open the live view of the visitor's tab",
     }[state];
-    setText(this.scLabel, label);
-    setAttr(b, 'title', title);
-    setAttr(b, 'aria-label', title);
+    // After a "No" the button waits, counting down, and says why.
+    const wait = state === 'idle' ? this.live.retryIn(this.visitorId) : 0;
+    setAttr(b, 'data-retry-in', wait ? String(wait) : null);
+    if (wait) {
+      setAttr(b, 'aria-disabled', 'true');
+      if (!this.retryTimer) {
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = null;
+          if (this.el.isConnected) this.drawScreencast();
+        }, 1000);
+      }
+    }
+    setText(this.scLabel, wait ? `Ask again in ${wait} s` : label);
+    const why = wait ? `The visitor said No. Out of respect, you can ask again in ${wait} s` : title;
+    setAttr(b, 'title', why);
+    setAttr(b, 'aria-label', why);
     this.scEnd.hidden = !(state === 'pending' || state === 'active');
     setText(this.scEnd, state === 'pending' ? 'Cancel' : 'Stop');
     setAttr(this.scEnd, 'title', state === 'pending' ? 'Withdraw the request' : 'End the screen broadcast');

@@ -82,6 +82,8 @@ export class Live implements WatchFeed {
   private readonly screencast = new Map<string, ScreencastState>();
   /** The latest notice per visitor, until dismissed. */
   readonly notices = new Map<string, ScreencastNotice>();
+  /** When each visitor who said No may be asked again (local clock). */
+  private readonly retryAt = new Map<string, number>();
   /** Visitors whose broadcast this console asked for and that has not gone live yet. */
   private readonly requested = new Set<string>();
   /** Visitors whose broadcast this console asked for, until it ends. */
@@ -185,6 +187,15 @@ export class Live implements WatchFeed {
   /** Hides a notice. */
   dismissNotice(visitorId: string): void {
     if (this.notices.delete(visitorId)) this.emit({ kind: 'screencast', visitorId });
+  }
+
+  /** After the visitor's "No": whole seconds until they may be asked again (0: now). */
+  retryIn(visitorId: string): number {
+    const at = this.retryAt.get(visitorId);
+    if (at === undefined) return 0;
+    const left = Math.ceil((at - Date.now()) / 1000);
+    if (left <= 0) this.retryAt.delete(visitorId);
+    return Math.max(0, left);
   }
 
   /** Whether this console asked for the visitor's broadcast and is waiting for it. */
@@ -339,6 +350,7 @@ export class Live implements WatchFeed {
       case 'screencast':
         return this.onScreencast(m.visitor_id, m.state);
       case 'screencast_notice':
+        if (m.retry_in_secs) this.retryAt.set(m.visitor_id, Date.now() + m.retry_in_secs * 1000);
         return this.onNotice(m.visitor_id, m.reason, m.detail);
       case 'error':
         return this.onServerError(m);

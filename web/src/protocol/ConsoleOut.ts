@@ -83,7 +83,11 @@ reason: NoticeReason,
 /**
  * Details for a human (e.g. which API is missing, the measured round trip).
  */
-detail: string, } | { "t": "read", 
+detail: string, 
+/**
+ * After a "No": seconds until a consultant may ask this visitor again.
+ */
+retry_in_secs?: number, } | { "t": "read", 
 /**
  * Which dialog.
  */

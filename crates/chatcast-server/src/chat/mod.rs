@@ -3,6 +3,7 @@
 //! once and lets the [`crate::hub`] fan it out.
 
 pub mod console;
+pub mod lines;
 pub mod retention;
 pub mod visitor;
 
@@ -34,7 +35,8 @@ pub async fn deliver(
         metrics::counter!("chatcast_messages_total", "author" => author).increment(1);
         state.hub.note_message(&message);
         state.hub.to_consoles(&frame(&ConsoleOut::Message { message: message.clone() }));
-        state.hub.to_visitor(&message.visitor_id, &frame(&VisitorOut::Message { message: message.clone() }), except);
+        let theirs = lines::for_visitor(&message);
+        state.hub.to_visitor(&message.visitor_id, &frame(&VisitorOut::Message { message: theirs }), except);
     }
     Ok((message, is_new))
 }

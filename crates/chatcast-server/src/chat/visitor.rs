@@ -225,6 +225,7 @@ async fn handshake(
         }
         Ok(Ok((visitor_id, token, messages))) => {
             let last_message = messages.last().cloned();
+            let messages = messages.iter().map(super::lines::for_visitor).collect();
             let welcome = VisitorOut::Welcome { visitor_id: visitor_id.clone(), token, messages, privacy: site.privacy.clone() };
             // Registered before the welcome leaves: a client that acts on the
             // welcome at once (a consultant asking for its screen) finds the tab.

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use super::receipt::Receipt;
 use crate::engine::NodeId;
 use crate::transport::ConnId;
-use chatcast_protocol::{NoticeReason, ScreencastState};
+use chatcast_protocol::{MessageKind, NoticeReason, ScreencastState};
 
 /// The consultant who asked.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -196,8 +196,8 @@ pub enum Effect {
     StateIdle,
     /// It could not happen or it ended: transcript line, audit, notice to consoles, idle.
     Fail { reason: NoticeReason, detail: String, by: Option<Consultant> },
-    /// An audit row, and a system line in the dialog if `line`.
-    Record { by: Option<Consultant>, event: &'static str, detail: String, line: Option<String> },
+    /// An audit row, and a system line in the dialog if `line` (its kind, and the consultant's wording).
+    Record { by: Option<Consultant>, event: &'static str, detail: String, line: Option<(MessageKind, String)> },
     /// Look up whether the tab's consent is remembered (→ [`Event::ConsentKnown`]).
     LookupConsent { request_id: String, tab_id: Option<String> },
     /// Show the consent block in every tab.
@@ -300,7 +300,7 @@ pub fn step(phase: Option<&Phase>, event: Event, now: u64, limits: &Limits) -> S
                     by: Some(by.clone()),
                     event: "requested",
                     detail: String::new(),
-                    line: Some(format!("{} asked to see the visitor's tab", by.name)),
+                    line: Some((MessageKind::Requested, format!("{} asked to see the visitor's tab", by.name))),
                 },
                 E::LookupConsent { request_id: request_id.clone(), tab_id: tab_id.clone() },
             ],
@@ -398,7 +398,7 @@ pub fn step(phase: Option<&Phase>, event: Event, now: u64, limits: &Limits) -> S
                     by: Some(by.clone()),
                     event: "started",
                     detail: format!("{figures}; {label}"),
-                    line: Some(format!("Screen broadcast started ({} is viewing)", by.name)),
+                    line: Some((MessageKind::Started, format!("Screen broadcast started ({} is viewing)", by.name))),
                 },
                 E::Start(Timer::Idle),
             ];
@@ -445,7 +445,7 @@ pub fn step(phase: Option<&Phase>, event: Event, now: u64, limits: &Limits) -> S
             }
             effects.extend(end(p, "stopped_by_consultant"));
             effects.push(E::Record {
-                line: Some(format!("{} stopped the screen broadcast", by.name)),
+                line: Some((MessageKind::Stopped, format!("{} stopped the screen broadcast", by.name))),
                 by: Some(by),
                 event: "stopped",
                 detail: "by the consultant".into(),
@@ -602,7 +602,7 @@ pub fn step(phase: Option<&Phase>, event: Event, now: u64, limits: &Limits) -> S
                 by: Some(by.clone()),
                 event: "stopped",
                 detail: "nobody watched".into(),
-                line: Some("Screen broadcast stopped: nobody was watching".into()),
+                line: Some((MessageKind::NoViewers, "Screen broadcast stopped: nobody was watching".into())),
             });
             effects.extend(receipt(p));
             Step { next: None, effects }

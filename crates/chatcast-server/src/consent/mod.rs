@@ -37,6 +37,8 @@ use machine::{Consultant, Effect, Event, Phase, Timer};
 pub struct Policy {
     /// How long a consent request waits for an answer.
     pub request_timeout: Duration,
+    /// After a "No", how long before anyone may ask the visitor again.
+    pub retry_after_no: Duration,
     /// Size of the upload probe.
     pub probe_bytes: u32,
     /// Round trips above this are a weak connection.
@@ -55,6 +57,7 @@ impl Policy {
     pub fn from_settings(s: &crate::config::Settings) -> Self {
         Policy {
             request_timeout: Duration::from_secs(s.consent_request_timeout_secs),
+            retry_after_no: Duration::from_secs(s.consent_retry_after_no_secs),
             probe_bytes: s.probe_bytes,
             weak_rtt: Duration::from_millis(s.weak_rtt_ms),
             weak_upload_kbps: s.weak_upload_kbps,
@@ -191,7 +194,7 @@ async fn perform(app: &AppState, visitor_id: &str, effect: Effect, screen: &mut 
                 },
                 None => "not remembered (the tab has no id)".to_owned(),
             };
-            let line = Some("The visitor allowed screen broadcast".to_owned());
+            let line = Some((MessageKind::Allowed, "The visitor allowed screen broadcast".to_owned()));
             record(app, visitor_id, Some(&by), "granted", &remembered, line).await;
         }
         Effect::RevokeConsent => {
@@ -223,7 +226,7 @@ async fn perform(app: &AppState, visitor_id: &str, effect: Effect, screen: &mut 
         Effect::ForgetFrames => forget_frames(app, visitor_id),
         Effect::Receipt { by_name, receipt } => {
             let now = crate::now_ms();
-            system_line(app, visitor_id, &receipt.text(&by_name, now), Some(MessageKind::Receipt), now).await;
+            system_line(app, visitor_id, &receipt.text(&by_name, now), MessageKind::Receipt, None, now).await;
         }
         Effect::Share { tab_id, start } => {
             let Some(Phase::Active { by, receipt, link, .. }) = app.broadcasts.phase(visitor_id) else { return };
@@ -307,23 +310,52 @@ fn set_state(app: &AppState, visitor_id: &str, state: ScreencastState) {
 }
 
 fn notice(app: &AppState, visitor_id: &str, reason: NoticeReason, detail: String) {
-    app.hub.to_consoles(&frame(&ConsoleOut::ScreencastNotice { visitor_id: visitor_id.to_owned(), reason, detail }));
+    // After a "No" every console learns when it may ask again.
+    let retry_in_secs = (reason == NoticeReason::Denied && !app.policy.retry_after_no.is_zero())
+        .then(|| app.policy.retry_after_no.as_secs() as u32);
+    let n = ConsoleOut::ScreencastNotice { visitor_id: visitor_id.to_owned(), reason, detail, retry_in_secs };
+    app.hub.to_consoles(&frame(&n));
 }
 
-async fn record(app: &AppState, visitor_id: &str, by: Option<&Consultant>, event: &str, detail: &str, line: Option<String>) {
+/// How long until this visitor may be asked again after their latest "No" (`None`: now).
+/// Checked on whichever node the consultant pressed the button, from the shared audit.
+async fn cooldown(app: &AppState, visitor_id: &str) -> Option<Duration> {
+    let wait = app.policy.retry_after_no.as_millis() as i64;
+    let denied = app.db.last_denied(visitor_id).await.inspect_err(|e| tracing::error!(error = %e, "audit read failed")).ok()??;
+    let left = denied + wait - crate::now_ms();
+    (left > 0).then(|| Duration::from_millis(left as u64))
+}
+
+async fn record(
+    app: &AppState,
+    visitor_id: &str,
+    by: Option<&Consultant>,
+    event: &str,
+    detail: &str,
+    line: Option<(MessageKind, String)>,
+) {
     let now = crate::now_ms();
     if let Err(e) = app.db.audit(visitor_id, by.map(|c| c.id), by.map(|c| c.name.as_str()), event, detail, now).await {
         tracing::error!(error = %e, "audit write failed");
     }
-    if let Some(body) = line {
-        system_line(app, visitor_id, &body, None, now).await;
+    if let Some((kind, body)) = line {
+        system_line(app, visitor_id, &body, kind, by.map(|c| c.name.as_str()), now).await;
     }
 }
 
-/// Stores a system line in the dialog and sends it to both sides.
-async fn system_line(app: &AppState, visitor_id: &str, body: &str, kind: Option<MessageKind>, now: i64) {
-    let m =
-        NewMessage { visitor_id, author: Author::System, user_id: None, author_name: None, client_id: None, body, at: now, kind };
+/// Stores a system line in the dialog and sends it to both sides (the
+/// visitor reads it in its own words, see [`crate::chat::lines`]).
+async fn system_line(app: &AppState, visitor_id: &str, body: &str, kind: MessageKind, by_name: Option<&str>, now: i64) {
+    let m = NewMessage {
+        visitor_id,
+        author: Author::System,
+        user_id: None,
+        author_name: by_name,
+        client_id: None,
+        body,
+        at: now,
+        kind: Some(kind),
+    };
     if let Err(e) = crate::chat::deliver(app, m, None).await {
         tracing::error!(error = %e, "system message write failed");
     }
@@ -343,6 +375,15 @@ fn reason_name(r: NoticeReason) -> &'static str {
 
 /// Ends a request or broadcast that could not happen: notice, audit, system line, idle.
 async fn fail(app: &AppState, visitor_id: &str, by: Option<&Consultant>, reason: NoticeReason, detail: String) {
+    let kind = match reason {
+        NoticeReason::Denied => MessageKind::Denied,
+        NoticeReason::Timeout => MessageKind::Timeout,
+        NoticeReason::Unsupported => MessageKind::Unsupported,
+        NoticeReason::WeakConnection => MessageKind::WeakConnection,
+        NoticeReason::Offline => MessageKind::Offline,
+        NoticeReason::StoppedByVisitor => MessageKind::StoppedByVisitor,
+        NoticeReason::TooMuchData => MessageKind::TooMuchData,
+    };
     let line = match reason {
         NoticeReason::Denied => "The visitor declined screen broadcast".to_owned(),
         NoticeReason::Timeout => "The request to see the visitor's tab expired unanswered".to_owned(),
@@ -357,7 +398,7 @@ async fn fail(app: &AppState, visitor_id: &str, by: Option<&Consultant>, reason:
         NoticeReason::TooMuchData => "The screen broadcast ended: the page sent more than the server may hold".to_owned(),
     };
     // The transcript line first: a console that shows the notice finds it there.
-    record(app, visitor_id, by, reason_name(reason), &detail, Some(line)).await;
+    record(app, visitor_id, by, reason_name(reason), &detail, Some((kind, line))).await;
     notice(app, visitor_id, reason, detail);
     set_state(app, visitor_id, app.hub.offline_aware(visitor_id, ScreencastState::Idle));
 }
@@ -367,6 +408,16 @@ async fn fail(app: &AppState, visitor_id: &str, by: Option<&Consultant>, reason:
 /// A consultant pressed the screencast button: asked here if the visitor
 /// has a tab on this node, else on the node with their most recent tab.
 pub async fn request(app: &AppState, user: &User, visitor_id: &str) {
+    if let Some(left) = cooldown(app, visitor_id).await {
+        let secs = left.as_secs_f64().ceil() as u32;
+        let n = ConsoleOut::ScreencastNotice {
+            visitor_id: visitor_id.to_owned(),
+            reason: NoticeReason::Denied,
+            detail: format!("the visitor said No a moment ago: you can ask again in {secs} s"),
+            retry_in_secs: Some(secs),
+        };
+        return app.hub.to_user(user.id, &frame(&n));
+    }
     if !app.hub.is_online(visitor_id)
         && let Some(node) = app.hub.engine().node_of(visitor_id).await
     {

@@ -266,6 +266,8 @@ pub trait Database: Send + Sync + 'static {
     ) -> Result<()>;
     /// The newest audit rows, newest first (optionally of one visitor).
     async fn audit_log(&self, visitor_id: Option<&str>, limit: i64) -> Result<Vec<AuditEntry>>;
+    /// When the visitor last declined a screen broadcast (the audit's latest `denied`).
+    async fn last_denied(&self, visitor_id: &str) -> Result<Option<i64>>;
 
     // --- visitors and dialogs
     /// The visitor presenting this token (by its hash) on this site.

@@ -433,6 +433,15 @@ impl Database for Sqlite {
         Ok(())
     }
 
+    async fn last_denied(&self, visitor_id: &str) -> Result<Option<i64>> {
+        let row: (Option<i64>,) =
+            sqlx::query_as("SELECT MAX(at) FROM screencast_audit WHERE visitor_id = ? AND event = 'denied'")
+                .bind(visitor_id)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(row.0)
+    }
+
     async fn audit_log(&self, visitor_id: Option<&str>, limit: i64) -> Result<Vec<AuditEntry>> {
         let rows = sqlx::query(
             "SELECT a.*, s.name AS site_name FROM screencast_audit a

@@ -15,7 +15,7 @@ import { toast } from '../toast';
 import { takeEarly } from './early';
 import { Replica } from './replica';
 import type { Adoptable } from '../../shared/socket';
-import { markEnding } from './window';
+import { markEnded, markEnding } from './window';
 
 export function bootScreencastPage(root: HTMLElement): void {
   const visitorId = new URLSearchParams(location.search).get('visitor')?.trim() ?? '';
@@ -91,7 +91,9 @@ export function bootScreencastPage(root: HTMLElement): void {
       onStop: closeSoon,
       // Refused before anything was shown: the console's dialog shows the notice.
       onRefused: closeSoon,
+      onClose: () => window.close(),
       onInfo: ({ url, status }) => {
+        markEnded(window, status === 'ended');
         let where = url;
         try {
           const u = new URL(url);

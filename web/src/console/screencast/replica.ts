@@ -69,6 +69,8 @@ export interface ReplicaOptions {
   onRefused?(): void;
   /** Called when the page or status changes (for window titles). */
   onInfo?(info: { url: string; status: Status }): void;
+  /** In a window of its own: once the broadcast ended, a Close button closes the window. */
+  onClose?(): void;
 }
 
 interface Live {
@@ -661,10 +663,14 @@ export class Replica {
         },
       }, 'Ask again');
       again.disabled = this.online === false;
-      o.replaceChildren(h('div', { class: 'sc-overlay-card' },
+      const onClose = this.opts.onClose;
+      const close = onClose
+        ? h('button', { type: 'button', class: 'btn btn-secondary btn-sm', 'data-testid': 'screencast-window-close', onclick: () => onClose() }, 'Close window')
+        : null;
+      o.replaceChildren(h('div', { class: 'sc-overlay-card', 'data-testid': 'screencast-ended' },
         h('strong', null, 'The screen broadcast has ended'),
         this.endedText ? h('p', null, this.endedText) : null,
-        h('div', { class: 'sc-overlay-actions' }, again),
+        h('div', { class: 'sc-overlay-actions' }, again, close),
       ));
     }
   }

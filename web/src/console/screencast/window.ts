@@ -15,6 +15,20 @@ export function screencastUrl(visitorId: string): string {
 }
 
 const ENDING = '__chatcastEnding';
+const ENDED = '__chatcastEnded';
+
+/** Marks a screencast window whose broadcast has ended (or, `false`, is back). */
+export function markEnded(w: Window, ended: boolean): void {
+  (w as unknown as Record<string, boolean>)[ENDED] = ended;
+}
+
+function isEnded(w: Window): boolean {
+  try {
+    return (w as unknown as Record<string, boolean>)[ENDED] === true;
+  } catch {
+    return false;
+  }
+}
 
 /** Marks a screencast window that is about to close itself (same origin as its opener). */
 export function markEnding(w: Window): void {
@@ -52,6 +66,13 @@ export function openPopup(visitorId: string): Window | null {
   if (existing) {
     existing.focus();
     return existing;
+  }
+  // Windows of broadcasts that ended do not pile up: a new one replaces them.
+  for (const [id, p] of popups) {
+    if (!p.closed && isEnded(p)) {
+      p.close();
+      popups.delete(id);
+    }
   }
   const width = Math.min(screen.availWidth || 1440, 1440);
   const height = Math.min(screen.availHeight || 900, 900);
