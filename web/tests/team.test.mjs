@@ -214,3 +214,90 @@ test('an ended broadcast window says so with a Close button, and the next broadc
   await vctx.close();
   await consultant.context().close();
 });
+
+test('desktop notifications and a sound for messages not on screen, once the consultant turns them on', { timeout: 90_000 }, async () => {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  await ctx.grantPermissions(['notifications'], { origin: server.url });
+  // What the page shows as notifications and plays as sound, recorded.
+  await ctx.addInitScript(() => {
+    window.__notes = [];
+    window.__beeps = 0;
+    const Real = window.Notification;
+    class Recorded extends Real {
+      constructor(title, opts) {
+        super(title, opts);
+        window.__notes.push({ title, body: opts?.body ?? '' });
+      }
+    }
+    Object.defineProperty(Recorded, 'permission', { get: () => Real.permission });
+    Recorded.requestPermission = (...a) => Real.requestPermission(...a);
+    window.Notification = Recorded;
+    const osc = AudioContext.prototype.createOscillator;
+    AudioContext.prototype.createOscillator = function (...a) {
+      window.__beeps++;
+      return osc.apply(this, a);
+    };
+  });
+  const consultant = await ctx.newPage();
+  await consultant.goto(`${server.url}/console/`);
+  await consultant.getByTestId('login-email').fill('admin@example.com');
+  await consultant.getByTestId('login-password').fill('admin-password');
+  await consultant.getByTestId('login-submit').click();
+  await consultant.getByTestId('connection-state').and(consultant.locator('[data-state="open"]')).waitFor();
+
+  const notes = () => consultant.evaluate(() => window.__notes);
+  const visitorWrites = async (page, text) => {
+    await page.getByTestId('widget-input').fill(text);
+    await page.getByTestId('widget-send').click();
+  };
+  const vctx = await browser.newContext();
+  const visitor = await vctx.newPage();
+  await visitor.goto(`${site.origin}/`);
+  await openWidget(visitor);
+
+  // Off by default: nothing is shown, nothing asked.
+  await visitorWrites(visitor, 'First words, unnoticed');
+  await consultant.getByTestId('visitor-item').filter({ hasText: 'First words, unnoticed' }).waitFor();
+  assert.deepEqual(await notes(), []);
+
+  // Turned on (the browser's permission is granted here), on the Sites page.
+  await consultant.getByTestId('notify-settings').locator('summary').click();
+  await consultant.getByTestId('notify-desktop').check();
+  await consultant.getByTestId('notify-sound').check();
+  await shot(consultant, 'team-notify-menu');
+  const beepsBefore = await consultant.evaluate(() => window.__beeps);
+  await consultant.getByTestId('nav-sites').click();
+  await visitorWrites(visitor, 'Hello? Anyone?');
+  await waitFor(async () => (await notes()).length === 1, 'a notification');
+  const [note] = await notes();
+  assert.match(note.title, /^[A-Z][a-z]+ [A-Z][a-z]+$/, `titled by the visitor's name: ${note.title}`);
+  assert.equal(note.body, 'Hello? Anyone?');
+  assert.ok((await consultant.evaluate(() => window.__beeps)) > beepsBefore, 'and a sound');
+
+  // A new visitor's first message says it is a new conversation.
+  const vctx2 = await browser.newContext();
+  const other = await vctx2.newPage();
+  await other.goto(`${site.origin}/`);
+  await openWidget(other);
+  await visitorWrites(other, 'Brand new question');
+  await waitFor(async () => (await notes()).length === 2, 'a second notification');
+  assert.match((await notes())[1].title, /^New conversation: /);
+
+  // The dialog on screen: no notification for it (the title badge and the log do).
+  await consultant.getByTestId('nav-inbox').click();
+  await consultant.getByTestId('visitor-item').filter({ hasText: 'Brand new question' }).click();
+  await consultant.getByTestId('dialog').waitFor();
+  await visitorWrites(other, 'Still here');
+  await consultant.locator('[data-testid="chat-message"][data-author="visitor"]').filter({ hasText: 'Still here' }).waitFor();
+  await new Promise((r) => setTimeout(r, 500));
+  assert.equal((await notes()).length, 2, 'nothing for the dialog being read');
+
+  // The choice is kept for this consultant in this browser.
+  await consultant.reload();
+  await consultant.getByTestId('notify-settings').locator('summary').click();
+  assert.equal(await consultant.getByTestId('notify-desktop').isChecked(), true);
+  assert.equal(await consultant.getByTestId('notify-sound').isChecked(), true);
+  await vctx.close();
+  await vctx2.close();
+  await ctx.close();
+});

@@ -102,7 +102,12 @@ export class Live implements WatchFeed {
   /** `adopt`: a console socket opened earlier to start from (the screencast window's early.js). */
   constructor(
     me: Me,
-    private readonly hooks: { onError(e: ErrorBody): void; onUnauthorized(): void },
+    private readonly hooks: {
+      onError(e: ErrorBody): void;
+      onUnauthorized(): void;
+      /** A visitor wrote in a dialog not on screen; `first`: their first message. */
+      onVisitorMessage?(m: ChatMessage, first: boolean): void;
+    },
     adopt?: Adoptable | null,
   ) {
     this.me = me;
@@ -456,11 +461,15 @@ export class Live implements WatchFeed {
     const seen = d?.messages.has(msg.id);
     if (d) d.messages.set(msg.id, msg);
     const mine = this.settle(msg);
+    const first = !this.visitors.get(msg.visitor_id)?.last_message;
     this.bumpLast(msg);
     if (!seen && live && msg.author === 'visitor') {
       // On screen with focus: read at once (the server counts it otherwise).
       if (this.isLooking(msg.visitor_id)) this.feed.sendFrame({ t: 'read', visitor_id: msg.visitor_id });
-      else this.unread.set(msg.visitor_id, (this.unread.get(msg.visitor_id) ?? 0) + 1);
+      else {
+        this.unread.set(msg.visitor_id, (this.unread.get(msg.visitor_id) ?? 0) + 1);
+        this.hooks.onVisitorMessage?.(msg, first);
+      }
     }
     if (!seen || mine) {
       this.emit({ kind: 'dialog', visitorId: msg.visitor_id });

@@ -13,6 +13,7 @@ import { Inbox } from './inbox';
 import { Live } from './live';
 import { logo, renderLogin } from './login';
 import { bootScreencastPage } from './screencast/page';
+import { Notifier } from './notify';
 import { toast } from './toast';
 
 const root = document.getElementById('app') ?? document.body.appendChild(h('div', { id: 'app' }));
@@ -38,6 +39,7 @@ function parseRoute(): Route {
 class App {
   private readonly live: Live;
   private readonly inbox: Inbox;
+  private readonly notifier: Notifier;
   private readonly outlet: HTMLElement;
   private readonly adminOutlet: HTMLElement;
   private readonly conn: HTMLElement;
@@ -52,9 +54,13 @@ class App {
   private closed = false;
 
   constructor(private me: Me) {
+    this.notifier = new Notifier(me.id, (id) => {
+      location.hash = `#/chat/${encodeURIComponent(id)}`;
+    });
     this.live = new Live(me, {
       onError: (e) => toast(e.message ? e.message[0].toUpperCase() + e.message.slice(1) : e.code),
       onUnauthorized: () => this.sessionEnded(),
+      onVisitorMessage: (m, first) => this.notifier.visitorMessage(m, first),
     });
     this.inbox = new Inbox(this.live, {
       openDialog: (id) => {
@@ -85,6 +91,7 @@ class App {
       ),
       h('span', { class: 'spacer' }),
       this.conn,
+      this.notifier.el,
       this.who,
       logout,
     );
