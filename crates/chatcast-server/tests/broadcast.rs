@@ -242,7 +242,10 @@ async fn refusals_reach_the_console_with_their_reason() {
     assert!(n["detail"].as_str().unwrap().contains("ask again in 2 s"), "{n}");
     v.expect_silence(300).await;
     // After the pause it goes through again (positive control).
-    tokio::time::sleep(std::time::Duration::from_secs(2).saturating_sub(said_no.elapsed()) + std::time::Duration::from_millis(100)).await;
+    tokio::time::sleep(
+        std::time::Duration::from_secs(2).saturating_sub(said_no.elapsed()) + std::time::Duration::from_millis(100),
+    )
+    .await;
 
     // timeout
     c.send(json!({"t": "screencast_request", "visitor_id": vid})).await;

@@ -3,9 +3,7 @@
 
 use std::collections::HashSet;
 
-use chatcast_protocol::{
-    Author, CONSOLE_TYPES, ConsoleIn, ConsoleOut, ErrorBody, ErrorCode, VisitorInfo, VisitorOut, decode,
-};
+use chatcast_protocol::{Author, CONSOLE_TYPES, ConsoleIn, ConsoleOut, ErrorBody, ErrorCode, VisitorInfo, VisitorOut, decode};
 
 use super::{HISTORY_LIMIT, TYPING_EVERY, check_body, check_client_id, internal};
 use crate::app::AppState;

@@ -321,7 +321,8 @@ fn notice(app: &AppState, visitor_id: &str, reason: NoticeReason, detail: String
 /// Checked on whichever node the consultant pressed the button, from the shared audit.
 async fn cooldown(app: &AppState, visitor_id: &str) -> Option<Duration> {
     let wait = app.policy.retry_after_no.as_millis() as i64;
-    let denied = app.db.last_denied(visitor_id).await.inspect_err(|e| tracing::error!(error = %e, "audit read failed")).ok()??;
+    let denied =
+        app.db.last_denied(visitor_id).await.inspect_err(|e| tracing::error!(error = %e, "audit read failed")).ok()??;
     let left = denied + wait - crate::now_ms();
     (left > 0).then(|| Duration::from_millis(left as u64))
 }
