@@ -301,3 +301,58 @@ test('desktop notifications and a sound for messages not on screen, once the con
   await vctx2.close();
   await ctx.close();
 });
+
+test('an admin renames and removes a site in the console; its open widget stops at once', { timeout: 90_000 }, async () => {
+  const doomed = await startSite(server.url, { '/': '<h1>Doomed shop</h1>' });
+  doomed.key = addSite(server.dataDir, 'Doomed shop', doomed.origin);
+  const vctx = await browser.newContext();
+  const visitor = await vctx.newPage();
+  await visitor.goto(`${doomed.origin}/`);
+  await openWidget(visitor);
+  await visitor.getByTestId('widget-input').fill('Hello from the doomed shop');
+  await visitor.getByTestId('widget-send').click();
+
+  const admin = await consoleLogin(browser, server.url);
+  await admin.getByTestId('visitor-item').filter({ hasText: 'Hello from the doomed shop' }).waitFor();
+  await admin.getByTestId('nav-sites').click();
+  const card = admin.locator(`[data-testid="site-item"][data-site-key="${doomed.key}"]`);
+
+  // Rename: a blank name is refused, a real one shows at once.
+  await card.getByTestId('site-rename').click();
+  await card.getByTestId('site-rename-input').fill('   ');
+  await card.getByTestId('site-rename-save').click();
+  await card.getByTestId('site-card-error').filter({ hasText: 'name' }).waitFor();
+  await card.getByTestId('site-rename-input').fill('Closing-down shop');
+  await card.getByTestId('site-rename-save').click();
+  await card.locator('h3').filter({ hasText: 'Closing-down shop' }).waitFor();
+
+  // The demo site cannot go while the demo is served; the server says why.
+  const demo = admin.getByTestId('site-item').filter({ has: admin.locator('.tag', { hasText: 'demo' }) });
+  await demo.getByTestId('site-remove').click();
+  await demo.getByTestId('site-remove-confirm').click();
+  await demo.getByTestId('site-card-error').filter({ hasText: 'demo = false' }).waitFor();
+
+  // Removed, after saying what goes with it: the visitor's open widget closes at once.
+  await card.getByTestId('site-remove').click();
+  assert.match(await card.locator('.site-confirm').innerText(), /conversations are deleted/);
+  await shot(admin, 'team-site-remove');
+  await card.getByTestId('site-remove-confirm').click();
+  await card.waitFor({ state: 'detached' });
+  await visitor.getByTestId('widget-unavailable').waitFor({ timeout: 5000 });
+  // Reloaded: still refused (no new visitor for a removed site), and the console no longer lists the site.
+  await visitor.reload(); // the panel stays open across the reload
+  await visitor.getByTestId('widget-unavailable').waitFor();
+  await admin.reload();
+  await admin.getByTestId('site-list').locator('[data-testid="site-item"]').first().waitFor();
+  assert.equal(await admin.locator(`[data-testid="site-item"][data-site-key="${doomed.key}"]`).count(), 0);
+  // The other site's widget works on (positive control).
+  const pctx = await browser.newContext();
+  const fine = await pctx.newPage();
+  await fine.goto(`${site.origin}/`);
+  await openWidget(fine);
+  assert.equal(await fine.getByTestId('widget-unavailable').isVisible(), false);
+  await pctx.close();
+  await vctx.close();
+  await admin.context().close();
+  await doomed.close();
+});

@@ -140,6 +140,18 @@ impl AppState {
     }
 }
 
+/// Whether a site may be removed: not the demo site while this server serves
+/// the demo (it would come back at the next start).
+pub fn site_removable(settings: &Settings, site: &crate::storage::Site) -> Result<(), String> {
+    if site.is_demo && settings.demo {
+        return Err(format!(
+            "`{}` is the demo site, served while the demo is on: set demo = false (CHATCAST_DEMO=false) first",
+            site.name
+        ));
+    }
+    Ok(())
+}
+
 /// How long a starting node waits for PostgreSQL or Redis to answer before it gives up.
 const STARTUP_WAIT: Duration = Duration::from_secs(30);
 

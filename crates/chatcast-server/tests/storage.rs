@@ -259,6 +259,18 @@ async fn visitors_and_messages(db: Db) {
     assert!(!db.mark_seen("v_1", ids[1]).await.unwrap(), "nor again");
     assert_eq!(db.seen_message("v_1").await.unwrap(), Some(ids[1]));
     assert_eq!(db.seen_message("v_2").await.unwrap(), None);
+
+    // A site renamed keeps its visitors; removed, it takes them and their transcripts along.
+    assert!(db.rename_site(shop.id, "Shop 2").await.unwrap());
+    assert_eq!(db.visitor("v_1").await.unwrap().unwrap().1, "Shop 2");
+    assert!(!db.rename_site(9999, "X").await.unwrap());
+    let epoch = db.auth_epoch().await.unwrap();
+    assert!(db.delete_site(shop.id).await.unwrap());
+    assert!(db.auth_epoch().await.unwrap() > epoch, "servers notice and close its tabs");
+    assert!(db.visitor("v_1").await.unwrap().is_none());
+    assert!(db.messages("v_1", 10).await.unwrap().is_empty());
+    assert!(db.site(other.id).await.unwrap().is_some(), "only that site");
+    assert!(!db.delete_site(shop.id).await.unwrap());
 }
 
 async fn consent_and_audit(db: Db) {

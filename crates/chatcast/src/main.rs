@@ -69,6 +69,21 @@ enum SiteCommand {
     },
     /// List sites with their keys and origins.
     List,
+    /// Rename a site.
+    Rename {
+        /// The site's key.
+        #[arg(long)]
+        key: String,
+        /// The new name.
+        #[arg(long)]
+        name: String,
+    },
+    /// Remove a site with its visitors and their transcripts; its widget stops working at once.
+    Remove {
+        /// The site's key.
+        #[arg(long)]
+        key: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -318,6 +333,10 @@ async fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()> {
     done
 }
 
+async fn site_by_key(db: &dyn chatcast_server::storage::Database, key: &str) -> anyhow::Result<chatcast_server::storage::Site> {
+    db.site_by_key(key).await?.ok_or_else(|| anyhow::anyhow!("no site has the key `{key}` (see `chatcast site list`)"))
+}
+
 async fn site(settings: Settings, command: SiteCommand) -> anyhow::Result<()> {
     let db = app::open_storage(&settings).await?;
     match command {
@@ -332,6 +351,18 @@ async fn site(settings: Settings, command: SiteCommand) -> anyhow::Result<()> {
                 println!("(the snippet names the address this server listens on: set public_origins to the one visitors reach)");
             }
             println!("{}", site.key);
+        }
+        SiteCommand::Rename { key, name } => {
+            let name = validate::name("site name", &name).map_err(anyhow::Error::msg)?;
+            let site = site_by_key(db.as_ref(), &key).await?;
+            db.rename_site(site.id, &name).await?;
+            println!("renamed site {} to {name}", site.key);
+        }
+        SiteCommand::Remove { key } => {
+            let site = site_by_key(db.as_ref(), &key).await?;
+            app::site_removable(&settings, &site).map_err(anyhow::Error::msg)?;
+            db.delete_site(site.id).await?;
+            println!("removed site {} ({}) with its visitors and their transcripts", site.name, site.key);
         }
         SiteCommand::List => {
             for s in db.list_sites().await? {

@@ -206,3 +206,35 @@ async fn user_commands_end_sessions_of_a_running_server_within_a_second() {
     assert!(String::from_utf8_lossy(&last.stderr).contains("last enabled admin"), "{}", String::from_utf8_lossy(&last.stderr));
     let _ = child.kill();
 }
+
+#[test]
+fn site_rename_and_remove_say_what_is_wrong_and_take_the_transcripts_along() {
+    let dir = tempfile::tempdir().unwrap();
+    // A server makes the demo site (and shows the commands work beside it).
+    let (mut server, _) = serve(dir.path());
+    let out = stdout(&chatcast(dir.path(), &["site", "add", "--name", "Old name", "--origin", "https://old.example"]));
+    let key = out.lines().last().unwrap().to_owned();
+
+    let blank = chatcast(dir.path(), &["site", "rename", "--key", &key, "--name", "   "]);
+    assert!(!blank.status.success());
+    assert!(String::from_utf8_lossy(&blank.stderr).contains("site name"), "{}", String::from_utf8_lossy(&blank.stderr));
+    let unknown = chatcast(dir.path(), &["site", "rename", "--key", "nope", "--name", "X"]);
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no site has the key `nope`"));
+    stdout(&chatcast(dir.path(), &["site", "rename", "--key", &key, "--name", "New name"]));
+    let list = stdout(&chatcast(dir.path(), &["site", "list"]));
+    assert!(list.lines().any(|l| l.contains(&key) && l.contains("New name")), "{list}");
+
+    // The demo site stays while the demo is served.
+    let demo = list.lines().find(|l| l.contains("this server's own origin")).expect("the demo site").split('\t').nth(1).unwrap();
+    let refused = chatcast(dir.path(), &["site", "remove", "--key", demo]);
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("demo = false"), "{}", String::from_utf8_lossy(&refused.stderr));
+
+    // Removed: gone from the list, its origin free for another site.
+    let removed = stdout(&chatcast(dir.path(), &["site", "remove", "--key", &key]));
+    assert!(removed.contains("removed site New name"), "{removed}");
+    assert!(!stdout(&chatcast(dir.path(), &["site", "list"])).contains(&key));
+    stdout(&chatcast(dir.path(), &["site", "add", "--name", "Again", "--origin", "https://old.example"]));
+    let twice = chatcast(dir.path(), &["site", "remove", "--key", &key]);
+    assert!(String::from_utf8_lossy(&twice.stderr).contains("no site has the key"));
+    let _ = server.kill();
+}

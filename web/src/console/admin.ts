@@ -98,7 +98,16 @@ export function renderSites(root: HTMLElement): void {
       replaceChildren(list, h('p', { class: 'muted' }, 'No sites yet. Add one to get the snippet for your pages.'));
       return;
     }
-    replaceChildren(list, sites.map((s) => siteCard(s, s.id === highlight)));
+    replaceChildren(list, sites.map((s) => siteCard(s, s.id === highlight, {
+      renamed: (site) => {
+        sites = sites.map((x) => (x.id === site.id ? site : x));
+        draw(site.id);
+      },
+      removed: (id) => {
+        sites = sites.filter((x) => x.id !== id);
+        draw();
+      },
+    })));
   };
 
   form.addEventListener('submit', async (e) => {
@@ -145,14 +154,78 @@ export function renderSites(root: HTMLElement): void {
   });
 }
 
-function siteCard(s: Site, highlight: boolean): HTMLElement {
+function siteCard(s: Site, highlight: boolean, on: { renamed(s: Site): void; removed(id: string): void }): HTMLElement {
   const snippet = embedSnippet(s.key);
+  const error = h('p', { class: 'form-error', role: 'alert', hidden: true, 'data-testid': 'site-card-error' });
+  const fail = (err: unknown) => {
+    error.textContent = errorText(err);
+    error.hidden = false;
+  };
+  const title = h('h3', null, s.name);
+
+  // Rename, in place.
+  const input = h('input', { value: s.name, 'aria-label': `New name of ${s.name}`, 'data-testid': 'site-rename-input', class: 'rename-input' }) as HTMLInputElement;
+  const save = h('button', { type: 'submit', class: 'btn btn-primary btn-sm', 'data-testid': 'site-rename-save' }, 'Save');
+  const cancelRename = h('button', { type: 'button', class: 'btn btn-ghost btn-sm' }, 'Cancel');
+  const renameForm = h('form', { class: 'rename', hidden: true }, input, save, cancelRename);
+  const rename = h('button', { type: 'button', class: 'btn btn-ghost btn-sm', 'data-testid': 'site-rename' }, 'Rename');
+  rename.addEventListener('click', () => {
+    title.hidden = true;
+    renameForm.hidden = false;
+    input.focus();
+    input.select();
+  });
+  cancelRename.addEventListener('click', () => {
+    renameForm.hidden = true;
+    title.hidden = false;
+  });
+  renameForm.addEventListener('submit', (e) => {
+    e.preventDefault();
+    error.hidden = true;
+    // The server checks the name and says what is wrong with it.
+    api.renameSite(s.id, input.value.trim()).then((site) => {
+      toast(`Site renamed to “${site.name}”.`, 'ok');
+      on.renamed(site);
+    }, fail);
+  });
+
+  // Remove: says what goes with it, and asks once more.
+  const remove = h('button', { type: 'button', class: 'btn btn-ghost btn-sm btn-danger-text', 'data-testid': 'site-remove' }, 'Remove');
+  const yes = h('button', { type: 'button', class: 'btn btn-danger btn-sm', 'data-testid': 'site-remove-confirm' }, 'Remove site') as HTMLButtonElement;
+  const keep = h('button', { type: 'button', class: 'btn btn-ghost btn-sm', 'data-testid': 'site-remove-cancel' }, 'Keep');
+  const confirm = h('div', { class: 'confirm site-confirm', hidden: true, role: 'alertdialog', 'aria-label': `Remove ${s.name}?` },
+    h('p', null, `Remove “${s.name}”? Its visitors and all their conversations are deleted, and its widget stops working on every page at once.`),
+    h('div', null, yes, keep));
+  remove.addEventListener('click', () => {
+    confirm.hidden = false;
+    remove.hidden = true;
+    yes.focus();
+  });
+  keep.addEventListener('click', () => {
+    confirm.hidden = true;
+    remove.hidden = false;
+  });
+  yes.addEventListener('click', () => {
+    yes.disabled = true;
+    api.removeSite(s.id).then(() => {
+      toast(`Site “${s.name}” removed.`, 'ok');
+      on.removed(s.id);
+    }, (err) => {
+      yes.disabled = false;
+      fail(err);
+    });
+  });
+
   return h('article', { class: `card${highlight ? ' highlight' : ''}`, 'data-testid': 'site-item', 'data-site-id': s.id, 'data-site-key': s.key },
     h('header', { class: 'card-head' },
-      h('h3', null, s.name),
+      title,
+      renameForm,
       s.is_demo ? h('span', { class: 'tag' }, 'demo') : null,
       h('span', { class: 'muted small' }, fmtDate(s.created_at) ? `added ${fmtDate(s.created_at)}` : ''),
+      h('span', { class: 'card-actions' }, rename, remove),
     ),
+    confirm,
+    error,
     h('dl', { class: 'kv' },
       h('dt', null, 'Key'), h('dd', null, h('code', { 'data-testid': 'site-key' }, s.key)),
       h('dt', null, 'Origins'),

@@ -115,6 +115,13 @@ export const api = {
   saveSiteSettings(id: string, privacy: PrivacySettings, consent_ttl_hours: number): Promise<Site> {
     return request<Site>('PUT', `/api/sites/${encodeURIComponent(id)}/settings`, { privacy, consent_ttl_hours });
   },
+  renameSite(id: string, name: string): Promise<Site> {
+    return request<Site>('PUT', `/api/sites/${encodeURIComponent(id)}/name`, { name });
+  },
+  /** Removes the site with its visitors and their conversations. */
+  removeSite(id: string): Promise<unknown> {
+    return request('DELETE', `/api/sites/${encodeURIComponent(id)}`);
+  },
   audit(visitorId?: string): Promise<AuditEntry[]> {
     const q = visitorId ? `&visitor_id=${encodeURIComponent(visitorId)}` : '';
     return request<AuditEntry[]>('GET', `/api/audit?limit=500${q}`);

@@ -6,7 +6,8 @@
 //! The database keeps an epoch that grows with every such change (triggers,
 //! see the migrations); each server polls it cheaply and, when it moved,
 //! checks the sessions of its console sockets. A change made by this server
-//! closes its sockets at once, without waiting for the poll.
+//! closes its sockets at once, without waiting for the poll. A removed site
+//! moves the epoch too: its visitors' tabs close the same way.
 
 use std::time::Duration;
 
@@ -45,6 +46,32 @@ pub async fn close_ended_sessions(state: &AppState) {
     }
 }
 
+/// Closes the tabs of visitors whose site was removed: the widget shows it is
+/// unavailable and does not reconnect (`unknown_site`).
+pub async fn close_removed_sites(state: &AppState) {
+    let sites = match state.db.list_sites().await {
+        Ok(s) => s.into_iter().map(|s| s.id).collect(),
+        Err(e) => {
+            tracing::error!(error = %e, "listing sites failed");
+            return;
+        }
+    };
+    let reason = "this site was removed from the chat";
+    let error = chatcast_protocol::VisitorOut::Error(chatcast_protocol::ErrorBody::new(
+        chatcast_protocol::ErrorCode::UnknownSite,
+        reason,
+    ));
+    let closed = state.hub.close_tabs_of_removed_sites(
+        &sites,
+        &chatcast_protocol::frame(&error),
+        crate::transport::CLOSE_UNKNOWN_SITE,
+        reason,
+    );
+    if closed > 0 {
+        tracing::info!(tabs = closed, "closed the tabs of a removed site");
+    }
+}
+
 /// Polls the epoch until shutdown; runs on the server's task tracker.
 pub async fn watch(state: AppState) {
     let mut seen = state.db.auth_epoch().await.ok();
@@ -59,6 +86,7 @@ pub async fn watch(state: AppState) {
             Ok(epoch) if Some(epoch) != seen => {
                 seen = Some(epoch);
                 close_ended_sessions(&state).await;
+                close_removed_sites(&state).await;
             }
             Ok(_) => {}
             Err(e) => tracing::debug!(error = %e, "reading the auth epoch failed"),

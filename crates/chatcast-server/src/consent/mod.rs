@@ -312,7 +312,7 @@ fn set_state(app: &AppState, visitor_id: &str, state: ScreencastState) {
 fn notice(app: &AppState, visitor_id: &str, reason: NoticeReason, detail: String) {
     // After a "No" every console learns when it may ask again.
     let retry_in_secs = (reason == NoticeReason::Denied && !app.policy.retry_after_no.is_zero())
-        .then(|| app.policy.retry_after_no.as_secs() as u32);
+        .then_some(app.policy.retry_after_no.as_secs() as u32);
     let n = ConsoleOut::ScreencastNotice { visitor_id: visitor_id.to_owned(), reason, detail, retry_in_secs };
     app.hub.to_consoles(&frame(&n));
 }

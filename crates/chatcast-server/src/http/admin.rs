@@ -113,6 +113,40 @@ pub async fn create_site(
     Ok((StatusCode::CREATED, Json(views::site(&site))))
 }
 
+#[derive(Deserialize)]
+struct SiteName {
+    name: String,
+}
+
+async fn target_site(state: &AppState, id: i64) -> Result<crate::storage::Site, ApiError> {
+    state.db.site(id).await?.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no site has the id {id}")))
+}
+
+/// `PUT /api/sites/{id}/name` `{name}`: renames a site (blank names are refused).
+pub async fn rename_site(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<api::Site>, ApiError> {
+    let req: SiteName = json_body(&headers, &body)?;
+    let name = crate::validate::name("site name", &req.name).map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "invalid", m))?;
+    target_site(&state, id).await?;
+    state.db.rename_site(id, &name).await?;
+    Ok(Json(views::site(&target_site(&state, id).await?)))
+}
+
+/// `DELETE /api/sites/{id}`: removes a site with its visitors and their
+/// transcripts; its widget is refused from now on and its open tabs close.
+pub async fn remove_site(State(state): State<AppState>, _: Admin, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {
+    let site = target_site(&state, id).await?;
+    crate::app::site_removable(&state.settings, &site).map_err(|m| ApiError::new(StatusCode::CONFLICT, "conflict", m))?;
+    state.db.delete_site(id).await?;
+    crate::auth::revoke::close_removed_sites(&state).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 /// `GET /api/users`.
 pub async fn list_users(State(state): State<AppState>, _: Admin) -> Result<Json<Vec<api::User>>, ApiError> {
     let users = state.db.list_users().await?;

@@ -32,6 +32,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/me", get(auth::me))
         .route("/api/sites", get(admin::list_sites).post(admin::create_site))
         .route("/api/sites/{id}/settings", axum::routing::put(admin::update_site_settings))
+        .route("/api/sites/{id}/name", axum::routing::put(admin::rename_site))
+        .route("/api/sites/{id}", axum::routing::delete(admin::remove_site))
         .route("/api/users", get(admin::list_users).post(admin::create_user))
         .route("/api/users/{id}", axum::routing::patch(admin::update_user).delete(admin::remove_user))
         .route("/api/sessions", get(auth::my_sessions))

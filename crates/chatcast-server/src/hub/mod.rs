@@ -260,6 +260,25 @@ impl Hub {
         }
     }
 
+    /// Sends `last` to every tab of a visitor whose site is not in `sites`, then
+    /// closes it with `code` and `reason`. Returns how many tabs.
+    pub fn close_tabs_of_removed_sites(
+        &self,
+        sites: &std::collections::HashSet<i64>,
+        last: &Bytes,
+        code: u16,
+        reason: &str,
+    ) -> usize {
+        let inner = self.inner.lock().unwrap();
+        let mut n = 0;
+        for t in inner.visitors.values().filter(|v| !sites.contains(&v.site_id)).flat_map(|v| &v.tabs) {
+            t.peer.send(last.clone());
+            t.peer.close(code, reason);
+            n += 1;
+        }
+        n
+    }
+
     /// Closes every socket of this node (visitors' tabs and consoles): they reconnect and reload.
     pub fn close_all(&self, code: u16, reason: &str) {
         let inner = self.inner.lock().unwrap();

@@ -244,6 +244,10 @@ pub trait Database: Send + Sync + 'static {
     async fn list_sites(&self) -> Result<Vec<Site>>;
     /// One site by id.
     async fn site(&self, id: i64) -> Result<Option<Site>>;
+    /// Renames a site; false if no site has that id.
+    async fn rename_site(&self, id: i64, name: &str) -> Result<bool>;
+    /// Removes a site with its visitors, their transcripts and audit trail; false if none had that id.
+    async fn delete_site(&self, id: i64) -> Result<bool>;
     /// Replaces a site's privacy settings and consent lifetime.
     async fn update_site_settings(&self, id: i64, privacy: &PrivacySettings, consent_ttl_hours: i64) -> Result<()>;
 

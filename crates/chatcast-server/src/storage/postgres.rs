@@ -352,6 +352,16 @@ impl Database for Postgres {
         self.maybe_site(row).await
     }
 
+    async fn rename_site(&self, id: i64, name: &str) -> Result<bool> {
+        let done = sqlx::query("UPDATE sites SET name = $1 WHERE id = $2").bind(name).bind(id).execute(&self.pool).await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_site(&self, id: i64) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM sites WHERE id = $1").bind(id).execute(&self.pool).await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn update_site_settings(&self, id: i64, privacy: &PrivacySettings, consent_ttl_hours: i64) -> Result<()> {
         sqlx::query(
             "UPDATE sites SET mask_all_inputs = $1, block_selectors = $2, mask_selectors = $3, keep_url_params = $4,

@@ -359,6 +359,16 @@ impl Database for Sqlite {
         self.maybe_site(row).await
     }
 
+    async fn rename_site(&self, id: i64, name: &str) -> Result<bool> {
+        let done = sqlx::query("UPDATE sites SET name = ? WHERE id = ?").bind(name).bind(id).execute(&self.pool).await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn delete_site(&self, id: i64) -> Result<bool> {
+        let done = sqlx::query("DELETE FROM sites WHERE id = ?").bind(id).execute(&self.pool).await?;
+        Ok(done.rows_affected() > 0)
+    }
+
     async fn update_site_settings(&self, id: i64, privacy: &PrivacySettings, consent_ttl_hours: i64) -> Result<()> {
         sqlx::query(
             "UPDATE sites SET mask_all_inputs = ?, block_selectors = ?, mask_selectors = ?, keep_url_params = ?,
