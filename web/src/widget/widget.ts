@@ -383,6 +383,7 @@ export class ChatWidget {
   private send(text: string): void {
     const body = text.trim();
     if (!body) return;
+    this.typingSent = 0; // the message ends the typing: the next keystroke says so again
     const n = countChars(body);
     if (n > MAX_BODY_CHARS) {
       this.ui.showError(

@@ -121,6 +121,8 @@ pub async fn run(state: AppState, site: Site, slot: Slot, mut conn: Connection) 
                 }
             }
             VisitorIn::Send { client_id, body } => {
+                // A sent message ends the typing: the next keystroke is news again.
+                typed = None;
                 if let Err(e) = check_client_id(&client_id, "send") {
                     conn.send_error(e, None).await;
                     continue;
