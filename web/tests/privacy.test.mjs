@@ -519,7 +519,8 @@ test('the privacy corpus: nothing private leaves, on the wire, in the replica or
       await c.act(v, tour);
       let dump = '';
       await waitFor(async () => {
-        dump = await replicaDump(host);
+        // The replica's iframe is rebuilt on each new page (a fresh keyframe): read again.
+        dump = await replicaDump(host).catch((e) => (/detached/.test(e.message) ? '' : Promise.reject(e)));
         return c.visible.every((s) => dump.includes(s));
       }, `${mode}, ${c.name}: the replica shows ${c.visible.join(', ')}`, 20_000).catch((e) => {
         const missing = c.visible.filter((s) => !dump.includes(s));
