@@ -211,3 +211,59 @@ async fn the_admin_api_says_what_is_wrong_with_its_input() {
         assert!(err["error"]["message"].as_str().unwrap().contains(says), "{body}: {err}");
     }
 }
+
+#[tokio::test]
+async fn sites_are_renamed_and_removed_by_admins_only_and_unknown_ids_get_a_404() {
+    let app = spawn_app().await;
+    let admin = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let c = reqwest::Client::new();
+    let site: Value = c
+        .post(app.url("/api/sites"))
+        .header("Cookie", &admin)
+        .json(&json!({"name": "Old", "origins": ["https://a.example"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = site["id"].as_str().unwrap().to_owned();
+    let rename = |id: &str, name: &str| {
+        c.put(app.url(&format!("/api/sites/{id}/name"))).header("Cookie", &admin).json(&json!({ "name": name })).send()
+    };
+    let renamed: Value = rename(&id, "  New  ").await.unwrap().json().await.unwrap();
+    assert_eq!(renamed["name"], "New");
+    let blank = rename(&id, " ").await.unwrap();
+    assert_eq!(blank.status(), 400);
+    assert!(blank.text().await.unwrap().contains("site name is empty"));
+
+    let carol = {
+        let res = c
+            .post(app.url("/api/users"))
+            .header("Cookie", &admin)
+            .json(&json!({"email": "carol@example.com", "password": "carol-password"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 201);
+        app.login("carol@example.com", "carol-password").await
+    };
+    let res = c.delete(app.url(&format!("/api/sites/{id}"))).header("Cookie", &carol).send().await.unwrap();
+    assert_eq!(res.status(), 403, "a consultant may not remove a site");
+
+    let res = c.delete(app.url(&format!("/api/sites/{id}"))).header("Cookie", &admin).send().await.unwrap();
+    assert_eq!(res.status(), 204);
+    for res in [
+        rename(&id, "Again").await.unwrap(),
+        c.delete(app.url(&format!("/api/sites/{id}"))).header("Cookie", &admin).send().await.unwrap(),
+        c.put(app.url(&format!("/api/sites/{id}/settings")))
+            .header("Cookie", &admin)
+            .json(&json!({"privacy": {"mask_all_inputs": false, "block_selectors": [], "mask_selectors": [], "keep_url_params": []}}))
+            .send()
+            .await
+            .unwrap(),
+    ] {
+        assert_eq!(res.status(), 404);
+        assert!(res.text().await.unwrap().contains(&format!("no site has the id {id}")));
+    }
+}

@@ -154,6 +154,30 @@ export function renderSites(root: HTMLElement): void {
   });
 }
 
+/**
+ * A Remove button that asks once more, in place: `box` lays out the question
+ * around the Yes and Keep buttons (test ids `ID`, `ID-confirm`, `ID-cancel`).
+ */
+function askBeforeRemoving(
+  testid: string,
+  yesLabel: string,
+  box: (yes: HTMLButtonElement, keep: HTMLElement) => HTMLElement,
+): { remove: HTMLButtonElement; yes: HTMLButtonElement; confirm: HTMLElement } {
+  const remove = h('button', { type: 'button', class: 'btn btn-ghost btn-sm btn-danger-text', 'data-testid': testid }, 'Remove') as HTMLButtonElement;
+  const yes = h('button', { type: 'button', class: 'btn btn-danger btn-sm', 'data-testid': `${testid}-confirm` }, yesLabel) as HTMLButtonElement;
+  const keep = h('button', { type: 'button', class: 'btn btn-ghost btn-sm', 'data-testid': `${testid}-cancel` }, 'Keep');
+  const confirm = box(yes, keep);
+  const asking = (on: boolean) => {
+    confirm.hidden = !on;
+    remove.hidden = on;
+    if (on) yes.focus();
+  };
+  asking(false);
+  remove.addEventListener('click', () => asking(true));
+  keep.addEventListener('click', () => asking(false));
+  return { remove, yes, confirm };
+}
+
 function siteCard(s: Site, highlight: boolean, on: { renamed(s: Site): void; removed(id: string): void }): HTMLElement {
   const snippet = embedSnippet(s.key);
   const error = h('p', { class: 'form-error', role: 'alert', hidden: true, 'data-testid': 'site-card-error' });
@@ -190,21 +214,10 @@ function siteCard(s: Site, highlight: boolean, on: { renamed(s: Site): void; rem
   });
 
   // Remove: says what goes with it, and asks once more.
-  const remove = h('button', { type: 'button', class: 'btn btn-ghost btn-sm btn-danger-text', 'data-testid': 'site-remove' }, 'Remove');
-  const yes = h('button', { type: 'button', class: 'btn btn-danger btn-sm', 'data-testid': 'site-remove-confirm' }, 'Remove site') as HTMLButtonElement;
-  const keep = h('button', { type: 'button', class: 'btn btn-ghost btn-sm', 'data-testid': 'site-remove-cancel' }, 'Keep');
-  const confirm = h('div', { class: 'confirm site-confirm', hidden: true, role: 'alertdialog', 'aria-label': `Remove ${s.name}?` },
-    h('p', null, `Remove “${s.name}”? Its visitors and all their conversations are deleted, and its widget stops working on every page at once.`),
-    h('div', null, yes, keep));
-  remove.addEventListener('click', () => {
-    confirm.hidden = false;
-    remove.hidden = true;
-    yes.focus();
-  });
-  keep.addEventListener('click', () => {
-    confirm.hidden = true;
-    remove.hidden = false;
-  });
+  const { remove, yes, confirm } = askBeforeRemoving('site-remove', 'Remove site', (yes, keep) =>
+    h('div', { class: 'confirm site-confirm', role: 'alertdialog', 'aria-label': `Remove ${s.name}?` },
+      h('p', null, `Remove “${s.name}”? Its visitors and all their conversations are deleted, and its widget stops working on every page at once.`),
+      h('div', null, yes, keep)));
   yes.addEventListener('click', () => {
     yes.disabled = true;
     api.removeSite(s.id).then(() => {
@@ -435,19 +448,8 @@ export function renderTeam(root: HTMLElement, myEmail: string): void {
     });
 
     // Remove: asks once more, in place.
-    const remove = h('button', { type: 'button', class: 'btn btn-ghost btn-sm btn-danger-text', 'data-testid': 'user-remove' }, 'Remove') as HTMLButtonElement;
-    const yes = h('button', { type: 'button', class: 'btn btn-danger btn-sm', 'data-testid': 'user-remove-confirm' }, 'Remove') as HTMLButtonElement;
-    const keep = h('button', { type: 'button', class: 'btn btn-ghost btn-sm', 'data-testid': 'user-remove-cancel' }, 'Keep');
-    const confirm = h('span', { class: 'confirm', hidden: true }, h('span', null, `Remove ${label}?`), yes, keep);
-    remove.addEventListener('click', () => {
-      remove.hidden = true;
-      confirm.hidden = false;
-      yes.focus();
-    });
-    keep.addEventListener('click', () => {
-      confirm.hidden = true;
-      remove.hidden = false;
-    });
+    const { remove, yes, confirm } = askBeforeRemoving('user-remove', 'Remove', (yes, keep) =>
+      h('span', { class: 'confirm' }, h('span', null, `Remove ${label}?`), yes, keep));
     yes.addEventListener('click', () => void change(u, yes, () => api.removeUser(u.id), `${label} was removed and logged out everywhere.`));
 
     const cls = [highlight && u.email.toLowerCase() === highlight.toLowerCase() ? 'highlight' : '', u.disabled ? 'is-disabled' : ''].filter(Boolean).join(' ');

@@ -20,6 +20,11 @@ struct SiteSettings {
     consent_ttl_hours: Option<i64>,
 }
 
+/// The site with this id, or a 404 saying there is none.
+async fn target_site(state: &AppState, id: i64) -> Result<crate::storage::Site, ApiError> {
+    state.db.site(id).await?.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no site has the id {id}")))
+}
+
 /// `PUT /api/sites/{id}/settings` `{privacy: {mask_all_inputs, block_selectors, mask_selectors, keep_url_params},
 /// consent_ttl_hours?}`: applied to the next broadcast, without redeploying the site.
 pub async fn update_site_settings(
@@ -51,18 +56,14 @@ pub async fn update_site_settings(
         mask_selectors: clean(req.privacy.mask_selectors)?,
         keep_url_params: keep,
     };
-    let site = state
-        .db
-        .site(id)
-        .await?
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no site has the id {id}")))?;
+    let site = target_site(&state, id).await?;
     let ttl = req.consent_ttl_hours.unwrap_or(site.consent_ttl_hours);
     if !(1..=24 * 365).contains(&ttl) {
         return Err(bad(format!("consent_ttl_hours must be between 1 and 8760, not {ttl}")));
     }
     state.db.update_site_settings(id, &privacy, ttl).await?;
-    let site = state.db.site(id).await?.expect("just updated");
-    Ok(Json(views::site(&site)))
+    // Sites can be removed meanwhile: a 404 then, not a panic.
+    Ok(Json(views::site(&target_site(&state, id).await?)))
 }
 
 #[derive(Deserialize)]
@@ -118,10 +119,6 @@ struct SiteName {
     name: String,
 }
 
-async fn target_site(state: &AppState, id: i64) -> Result<crate::storage::Site, ApiError> {
-    state.db.site(id).await?.ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no site has the id {id}")))
-}
-
 /// `PUT /api/sites/{id}/name` `{name}`: renames a site (blank names are refused).
 pub async fn rename_site(
     State(state): State<AppState>,
@@ -132,8 +129,8 @@ pub async fn rename_site(
 ) -> Result<Json<api::Site>, ApiError> {
     let req: SiteName = json_body(&headers, &body)?;
     let name = crate::validate::name("site name", &req.name).map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "invalid", m))?;
-    target_site(&state, id).await?;
     state.db.rename_site(id, &name).await?;
+    // No such site: nothing was renamed, and this says so (404).
     Ok(Json(views::site(&target_site(&state, id).await?)))
 }
 
