@@ -442,6 +442,24 @@ pub enum ConsoleIn {
         /// To whom.
         visitor_id: String,
     },
+    /// Give the conversation to a teammate (`user_id`), or to nobody (`null`).
+    /// Assigning a closed conversation reopens it.
+    Assign {
+        /// Whose conversation.
+        visitor_id: String,
+        /// The teammate's user id (see the snapshot's `team`), or `null`.
+        user_id: Option<String>,
+    },
+    /// Close the conversation: it leaves the open views until the visitor writes again.
+    Close {
+        /// Whose conversation.
+        visitor_id: String,
+    },
+    /// Open a closed conversation again.
+    Reopen {
+        /// Whose conversation.
+        visitor_id: String,
+    },
 }
 
 /// Frames the server sends to the console.
@@ -457,6 +475,11 @@ pub enum ConsoleOut {
         /// This consultant's unread visitor messages per dialog (dialogs with none are left out).
         /// The console keeps the counts current itself: +1 for each visitor `message`, 0 on `read`.
         unread: Vec<Unread>,
+        /// The state of every listed conversation that ever left "open, unassigned"
+        /// (the others are that); kept current by `conversation` frames.
+        conversations: Vec<Conversation>,
+        /// The enabled accounts a conversation can be handed to.
+        team: Vec<Teammate>,
     },
     /// Insert or replace one visitor list entry.
     Visitor {
@@ -525,6 +548,13 @@ pub enum ConsoleOut {
         /// Who.
         visitor_id: String,
     },
+    /// A conversation was assigned, closed or reopened (sent to every console;
+    /// also when a visitor whose conversation is not "open, unassigned" comes online).
+    /// Of two frames about one conversation, the one with the later `updated_at` holds.
+    Conversation {
+        /// Its new state.
+        conversation: Conversation,
+    },
     /// The visitor's widget showed the dialog up to `message_id`.
     Seen {
         /// Whose dialog.
@@ -534,6 +564,43 @@ pub enum ConsoleOut {
     },
     /// Something was wrong.
     Error(ErrorBody),
+}
+
+/// Where a conversation is in the team's workflow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationState {
+    /// Waiting for someone to take it.
+    Open,
+    /// One teammate has it.
+    Assigned,
+    /// Done, until the visitor writes again.
+    Closed,
+}
+
+/// A conversation's place in the team's workflow (one per visitor).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct Conversation {
+    /// Whose conversation.
+    pub visitor_id: String,
+    /// Open, assigned or closed.
+    pub state: ConversationState,
+    /// Who has it (also while closed: a visitor writing again reopens it to them).
+    pub assignee_id: Option<String>,
+    /// That teammate's display name.
+    pub assignee_name: Option<String>,
+    /// When it last changed (0: never).
+    #[ts(type = "number")]
+    pub updated_at: Millis,
+}
+
+/// A teammate a conversation can be handed to.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct Teammate {
+    /// User id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
 }
 
 /// One dialog's unread count for the logged-in consultant.
@@ -679,7 +746,7 @@ pub const VISITOR_TYPES: &[&str] = &[
 ];
 /// The `t` values a console may send.
 pub const CONSOLE_TYPES: &[&str] =
-    &["open", "send", "read", "screencast_request", "screencast_stop", "watch", "unwatch", "typing"];
+    &["open", "send", "read", "screencast_request", "screencast_stop", "watch", "unwatch", "typing", "assign", "close", "reopen"];
 
 /// Binary screen frames: a 5-byte header, then the body the server forwards
 /// without parsing (a JSON array of rrweb events for kinds 1 and 2).

@@ -168,3 +168,64 @@ async fn a_new_site_from_the_api_works_without_restart() {
     v.send(json!({"t": "hello", "page": {"url": "http://later.test/", "title": "Later"}})).await;
     v.recv_type("welcome").await;
 }
+
+#[tokio::test]
+async fn conversations_are_assigned_handed_over_closed_and_reopened_by_the_visitor() {
+    let app = spawn_app().await;
+    let alice = app.consultant("alice@example.com").await;
+    let bob = app.consultant("bob@example.com").await;
+    let mut ca = app.console_socket(Some(&alice), None).await;
+    let snap = ca.recv_type("snapshot").await;
+    let team = snap["team"].as_array().unwrap().clone();
+    let id_of = |name: &str| team.iter().find(|t| t["name"] == name).unwrap()["id"].as_str().unwrap().to_owned();
+    let (alice_id, bob_id) = (id_of("Alice"), id_of("Bob"));
+    let (mut v, vid, token) = app.visitor(None).await;
+    v.send(json!({"t": "send", "client_id": "c1", "body": "Hello"})).await;
+    ca.recv_type("message").await;
+
+    // Answering takes it; handing over gives it to Bob, whose console sees it too.
+    ca.send(json!({"t": "send", "visitor_id": vid, "client_id": "k1", "body": "Hi"})).await;
+    let c = ca.recv_type("conversation").await;
+    assert_eq!(
+        (c["conversation"]["state"].as_str(), c["conversation"]["assignee_id"].as_str()),
+        (Some("assigned"), Some(alice_id.as_str()))
+    );
+    let mut cb = app.console_socket(Some(&bob), None).await;
+    let snap = cb.recv_type("snapshot").await;
+    assert_eq!(snap["conversations"][0]["assignee_name"], "Alice", "a console that connects later knows");
+    ca.send(json!({"t": "assign", "visitor_id": vid, "user_id": bob_id})).await;
+    for c in [&mut ca, &mut cb] {
+        assert_eq!(c.recv_type("conversation").await["conversation"]["assignee_name"], "Bob");
+    }
+
+    // Forged ids are refused with the reason; nothing changes.
+    ca.send(json!({"t": "assign", "visitor_id": vid, "user_id": "999999"})).await;
+    let e = ca.recv_type("error").await;
+    assert_eq!((e["code"].as_str(), e["ref_type"].as_str()), (Some("bad_message"), Some("assign")));
+    assert!(e["message"].as_str().unwrap().contains("999999"), "{e}");
+    ca.send(json!({"t": "close", "visitor_id": "v_nobody"})).await;
+    assert_eq!(ca.recv_type("error").await["code"], "unknown_visitor");
+
+    // Closed, and a visitor who comes back online is announced as closed.
+    cb.send(json!({"t": "close", "visitor_id": vid})).await;
+    assert_eq!(ca.recv_type("conversation").await["conversation"]["state"], "closed");
+    drop(v);
+    let (mut v, _, _) = app.visitor(Some(&token)).await;
+    let c = ca.recv_type("conversation").await;
+    assert_eq!(
+        (c["conversation"]["visitor_id"].as_str(), c["conversation"]["state"].as_str()),
+        (Some(vid.as_str()), Some("closed"))
+    );
+
+    // Writing again reopens it, to Bob who had it.
+    v.send(json!({"t": "send", "client_id": "c2", "body": "One more thing"})).await;
+    let c = ca.recv_type("conversation").await;
+    assert_eq!(
+        (c["conversation"]["state"].as_str(), c["conversation"]["assignee_name"].as_str()),
+        (Some("assigned"), Some("Bob"))
+    );
+    // Unassigning leaves it open for anyone.
+    cb.send(json!({"t": "assign", "visitor_id": vid, "user_id": null})).await;
+    let c = ca.recv_type("conversation").await;
+    assert_eq!((c["conversation"]["state"].as_str(), c["conversation"]["assignee_id"].as_str()), (Some("open"), None));
+}

@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
-use chatcast_protocol::{Author, MessageKind, PageInfo, PrivacySettings};
-use chatcast_server::storage::{self, Database, NewMessage, NewSession, Role, StorageError};
+use chatcast_protocol::{Author, ConversationState, MessageKind, PageInfo, PrivacySettings};
+use chatcast_server::storage::{self, ConversationChange as Change, Database, NewMessage, NewSession, Role, StorageError};
 
 type Db = Arc<dyn Database>;
 
@@ -76,7 +76,7 @@ macro_rules! on_every_backend {
     )*};
 }
 
-on_every_backend!(users_and_sessions, sites, visitors_and_messages, consent_and_audit, retention);
+on_every_backend!(users_and_sessions, sites, visitors_and_messages, conversations, consent_and_audit, retention);
 
 const NOW: i64 = 1_800_000_000_000;
 
@@ -234,7 +234,7 @@ async fn visitors_and_messages(db: Db) {
     );
 
     db.insert_message(msg("v_2", Author::Visitor, Some("z"), "other dialog", NOW + 4)).await.unwrap();
-    let dialogs = db.recent_dialogs(10).await.unwrap();
+    let dialogs = db.recent_dialogs(false, 10).await.unwrap();
     assert_eq!(dialogs.iter().map(|d| d.visitor.id.as_str()).collect::<Vec<_>>(), ["v_2", "v_1"], "latest message first");
     assert_eq!(dialogs[1].last_message.body, "more");
     assert_eq!(dialogs[1].site_name, "Shop");
@@ -271,6 +271,61 @@ async fn visitors_and_messages(db: Db) {
     assert!(db.messages("v_1", 10).await.unwrap().is_empty());
     assert!(db.site(other.id).await.unwrap().is_some(), "only that site");
     assert!(!db.delete_site(shop.id).await.unwrap());
+}
+
+async fn conversations(db: Db) {
+    let shop = db.create_site("Shop", "key-1", &[], false).await.unwrap();
+    let anna = db.create_user("anna@example.com", "Anna", "h", Role::Consultant).await.unwrap();
+    let boris = db.create_user("boris@example.com", "Boris", "h", Role::Consultant).await.unwrap();
+    for v in ["v_1", "v_2"] {
+        db.create_visitor(v, shop.id, &format!("th-{v}"), &page("https://a.example/"), NOW).await.unwrap();
+        db.insert_message(msg(v, Author::Visitor, Some("c1"), "hello", NOW)).await.unwrap();
+    }
+    let ids = ["v_1".to_owned(), "v_2".to_owned(), "v_unknown".to_owned()];
+    assert!(db.conversations(&ids).await.unwrap().is_empty(), "open and unassigned is not listed");
+    let state = |c: Option<chatcast_protocol::Conversation>| {
+        let c = c.expect("changed");
+        (c.state, c.assignee_name, c.updated_at)
+    };
+
+    // Answering takes a conversation nobody has; it stays with its assignee after that.
+    assert_eq!(
+        state(db.change_conversation("v_1", Change::Answered(anna.id), NOW + 1).await.unwrap()),
+        (ConversationState::Assigned, Some("Anna".into()), NOW + 1)
+    );
+    assert!(db.change_conversation("v_1", Change::Answered(boris.id), NOW + 2).await.unwrap().is_none());
+    assert!(db.change_conversation("v_1", Change::Assign(anna.id), NOW + 2).await.unwrap().is_none(), "no change");
+    let handed = db.change_conversation("v_1", Change::Assign(boris.id), NOW + 3).await.unwrap().unwrap();
+    assert_eq!(handed.assignee_id, Some(boris.id.to_string()));
+
+    // Closed, it keeps its assignee; reopening gives it back to them.
+    assert_eq!(state(db.change_conversation("v_1", Change::Close, NOW + 4).await.unwrap()).0, ConversationState::Closed);
+    assert!(db.change_conversation("v_1", Change::Close, NOW + 5).await.unwrap().is_none());
+    let listed = db.conversations(&ids).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].state, listed[0].assignee_name.as_deref()), (ConversationState::Closed, Some("Boris")));
+    let closed: Vec<String> = db.recent_dialogs(true, 10).await.unwrap().into_iter().map(|d| d.visitor.id).collect();
+    let open: Vec<String> = db.recent_dialogs(false, 10).await.unwrap().into_iter().map(|d| d.visitor.id).collect();
+    assert_eq!((closed, open), (vec!["v_1".to_owned()], vec!["v_2".to_owned()]));
+    assert_eq!(
+        state(db.change_conversation("v_1", Change::Reopen, NOW + 6).await.unwrap()),
+        (ConversationState::Assigned, Some("Boris".into()), NOW + 6)
+    );
+    assert!(db.change_conversation("v_1", Change::Reopen, NOW + 7).await.unwrap().is_none());
+
+    // Unassigned while closed, it stays closed; assigning reopens it.
+    db.change_conversation("v_2", Change::Close, NOW + 8).await.unwrap().unwrap();
+    assert!(db.change_conversation("v_2", Change::Unassign, NOW + 9).await.unwrap().is_none(), "nobody had it");
+    let c = db.change_conversation("v_2", Change::Assign(anna.id), NOW + 10).await.unwrap().unwrap();
+    assert_eq!(c.state, ConversationState::Assigned);
+    let c = db.change_conversation("v_2", Change::Unassign, NOW + 11).await.unwrap().unwrap();
+    assert_eq!((c.state, c.assignee_id), (ConversationState::Open, None));
+    assert!(db.change_conversation("v_unknown", Change::Close, NOW).await.unwrap().is_none());
+
+    // A removed account leaves its conversations unassigned.
+    assert!(db.delete_user(boris.id).await.unwrap());
+    let c = db.conversations(&["v_1".to_owned()]).await.unwrap().pop().unwrap();
+    assert_eq!((c.state, c.assignee_id), (ConversationState::Open, None));
 }
 
 async fn consent_and_audit(db: Db) {

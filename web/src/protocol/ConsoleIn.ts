@@ -43,4 +43,20 @@ visitor_id: string, } | { "t": "typing",
 /**
  * To whom.
  */
+visitor_id: string, } | { "t": "assign", 
+/**
+ * Whose conversation.
+ */
+visitor_id: string, 
+/**
+ * The teammate's user id (see the snapshot's `team`), or `null`.
+ */
+user_id: string | null, } | { "t": "close", 
+/**
+ * Whose conversation.
+ */
+visitor_id: string, } | { "t": "reopen", 
+/**
+ * Whose conversation.
+ */
 visitor_id: string, };

@@ -3,17 +3,21 @@
 
 use std::collections::HashSet;
 
-use chatcast_protocol::{Author, CONSOLE_TYPES, ConsoleIn, ConsoleOut, ErrorBody, ErrorCode, VisitorInfo, VisitorOut, decode};
+use chatcast_protocol::{
+    Author, CONSOLE_TYPES, ConsoleIn, ConsoleOut, ErrorBody, ErrorCode, Teammate, VisitorInfo, VisitorOut, decode,
+};
 
 use super::{HISTORY_LIMIT, TYPING_EVERY, check_body, check_client_id, internal};
 use crate::app::AppState;
 use crate::consent;
-use crate::storage::{NewMessage, User};
+use crate::storage::{ConversationChange, NewMessage, User};
 use crate::transport::{Connection, Event};
 use chatcast_protocol::frame;
 
-/// How many offline dialogs the snapshot lists.
-const RECENT_DIALOGS: i64 = 100;
+/// How many offline dialogs not closed the snapshot lists (the newest).
+const OPEN_DIALOGS: i64 = 500;
+/// How many closed dialogs it lists (the newest).
+const CLOSED_DIALOGS: i64 = 100;
 
 /// Runs one console socket to its end.
 /// `session`: the hash of the session token the socket was opened with (it closes when that ends).
@@ -98,8 +102,12 @@ async fn handle(
                 at: crate::now_ms(),
                 kind: None,
             };
-            let (message, _) = super::deliver(state, m, None).await.map_err(internal)?;
+            let (message, is_new) = super::deliver(state, m, None).await.map_err(internal)?;
             conn.send_now(frame(&ConsoleOut::Ack { client_id, message })).await;
+            if is_new {
+                // Whoever answers a conversation nobody had takes it; answering a closed one reopens it.
+                super::change_conversation(state, &visitor_id, ConversationChange::Answered(user.id)).await.map_err(internal)?;
+            }
             // Answering a dialog means having read it.
             mark_read(state, user, visitor_id).await
         }
@@ -130,6 +138,43 @@ async fn handle(
             state.hub.to_visitor(&visitor_id, &frame(&VisitorOut::Typing { name: user.name.clone() }), None);
             Ok(())
         }
+        ConsoleIn::Assign { visitor_id, user_id } => {
+            known_visitor(state, &visitor_id, "assign").await?;
+            let change = match user_id {
+                Some(id) => ConversationChange::Assign(teammate(state, &id).await?),
+                None => ConversationChange::Unassign,
+            };
+            super::change_conversation(state, &visitor_id, change).await.map_err(internal)
+        }
+        ConsoleIn::Close { visitor_id } => {
+            known_visitor(state, &visitor_id, "close").await?;
+            super::change_conversation(state, &visitor_id, ConversationChange::Close).await.map_err(internal)
+        }
+        ConsoleIn::Reopen { visitor_id } => {
+            known_visitor(state, &visitor_id, "reopen").await?;
+            super::change_conversation(state, &visitor_id, ConversationChange::Reopen).await.map_err(internal)
+        }
+    }
+}
+
+/// The enabled account a conversation may be assigned to.
+async fn teammate(state: &AppState, id: &str) -> Result<i64, ErrorBody> {
+    let user = match id.parse::<i64>() {
+        Ok(n) => state.db.user(n).await.map_err(internal)?,
+        Err(_) => None,
+    };
+    match user {
+        Some(u) if !u.disabled => Ok(u.id),
+        Some(_) => Err(ErrorBody {
+            code: ErrorCode::BadMessage,
+            message: format!("the account `{id}` is disabled: it cannot take conversations"),
+            ref_type: Some("assign".into()),
+        }),
+        None => Err(ErrorBody {
+            code: ErrorCode::BadMessage,
+            message: format!("no account has the id `{id}`"),
+            ref_type: Some("assign".into()),
+        }),
     }
 }
 
@@ -156,7 +201,9 @@ async fn snapshot(state: &AppState, user: &User) -> Result<ConsoleOut, crate::st
     elsewhere.extend(state.hub.online_visitors());
     let mut visitors = crate::engine::merge(elsewhere);
     let online: HashSet<String> = visitors.iter().map(|v| v.visitor_id.clone()).collect();
-    for d in state.db.recent_dialogs(RECENT_DIALOGS).await? {
+    let mut dialogs = state.db.recent_dialogs(false, OPEN_DIALOGS).await?;
+    dialogs.extend(state.db.recent_dialogs(true, CLOSED_DIALOGS).await?);
+    for d in dialogs {
         if online.contains(&d.visitor.id) {
             continue;
         }
@@ -173,5 +220,13 @@ async fn snapshot(state: &AppState, user: &User) -> Result<ConsoleOut, crate::st
             screencast: chatcast_protocol::ScreencastState::Unavailable,
         });
     }
-    Ok(ConsoleOut::Snapshot { me: crate::http::views::me(user), visitors, unread: state.db.unread_counts(user.id).await? })
+    let ids: Vec<String> = visitors.iter().map(|v| v.visitor_id.clone()).collect();
+    let team = state.db.list_users().await?;
+    Ok(ConsoleOut::Snapshot {
+        me: crate::http::views::me(user),
+        visitors,
+        unread: state.db.unread_counts(user.id).await?,
+        conversations: state.db.conversations(&ids).await?,
+        team: team.into_iter().filter(|u| !u.disabled).map(|u| Teammate { id: u.id.to_string(), name: u.name }).collect(),
+    })
 }

@@ -10,7 +10,7 @@ pub mod visitor;
 use chatcast_protocol::{ChatMessage, ConsoleOut, ErrorBody, ErrorCode, MAX_BODY_CHARS, VisitorOut, frame};
 
 use crate::app::AppState;
-use crate::storage::{NewMessage, StorageError};
+use crate::storage::{ConversationChange, NewMessage, StorageError};
 
 /// How many messages of history a dialog sends when opened.
 pub const HISTORY_LIMIT: i64 = 500;
@@ -39,6 +39,23 @@ pub async fn deliver(
         state.hub.to_visitor(&message.visitor_id, &frame(&VisitorOut::Message { message: theirs }), except);
     }
     Ok((message, is_new))
+}
+
+/// Changes a conversation's state and, if that changed it, tells every console.
+pub async fn change_conversation(state: &AppState, visitor_id: &str, change: ConversationChange) -> Result<(), StorageError> {
+    if let Some(c) = state.db.change_conversation(visitor_id, change, crate::now_ms()).await? {
+        state.hub.to_consoles(&frame(&ConsoleOut::Conversation { conversation: c }));
+    }
+    Ok(())
+}
+
+/// Tells every console the state of a conversation that came online, unless
+/// it is the default ("open, unassigned", which consoles assume).
+pub async fn announce_conversation(state: &AppState, visitor_id: &str) -> Result<(), StorageError> {
+    if let Some(c) = state.db.conversations(&[visitor_id.to_owned()]).await?.pop() {
+        state.hub.to_consoles(&frame(&ConsoleOut::Conversation { conversation: c }));
+    }
+    Ok(())
 }
 
 /// Checks a chat message body; returns it trimmed.

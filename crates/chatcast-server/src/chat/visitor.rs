@@ -13,7 +13,7 @@ use crate::auth::{new_token, token_hash};
 use crate::consent;
 use crate::hub::TabJoin;
 use crate::limits::{Bucket, Slot, wait_text};
-use crate::storage::{NewMessage, Site, StorageError};
+use crate::storage::{ConversationChange, NewMessage, Site, StorageError};
 use crate::transport::{CLOSE_RATE_LIMITED, Connection, Event};
 use chatcast_protocol::frame;
 
@@ -159,7 +159,15 @@ pub async fn run(state: AppState, site: Site, slot: Slot, mut conn: Connection) 
                 };
                 // The visitor's other tabs show it too; this one gets the ack.
                 match super::deliver(&state, m, Some(conn_id)).await {
-                    Ok((message, _)) => conn.send_now(frame(&VisitorOut::Ack { client_id, message })).await,
+                    Ok((message, is_new)) => {
+                        conn.send_now(frame(&VisitorOut::Ack { client_id, message })).await;
+                        // Writing again reopens a closed conversation (to whoever had it).
+                        if is_new
+                            && let Err(e) = super::change_conversation(&state, &visitor_id, ConversationChange::Reopen).await
+                        {
+                            tracing::error!(error = %e, "reopening a conversation failed");
+                        }
+                    }
                     Err(e) => conn.send_error(internal(e), None).await,
                 }
             }
@@ -245,6 +253,9 @@ async fn handshake(
             );
             conn.send_first(frame(&welcome)).await;
             state.hub.to_consoles(&frame(&ConsoleOut::Visitor { visitor: info }));
+            if let Err(e) = super::announce_conversation(state, &visitor_id).await {
+                tracing::error!(error = %e, "reading a conversation's state failed");
+            }
             Some((visitor_id, tab_id))
         }
         Err(e) => {

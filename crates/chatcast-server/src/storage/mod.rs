@@ -10,7 +10,7 @@ mod rows;
 pub mod sqlite;
 
 use async_trait::async_trait;
-use chatcast_protocol::{Author, ChatMessage, PageInfo, PrivacySettings, Unread};
+use chatcast_protocol::{Author, ChatMessage, Conversation, PageInfo, PrivacySettings, Unread};
 use serde::Serialize;
 
 /// A storage failure.
@@ -183,6 +183,21 @@ pub struct RecentDialog {
     pub last_message: ChatMessage,
 }
 
+/// A change to a conversation's state (see [`Database::change_conversation`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConversationChange {
+    /// Give it to this user (reopens it if closed).
+    Assign(i64),
+    /// Give it to nobody (a closed one stays closed).
+    Unassign,
+    /// Close it.
+    Close,
+    /// Open it again (to whoever had it).
+    Reopen,
+    /// A consultant answered: reopen it if closed, and it is theirs if it was nobody's.
+    Answered(i64),
+}
+
 /// One row of the screen broadcast audit trail (the API's type: storage hands it out as it is).
 pub use chatcast_protocol::api::AuditEntry;
 
@@ -302,8 +317,8 @@ pub trait Database: Send + Sync + 'static {
     async fn insert_message(&self, msg: NewMessage<'_>) -> Result<(ChatMessage, bool)>;
     /// The newest `limit` messages of a dialog, oldest first.
     async fn messages(&self, visitor_id: &str, limit: i64) -> Result<Vec<ChatMessage>>;
-    /// Dialogs with the newest messages, newest first.
-    async fn recent_dialogs(&self, limit: i64) -> Result<Vec<RecentDialog>>;
+    /// Dialogs with the newest messages, newest first: the closed ones or the others.
+    async fn recent_dialogs(&self, closed: bool, limit: i64) -> Result<Vec<RecentDialog>>;
     /// Marks everything in a dialog read for a consultant.
     async fn mark_read(&self, user_id: i64, visitor_id: &str) -> Result<()>;
     /// Notes that the visitor's widget showed its dialog up to `message_id`
@@ -311,6 +326,11 @@ pub trait Database: Send + Sync + 'static {
     async fn mark_seen(&self, visitor_id: &str, message_id: i64) -> Result<bool>;
     /// The newest message of the dialog the visitor's widget has shown.
     async fn seen_message(&self, visitor_id: &str) -> Result<Option<i64>>;
+    /// The conversations of these visitors that ever left "open, unassigned".
+    async fn conversations(&self, visitor_ids: &[String]) -> Result<Vec<Conversation>>;
+    /// Applies a change; the new state if that changed anything, `None` if it
+    /// was so already (or the visitor is unknown).
+    async fn change_conversation(&self, visitor_id: &str, change: ConversationChange, now: i64) -> Result<Option<Conversation>>;
     /// A consultant's unread visitor messages per dialog (non-zero only).
     async fn unread_counts(&self, user_id: i64) -> Result<Vec<Unread>>;
 

@@ -7,18 +7,30 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chatcast_protocol::{Author, ChatMessage, PageInfo, PrivacySettings, Unread};
+use chatcast_protocol::{Author, ChatMessage, Conversation, PageInfo, PrivacySettings, Unread};
 use sqlx::postgres::{PgPoolOptions, PgRow};
 use sqlx::{PgPool, Row};
 
-use super::rows::{USER_COLUMNS, conflict, kind_from, lines, sql};
+use super::rows::{CONVERSATION_COLUMNS, USER_COLUMNS, conflict, conversation_from, conversation_update, kind_from, lines, sql};
 use super::{
-    AuditEntry, Database, NewMessage, NewSession, RecentDialog, Result, Role, SessionInfo, Site, StorageError, User, Visitor,
+    AuditEntry, ConversationChange, Database, NewMessage, NewSession, RecentDialog, Result, Role, SessionInfo, Site,
+    StorageError, User, Visitor,
 };
 
 /// A pool of connections to one PostgreSQL database.
 pub struct Postgres {
     pool: PgPool,
+}
+
+/// A row of [`CONVERSATION_COLUMNS`].
+fn conversation_row(row: &PgRow) -> Result<Conversation> {
+    Ok(conversation_from(
+        row.try_get("id")?,
+        row.try_get("assignee_id")?,
+        row.try_get("assignee_name")?,
+        row.try_get("closed")?,
+        row.try_get("state_at")?,
+    ))
 }
 
 impl Postgres {
@@ -591,17 +603,19 @@ impl Database for Postgres {
         rows.iter().map(message_from).collect()
     }
 
-    async fn recent_dialogs(&self, limit: i64) -> Result<Vec<RecentDialog>> {
+    async fn recent_dialogs(&self, closed: bool, limit: i64) -> Result<Vec<RecentDialog>> {
         let rows = sqlx::query(
             "SELECT v.id, v.site_id, v.last_seen, v.page_url, v.page_title, s.name AS site_name,
                     m.id AS m_id, m.author, m.author_name, m.client_id, m.body, m.created_at, m.kind
-             FROM (SELECT visitor_id, MAX(id) AS last_id FROM messages GROUP BY visitor_id
-                   ORDER BY last_id DESC LIMIT $1) lm
+             FROM (SELECT m.visitor_id, MAX(m.id) AS last_id FROM messages m JOIN visitors cv ON cv.id = m.visitor_id
+                   WHERE (cv.closed_at IS NOT NULL) = $1 GROUP BY m.visitor_id
+                   ORDER BY last_id DESC LIMIT $2) lm
              JOIN messages m ON m.id = lm.last_id
              JOIN visitors v ON v.id = lm.visitor_id
              JOIN sites s ON s.id = v.site_id
              ORDER BY m.id DESC",
         )
+        .bind(closed)
         .bind(limit)
         .fetch_all(&self.pool)
         .await?;
@@ -660,6 +674,29 @@ impl Database for Postgres {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+
+    async fn conversations(&self, visitor_ids: &[String]) -> Result<Vec<Conversation>> {
+        let rows = sqlx::query(sql(format!(
+            "SELECT {CONVERSATION_COLUMNS} FROM visitors v LEFT JOIN users u ON u.id = v.assignee_id
+             WHERE v.state_at > 0 AND v.id = ANY($1)"
+        )))
+        .bind(visitor_ids)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(conversation_row).collect()
+    }
+
+    async fn change_conversation(&self, visitor_id: &str, change: ConversationChange, now: i64) -> Result<Option<Conversation>> {
+        let (update, user) = conversation_update(change);
+        let mut q = sqlx::query(update).bind(now).bind(visitor_id);
+        if let Some(user) = user {
+            q = q.bind(user);
+        }
+        if q.execute(&self.pool).await?.rows_affected() == 0 {
+            return Ok(None);
+        }
+        Ok(self.conversations(&[visitor_id.to_owned()]).await?.pop())
     }
 
     async fn unread_counts(&self, user_id: i64) -> Result<Vec<Unread>> {

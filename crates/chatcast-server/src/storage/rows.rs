@@ -1,9 +1,9 @@
 //! What both backends do the same way around their rows: storage errors,
 //! the stored forms of message kinds and selector lists, the user columns.
 
-use chatcast_protocol::MessageKind;
+use chatcast_protocol::{Conversation, ConversationState, MessageKind};
 
-use super::{Result, StorageError};
+use super::{ConversationChange, Result, StorageError};
 
 /// A unique constraint broken is a conflict over `what`; anything else a backend error.
 pub(super) fn conflict(e: sqlx::Error, what: &str) -> StorageError {
@@ -30,3 +30,51 @@ pub(super) fn sql(text: String) -> sqlx::AssertSqlSafe<String> {
 
 /// The columns of a user row.
 pub(super) const USER_COLUMNS: &str = "u.id, u.email, u.name, u.role, u.password_hash, u.disabled_at";
+
+/// The columns of a conversation (a visitor row `v`, its assignee `u`), as
+/// [`conversation_from`] reads them.
+pub(super) const CONVERSATION_COLUMNS: &str =
+    "v.id, v.assignee_id, u.name AS assignee_name, v.closed_at IS NOT NULL AS closed, v.state_at";
+
+/// A conversation from its columns' values.
+pub(super) fn conversation_from(
+    visitor_id: String,
+    assignee_id: Option<i64>,
+    assignee_name: Option<String>,
+    closed: bool,
+    updated_at: i64,
+) -> Conversation {
+    let state = match (closed, assignee_id) {
+        (true, _) => ConversationState::Closed,
+        (false, Some(_)) => ConversationState::Assigned,
+        (false, None) => ConversationState::Open,
+    };
+    Conversation { visitor_id, state, assignee_id: assignee_id.map(|id| id.to_string()), assignee_name, updated_at }
+}
+
+/// The update a change makes (both backends read `$N` placeholders): `$1` is
+/// the time, `$2` the visitor, `$3` the user if the second value is true.
+/// Each matches only a row it changes, so "changed" is "rows affected".
+pub(super) fn conversation_update(change: ConversationChange) -> (&'static str, Option<i64>) {
+    match change {
+        ConversationChange::Assign(user) => (
+            "UPDATE visitors SET assignee_id = $3, closed_at = NULL, state_at = $1
+             WHERE id = $2 AND (assignee_id IS DISTINCT FROM $3 OR closed_at IS NOT NULL)",
+            Some(user),
+        ),
+        ConversationChange::Unassign => {
+            ("UPDATE visitors SET assignee_id = NULL, state_at = $1 WHERE id = $2 AND assignee_id IS NOT NULL", None)
+        }
+        ConversationChange::Close => {
+            ("UPDATE visitors SET closed_at = $1, state_at = $1 WHERE id = $2 AND closed_at IS NULL", None)
+        }
+        ConversationChange::Reopen => {
+            ("UPDATE visitors SET closed_at = NULL, state_at = $1 WHERE id = $2 AND closed_at IS NOT NULL", None)
+        }
+        ConversationChange::Answered(user) => (
+            "UPDATE visitors SET assignee_id = COALESCE(assignee_id, $3), closed_at = NULL, state_at = $1
+             WHERE id = $2 AND (assignee_id IS NULL OR closed_at IS NOT NULL)",
+            Some(user),
+        ),
+    }
+}
