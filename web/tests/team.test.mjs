@@ -1,10 +1,11 @@
 // The team console's daily work: typing indicators both ways (never the
 // text: checked on the wire), "Seen" once the widget really showed a reply,
-// system lines worded for each reader, and a pause before asking again after "No".
+// system lines worded for each reader, a pause before asking again after "No",
+// conversations assigned, handed over, closed and reopened, sites renamed and removed.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startServer, startSite, addSite, launchBrowser, consoleLogin, openWidget, removeDir, shot, waitFor, buttonState, pressScreencast, notice, grant,
+  startServer, startSite, addSite, launchBrowser, consoleLogin, openWidget, removeDir, shot, waitFor, buttonState, pressScreencast, notice, grant, cli,
 } from './harness.mjs';
 
 let server, site, browser;
@@ -355,4 +356,85 @@ test('an admin renames and removes a site in the console; its open widget stops 
   await vctx.close();
   await admin.context().close();
   await doomed.close();
+});
+
+test('a conversation is assigned, handed over, closed, and reopened when the visitor writes again; the views follow live', { timeout: 120_000 }, async () => {
+  // Boris joins after the admin's console connected: the handover list still has him.
+  const admin = await consoleLogin(browser, server.url);
+  await admin.getByTestId('inbox-view').first().waitFor();
+  cli(server.dataDir, 'user', 'add', '--email', 'boris@example.com', '--password', 'boris-password', '--name', 'Boris');
+  const vctx = await browser.newContext();
+  const visitor = await vctx.newPage();
+  await visitor.goto(`${site.origin}/`);
+  await openWidget(visitor);
+  await visitor.getByTestId('widget-input').fill('Where is my order 1234?');
+  await visitor.getByTestId('widget-send').click();
+
+  const view = (page, name) => page.locator(`[data-testid="inbox-view"][data-view="${name}"]`);
+  const count = async (page, name) => Number(await view(page, name).locator('.count').innerText());
+  const item = admin.getByTestId('visitor-item').filter({ hasText: 'Where is my order 1234?' });
+  await item.waitFor();
+  await item.click();
+  const vid = await admin.getByTestId('dialog').getAttribute('data-visitor-id');
+  const state = (page) => page.getByTestId('conversation-state');
+  const listed = (page) => page.locator(`[data-testid="visitor-item"][data-visitor-id="${vid}"]`);
+  await waitFor(async () => (await state(admin).getAttribute('data-state')) === 'open', 'a new conversation is open');
+  await view(admin, 'unassigned').click();
+  await listed(admin).waitFor();
+
+  // "Assign to me": it leaves Unassigned and shows under Mine.
+  await admin.getByTestId('conversation-assign').click();
+  await waitFor(async () => (await state(admin).getAttribute('data-state')) === 'assigned', 'assigned');
+  assert.equal(await state(admin).innerText(), 'Assigned to you');
+  await listed(admin).waitFor({ state: 'detached' });
+  await view(admin, 'mine').click();
+  await listed(admin).waitFor();
+
+  // Boris sees who has it; his Mine is empty until it is handed to him, live.
+  const boris = await consoleLogin(browser, server.url, { email: 'boris@example.com', password: 'boris-password' });
+  await view(boris, 'mine').click();
+  await boris.getByTestId('inbox-view').first().waitFor();
+  await waitFor(async () => (await count(boris, 'mine')) === 0, 'Boris has nothing yet');
+  await admin.getByTestId('conversation-handover').selectOption({ label: 'Boris' });
+  await listed(boris).waitFor();
+  assert.equal(await count(boris, 'mine'), 1);
+  await listed(admin).waitFor({ state: 'detached' });
+  await waitFor(async () => (await state(admin).innerText()) === 'Assigned to Boris', 'the admin reads who has it now');
+  await listed(boris).click();
+  assert.equal(await state(boris).innerText(), 'Assigned to you');
+  await shot(boris, 'team-conversation-assigned');
+
+  // Boris closes it: it leaves the open views and shows under Closed.
+  const closedBefore = await count(boris, 'closed');
+  await boris.getByTestId('conversation-close').click();
+  await waitFor(async () => (await state(boris).getAttribute('data-state')) === 'closed', 'closed');
+  await listed(boris).waitFor({ state: 'detached' });
+  assert.equal(await count(boris, 'mine'), 0);
+  assert.equal(await count(boris, 'closed'), closedBefore + 1);
+  await waitFor(async () => (await state(admin).getAttribute('data-state')) === 'closed', 'the admin sees it closed');
+  await view(boris, 'closed').click();
+  await listed(boris).waitFor();
+  await shot(boris, 'team-conversation-closed');
+
+  // The visitor writes again: it reopens, back with Boris, in his Mine, without a reload.
+  await visitor.getByTestId('widget-input').fill('Actually, one more question');
+  await visitor.getByTestId('widget-send').click();
+  await listed(boris).waitFor({ state: 'detached' });
+  await view(boris, 'mine').click();
+  await listed(boris).waitFor();
+  await waitFor(async () => (await state(boris).innerText()) === 'Assigned to you', 'reopened to Boris');
+
+  // What the server stored: a reloaded console has the same state and remembers the view.
+  await boris.reload();
+  await listed(boris).waitFor();
+  assert.equal(await view(boris, 'mine').getAttribute('aria-selected'), 'true');
+  await listed(boris).click();
+  assert.equal(await state(boris).getAttribute('data-state'), 'assigned');
+  // The phone layout keeps it usable: no sideways scrolling with the bar shown.
+  await boris.setViewportSize({ width: 390, height: 800 });
+  assert.equal(await boris.evaluate(() => document.documentElement.scrollWidth <= innerWidth), true, 'no horizontal overflow at 390 px');
+  await shot(boris, 'team-conversation-phone');
+  await vctx.close();
+  await admin.context().close();
+  await boris.context().close();
 });

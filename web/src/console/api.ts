@@ -6,6 +6,7 @@ import type { AuditEntry } from '../protocol/AuditEntry';
 import type { Role } from '../protocol/Role';
 import type { Session } from '../protocol/Session';
 import type { Site } from '../protocol/Site';
+import type { Teammate } from '../protocol/Teammate';
 import type { User } from '../protocol/User';
 
 // What the API answers: generated from chatcast-protocol's `api` module.
@@ -107,6 +108,10 @@ export const api = {
   },
   sites(): Promise<Site[]> {
     return request<Site[]>('GET', '/api/sites');
+  },
+  /** Who a conversation can be handed to. */
+  team(): Promise<Teammate[]> {
+    return request<Teammate[]>('GET', '/api/team');
   },
   addSite(name: string, origins: string[]): Promise<Site> {
     return request<Site>('POST', '/api/sites', { name, origins });

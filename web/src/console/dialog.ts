@@ -3,6 +3,7 @@
 // place, and a message that arrives twice (ack + broadcast, resend) shows once.
 
 import type { ChatMessage } from '../protocol/ChatMessage';
+import { ConversationBar } from './conversation';
 import { h, reconcileChildren, setAttr, setText } from './dom';
 import {
   charCount, clock, cmpId, dayKey, dayLabel, fullDate, hueOf, onlineFor, ago, safeHref, shortUrl, urlHost, visitorCode, visitorInitials, visitorName,
@@ -50,6 +51,7 @@ export class DialogView {
   private readonly scEnd: HTMLButtonElement;
   private readonly noticeHost: HTMLElement;
   private readonly body: HTMLElement;
+  private readonly conv: ConversationBar | null;
   /** Where the replica goes beside the chat (the panel, or the popup's replica). */
   private readonly replicaSlot: HTMLElement;
   private panel: { replica: Replica; feed: SocketFeed } | null = null;
@@ -139,8 +141,9 @@ export class DialogView {
     this.replicaSlot = h('aside', { class: 'replica-slot', hidden: true });
     this.noticeHost = h('div', { class: 'sc-notices', 'aria-live': 'assertive' });
     this.body = h('div', { class: 'dialog-body' }, chat, this.replicaSlot);
+    this.conv = opts.embedded ? null : new ConversationBar(live, visitorId);
     this.el = h('section', { class: 'dialog', 'data-testid': 'dialog', 'data-visitor-id': visitorId, 'aria-label': 'Dialog' },
-      header, h('div', { class: 'dialog-main' }, this.body, this.noticeHost));
+      header, this.conv?.el, h('div', { class: 'dialog-main' }, this.body, this.noticeHost));
     this.offPopupClosed = onPopupClosed(() => this.drawScreencast());
     this.draw();
     this.onInput();
@@ -349,6 +352,11 @@ export class DialogView {
       this.typingNote.hidden = !this.live.isTyping(this.visitorId);
       return;
     }
+    if (c.kind === 'conversation') {
+      if (c.visitorId === this.visitorId) this.conv?.draw();
+      return;
+    }
+    if (c.kind === 'me') this.conv?.draw();
     // The list changes often (visitors navigating); the transcript only with its own dialog.
     if (c.kind === 'dialog' || c.kind === 'conn' || c.kind === 'me') this.logDirty = true;
     if (this.dirty) return;

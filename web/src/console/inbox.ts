@@ -3,6 +3,7 @@
 // Alt+↑/↓ switch dialogs from anywhere, Esc goes back to the list, / filters.
 
 import type { VisitorInfo } from '../protocol/VisitorInfo';
+import { type InboxView, VIEWS, inView, ownerText } from './conversation';
 import { DialogView } from './dialog';
 import { h, isTyping, reconcileChildren, setAttr, setText } from './dom';
 import { ago, hueOf, onlineFor, shortUrl, visitorCode, visitorInitials, visitorName } from './format';
@@ -27,6 +28,7 @@ interface ItemView {
   last: HTMLElement;
   badge: HTMLElement;
   avatar: HTMLElement;
+  owner: HTMLElement;
   /** What it was last drawn from, to skip work. */
   drawn?: VisitorInfo;
   drawnUnread?: number;
@@ -34,6 +36,8 @@ interface ItemView {
 
 /** How many recent dialogs show before "Show all". */
 const RECENT_LIMIT = 30;
+/** Where the chosen view is remembered (per browser). */
+const VIEW_KEY = 'chatcast.inbox-view';
 
 export class Inbox {
   readonly el: HTMLElement;
@@ -52,6 +56,8 @@ export class Inbox {
   private dialog: DialogView | null = null;
   private focusId: string | null = null;
   private showAllRecent = false;
+  private view: InboxView = savedView();
+  private readonly viewTabs = new Map<InboxView, { el: HTMLButtonElement; count: HTMLElement }>();
   private order: string[] = [];
   private dirty = false;
   private unsubscribe: () => void;
@@ -94,7 +100,18 @@ export class Inbox {
       this.recentList,
       this.recentMore,
     );
+    const tabs = h('div', { class: 'views', role: 'tablist', 'aria-label': 'Conversations' });
+    for (const { view, label, title } of VIEWS) {
+      const count = h('span', { class: 'count' }, '0');
+      const el = h('button', {
+        type: 'button', role: 'tab', class: 'view-tab', 'data-testid': 'inbox-view', 'data-view': view, title,
+        onclick: () => this.setView(view),
+      }, label, count);
+      this.viewTabs.set(view, { el, count });
+      tabs.append(el);
+    }
     const sidebar = h('aside', { class: 'sidebar', onkeydown: (e: KeyboardEvent) => this.listKey(e) },
+      tabs,
       h('div', { class: 'filter-wrap' }, this.filter),
       h('div', { class: 'sidebar-scroll' },
         h('section', { class: 'vsection', 'aria-labelledby': 'online-h' },
@@ -184,6 +201,17 @@ export class Inbox {
     );
   }
 
+  private setView(view: InboxView): void {
+    this.view = view;
+    try {
+      localStorage.setItem(VIEW_KEY, view);
+    } catch {
+      // Storage refused (private mode): the view holds for this page.
+    }
+    this.showAllRecent = false;
+    this.render();
+  }
+
   private onChange(c: Change): void {
     if (c.kind === 'visitors' || c.kind === 'me') this.scheduleRender();
     if (this.dialog) this.dialog.onChange(c);
@@ -225,10 +253,24 @@ export class Inbox {
     const q = this.filter.value.trim().toLowerCase();
     const online: VisitorInfo[] = [];
     const recent: VisitorInfo[] = [];
+    const counts = new Map<InboxView, number>(VIEWS.map((v) => [v.view, 0]));
+    const me = this.live.me.id;
     for (const v of this.live.visitors.values()) {
+      const c = this.live.conversation(v.visitor_id);
+      // Counted: conversations (someone wrote, or the team acted on it); a visitor
+      // who only browses is listed under open and unassigned, not counted.
+      if (v.last_message || c.updated_at > 0) {
+        for (const { view } of VIEWS) if (inView(view, c, me)) counts.set(view, counts.get(view)! + 1);
+      }
+      if (!inView(this.view, c, me)) continue;
       if (q && !matches(v, q)) continue;
       if (v.online) online.push(v);
       else if (v.last_message) recent.push(v);
+    }
+    for (const [view, tab] of this.viewTabs) {
+      setAttr(tab.el, 'aria-selected', String(view === this.view));
+      tab.el.classList.toggle('active', view === this.view);
+      setText(tab.count, String(counts.get(view) ?? 0));
     }
     const unread = (v: VisitorInfo) => this.live.unread.get(v.visitor_id) ?? 0;
     const sort = (a: VisitorInfo, b: VisitorInfo) =>
@@ -251,7 +293,12 @@ export class Inbox {
     setText(this.onlineCount, String(online.length));
     setText(this.recentCount, String(recent.length));
     this.onlineEmpty.hidden = online.length > 0;
-    setText(this.onlineEmpty, !this.live.ready ? 'Loading visitors…' : q ? 'No visitor online matches the filter.' : 'Nobody is on your sites right now.');
+    const emptyText = !this.live.ready ? 'Loading visitors…'
+      : q ? 'No visitor online matches the filter.'
+      : this.view === 'open' ? 'Nobody is on your sites right now.'
+      : recent.length ? 'No visitor of this view is online.'
+      : VIEWS.find((v) => v.view === this.view)!.empty;
+    setText(this.onlineEmpty, emptyText);
     this.recentSection.hidden = recent.length === 0;
     this.recentMore.hidden = recent.length <= RECENT_LIMIT;
     setText(this.recentMore, this.showAllRecent ? 'Show fewer' : `Show all ${recent.length}`);
@@ -276,6 +323,9 @@ export class Inbox {
     setAttr(el, 'aria-selected', String(this.dialog?.visitorId === id));
     el.classList.toggle('unread', unread > 0);
     el.classList.toggle('offline', !v.online);
+    const owner = ownerText(this.live.conversation(id), this.live.me.id);
+    setText(it.owner, owner);
+    it.owner.hidden = !owner;
     if (it.drawn !== v || it.drawnUnread !== unread) {
       it.drawn = v;
       it.drawnUnread = unread;
@@ -310,6 +360,7 @@ export class Inbox {
     const site = h('span', { class: 'vitem-site' });
     const time = h('time', { class: 'vitem-time' });
     const last = h('span', { class: 'vitem-last', 'data-testid': 'last-message' });
+    const owner = h('span', { class: 'vitem-owner', 'data-testid': 'visitor-item-owner', hidden: true });
     const avatar = h('span', { class: 'avatar', 'aria-hidden': 'true', style: `--hue:${hueOf(id)}` }, visitorInitials(id));
     const el = h('li', {
       class: 'vitem', role: 'option', tabindex: '-1', 'data-visitor-id': id, 'aria-selected': 'false',
@@ -321,13 +372,13 @@ export class Inbox {
     },
       h('span', { class: 'avatar-wrap' }, avatar, h('span', { class: 'presence', 'aria-hidden': 'true' })),
       h('span', { class: 'vitem-main' },
-        h('span', { class: 'vitem-row' }, title, badge),
+        h('span', { class: 'vitem-row' }, title, owner, badge),
         url,
         h('span', { class: 'vitem-meta' }, site, h('span', { class: 'dot-sep', 'aria-hidden': 'true' }, '·'), time),
         last,
       ),
     );
-    return { el, title, url, site, time, last, badge, avatar };
+    return { el, title, url, site, time, last, badge, avatar, owner };
   }
 
   /** List items in screen order. */
@@ -392,6 +443,16 @@ export class Inbox {
       this.filter.select();
     }
   }
+}
+
+function savedView(): InboxView {
+  try {
+    const v = localStorage.getItem(VIEW_KEY);
+    if (VIEWS.some((x) => x.view === v)) return v as InboxView;
+  } catch {
+    // No storage: the default view.
+  }
+  return 'open';
 }
 
 function activity(v: VisitorInfo): number {

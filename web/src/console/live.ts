@@ -5,12 +5,15 @@
 import type { ChatMessage } from '../protocol/ChatMessage';
 import type { ConsoleIn } from '../protocol/ConsoleIn';
 import type { ConsoleOut } from '../protocol/ConsoleOut';
+import type { Conversation } from '../protocol/Conversation';
 import type { ErrorBody } from '../protocol/ErrorBody';
 import type { Me } from '../protocol/Me';
 import type { NoticeReason } from '../protocol/NoticeReason';
 import type { ScreencastState } from '../protocol/ScreencastState';
+import type { Teammate } from '../protocol/Teammate';
 import type { VisitorInfo } from '../protocol/VisitorInfo';
 import { type Adoptable, newClientId, type SocketState } from '../shared/socket';
+import { api } from './api';
 import { cmpId, observeServerTime } from './format';
 import { type FeedListener, SocketFeed, type WatchFeed } from './screencast/feed';
 
@@ -22,7 +25,8 @@ export type Change =
   | { kind: 'me' }
   | { kind: 'screencast'; visitorId: string } // the broadcast state or the notice of one visitor
   | { kind: 'screencast-ready'; visitorId: string } // a broadcast this console asked for went live
-  | { kind: 'typing'; visitorId: string }; // the visitor started or stopped typing
+  | { kind: 'typing'; visitorId: string } // the visitor started or stopped typing
+  | { kind: 'conversation'; visitorId: string }; // assigned, closed or reopened (the list changes too)
 
 export interface Dialog {
   /** Confirmed messages by id. */
@@ -67,6 +71,10 @@ export class Live implements WatchFeed {
   me: Me;
   /** Everyone the console knows about: online visitors and recent dialogs. */
   readonly visitors = new Map<string, VisitorInfo>();
+  /** Conversations that left "open, unassigned" (see `conversation`). */
+  private readonly conversations = new Map<string, Conversation>();
+  /** Who a conversation can be handed to. */
+  team: Teammate[] = [];
   /** This consultant's unread visitor messages per dialog. */
   readonly unread = new Map<string, number>();
   readonly dialogs = new Map<string, Dialog>();
@@ -334,7 +342,12 @@ export class Live implements WatchFeed {
   private onMessage(m: ConsoleOut): void {
     switch (m.t) {
       case 'snapshot':
+        this.conversations.clear();
+        for (const c of m.conversations) this.conversations.set(c.visitor_id, c);
+        this.team = m.team;
         return this.onSnapshot(m.me, m.visitors, m.unread);
+      case 'conversation':
+        return this.onConversation(m.conversation);
       case 'visitor':
         return this.onVisitor(m.visitor);
       case 'dialog':
@@ -379,6 +392,51 @@ export class Live implements WatchFeed {
     this.ready = true;
     this.emit({ kind: 'me' });
     this.emit({ kind: 'visitors' });
+  }
+
+  private onConversation(c: Conversation): void {
+    const old = this.conversations.get(c.visitor_id);
+    // Frames from different servers may cross: the later change holds.
+    if (old && old.updated_at > c.updated_at) return;
+    this.conversations.set(c.visitor_id, c);
+    this.emit({ kind: 'conversation', visitorId: c.visitor_id });
+    this.emit({ kind: 'visitors' });
+  }
+
+  // ---- conversations
+
+  /** Where a conversation is: open and nobody's unless the server said otherwise. */
+  conversation(visitorId: string): Conversation {
+    return this.conversations.get(visitorId) ??
+      { visitor_id: visitorId, state: 'open', assignee_id: null, assignee_name: null, updated_at: 0 };
+  }
+
+  /** Asks the server for the team again (accounts added since the snapshot). */
+  async refreshTeam(): Promise<void> {
+    try {
+      const team = await api.team();
+      if (JSON.stringify(team) === JSON.stringify(this.team)) return;
+      this.team = team;
+      this.emit({ kind: 'me' });
+    } catch {
+      // The snapshot's list stays; the next dialog asks again.
+    }
+  }
+
+  /** Gives a conversation to a teammate, or to nobody (`null`). */
+  assign(visitorId: string, userId: string | null): void {
+    this.sendOrComplain({ t: 'assign', visitor_id: visitorId, user_id: userId });
+  }
+
+  /** Closes a conversation, or opens it again. */
+  setClosed(visitorId: string, closed: boolean): void {
+    this.sendOrComplain({ t: closed ? 'close' : 'reopen', visitor_id: visitorId });
+  }
+
+  private sendOrComplain(m: ConsoleIn): void {
+    if (!this.feed.sendFrame(m)) {
+      this.hooks.onError({ code: 'internal', message: 'not connected: try again when the connection is back', ref_type: m.t });
+    }
   }
 
   private onVisitor(v: VisitorInfo): void {

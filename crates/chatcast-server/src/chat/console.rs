@@ -3,9 +3,7 @@
 
 use std::collections::HashSet;
 
-use chatcast_protocol::{
-    Author, CONSOLE_TYPES, ConsoleIn, ConsoleOut, ErrorBody, ErrorCode, Teammate, VisitorInfo, VisitorOut, decode,
-};
+use chatcast_protocol::{Author, CONSOLE_TYPES, ConsoleIn, ConsoleOut, ErrorBody, ErrorCode, VisitorInfo, VisitorOut, decode};
 
 use super::{HISTORY_LIMIT, TYPING_EVERY, check_body, check_client_id, internal};
 use crate::app::AppState;
@@ -221,12 +219,11 @@ async fn snapshot(state: &AppState, user: &User) -> Result<ConsoleOut, crate::st
         });
     }
     let ids: Vec<String> = visitors.iter().map(|v| v.visitor_id.clone()).collect();
-    let team = state.db.list_users().await?;
     Ok(ConsoleOut::Snapshot {
         me: crate::http::views::me(user),
         visitors,
         unread: state.db.unread_counts(user.id).await?,
         conversations: state.db.conversations(&ids).await?,
-        team: team.into_iter().filter(|u| !u.disabled).map(|u| Teammate { id: u.id.to_string(), name: u.name }).collect(),
+        team: crate::http::views::team(state.db.list_users().await?),
     })
 }

@@ -137,3 +137,8 @@ pub async fn revoke_session(
 pub async fn me(CurrentUser(user): CurrentUser) -> Json<chatcast_protocol::Me> {
     Json(super::views::me(&user))
 }
+
+/// `GET /api/team`: who a conversation can be handed to (any logged-in user may ask).
+pub async fn team(State(state): State<AppState>, _: CurrentUser) -> Result<Json<Vec<chatcast_protocol::Teammate>>, ApiError> {
+    Ok(Json(super::views::team(state.db.list_users().await?)))
+}

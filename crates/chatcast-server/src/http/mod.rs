@@ -30,6 +30,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/login", post(auth::login))
         .route("/api/logout", post(auth::logout))
         .route("/api/me", get(auth::me))
+        .route("/api/team", get(auth::team))
         .route("/api/sites", get(admin::list_sites).post(admin::create_site))
         .route("/api/sites/{id}/settings", axum::routing::put(admin::update_site_settings))
         .route("/api/sites/{id}/name", axum::routing::put(admin::rename_site))

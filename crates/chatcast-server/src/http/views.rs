@@ -37,6 +37,15 @@ pub fn me(u: &storage::User) -> Me {
     Me { id: u.id.to_string(), email: u.email.clone(), name: u.name.clone(), role: u.role.as_str().into() }
 }
 
+/// The enabled accounts, as teammates a conversation can be handed to.
+pub fn team(users: Vec<storage::User>) -> Vec<chatcast_protocol::Teammate> {
+    users
+        .into_iter()
+        .filter(|u| !u.disabled)
+        .map(|u| chatcast_protocol::Teammate { id: u.id.to_string(), name: u.name })
+        .collect()
+}
+
 /// One of the caller's sessions; `current`: the one it asks with.
 pub fn session(s: &SessionInfo, current: bool) -> api::Session {
     api::Session {
