@@ -101,3 +101,12 @@ pub struct AuditEntry {
     #[ts(type = "number")]
     pub at: Millis,
 }
+
+/// A message that matched a transcript search (`GET /api/search`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct SearchHit {
+    /// The message (its `visitor_id` names the dialog to open).
+    pub message: crate::ChatMessage,
+    /// The visitor's site.
+    pub site_name: String,
+}

@@ -820,5 +820,6 @@ mod tests {
         api::User::export_all(&cfg).unwrap();
         api::Session::export_all(&cfg).unwrap();
         api::AuditEntry::export_all(&cfg).unwrap();
+        api::SearchHit::export_all(&cfg).unwrap();
     }
 }

@@ -267,3 +267,31 @@ async fn sites_are_renamed_and_removed_by_admins_only_and_unknown_ids_get_a_404(
         assert!(res.text().await.unwrap().contains(&format!("no site has the id {id}")));
     }
 }
+
+#[tokio::test]
+async fn transcript_search_needs_a_login_and_a_word_and_finds_messages_of_every_dialog() {
+    let app = spawn_app().await;
+    let cookie = app.consultant("carol@example.com").await;
+    let (mut v, vid, _) = app.visitor(None).await;
+    v.send(json!({"t": "send", "client_id": "c1", "body": "My parcel 88-417 never arrived"})).await;
+    v.recv_type("ack").await;
+    let c = reqwest::Client::new();
+    let get = |q: &str, cookie: Option<&str>| {
+        let mut req = c.get(app.url("/api/search")).query(&[("q", q)]);
+        if let Some(k) = cookie {
+            req = req.header("cookie", k);
+        }
+        req.send()
+    };
+
+    assert_eq!(get("parcel", None).await.unwrap().status(), 401, "transcripts are for the team only");
+    let res = get(" -- \"* ", Some(&cookie)).await.unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(res.json::<Value>().await.unwrap()["error"]["message"].as_str().unwrap().contains("word"));
+    let hits: Value = get("PARC 417", Some(&cookie)).await.unwrap().json().await.unwrap();
+    assert_eq!(hits.as_array().unwrap().len(), 1, "{hits}");
+    assert_eq!(hits[0]["message"]["visitor_id"], vid.as_str());
+    assert_eq!(hits[0]["site_name"], "Test shop");
+    let none: Value = get("parcel tractor", Some(&cookie)).await.unwrap().json().await.unwrap();
+    assert_eq!(none, json!([]));
+}

@@ -76,7 +76,7 @@ macro_rules! on_every_backend {
     )*};
 }
 
-on_every_backend!(users_and_sessions, sites, visitors_and_messages, conversations, consent_and_audit, retention);
+on_every_backend!(users_and_sessions, sites, visitors_and_messages, conversations, search, consent_and_audit, retention);
 
 const NOW: i64 = 1_800_000_000_000;
 
@@ -326,6 +326,46 @@ async fn conversations(db: Db) {
     assert!(db.delete_user(boris.id).await.unwrap());
     let c = db.conversations(&["v_1".to_owned()]).await.unwrap().pop().unwrap();
     assert_eq!((c.state, c.assignee_id), (ConversationState::Open, None));
+}
+
+async fn search(db: Db) {
+    let shop = db.create_site("Shop", "key-1", &[], false).await.unwrap();
+    db.create_visitor("v_1", shop.id, "th-1", &page("https://a.example/"), NOW).await.unwrap();
+    db.create_visitor("v_2", shop.id, "th-2", &page("https://a.example/"), NOW).await.unwrap();
+    let lines = [
+        ("v_1", Author::Visitor, "Do you have winter boots in size 44?"),
+        ("v_1", Author::Consultant, "Yes, the Nordic boots come in 44."),
+        ("v_2", Author::Visitor, "Где мой заказ 1234?"),
+        ("v_2", Author::Visitor, "Crème brûlée recipe, please"),
+    ];
+    for (i, (v, author, body)) in lines.iter().enumerate() {
+        let id = format!("c{i}");
+        db.insert_message(msg(v, *author, Some(&id), body, NOW + i as i64)).await.unwrap();
+    }
+    let system = NewMessage { kind: Some(MessageKind::Allowed), ..msg("v_1", Author::System, None, "boots allowed", NOW + 9) };
+    db.insert_message(system).await.unwrap();
+    let find = |q: &str| {
+        let db = db.clone();
+        let words = storage::search_words(q);
+        async move { db.search_messages(&words, 10).await.unwrap().into_iter().map(|h| h.message.body).collect::<Vec<_>>() }
+    };
+    assert_eq!(
+        find("boot").await,
+        ["Yes, the Nordic boots come in 44.", "Do you have winter boots in size 44?"],
+        "prefix, newest first, no system line"
+    );
+    assert_eq!(find("BOOTS winter").await, ["Do you have winter boots in size 44?"], "every word must match");
+    assert_eq!(find("заказ").await, ["Где мой заказ 1234?"], "any script");
+    assert_eq!(find("1234").await, ["Где мой заказ 1234?"]);
+    assert!(find("boots tractor").await.is_empty());
+    // Query syntax in the input is only words: quotes, operators and columns match nothing special.
+    assert_eq!(find("\"boots\" OR -NEAR(* body:").await.len(), 0, "OR, NEAR, body are words that are not there");
+    assert_eq!(find("boots\" *").await.len(), 2, "a stray quote or star is not syntax");
+    let hits = db.search_messages(&storage::search_words("nordic"), 10).await.unwrap();
+    assert_eq!((hits[0].message.visitor_id.as_str(), hits[0].site_name.as_str()), ("v_1", "Shop"));
+    // Removed dialogs are gone from the index too.
+    db.delete_visitors(&["v_1".to_owned()]).await.unwrap();
+    assert!(find("boots").await.is_empty());
 }
 
 async fn consent_and_audit(db: Db) {

@@ -1,10 +1,11 @@
-//! HTTP routes: health, login/logout, the admin API, embedded assets, and the
+//! HTTP routes: health, login/logout, the admin API, transcript search, embedded assets, and the
 //! three WebSocket endpoints (handled by [`crate::transport::accept`]).
 
 mod admin;
 mod assets;
 pub mod auth;
 pub mod client;
+mod search;
 mod sockets;
 pub mod views;
 
@@ -31,6 +32,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/logout", post(auth::logout))
         .route("/api/me", get(auth::me))
         .route("/api/team", get(auth::team))
+        .route("/api/search", get(search::search))
         .route("/api/sites", get(admin::list_sites).post(admin::create_site))
         .route("/api/sites/{id}/settings", axum::routing::put(admin::update_site_settings))
         .route("/api/sites/{id}/name", axum::routing::put(admin::rename_site))

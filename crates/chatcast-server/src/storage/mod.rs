@@ -198,6 +198,24 @@ pub enum ConversationChange {
     Answered(i64),
 }
 
+/// A transcript search hit (the API's type).
+pub use chatcast_protocol::api::SearchHit;
+
+/// The most words a search uses.
+pub const SEARCH_WORDS: usize = 8;
+
+/// The words of a search: runs of letters and digits (any script), lowercased,
+/// at most [`SEARCH_WORDS`] of them. A message matches when it has every word,
+/// each as a word or the start of one. Only these go into the backends'
+/// query languages, so no input can change a query's meaning.
+pub fn search_words(q: &str) -> Vec<String> {
+    q.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(|w| w.chars().take(64).collect::<String>().to_lowercase())
+        .take(SEARCH_WORDS)
+        .collect()
+}
+
 /// One row of the screen broadcast audit trail (the API's type: storage hands it out as it is).
 pub use chatcast_protocol::api::AuditEntry;
 
@@ -319,6 +337,8 @@ pub trait Database: Send + Sync + 'static {
     async fn messages(&self, visitor_id: &str, limit: i64) -> Result<Vec<ChatMessage>>;
     /// Dialogs with the newest messages, newest first: the closed ones or the others.
     async fn recent_dialogs(&self, closed: bool, limit: i64) -> Result<Vec<RecentDialog>>;
+    /// Visitor and consultant messages with all these words (see [`search_words`]), newest first.
+    async fn search_messages(&self, words: &[String], limit: i64) -> Result<Vec<SearchHit>>;
     /// Marks everything in a dialog read for a consultant.
     async fn mark_read(&self, user_id: i64, visitor_id: &str) -> Result<()>;
     /// Notes that the visitor's widget showed its dialog up to `message_id`

@@ -13,7 +13,7 @@ use sqlx::{PgPool, Row};
 
 use super::rows::{CONVERSATION_COLUMNS, USER_COLUMNS, conflict, conversation_from, conversation_update, kind_from, lines, sql};
 use super::{
-    AuditEntry, ConversationChange, Database, NewMessage, NewSession, RecentDialog, Result, Role, SessionInfo, Site,
+    AuditEntry, ConversationChange, Database, NewMessage, NewSession, RecentDialog, Result, Role, SearchHit, SessionInfo, Site,
     StorageError, User, Visitor,
 };
 
@@ -660,6 +660,23 @@ impl Database for Postgres {
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.and_then(|r| r.0))
+    }
+
+    async fn search_messages(&self, words: &[String], limit: i64) -> Result<Vec<SearchHit>> {
+        // tsquery: each word a prefix (boot:* finds "boots"); all must match.
+        let query: Vec<String> = words.iter().map(|w| format!("{w}:*")).collect();
+        let rows = sqlx::query(
+            "SELECT m.id, m.visitor_id, m.author, m.author_name, m.client_id, m.body, m.created_at, m.kind,
+                    s.name AS site_name
+             FROM messages m JOIN visitors v ON v.id = m.visitor_id JOIN sites s ON s.id = v.site_id
+             WHERE m.body_words @@ to_tsquery('simple', $1) AND m.author <> 'system'
+             ORDER BY m.id DESC LIMIT $2",
+        )
+        .bind(query.join(" & "))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok(SearchHit { message: message_from(r)?, site_name: r.try_get("site_name")? })).collect()
     }
 
     async fn mark_read(&self, user_id: i64, visitor_id: &str) -> Result<()> {

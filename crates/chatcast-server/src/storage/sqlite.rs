@@ -11,7 +11,7 @@ use sqlx::{Row, SqlitePool};
 
 use super::rows::{CONVERSATION_COLUMNS, USER_COLUMNS, conflict, conversation_from, conversation_update, kind_from, lines, sql};
 use super::{
-    AuditEntry, ConversationChange, Database, NewMessage, NewSession, RecentDialog, Result, Role, SessionInfo, Site,
+    AuditEntry, ConversationChange, Database, NewMessage, NewSession, RecentDialog, Result, Role, SearchHit, SessionInfo, Site,
     StorageError, User, Visitor,
 };
 
@@ -670,6 +670,24 @@ impl Database for Sqlite {
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.and_then(|r| r.0))
+    }
+
+    async fn search_messages(&self, words: &[String], limit: i64) -> Result<Vec<SearchHit>> {
+        // FTS5: each word a quoted prefix ("boot"* finds "boots"); all must match.
+        let query: Vec<String> = words.iter().map(|w| format!("\"{w}\"*")).collect();
+        let rows = sqlx::query(
+            "SELECT m.id, m.visitor_id, m.author, m.author_name, m.client_id, m.body, m.created_at, m.kind,
+                    s.name AS site_name
+             FROM messages_fts f JOIN messages m ON m.id = f.rowid
+             JOIN visitors v ON v.id = m.visitor_id JOIN sites s ON s.id = v.site_id
+             WHERE messages_fts MATCH $1 AND m.author <> 'system'
+             ORDER BY m.id DESC LIMIT $2",
+        )
+        .bind(query.join(" "))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| Ok(SearchHit { message: message_from(r)?, site_name: r.try_get("site_name")? })).collect()
     }
 
     async fn mark_read(&self, user_id: i64, visitor_id: &str) -> Result<()> {
