@@ -438,3 +438,59 @@ test('a conversation is assigned, handed over, closed, and reopened when the vis
   await admin.context().close();
   await boris.context().close();
 });
+
+test('search finds a message in any transcript, shows the words found as text, and opens the dialog at that message', { timeout: 120_000 }, async () => {
+  const vctx = await browser.newContext();
+  const visitor = await vctx.newPage();
+  await visitor.goto(`${site.origin}/`);
+  await openWidget(visitor);
+  const target = 'My parcel ZX-5521 is late <b>again</b>';
+  await visitor.getByTestId('widget-input').fill(target);
+  await visitor.getByTestId('widget-send').click();
+  const consultant = await consoleLogin(browser, server.url);
+  const item = consultant.getByTestId('visitor-item').filter({ hasText: 'ZX-5521' });
+  await item.waitFor();
+  await item.click();
+  // Enough replies after it that the message is far above the end of the dialog.
+  const input = consultant.getByTestId('chat-input');
+  for (let i = 1; i <= 25; i++) {
+    await input.fill(`Reply number ${i}: we are checking with the courier.`);
+    await input.press('Enter');
+  }
+  await consultant.locator('[data-testid="chat-message"]').filter({ hasText: 'Reply number 25' }).waitFor();
+
+  await consultant.getByTestId('nav-search').click();
+  const search = consultant.getByTestId('search-input');
+  await search.fill('zx 5521');
+  const results = consultant.getByTestId('search-result');
+  await results.first().waitFor();
+  assert.equal(await results.count(), 1);
+  const hit = results.first();
+  assert.deepEqual(await hit.locator('mark').allInnerTexts(), ['ZX', '5521'], 'the words found are marked');
+  assert.match(await hit.innerText(), /<b>again<\/b>/, 'the message shows as text');
+  assert.equal(await hit.locator('b').count(), 0, 'no markup from a message becomes HTML');
+  await shot(consultant, 'team-search');
+  // Positive control for the matching: a word that is nowhere finds nothing.
+  await search.fill('parcel tractor');
+  await consultant.getByTestId('search-page').locator('[role="status"]').filter({ hasText: 'No message has' }).waitFor();
+  assert.equal(await results.count(), 0);
+  assert.match(consultant.url(), /#\/search\/parcel%20tractor$/, 'the query is in the URL');
+
+  await search.fill('courier 25');
+  await results.first().waitFor();
+  await search.fill('parcel');
+  await results.filter({ hasText: 'ZX-5521' }).first().click();
+  const found = consultant.locator('[data-testid="chat-message"][data-found="true"]');
+  await found.waitFor();
+  assert.match(await found.innerText(), /ZX-5521/);
+  await waitFor(async () => {
+    const [m, log] = await Promise.all([found.boundingBox(), consultant.getByTestId('chat-log').boundingBox()]);
+    return m && log && m.y >= log.y && m.y + m.height <= log.y + log.height;
+  }, 'the found message is scrolled into view');
+  const last = await consultant.locator('[data-testid="chat-message"]').filter({ hasText: 'Reply number 25' }).boundingBox();
+  const log = await consultant.getByTestId('chat-log').boundingBox();
+  assert.ok(last.y > log.y + log.height, 'the end of the dialog is below, out of view: it scrolled up to the message');
+  await shot(consultant, 'team-search-jump');
+  await vctx.close();
+  await consultant.context().close();
+});

@@ -54,6 +54,31 @@ async fn a_visitor_sending_as_fast_as_it_can_is_refused_and_then_closed_with_402
 }
 
 #[tokio::test]
+async fn after_a_refusal_no_later_message_overtakes_the_refused_one() {
+    let app = spawn_app().await;
+    let (mut v, vid, _) = app.visitor(None).await;
+    flood(&mut v, 21).await;
+    for _ in 0..20 {
+        v.recv_type("ack").await;
+    }
+    assert!(v.recv_type("error").await["message"].as_str().unwrap().contains("not sent"), "c_20 is refused");
+    // A token is back, but a later message may not take it before the refused one.
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    v.send(json!({"t": "send", "client_id": "later", "body": "later"})).await;
+    let e = v.recv_type("error").await;
+    assert_eq!(e["code"], "rate_limited");
+    assert!(e["message"].as_str().unwrap().contains("earlier message"), "{e}");
+    // The refused one first, then the later one: stored in the order written.
+    v.send(json!({"t": "send", "client_id": "c_20", "body": "spam 20"})).await;
+    assert_eq!(v.recv_type("ack").await["client_id"], "c_20");
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    v.send(json!({"t": "send", "client_id": "later", "body": "later"})).await;
+    assert_eq!(v.recv_type("ack").await["client_id"], "later");
+    let bodies: Vec<String> = app.state.db.messages(&vid, 100).await.unwrap().into_iter().map(|m| m.body).collect();
+    assert_eq!(bodies[19..], ["spam 19", "spam 20", "later"]);
+}
+
+#[tokio::test]
 async fn a_person_typing_fast_is_never_limited() {
     let app = spawn_app().await;
     let (mut v, vid, _) = app.visitor(None).await;

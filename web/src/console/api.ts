@@ -6,6 +6,7 @@ import type { AuditEntry } from '../protocol/AuditEntry';
 import type { Role } from '../protocol/Role';
 import type { Session } from '../protocol/Session';
 import type { Site } from '../protocol/Site';
+import type { SearchHit } from '../protocol/SearchHit';
 import type { Teammate } from '../protocol/Teammate';
 import type { User } from '../protocol/User';
 
@@ -108,6 +109,10 @@ export const api = {
   },
   sites(): Promise<Site[]> {
     return request<Site[]>('GET', '/api/sites');
+  },
+  /** Messages of every transcript with all the words of `q`, newest first. */
+  search(q: string): Promise<SearchHit[]> {
+    return request<SearchHit[]>('GET', `/api/search?q=${encodeURIComponent(q)}`);
   },
   /** Who a conversation can be handed to. */
   team(): Promise<Teammate[]> {

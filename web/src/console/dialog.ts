@@ -9,6 +9,7 @@ import {
   charCount, clock, cmpId, dayKey, dayLabel, fullDate, hueOf, onlineFor, ago, safeHref, shortUrl, urlHost, visitorCode, visitorInitials, visitorName,
 } from './format';
 import { MAX_BODY, type Change, type Live, type Pending } from './live';
+import { toast } from './toast';
 import { Replica } from './screencast/replica';
 import { NOTICE_TEXT } from './screencast/text';
 import { SocketFeed } from './screencast/feed';
@@ -59,6 +60,8 @@ export class DialogView {
   private lastScState = '';
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private lastCount = 0;
+  /** A message to scroll to once it is drawn (a search result's). */
+  private focusId: string | null = null;
   private firstDraw = true;
   private dirty = false;
   private logDirty = false;
@@ -505,6 +508,27 @@ export class DialogView {
     }
     this.lastCount = count;
     if (d?.loaded) this.firstDraw = false;
+    this.scrollToFocus();
+  }
+
+  /** Scrolls to a message and marks it (now, or once the history is drawn). */
+  focusMessage(id: string): void {
+    this.focusId = id;
+    this.scrollToFocus();
+  }
+
+  private scrollToFocus(): void {
+    const id = this.focusId;
+    if (!id || !this.live.dialogs.get(this.visitorId)?.loaded) return;
+    this.focusId = null;
+    const el = [...this.nodes.values()].find((n) => n.dataset.id === id);
+    if (!el) {
+      toast('That message is older than the history shown here.', 'info');
+      return;
+    }
+    for (const other of this.log.querySelectorAll('[data-found]')) other.removeAttribute('data-found');
+    el.setAttribute('data-found', 'true');
+    el.scrollIntoView({ block: 'center' });
   }
 
   private dayNode(day: string, at: number, used: Set<string>): HTMLElement {

@@ -136,8 +136,8 @@ export class Inbox {
     this.dialog?.destroy();
   }
 
-  /** Shows a dialog, or none (the router calls this). */
-  show(visitorId: string | null): void {
+  /** Shows a dialog, or none (the router calls this); `messageId`: scroll to that message. */
+  show(visitorId: string | null, messageId?: string): void {
     if (visitorId === null) {
       if (this.dialog) {
         const was = this.dialog.visitorId;
@@ -165,6 +165,7 @@ export class Inbox {
       this.focusId = visitorId;
     }
     this.el.classList.add('has-dialog');
+    if (messageId) this.dialog.focusMessage(messageId);
     this.live.open(visitorId);
     this.render();
     if (!isTyping(document.activeElement) || !this.el.contains(document.activeElement)) this.dialog.focusInput();

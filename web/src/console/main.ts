@@ -3,11 +3,14 @@
 //   #/            the inbox           #/chat/<visitor_id>  a dialog
 //   #/admin/sites sites (admin)       #/admin/team         the team (admin)
 //   #/admin/audit screen broadcast audit trail (admin)
+//   #/chat/<visitor_id>/<message_id>   a dialog scrolled to a message
+//   #/search/<words>                   search across every transcript
 
 import type { Me } from '../protocol/Me';
 import { api, setUnauthorizedHandler } from './api';
 import { renderAccount, renderSites, renderTeam } from './admin';
 import { renderAudit } from './audit';
+import { renderSearch } from './search';
 import { h, setAttr, setText } from './dom';
 import { Inbox } from './inbox';
 import { Live } from './live';
@@ -18,7 +21,7 @@ import { toast } from './toast';
 
 const root = document.getElementById('app') ?? document.body.appendChild(h('div', { id: 'app' }));
 
-type Route = { page: 'inbox'; visitorId: string | null } | { page: 'sites' } | { page: 'team' } | { page: 'audit' } | { page: 'account' };
+type Route = { page: 'inbox'; visitorId: string | null; messageId?: string } | { page: 'search'; q: string } | { page: 'sites' } | { page: 'team' } | { page: 'audit' } | { page: 'account' };
 
 function parseRoute(): Route {
   const hash = location.hash.replace(/^#\/?/, '');
@@ -29,7 +32,8 @@ function parseRoute(): Route {
       return p;
     }
   });
-  if (parts[0] === 'chat' && parts[1]) return { page: 'inbox', visitorId: parts[1] };
+  if (parts[0] === 'chat' && parts[1]) return { page: 'inbox', visitorId: parts[1], messageId: parts[2] };
+  if (parts[0] === 'search') return { page: 'search', q: parts[1] ?? '' };
   if (parts[0] === 'account') return { page: 'account' };
   if (parts[0] === 'admin') return parts[1] === 'team' ? { page: 'team' } : parts[1] === 'audit' ? { page: 'audit' } : { page: 'sites' };
   return { page: 'inbox', visitorId: null };
@@ -87,6 +91,7 @@ class App {
       h('a', { class: 'brand', href: '#/', 'aria-label': 'Chatcast inbox' }, logo(), h('span', null, 'Chatcast')),
       h('nav', { class: 'nav', 'aria-label': 'Console' },
         h('a', { href: '#/', 'data-route': 'inbox', 'data-testid': 'nav-inbox' }, 'Inbox', this.navBadge),
+        h('a', { href: '#/search', 'data-route': 'search', 'data-testid': 'nav-search' }, 'Search'),
         this.adminLinks,
       ),
       h('span', { class: 'spacer' }),
@@ -128,7 +133,7 @@ class App {
       this.adminOutlet.hidden = true;
       this.adminPage = null;
       this.inbox.el.hidden = false;
-      this.inbox.show(r.visitorId);
+      this.inbox.show(r.visitorId, r.messageId);
       return;
     }
     this.inbox.hide();
@@ -137,6 +142,12 @@ class App {
     if (r.page === 'account') {
       this.adminPage = 'account';
       renderAccount(this.adminOutlet, this.me);
+      return;
+    }
+    if (r.page === 'search') {
+      // Typing updates the URL without a hashchange; only a navigation renders the page.
+      if (this.adminPage !== 'search') renderSearch(this.adminOutlet, r.q);
+      this.adminPage = 'search';
       return;
     }
     if (!isAdmin) {

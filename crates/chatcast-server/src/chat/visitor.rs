@@ -28,6 +28,8 @@ pub async fn run(state: AppState, site: Site, slot: Slot, mut conn: Connection) 
     let limits = state.limits.clone();
     let (mut frames, mut messages) = (Bucket::new(limits.frames), Bucket::new(limits.messages));
     let mut typed: Option<std::time::Instant> = None;
+    // The first message refused for the rate limit, until it is sent again.
+    let mut held: Option<String> = None;
     loop {
         let event = conn.next_event().await;
         if matches!(event, Event::Text(_) | Event::Binary(_))
@@ -127,19 +129,28 @@ pub async fn run(state: AppState, site: Site, slot: Slot, mut conn: Connection) 
                     conn.send_error(e, None).await;
                     continue;
                 }
-                if let Err(wait) = messages.take(limits.messages, std::time::Instant::now()) {
-                    let mut e = ErrorBody::new(
-                        ErrorCode::RateLimited,
-                        format!(
+                // After a refusal, nothing overtakes the refused message: the
+                // others wait until it is sent again (the widget resends in order).
+                let overtakes = held.as_ref().is_some_and(|h| *h != client_id);
+                let limited =
+                    if overtakes { Err(None) } else { messages.take(limits.messages, std::time::Instant::now()).map_err(Some) };
+                if let Err(wait) = limited {
+                    held.get_or_insert_with(|| client_id.clone());
+                    let message = match wait {
+                        Some(wait) => format!(
                             "messages are coming faster than {} a minute; this one was not sent, try again in {}",
                             limits.messages.per_minute,
                             wait_text(wait)
                         ),
-                    );
+                        None => "an earlier message was not sent yet; this one was not sent either, send both again in order"
+                            .to_owned(),
+                    };
+                    let mut e = ErrorBody::new(ErrorCode::RateLimited, message);
                     e.ref_type = Some("send".into());
                     conn.send_error(e, None).await;
                     continue;
                 }
+                held = None;
                 let body = match check_body(&body, "send") {
                     Ok(b) => b,
                     Err(e) => {
