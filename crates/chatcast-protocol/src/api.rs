@@ -110,3 +110,17 @@ pub struct SearchHit {
     /// The visitor's site.
     pub site_name: String,
 }
+
+/// A saved reply the whole team can insert (`/shortcut` in the reply box).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct CannedReply {
+    /// Id.
+    pub id: String,
+    /// What follows `/` to find it: letters, digits, `-` and `_`, lowercase, unique.
+    pub shortcut: String,
+    /// The text it inserts.
+    pub body: String,
+    /// Last change.
+    #[ts(type = "number")]
+    pub updated_at: Millis,
+}

@@ -821,5 +821,6 @@ mod tests {
         api::Session::export_all(&cfg).unwrap();
         api::AuditEntry::export_all(&cfg).unwrap();
         api::SearchHit::export_all(&cfg).unwrap();
+        api::CannedReply::export_all(&cfg).unwrap();
     }
 }

@@ -26,6 +26,25 @@ pub fn name(what: &str, raw: &str) -> Result<String, String> {
     Ok(n.to_owned())
 }
 
+/// Longest saved-reply shortcut, in characters.
+pub const MAX_SHORTCUT_CHARS: usize = 32;
+
+/// A saved reply's shortcut as stored: lowercase letters and digits (any
+/// script), `-` and `_`, 1 to [`MAX_SHORTCUT_CHARS`]; a leading `/` is dropped.
+pub fn shortcut(raw: &str) -> Result<String, String> {
+    let s = raw.trim().trim_start_matches('/').to_lowercase();
+    if s.is_empty() {
+        return Err("the shortcut is empty".into());
+    }
+    if s.chars().count() > MAX_SHORTCUT_CHARS {
+        return Err(format!("the shortcut is longer than {MAX_SHORTCUT_CHARS} characters"));
+    }
+    if let Some(c) = s.chars().find(|c| !(c.is_alphanumeric() || *c == '-' || *c == '_')) {
+        return Err(format!("the shortcut may hold letters, digits, - and _ only, not `{c}`"));
+    }
+    Ok(s)
+}
+
 /// A site's allowed origins, normalized: at least one, each `scheme://host[:port]`
 /// with a port from 1 to 65535, no duplicates.
 pub fn origins(raw: &[String]) -> Result<Vec<String>, String> {

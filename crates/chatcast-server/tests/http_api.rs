@@ -295,3 +295,49 @@ async fn transcript_search_needs_a_login_and_a_word_and_finds_messages_of_every_
     let none: Value = get("parcel tractor", Some(&cookie)).await.unwrap().json().await.unwrap();
     assert_eq!(none, json!([]));
 }
+
+#[tokio::test]
+async fn saved_replies_are_shared_by_the_team_and_checked() {
+    let app = spawn_app().await;
+    let carol = app.consultant("carol@example.com").await;
+    let dave = app.consultant("dave@example.com").await;
+    let c = reqwest::Client::new();
+    let post = |cookie: &str, body: Value| c.post(app.url("/api/canned")).header("cookie", cookie).json(&body).send();
+
+    assert_eq!(c.get(app.url("/api/canned")).send().await.unwrap().status(), 401);
+    let res = post(&carol, json!({"shortcut": "/Refund", "body": "  Refunds take 5 days.  "})).await.unwrap();
+    assert_eq!(res.status(), 201);
+    let saved: Value = res.json().await.unwrap();
+    assert_eq!((saved["shortcut"].as_str(), saved["body"].as_str()), (Some("refund"), Some("Refunds take 5 days.")));
+    // Another consultant sees it and may change it.
+    let list: Value = c.get(app.url("/api/canned")).header("cookie", &dave).send().await.unwrap().json().await.unwrap();
+    assert_eq!(list[0]["shortcut"], "refund");
+    let id = saved["id"].as_str().unwrap();
+    let res = c
+        .put(app.url(&format!("/api/canned/{id}")))
+        .header("cookie", &dave)
+        .json(&json!({"shortcut": "refunds", "body": "Refunds take 5 working days."}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    // Each refusal says what was wrong; nothing is saved.
+    for (body, status, says) in [
+        (json!({"shortcut": "refunds", "body": "dup"}), 409, "/refunds"),
+        (json!({"shortcut": "two words", "body": "x"}), 400, "letters, digits"),
+        (json!({"shortcut": "", "body": "x"}), 400, "shortcut is empty"),
+        (json!({"shortcut": "ok", "body": "   "}), 400, "text is empty"),
+        (json!({"shortcut": "ok", "body": "x".repeat(4001)}), 400, "4001 characters"),
+    ] {
+        let res = post(&carol, body).await.unwrap();
+        assert_eq!(res.status(), status);
+        let e: Value = res.json().await.unwrap();
+        assert!(e["error"]["message"].as_str().unwrap().contains(says), "{e}");
+    }
+    let list: Value = c.get(app.url("/api/canned")).header("cookie", &carol).send().await.unwrap().json().await.unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    let del = |id: &str| c.delete(app.url(&format!("/api/canned/{id}"))).header("cookie", &carol).send();
+    assert_eq!(del(id).await.unwrap().status(), 204);
+    assert_eq!(del(id).await.unwrap().status(), 404);
+}

@@ -76,7 +76,16 @@ macro_rules! on_every_backend {
     )*};
 }
 
-on_every_backend!(users_and_sessions, sites, visitors_and_messages, conversations, search, consent_and_audit, retention);
+on_every_backend!(
+    users_and_sessions,
+    sites,
+    visitors_and_messages,
+    conversations,
+    search,
+    canned_replies,
+    consent_and_audit,
+    retention
+);
 
 const NOW: i64 = 1_800_000_000_000;
 
@@ -366,6 +375,23 @@ async fn search(db: Db) {
     // Removed dialogs are gone from the index too.
     db.delete_visitors(&["v_1".to_owned()]).await.unwrap();
     assert!(find("boots").await.is_empty());
+}
+
+async fn canned_replies(db: Db) {
+    let hi = db.save_canned_reply(None, "hello", "Hi! How can I help?", NOW).await.unwrap().unwrap();
+    let bye = db.save_canned_reply(None, "bye", "Have a nice day.", NOW).await.unwrap().unwrap();
+    assert!(matches!(db.save_canned_reply(None, "hello", "again", NOW).await, Err(StorageError::Conflict(_))), "unique shortcut");
+    let list = db.canned_replies().await.unwrap();
+    assert_eq!(list.iter().map(|c| c.shortcut.as_str()).collect::<Vec<_>>(), ["bye", "hello"], "by shortcut");
+    let id: i64 = hi.id.parse().unwrap();
+    let changed = db.save_canned_reply(Some(id), "hi", "Hello there!", NOW + 1).await.unwrap().unwrap();
+    assert_eq!((changed.id, changed.shortcut.as_str(), changed.updated_at), (hi.id.clone(), "hi", NOW + 1));
+    let taken = db.save_canned_reply(Some(id), "bye", "x", NOW + 2).await;
+    assert!(matches!(taken, Err(StorageError::Conflict(_))), "renaming onto another's shortcut");
+    assert!(db.save_canned_reply(Some(9999), "new", "x", NOW).await.unwrap().is_none());
+    assert!(db.delete_canned_reply(bye.id.parse().unwrap()).await.unwrap());
+    assert!(!db.delete_canned_reply(bye.id.parse().unwrap()).await.unwrap());
+    assert_eq!(db.canned_replies().await.unwrap().len(), 1);
 }
 
 async fn consent_and_audit(db: Db) {

@@ -1,9 +1,10 @@
-//! HTTP routes: health, login/logout, the admin API, transcript search, embedded assets, and the
+//! HTTP routes: health, login/logout, the admin API, transcript search, saved replies, embedded assets, and the
 //! three WebSocket endpoints (handled by [`crate::transport::accept`]).
 
 mod admin;
 mod assets;
 pub mod auth;
+mod canned;
 pub mod client;
 mod search;
 mod sockets;
@@ -33,6 +34,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/me", get(auth::me))
         .route("/api/team", get(auth::team))
         .route("/api/search", get(search::search))
+        .route("/api/canned", get(canned::list).post(canned::create))
+        .route("/api/canned/{id}", axum::routing::put(canned::update).delete(canned::remove))
         .route("/api/sites", get(admin::list_sites).post(admin::create_site))
         .route("/api/sites/{id}/settings", axum::routing::put(admin::update_site_settings))
         .route("/api/sites/{id}/name", axum::routing::put(admin::rename_site))

@@ -198,6 +198,9 @@ pub enum ConversationChange {
     Answered(i64),
 }
 
+/// A saved reply (the API's type).
+pub use chatcast_protocol::api::CannedReply;
+
 /// A transcript search hit (the API's type).
 pub use chatcast_protocol::api::SearchHit;
 
@@ -337,6 +340,13 @@ pub trait Database: Send + Sync + 'static {
     async fn messages(&self, visitor_id: &str, limit: i64) -> Result<Vec<ChatMessage>>;
     /// Dialogs with the newest messages, newest first: the closed ones or the others.
     async fn recent_dialogs(&self, closed: bool, limit: i64) -> Result<Vec<RecentDialog>>;
+    /// The team's saved replies, by shortcut.
+    async fn canned_replies(&self) -> Result<Vec<CannedReply>>;
+    /// Adds a saved reply (`id` `None`) or changes one; `None` if there is no
+    /// such id. A shortcut another reply has is a [`StorageError::Conflict`].
+    async fn save_canned_reply(&self, id: Option<i64>, shortcut: &str, body: &str, now: i64) -> Result<Option<CannedReply>>;
+    /// Deletes a saved reply; false if there was none.
+    async fn delete_canned_reply(&self, id: i64) -> Result<bool>;
     /// Visitor and consultant messages with all these words (see [`search_words`]), newest first.
     async fn search_messages(&self, words: &[String], limit: i64) -> Result<Vec<SearchHit>>;
     /// Marks everything in a dialog read for a consultant.

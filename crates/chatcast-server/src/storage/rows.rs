@@ -78,3 +78,21 @@ pub(super) fn conversation_update(change: ConversationChange) -> (&'static str, 
         ),
     }
 }
+
+/// Saved replies, as both backends query them (`$N` placeholders).
+pub(super) mod canned {
+    /// All, by shortcut.
+    pub const LIST: &str = "SELECT id, shortcut, body, updated_at FROM canned_replies ORDER BY shortcut";
+    /// `$1` shortcut, `$2` body, `$3` time.
+    pub const INSERT: &str =
+        "INSERT INTO canned_replies (shortcut, body, updated_at) VALUES ($1, $2, $3) RETURNING id, shortcut, body, updated_at";
+    /// The same and `$4` the id.
+    pub const UPDATE: &str = "UPDATE canned_replies SET shortcut = $1, body = $2, updated_at = $3 WHERE id = $4
+         RETURNING id, shortcut, body, updated_at";
+    /// `$1` the id.
+    pub const DELETE: &str = "DELETE FROM canned_replies WHERE id = $1";
+    /// What a taken shortcut is called in the conflict error.
+    pub fn taken(shortcut: &str) -> String {
+        format!("a saved reply with the shortcut /{shortcut}")
+    }
+}

@@ -9,15 +9,27 @@ use chatcast_protocol::{Author, ChatMessage, Conversation, PageInfo, PrivacySett
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
-use super::rows::{CONVERSATION_COLUMNS, USER_COLUMNS, conflict, conversation_from, conversation_update, kind_from, lines, sql};
+use super::rows::{
+    CONVERSATION_COLUMNS, USER_COLUMNS, canned, conflict, conversation_from, conversation_update, kind_from, lines, sql,
+};
 use super::{
-    AuditEntry, ConversationChange, Database, NewMessage, NewSession, RecentDialog, Result, Role, SearchHit, SessionInfo, Site,
-    StorageError, User, Visitor,
+    AuditEntry, CannedReply, ConversationChange, Database, NewMessage, NewSession, RecentDialog, Result, Role, SearchHit,
+    SessionInfo, Site, StorageError, User, Visitor,
 };
 
 /// A pool of connections to one SQLite file.
 pub struct Sqlite {
     pool: SqlitePool,
+}
+
+/// A saved reply's row.
+fn canned_row(row: &SqliteRow) -> Result<CannedReply> {
+    Ok(CannedReply {
+        id: row.try_get::<i64, _>("id")?.to_string(),
+        shortcut: row.try_get("shortcut")?,
+        body: row.try_get("body")?,
+        updated_at: row.try_get("updated_at")?,
+    })
 }
 
 /// A row of [`CONVERSATION_COLUMNS`].
@@ -670,6 +682,22 @@ impl Database for Sqlite {
             .fetch_optional(&self.pool)
             .await?;
         Ok(row.and_then(|r| r.0))
+    }
+
+    async fn canned_replies(&self) -> Result<Vec<CannedReply>> {
+        let rows = sqlx::query(canned::LIST).fetch_all(&self.pool).await?;
+        rows.iter().map(canned_row).collect()
+    }
+
+    async fn save_canned_reply(&self, id: Option<i64>, shortcut: &str, body: &str, now: i64) -> Result<Option<CannedReply>> {
+        let q = sqlx::query(if id.is_some() { canned::UPDATE } else { canned::INSERT }).bind(shortcut).bind(body).bind(now);
+        let q = if let Some(id) = id { q.bind(id) } else { q };
+        let row = q.fetch_optional(&self.pool).await.map_err(|e| conflict(e, &canned::taken(shortcut)))?;
+        row.as_ref().map(canned_row).transpose()
+    }
+
+    async fn delete_canned_reply(&self, id: i64) -> Result<bool> {
+        Ok(sqlx::query(canned::DELETE).bind(id).execute(&self.pool).await?.rows_affected() > 0)
     }
 
     async fn search_messages(&self, words: &[String], limit: i64) -> Result<Vec<SearchHit>> {
