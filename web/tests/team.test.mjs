@@ -494,3 +494,64 @@ test('search finds a message in any transcript, shows the words found as text, a
   await vctx.close();
   await consultant.context().close();
 });
+
+test('saved replies: added on their page, picked with / in the reply box, edited before sending; the server checks them', { timeout: 120_000 }, async () => {
+  const vctx = await browser.newContext();
+  const visitor = await vctx.newPage();
+  await visitor.goto(`${site.origin}/`);
+  await openWidget(visitor);
+  await visitor.getByTestId('widget-input').fill('How long does a refund take?');
+  await visitor.getByTestId('widget-send').click();
+  const consultant = await consoleLogin(browser, server.url);
+  await consultant.getByTestId('visitor-item').first().waitFor();
+
+  // The page: a bad shortcut is refused by the server, with the reason; good ones are listed.
+  await consultant.goto(`${server.url}/console/#/replies`);
+  const form = consultant.getByTestId('canned-form');
+  await form.getByTestId('canned-shortcut').fill('two words');
+  await form.getByTestId('canned-body').fill('x');
+  await form.getByTestId('canned-save').click();
+  await consultant.getByTestId('canned-error').filter({ hasText: 'letters, digits' }).waitFor();
+  await form.getByTestId('canned-shortcut').fill('refund');
+  await form.getByTestId('canned-body').fill('Refunds reach your account within 5 working days.');
+  await form.getByTestId('canned-save').click();
+  await consultant.locator('[data-testid="canned-item"][data-shortcut="refund"]').waitFor();
+  await form.getByTestId('canned-shortcut').fill('/Hours');
+  await form.getByTestId('canned-body').fill('We answer from 9:00 to 18:00 on weekdays.');
+  await form.getByTestId('canned-save').click();
+  await consultant.locator('[data-testid="canned-item"][data-shortcut="hours"]').waitFor();
+  await shot(consultant, 'team-canned-page');
+
+  // In the reply box: "/" lists them, typing filters, Enter inserts (it does not send).
+  await consultant.goto(`${server.url}/console/#/`);
+  const item = consultant.getByTestId('visitor-item').filter({ hasText: 'refund take' });
+  await item.click();
+  const input = consultant.getByTestId('chat-input');
+  const picker = consultant.getByTestId('canned-replies');
+  await input.pressSequentially('/');
+  await picker.waitFor();
+  assert.deepEqual(await picker.getByTestId('canned-reply').evaluateAll((els) => els.map((e) => e.dataset.shortcut)), ['hours', 'refund']);
+  await input.pressSequentially('ref');
+  await waitFor(async () => (await picker.getByTestId('canned-reply').count()) === 1, 'filtered to /refund');
+  await shot(consultant, 'team-canned-picker');
+  await input.press('Enter');
+  await picker.waitFor({ state: 'hidden' });
+  assert.equal(await input.inputValue(), 'Refunds reach your account within 5 working days.');
+  assert.equal(await consultant.locator('[data-testid="chat-message"][data-author="consultant"]').count(), 0, 'inserting did not send');
+  await input.press('End');
+  await input.pressSequentially(' Anything else?');
+  await input.press('Enter');
+  await visitor.getByTestId('widget-message').filter({ hasText: 'within 5 working days. Anything else?' }).waitFor();
+
+  // Esc closes the list and leaves the text; a "/" inside a sentence is just text.
+  await input.pressSequentially('/ho');
+  await picker.waitFor();
+  await input.press('Escape');
+  await picker.waitFor({ state: 'hidden' });
+  assert.equal(await input.inputValue(), '/ho');
+  await input.fill('');
+  await input.pressSequentially('and/or');
+  assert.equal(await picker.isVisible(), false);
+  await vctx.close();
+  await consultant.context().close();
+});

@@ -4,7 +4,7 @@ import { ApiError, api, asRole, sentence, type SessionInfo, type Site, type User
 import { h, replaceChildren } from './dom';
 import { toast } from './toast';
 
-function errorText(e: unknown): string {
+export function errorText(e: unknown): string {
   if (e instanceof ApiError) {
     if (e.status === 403) return 'Only an admin may do this.';
     return sentence(e.message);
@@ -63,7 +63,7 @@ function copyButton(text: () => string, what: string): HTMLButtonElement {
   return btn;
 }
 
-function field(label: string, control: HTMLElement, help?: string): HTMLElement {
+export function field(label: string, control: HTMLElement, help?: string): HTMLElement {
   const id = control.id;
   return h('div', { class: 'field' },
     h('label', { for: id }, label),

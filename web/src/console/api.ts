@@ -6,12 +6,13 @@ import type { AuditEntry } from '../protocol/AuditEntry';
 import type { Role } from '../protocol/Role';
 import type { Session } from '../protocol/Session';
 import type { Site } from '../protocol/Site';
+import type { CannedReply } from '../protocol/CannedReply';
 import type { SearchHit } from '../protocol/SearchHit';
 import type { Teammate } from '../protocol/Teammate';
 import type { User } from '../protocol/User';
 
 // What the API answers: generated from chatcast-protocol's `api` module.
-export type { AuditEntry, Role, Site, User };
+export type { AuditEntry, CannedReply, Role, Site, User };
 /** One of the logged-in user's console sessions. */
 export type SessionInfo = Session;
 
@@ -113,6 +114,18 @@ export const api = {
   /** Messages of every transcript with all the words of `q`, newest first. */
   search(q: string): Promise<SearchHit[]> {
     return request<SearchHit[]>('GET', `/api/search?q=${encodeURIComponent(q)}`);
+  },
+  /** The team's saved replies, by shortcut. */
+  canned(): Promise<CannedReply[]> {
+    return request<CannedReply[]>('GET', '/api/canned');
+  },
+  saveCanned(id: string | null, shortcut: string, body: string): Promise<CannedReply> {
+    return id === null
+      ? request<CannedReply>('POST', '/api/canned', { shortcut, body })
+      : request<CannedReply>('PUT', `/api/canned/${encodeURIComponent(id)}`, { shortcut, body });
+  },
+  removeCanned(id: string): Promise<unknown> {
+    return request('DELETE', `/api/canned/${encodeURIComponent(id)}`);
   },
   /** Who a conversation can be handed to. */
   team(): Promise<Teammate[]> {

@@ -3,6 +3,7 @@
 // place, and a message that arrives twice (ack + broadcast, resend) shows once.
 
 import type { ChatMessage } from '../protocol/ChatMessage';
+import { CannedPicker } from './canned';
 import { ConversationBar } from './conversation';
 import { h, reconcileChildren, setAttr, setText } from './dom';
 import {
@@ -15,7 +16,7 @@ import { NOTICE_TEXT } from './screencast/text';
 import { SocketFeed } from './screencast/feed';
 import { closePopup, onPopupClosed, openPopup, panelWanted, popupFor } from './screencast/window';
 
-const PLACEHOLDER = 'Write a reply…  Enter sends, Shift+Enter adds a line';
+const PLACEHOLDER = 'Write a reply…  Enter sends, Shift+Enter adds a line, / saved replies';
 
 interface Opts {
   drafts: Map<string, string>;
@@ -53,6 +54,7 @@ export class DialogView {
   private readonly noticeHost: HTMLElement;
   private readonly body: HTMLElement;
   private readonly conv: ConversationBar | null;
+  private readonly canned: CannedPicker;
   /** Where the replica goes beside the chat (the panel, or the popup's replica). */
   private readonly replicaSlot: HTMLElement;
   private panel: { replica: Replica; feed: SocketFeed } | null = null;
@@ -117,7 +119,9 @@ export class DialogView {
     this.sendBtn = h('button', { type: 'submit', class: 'btn btn-primary send', 'data-testid': 'chat-send', 'aria-label': 'Send' }, sendIcon(), h('span', { class: 'label' }, 'Send'));
     this.counter = h('span', { class: 'counter', hidden: true });
     this.hint = h('span', { class: 'composer-hint' });
+    this.canned = new CannedPicker(this.input, () => this.onInput());
     const form = h('form', { class: 'composer' },
+      this.canned.el,
       h('div', { class: 'composer-box' }, this.input, this.sendBtn),
       h('div', { class: 'composer-foot' }, this.hint, this.counter),
     );
@@ -126,6 +130,10 @@ export class DialogView {
       this.submit();
     });
     this.input.addEventListener('keydown', (e) => {
+      if (!e.isComposing && this.canned.key(e)) {
+        e.preventDefault();
+        return;
+      }
       if (e.key === 'Enter' && !e.shiftKey && !e.isComposing && e.keyCode !== 229) {
         e.preventDefault();
         this.submit();
@@ -136,6 +144,7 @@ export class DialogView {
     });
     this.input.addEventListener('input', () => {
       this.onInput();
+      this.canned.update();
       if (this.input.value.trim()) this.live.typing(this.visitorId);
     });
 

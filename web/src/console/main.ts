@@ -5,12 +5,14 @@
 //   #/admin/audit screen broadcast audit trail (admin)
 //   #/chat/<visitor_id>/<message_id>   a dialog scrolled to a message
 //   #/search/<words>                   search across every transcript
+//   #/replies                          the team's saved replies
 
 import type { Me } from '../protocol/Me';
 import { api, setUnauthorizedHandler } from './api';
 import { renderAccount, renderSites, renderTeam } from './admin';
 import { renderAudit } from './audit';
 import { renderSearch } from './search';
+import { renderCanned } from './canned';
 import { h, setAttr, setText } from './dom';
 import { Inbox } from './inbox';
 import { Live } from './live';
@@ -21,7 +23,7 @@ import { toast } from './toast';
 
 const root = document.getElementById('app') ?? document.body.appendChild(h('div', { id: 'app' }));
 
-type Route = { page: 'inbox'; visitorId: string | null; messageId?: string } | { page: 'search'; q: string } | { page: 'sites' } | { page: 'team' } | { page: 'audit' } | { page: 'account' };
+type Route = { page: 'inbox'; visitorId: string | null; messageId?: string } | { page: 'search'; q: string } | { page: 'replies' } | { page: 'sites' } | { page: 'team' } | { page: 'audit' } | { page: 'account' };
 
 function parseRoute(): Route {
   const hash = location.hash.replace(/^#\/?/, '');
@@ -34,6 +36,7 @@ function parseRoute(): Route {
   });
   if (parts[0] === 'chat' && parts[1]) return { page: 'inbox', visitorId: parts[1], messageId: parts[2] };
   if (parts[0] === 'search') return { page: 'search', q: parts[1] ?? '' };
+  if (parts[0] === 'replies') return { page: 'replies' };
   if (parts[0] === 'account') return { page: 'account' };
   if (parts[0] === 'admin') return parts[1] === 'team' ? { page: 'team' } : parts[1] === 'audit' ? { page: 'audit' } : { page: 'sites' };
   return { page: 'inbox', visitorId: null };
@@ -92,6 +95,7 @@ class App {
       h('nav', { class: 'nav', 'aria-label': 'Console' },
         h('a', { href: '#/', 'data-route': 'inbox', 'data-testid': 'nav-inbox' }, 'Inbox', this.navBadge),
         h('a', { href: '#/search', 'data-route': 'search', 'data-testid': 'nav-search' }, 'Search'),
+        h('a', { href: '#/replies', 'data-route': 'replies', 'data-testid': 'nav-replies', title: 'Saved replies' }, 'Replies'),
         this.adminLinks,
       ),
       h('span', { class: 'spacer' }),
@@ -142,6 +146,11 @@ class App {
     if (r.page === 'account') {
       this.adminPage = 'account';
       renderAccount(this.adminOutlet, this.me);
+      return;
+    }
+    if (r.page === 'replies') {
+      this.adminPage = 'replies';
+      renderCanned(this.adminOutlet);
       return;
     }
     if (r.page === 'search') {
