@@ -82,6 +82,7 @@ on_every_backend!(
     visitors_and_messages,
     conversations,
     search,
+    user_sites,
     canned_replies,
     consent_and_audit,
     retention
@@ -356,7 +357,7 @@ async fn search(db: Db) {
     let find = |q: &str| {
         let db = db.clone();
         let words = storage::search_words(q);
-        async move { db.search_messages(&words, 10).await.unwrap().into_iter().map(|h| h.message.body).collect::<Vec<_>>() }
+        async move { db.search_messages(&words, None, 10).await.unwrap().into_iter().map(|h| h.message.body).collect::<Vec<_>>() }
     };
     assert_eq!(
         find("boot").await,
@@ -370,11 +371,36 @@ async fn search(db: Db) {
     // Query syntax in the input is only words: quotes, operators and columns match nothing special.
     assert_eq!(find("\"boots\" OR -NEAR(* body:").await.len(), 0, "OR, NEAR, body are words that are not there");
     assert_eq!(find("boots\" *").await.len(), 2, "a stray quote or star is not syntax");
-    let hits = db.search_messages(&storage::search_words("nordic"), 10).await.unwrap();
+    let hits = db.search_messages(&storage::search_words("nordic"), None, 10).await.unwrap();
     assert_eq!((hits[0].message.visitor_id.as_str(), hits[0].site_name.as_str()), ("v_1", "Shop"));
+    // A consultant of other sites finds nothing of this one.
+    let words = storage::search_words("boots");
+    assert_eq!(db.search_messages(&words, Some(&[shop.id]), 10).await.unwrap().len(), 2);
+    assert!(db.search_messages(&words, Some(&[shop.id + 1]), 10).await.unwrap().is_empty());
+    assert!(db.search_messages(&words, Some(&[]), 10).await.unwrap().is_empty(), "no site: nothing");
     // Removed dialogs are gone from the index too.
     db.delete_visitors(&["v_1".to_owned()]).await.unwrap();
     assert!(find("boots").await.is_empty());
+}
+
+async fn user_sites(db: Db) {
+    let a = db.create_site("A", "key-a", &[], false).await.unwrap();
+    let b = db.create_site("B", "key-b", &[], false).await.unwrap();
+    let u = db.create_user("c@example.com", "Carol", "h", Role::Consultant).await.unwrap();
+    assert_eq!(db.user_sites(u.id).await.unwrap(), None, "every site until told otherwise");
+    let epoch = db.auth_epoch().await.unwrap();
+    db.set_user_sites(u.id, Some(&[b.id, a.id])).await.unwrap();
+    assert!(db.auth_epoch().await.unwrap() > epoch, "servers re-check open consoles");
+    let mut both = vec![a.id, b.id];
+    both.sort();
+    assert_eq!(db.user_sites(u.id).await.unwrap(), Some(both));
+    // A removed site leaves the other; the last one removed leaves none, never every site.
+    db.delete_site(b.id).await.unwrap();
+    assert_eq!(db.user_sites(u.id).await.unwrap(), Some(vec![a.id]));
+    db.delete_site(a.id).await.unwrap();
+    assert_eq!(db.user_sites(u.id).await.unwrap(), Some(vec![]));
+    db.set_user_sites(u.id, None).await.unwrap();
+    assert_eq!(db.user_sites(u.id).await.unwrap(), None);
 }
 
 async fn canned_replies(db: Db) {

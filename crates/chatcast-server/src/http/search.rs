@@ -31,5 +31,5 @@ pub async fn search(
         return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid", "type a word to search for (letters or digits)"));
     }
     let limit = q.limit.unwrap_or(50).clamp(1, 200);
-    Ok(Json(state.db.search_messages(&words, limit).await?))
+    Ok(Json(state.db.search_messages(&words, None, limit).await?))
 }

@@ -340,6 +340,10 @@ pub trait Database: Send + Sync + 'static {
     async fn messages(&self, visitor_id: &str, limit: i64) -> Result<Vec<ChatMessage>>;
     /// Dialogs with the newest messages, newest first: the closed ones or the others.
     async fn recent_dialogs(&self, closed: bool, limit: i64) -> Result<Vec<RecentDialog>>;
+    /// The sites a user works on: `None` every site, else these (maybe none).
+    async fn user_sites(&self, user_id: i64) -> Result<Option<Vec<i64>>>;
+    /// Sets the sites a user works on (`None`: every site); moves the auth epoch.
+    async fn set_user_sites(&self, user_id: i64, sites: Option<&[i64]>) -> Result<()>;
     /// The team's saved replies, by shortcut.
     async fn canned_replies(&self) -> Result<Vec<CannedReply>>;
     /// Adds a saved reply (`id` `None`) or changes one; `None` if there is no
@@ -347,8 +351,9 @@ pub trait Database: Send + Sync + 'static {
     async fn save_canned_reply(&self, id: Option<i64>, shortcut: &str, body: &str, now: i64) -> Result<Option<CannedReply>>;
     /// Deletes a saved reply; false if there was none.
     async fn delete_canned_reply(&self, id: i64) -> Result<bool>;
-    /// Visitor and consultant messages with all these words (see [`search_words`]), newest first.
-    async fn search_messages(&self, words: &[String], limit: i64) -> Result<Vec<SearchHit>>;
+    /// Visitor and consultant messages with all these words (see [`search_words`]),
+    /// newest first; of these sites' visitors only, unless `sites` is `None`.
+    async fn search_messages(&self, words: &[String], sites: Option<&[i64]>, limit: i64) -> Result<Vec<SearchHit>>;
     /// Marks everything in a dialog read for a consultant.
     async fn mark_read(&self, user_id: i64, visitor_id: &str) -> Result<()>;
     /// Notes that the visitor's widget showed its dialog up to `message_id`

@@ -684,6 +684,38 @@ impl Database for Sqlite {
         Ok(row.and_then(|r| r.0))
     }
 
+    async fn user_sites(&self, user_id: i64) -> Result<Option<Vec<i64>>> {
+        let all: Option<bool> =
+            sqlx::query_scalar("SELECT all_sites FROM users WHERE id = $1").bind(user_id).fetch_optional(&self.pool).await?;
+        if all.unwrap_or(false) {
+            return Ok(None);
+        }
+        let ids = sqlx::query_scalar("SELECT site_id FROM user_sites WHERE user_id = $1 ORDER BY site_id")
+            .bind(user_id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(Some(ids))
+    }
+
+    async fn set_user_sites(&self, user_id: i64, sites: Option<&[i64]>) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE users SET all_sites = $1 WHERE id = $2")
+            .bind(sites.is_none())
+            .bind(user_id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM user_sites WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
+        for site in sites.unwrap_or_default() {
+            sqlx::query("INSERT INTO user_sites (user_id, site_id) VALUES ($1, $2)")
+                .bind(user_id)
+                .bind(site)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn canned_replies(&self) -> Result<Vec<CannedReply>> {
         let rows = sqlx::query(canned::LIST).fetch_all(&self.pool).await?;
         rows.iter().map(canned_row).collect()
@@ -700,7 +732,7 @@ impl Database for Sqlite {
         Ok(sqlx::query(canned::DELETE).bind(id).execute(&self.pool).await?.rows_affected() > 0)
     }
 
-    async fn search_messages(&self, words: &[String], limit: i64) -> Result<Vec<SearchHit>> {
+    async fn search_messages(&self, words: &[String], sites: Option<&[i64]>, limit: i64) -> Result<Vec<SearchHit>> {
         // FTS5: each word a quoted prefix ("boot"* finds "boots"); all must match.
         let query: Vec<String> = words.iter().map(|w| format!("\"{w}\"*")).collect();
         let rows = sqlx::query(
@@ -709,10 +741,12 @@ impl Database for Sqlite {
              FROM messages_fts f JOIN messages m ON m.id = f.rowid
              JOIN visitors v ON v.id = m.visitor_id JOIN sites s ON s.id = v.site_id
              WHERE messages_fts MATCH $1 AND m.author <> 'system'
+               AND ($3 IS NULL OR v.site_id IN (SELECT value FROM json_each($3)))
              ORDER BY m.id DESC LIMIT $2",
         )
         .bind(query.join(" "))
         .bind(limit)
+        .bind(sites.map(|s| serde_json::to_string(s).unwrap_or_default()))
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(|r| Ok(SearchHit { message: message_from(r)?, site_name: r.try_get("site_name")? })).collect()
