@@ -9,11 +9,13 @@ import { toast } from './toast';
 
 /** The list as last fetched (shared by every reply box; fetched again on each use). */
 let cache: CannedReply[] = [];
+let loaded = false;
 let loading: Promise<void> | null = null;
 
 function refresh(): Promise<void> {
   loading ??= api.canned().then((list) => {
     cache = list;
+    loaded = true;
   }, () => {
     // Offline or refused: the list last fetched stays.
   }).finally(() => {
@@ -52,7 +54,6 @@ export class CannedPicker {
         h('a', { href: '#/replies', 'data-testid': 'canned-manage' }, 'Manage saved replies'),
       ),
     );
-    void refresh();
   }
 
   /** The box's text changed: show, filter or hide the list. */
@@ -110,7 +111,7 @@ export class CannedPicker {
     setAttr(this.input, 'aria-expanded', 'true');
     if (!shown.length) {
       replaceChildren(this.list, h('li', { class: 'canned-empty' },
-        cache.length ? `No saved reply matches /${q}.` : 'The team has no saved replies yet.'));
+        !loaded ? 'Loading saved replies…' : cache.length ? `No saved reply matches /${q}.` : 'The team has no saved replies yet.'));
       setAttr(this.input, 'aria-activedescendant', null);
     } else {
       replaceChildren(this.list, shown.map((c, i) => h('li', {
