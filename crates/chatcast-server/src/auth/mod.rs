@@ -424,6 +424,49 @@ pub struct AccountChange<'a> {
 }
 
 /// The account with this email.
+/// The sites a console user sees and acts on: admins every site; a consultant
+/// every site or the sites they belong to. Checked by the server for every
+/// frame it sends a console and every visitor a console or API call names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SiteAccess {
+    /// Every site.
+    All,
+    /// These sites only (sorted; maybe none).
+    Only(Vec<i64>),
+}
+
+impl SiteAccess {
+    /// Whether it covers this site.
+    pub fn allows(&self, site_id: i64) -> bool {
+        match self {
+            SiteAccess::All => true,
+            SiteAccess::Only(ids) => ids.binary_search(&site_id).is_ok(),
+        }
+    }
+
+    /// The sites it covers, `None` for every site.
+    pub fn ids(&self) -> Option<&[i64]> {
+        match self {
+            SiteAccess::All => None,
+            SiteAccess::Only(ids) => Some(ids),
+        }
+    }
+}
+
+/// What `user` may see and act on now.
+pub async fn site_access(db: &dyn Database, user: &User) -> Result<SiteAccess, StorageError> {
+    if user.role == Role::Admin {
+        return Ok(SiteAccess::All);
+    }
+    Ok(match db.user_sites(user.id).await? {
+        None => SiteAccess::All,
+        Some(mut ids) => {
+            ids.sort_unstable();
+            SiteAccess::Only(ids)
+        }
+    })
+}
+
 pub async fn user_by_email(db: &dyn Database, email: &str) -> Result<User, AuthError> {
     db.user_by_email(email.trim())
         .await?

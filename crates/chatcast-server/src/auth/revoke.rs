@@ -5,7 +5,8 @@
 //!
 //! The database keeps an epoch that grows with every such change (triggers,
 //! see the migrations); each server polls it cheaply and, when it moved,
-//! checks the sessions of its console sockets. A change made by this server
+//! checks the sessions of its console sockets and the sites their users work
+//! on. A change made by this server
 //! closes its sockets at once, without waiting for the poll. A removed site
 //! moves the epoch too: its visitors' tabs close the same way.
 
@@ -43,6 +44,45 @@ pub async fn close_ended_sessions(state: &AppState) {
             reason,
         ));
         state.hub.close_consoles(&ended, &chatcast_protocol::frame(&error), CLOSE_UNAUTHORIZED, reason);
+    }
+}
+
+/// Closes the console sockets whose user now works on other sites than when
+/// they connected; the console reconnects at once and gets its new sites' snapshot.
+pub async fn close_changed_site_access(state: &AppState) {
+    let open = state.hub.console_access();
+    let mut users: Vec<i64> = open.iter().map(|(_, u, _)| *u).collect();
+    users.sort_unstable();
+    users.dedup();
+    let mut now = std::collections::HashMap::new();
+    for id in users {
+        let access = match state.db.user(id).await {
+            Ok(Some(user)) => super::site_access(state.db.as_ref(), &user).await,
+            // Removed: its sessions end, which closes its sockets.
+            Ok(None) => continue,
+            Err(e) => Err(e),
+        };
+        match access {
+            Ok(a) => {
+                now.insert(id, a);
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "checking a console user's sites failed");
+                return;
+            }
+        }
+    }
+    let changed: Vec<_> =
+        open.into_iter().filter(|(_, u, was)| now.get(u).is_some_and(|a| a != was.as_ref())).map(|(c, _, _)| c).collect();
+    if !changed.is_empty() {
+        tracing::info!(sockets = changed.len(), "closing console sockets whose sites changed");
+        let reason = "the sites you work on changed: reconnecting";
+        let note = chatcast_protocol::ConsoleOut::Error(chatcast_protocol::ErrorBody::new(
+            chatcast_protocol::ErrorCode::NotReady,
+            reason,
+        ));
+        // 1012 (service restart): the console reconnects by itself.
+        state.hub.close_consoles(&changed, &chatcast_protocol::frame(&note), 1012, reason);
     }
 }
 
@@ -86,6 +126,7 @@ pub async fn watch(state: AppState) {
             Ok(epoch) if Some(epoch) != seen => {
                 seen = Some(epoch);
                 close_ended_sessions(&state).await;
+                close_changed_site_access(&state).await;
                 close_removed_sites(&state).await;
             }
             Ok(_) => {}

@@ -7,6 +7,7 @@ use chatcast_protocol::{Author, CONSOLE_TYPES, ConsoleIn, ConsoleOut, ErrorBody,
 
 use super::{HISTORY_LIMIT, TYPING_EVERY, check_body, check_client_id, internal};
 use crate::app::AppState;
+use crate::auth::SiteAccess;
 use crate::consent;
 use crate::storage::{ConversationChange, NewMessage, User};
 use crate::transport::{Connection, Event};
@@ -22,8 +23,15 @@ const CLOSED_DIALOGS: i64 = 100;
 pub async fn run(state: AppState, user: User, session: String, mut conn: Connection) {
     // Register first, so that nothing that happens while the snapshot is built
     // is missed; the snapshot still goes out first (what was queued meanwhile follows it).
-    state.hub.console_joined(user.id, session, conn.peer());
-    match snapshot(&state, &user).await {
+    let access = match crate::auth::site_access(state.db.as_ref(), &user).await {
+        Ok(a) => std::sync::Arc::new(a),
+        Err(e) => {
+            conn.send_error(internal(e), Some(1011)).await;
+            return;
+        }
+    };
+    state.hub.console_joined(user.id, session, access.clone(), conn.peer());
+    match snapshot(&state, &user, &access).await {
         Ok(s) => conn.send_first(frame(&s)).await,
         Err(e) => {
             conn.send_error(internal(e), Some(1011)).await;
@@ -54,7 +62,7 @@ pub async fn run(state: AppState, user: User, session: String, mut conn: Connect
                 continue;
             }
         };
-        if let Err(e) = handle(&state, &user, &mut conn, &mut typed, msg).await {
+        if let Err(e) = handle(&state, &user, &access, &mut conn, &mut typed, msg).await {
             conn.send_error(e, None).await;
         }
     }
@@ -70,26 +78,27 @@ type Typed = Option<(String, std::time::Instant)>;
 async fn handle(
     state: &AppState,
     user: &User,
+    access: &SiteAccess,
     conn: &mut Connection,
     typed: &mut Typed,
     msg: ConsoleIn,
 ) -> Result<(), ErrorBody> {
     match msg {
         ConsoleIn::Open { visitor_id } => {
-            known_visitor(state, &visitor_id, "open").await?;
+            known_visitor(state, access, &visitor_id, "open").await?;
             let messages = state.db.messages(&visitor_id, HISTORY_LIMIT).await.map_err(internal)?;
             let seen = state.db.seen_message(&visitor_id).await.map_err(internal)?.map(|id| id.to_string());
             conn.send_now(frame(&ConsoleOut::Dialog { visitor_id: visitor_id.clone(), messages, seen })).await;
             mark_read(state, user, visitor_id).await
         }
         ConsoleIn::Read { visitor_id } => {
-            known_visitor(state, &visitor_id, "read").await?;
+            known_visitor(state, access, &visitor_id, "read").await?;
             mark_read(state, user, visitor_id).await
         }
         ConsoleIn::Send { visitor_id, client_id, body } => {
             check_client_id(&client_id, "send")?;
             let body = check_body(&body, "send")?;
-            known_visitor(state, &visitor_id, "send").await?;
+            let site = known_visitor(state, access, &visitor_id, "send").await?;
             let m = NewMessage {
                 visitor_id: &visitor_id,
                 author: Author::Consultant,
@@ -100,29 +109,34 @@ async fn handle(
                 at: crate::now_ms(),
                 kind: None,
             };
-            let (message, is_new) = super::deliver(state, m, None).await.map_err(internal)?;
+            let (message, is_new) = super::deliver(state, site, m, None).await.map_err(internal)?;
             conn.send_now(frame(&ConsoleOut::Ack { client_id, message })).await;
             if is_new {
                 // Whoever answers a conversation nobody had takes it; answering a closed one reopens it.
-                super::change_conversation(state, &visitor_id, ConversationChange::Answered(user.id)).await.map_err(internal)?;
+                super::change_conversation(state, site, &visitor_id, ConversationChange::Answered(user.id))
+                    .await
+                    .map_err(internal)?;
             }
             // Answering a dialog means having read it.
             mark_read(state, user, visitor_id).await
         }
         ConsoleIn::ScreencastRequest { visitor_id } => {
-            known_visitor(state, &visitor_id, "screencast_request").await?;
+            known_visitor(state, access, &visitor_id, "screencast_request").await?;
             consent::request(state, user, &visitor_id).await;
             Ok(())
         }
         ConsoleIn::ScreencastStop { visitor_id } => {
-            known_visitor(state, &visitor_id, "screencast_stop").await?;
+            known_visitor(state, access, &visitor_id, "screencast_stop").await?;
             consent::stop_by_consultant(state, user, &visitor_id).await;
             Ok(())
         }
-        ConsoleIn::Watch { visitor_id } => consent::watch(state, &visitor_id, conn.peer()).await.map_err(|mut e| {
-            e.ref_type = Some("watch".into());
-            e
-        }),
+        ConsoleIn::Watch { visitor_id } => {
+            known_visitor(state, access, &visitor_id, "watch").await?;
+            consent::watch(state, &visitor_id, conn.peer()).await.map_err(|mut e| {
+                e.ref_type = Some("watch".into());
+                e
+            })
+        }
         ConsoleIn::Unwatch { visitor_id } => {
             consent::unwatch(state, &visitor_id, conn.peer().id).await;
             Ok(())
@@ -131,26 +145,26 @@ async fn handle(
             if typed.as_ref().is_some_and(|(v, t)| *v == visitor_id && t.elapsed() < TYPING_EVERY) {
                 return Ok(());
             }
-            known_visitor(state, &visitor_id, "typing").await?;
+            known_visitor(state, access, &visitor_id, "typing").await?;
             *typed = Some((visitor_id.clone(), std::time::Instant::now()));
             state.hub.to_visitor(&visitor_id, &frame(&VisitorOut::Typing { name: user.name.clone() }), None);
             Ok(())
         }
         ConsoleIn::Assign { visitor_id, user_id } => {
-            known_visitor(state, &visitor_id, "assign").await?;
+            let site = known_visitor(state, access, &visitor_id, "assign").await?;
             let change = match user_id {
                 Some(id) => ConversationChange::Assign(teammate(state, &id).await?),
                 None => ConversationChange::Unassign,
             };
-            super::change_conversation(state, &visitor_id, change).await.map_err(internal)
+            super::change_conversation(state, site, &visitor_id, change).await.map_err(internal)
         }
         ConsoleIn::Close { visitor_id } => {
-            known_visitor(state, &visitor_id, "close").await?;
-            super::change_conversation(state, &visitor_id, ConversationChange::Close).await.map_err(internal)
+            let site = known_visitor(state, access, &visitor_id, "close").await?;
+            super::change_conversation(state, site, &visitor_id, ConversationChange::Close).await.map_err(internal)
         }
         ConsoleIn::Reopen { visitor_id } => {
-            known_visitor(state, &visitor_id, "reopen").await?;
-            super::change_conversation(state, &visitor_id, ConversationChange::Reopen).await.map_err(internal)
+            let site = known_visitor(state, access, &visitor_id, "reopen").await?;
+            super::change_conversation(state, site, &visitor_id, ConversationChange::Reopen).await.map_err(internal)
         }
     }
 }
@@ -176,12 +190,14 @@ async fn teammate(state: &AppState, id: &str) -> Result<i64, ErrorBody> {
     }
 }
 
-async fn known_visitor(state: &AppState, visitor_id: &str, t: &str) -> Result<(), ErrorBody> {
+/// The site of a visitor this console may act on; a visitor of another site
+/// is answered as unknown (its existence is not the console's to learn).
+async fn known_visitor(state: &AppState, access: &SiteAccess, visitor_id: &str, t: &str) -> Result<i64, ErrorBody> {
     match state.db.visitor(visitor_id).await.map_err(internal)? {
-        Some(_) => Ok(()),
-        None => Err(ErrorBody {
+        Some((v, _)) if access.allows(v.site_id) => Ok(v.site_id),
+        _ => Err(ErrorBody {
             code: ErrorCode::UnknownVisitor,
-            message: format!("no visitor has the id `{visitor_id}`"),
+            message: format!("no visitor of your sites has the id `{visitor_id}`"),
             ref_type: Some(t.to_owned()),
         }),
     }
@@ -193,16 +209,17 @@ async fn mark_read(state: &AppState, user: &User, visitor_id: String) -> Result<
     Ok(())
 }
 
-async fn snapshot(state: &AppState, user: &User) -> Result<ConsoleOut, crate::storage::StorageError> {
-    // This node's visitors and every other live node's, one entry each.
+async fn snapshot(state: &AppState, user: &User, access: &SiteAccess) -> Result<ConsoleOut, crate::storage::StorageError> {
+    // This node's visitors and every other live node's, one entry each: of this console's sites.
     let mut elsewhere = state.hub.engine().online_elsewhere().await;
     elsewhere.extend(state.hub.online_visitors());
     let mut visitors = crate::engine::merge(elsewhere);
+    visitors.retain(|v| v.site_id.parse().is_ok_and(|s| access.allows(s)));
     let online: HashSet<String> = visitors.iter().map(|v| v.visitor_id.clone()).collect();
     let mut dialogs = state.db.recent_dialogs(false, OPEN_DIALOGS).await?;
     dialogs.extend(state.db.recent_dialogs(true, CLOSED_DIALOGS).await?);
     for d in dialogs {
-        if online.contains(&d.visitor.id) {
+        if online.contains(&d.visitor.id) || !access.allows(d.visitor.site_id) {
             continue;
         }
         visitors.push(VisitorInfo {
@@ -219,10 +236,13 @@ async fn snapshot(state: &AppState, user: &User) -> Result<ConsoleOut, crate::st
         });
     }
     let ids: Vec<String> = visitors.iter().map(|v| v.visitor_id.clone()).collect();
+    let listed: HashSet<&String> = ids.iter().collect();
+    let mut unread = state.db.unread_counts(user.id).await?;
+    unread.retain(|u| listed.contains(&u.visitor_id));
     Ok(ConsoleOut::Snapshot {
         me: crate::http::views::me(user),
         visitors,
-        unread: state.db.unread_counts(user.id).await?,
+        unread,
         conversations: state.db.conversations(&ids).await?,
         team: crate::http::views::team(state.db.list_users().await?),
     })

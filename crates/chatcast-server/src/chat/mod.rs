@@ -26,6 +26,7 @@ pub const TYPING_EVERY: std::time::Duration = std::time::Duration::from_millis(1
 /// and whether it is new (a resend gets the message stored the first time).
 pub async fn deliver(
     state: &AppState,
+    site_id: i64,
     m: NewMessage<'_>,
     except: Option<crate::transport::ConnId>,
 ) -> Result<(ChatMessage, bool), StorageError> {
@@ -34,26 +35,53 @@ pub async fn deliver(
         let author = message.author.as_str();
         metrics::counter!("chatcast_messages_total", "author" => author).increment(1);
         state.hub.note_message(&message);
-        state.hub.to_consoles(&frame(&ConsoleOut::Message { message: message.clone() }));
+        state.hub.to_consoles(site_id, &frame(&ConsoleOut::Message { message: message.clone() }));
         let theirs = lines::for_visitor(&message);
         state.hub.to_visitor(&message.visitor_id, &frame(&VisitorOut::Message { message: theirs }), except);
     }
     Ok((message, is_new))
 }
 
-/// Changes a conversation's state and, if that changed it, tells every console.
-pub async fn change_conversation(state: &AppState, visitor_id: &str, change: ConversationChange) -> Result<(), StorageError> {
+/// Changes a conversation's state and, if that changed it, tells the site's consoles.
+pub async fn change_conversation(
+    state: &AppState,
+    site_id: i64,
+    visitor_id: &str,
+    change: ConversationChange,
+) -> Result<(), StorageError> {
     if let Some(c) = state.db.change_conversation(visitor_id, change, crate::now_ms()).await? {
-        state.hub.to_consoles(&frame(&ConsoleOut::Conversation { conversation: c }));
+        state.hub.to_consoles(site_id, &frame(&ConsoleOut::Conversation { conversation: c }));
     }
     Ok(())
 }
 
-/// Tells every console the state of a conversation that came online, unless
+/// The site of a visitor: from this node's sockets, else from storage
+/// (`None`: no such visitor, e.g. removed with its site).
+pub async fn site_of(state: &AppState, visitor_id: &str) -> Option<i64> {
+    if let Some(site) = state.hub.site_of(visitor_id) {
+        return Some(site);
+    }
+    match state.db.visitor(visitor_id).await {
+        Ok(v) => v.map(|(v, _)| v.site_id),
+        Err(e) => {
+            tracing::error!(error = %e, "looking up a visitor's site failed");
+            None
+        }
+    }
+}
+
+/// Sends a frame about a visitor to the consoles of its site.
+pub async fn to_consoles_about(state: &AppState, visitor_id: &str, frame: &bytes::Bytes) {
+    if let Some(site) = site_of(state, visitor_id).await {
+        state.hub.to_consoles(site, frame);
+    }
+}
+
+/// Tells the site's consoles the state of a conversation that came online, unless
 /// it is the default ("open, unassigned", which consoles assume).
-pub async fn announce_conversation(state: &AppState, visitor_id: &str) -> Result<(), StorageError> {
+pub async fn announce_conversation(state: &AppState, site_id: i64, visitor_id: &str) -> Result<(), StorageError> {
     if let Some(c) = state.db.conversations(&[visitor_id.to_owned()]).await?.pop() {
-        state.hub.to_consoles(&frame(&ConsoleOut::Conversation { conversation: c }));
+        state.hub.to_consoles(site_id, &frame(&ConsoleOut::Conversation { conversation: c }));
     }
     Ok(())
 }

@@ -87,7 +87,7 @@ pub async fn run(state: AppState, site: Site, slot: Slot, mut conn: Connection) 
             VisitorIn::Typing {} => {
                 if typed.is_none_or(|t| t.elapsed() >= TYPING_EVERY) {
                     typed = Some(std::time::Instant::now());
-                    state.hub.to_consoles(&frame(&ConsoleOut::Typing { visitor_id: visitor_id.clone() }));
+                    state.hub.to_consoles(site.id, &frame(&ConsoleOut::Typing { visitor_id: visitor_id.clone() }));
                 }
             }
             VisitorIn::Seen { message_id } => {
@@ -101,7 +101,7 @@ pub async fn run(state: AppState, site: Site, slot: Slot, mut conn: Connection) 
                 match state.db.mark_seen(&visitor_id, id).await {
                     Ok(true) => {
                         let seen = ConsoleOut::Seen { visitor_id: visitor_id.clone(), message_id: id.to_string() };
-                        state.hub.to_consoles(&frame(&seen));
+                        state.hub.to_consoles(site.id, &frame(&seen));
                     }
                     Ok(false) => {}
                     Err(e) => conn.send_error(internal(e), None).await,
@@ -119,7 +119,7 @@ pub async fn run(state: AppState, site: Site, slot: Slot, mut conn: Connection) 
                     conn.send_error(internal(e), None).await;
                 }
                 if let Some(info) = state.hub.visitor_page(&visitor_id, conn_id, page) {
-                    state.hub.to_consoles(&frame(&ConsoleOut::Visitor { visitor: info }));
+                    state.hub.to_consoles(site.id, &frame(&ConsoleOut::Visitor { visitor: info }));
                 }
             }
             VisitorIn::Send { client_id, body } => {
@@ -169,12 +169,13 @@ pub async fn run(state: AppState, site: Site, slot: Slot, mut conn: Connection) 
                     kind: None,
                 };
                 // The visitor's other tabs show it too; this one gets the ack.
-                match super::deliver(&state, m, Some(conn_id)).await {
+                match super::deliver(&state, site.id, m, Some(conn_id)).await {
                     Ok((message, is_new)) => {
                         conn.send_now(frame(&VisitorOut::Ack { client_id, message })).await;
                         // Writing again reopens a closed conversation (to whoever had it).
                         if is_new
-                            && let Err(e) = super::change_conversation(&state, &visitor_id, ConversationChange::Reopen).await
+                            && let Err(e) =
+                                super::change_conversation(&state, site.id, &visitor_id, ConversationChange::Reopen).await
                         {
                             tracing::error!(error = %e, "reopening a conversation failed");
                         }
@@ -188,7 +189,7 @@ pub async fn run(state: AppState, site: Site, slot: Slot, mut conn: Connection) 
     if let Some(info) = state.hub.visitor_left(&visitor_id, conn_id) {
         // Still online if a tab of theirs is on another node.
         if !state.hub.engine().is_online_elsewhere(&visitor_id).await {
-            state.hub.to_consoles(&frame(&ConsoleOut::Visitor { visitor: info.clone() }));
+            state.hub.to_consoles(site.id, &frame(&ConsoleOut::Visitor { visitor: info.clone() }));
         }
         let page = PageInfo { url: info.page_url, title: info.page_title };
         let _ = state.db.touch_visitor(&visitor_id, &page, info.last_seen).await;
@@ -263,8 +264,8 @@ async fn handshake(
                 conn.peer(),
             );
             conn.send_first(frame(&welcome)).await;
-            state.hub.to_consoles(&frame(&ConsoleOut::Visitor { visitor: info }));
-            if let Err(e) = super::announce_conversation(state, &visitor_id).await {
+            state.hub.to_consoles(site.id, &frame(&ConsoleOut::Visitor { visitor: info }));
+            if let Err(e) = super::announce_conversation(state, site.id, &visitor_id).await {
                 tracing::error!(error = %e, "reading a conversation's state failed");
             }
             Some((visitor_id, tab_id))

@@ -149,8 +149,8 @@ fn handle<'a>(app: &'a AppState, visitor_id: &'a str, event: Event) -> std::pin:
 /// Carries out one effect; `screen`: the screen socket of a token that went away.
 async fn perform(app: &AppState, visitor_id: &str, effect: Effect, screen: &mut Option<Peer>) {
     match effect {
-        Effect::State(state) => set_state(app, visitor_id, state),
-        Effect::StateIdle => set_state(app, visitor_id, app.hub.offline_aware(visitor_id, ScreencastState::Idle)),
+        Effect::State(state) => set_state(app, visitor_id, state).await,
+        Effect::StateIdle => set_state(app, visitor_id, app.hub.offline_aware(visitor_id, ScreencastState::Idle)).await,
         Effect::Fail { reason, detail, by } => fail(app, visitor_id, by.as_ref(), reason, detail).await,
         Effect::Record { by, event, detail, line } => record(app, visitor_id, by.as_ref(), event, &detail, line).await,
         Effect::LookupConsent { request_id, tab_id } => {
@@ -304,17 +304,18 @@ fn forget_frames(app: &AppState, visitor_id: &str) {
     app.hub.engine().screen_clear(visitor_id);
 }
 
-fn set_state(app: &AppState, visitor_id: &str, state: ScreencastState) {
+async fn set_state(app: &AppState, visitor_id: &str, state: ScreencastState) {
     app.hub.set_screencast(visitor_id, state);
-    app.hub.to_consoles(&frame(&ConsoleOut::Screencast { visitor_id: visitor_id.to_owned(), state }));
+    crate::chat::to_consoles_about(app, visitor_id, &frame(&ConsoleOut::Screencast { visitor_id: visitor_id.to_owned(), state }))
+        .await;
 }
 
-fn notice(app: &AppState, visitor_id: &str, reason: NoticeReason, detail: String) {
+async fn notice(app: &AppState, visitor_id: &str, reason: NoticeReason, detail: String) {
     // After a "No" every console learns when it may ask again.
     let retry_in_secs = (reason == NoticeReason::Denied && !app.policy.retry_after_no.is_zero())
         .then_some(app.policy.retry_after_no.as_secs() as u32);
     let n = ConsoleOut::ScreencastNotice { visitor_id: visitor_id.to_owned(), reason, detail, retry_in_secs };
-    app.hub.to_consoles(&frame(&n));
+    crate::chat::to_consoles_about(app, visitor_id, &frame(&n)).await;
 }
 
 /// How long until this visitor may be asked again after their latest "No" (`None`: now).
@@ -357,7 +358,8 @@ async fn system_line(app: &AppState, visitor_id: &str, body: &str, kind: Message
         at: now,
         kind: Some(kind),
     };
-    if let Err(e) = crate::chat::deliver(app, m, None).await {
+    let Some(site) = crate::chat::site_of(app, visitor_id).await else { return };
+    if let Err(e) = crate::chat::deliver(app, site, m, None).await {
         tracing::error!(error = %e, "system message write failed");
     }
 }
@@ -400,8 +402,8 @@ async fn fail(app: &AppState, visitor_id: &str, by: Option<&Consultant>, reason:
     };
     // The transcript line first: a console that shows the notice finds it there.
     record(app, visitor_id, by, reason_name(reason), &detail, Some((kind, line))).await;
-    notice(app, visitor_id, reason, detail);
-    set_state(app, visitor_id, app.hub.offline_aware(visitor_id, ScreencastState::Idle));
+    notice(app, visitor_id, reason, detail).await;
+    set_state(app, visitor_id, app.hub.offline_aware(visitor_id, ScreencastState::Idle)).await;
 }
 
 // ---- events

@@ -44,8 +44,8 @@ pub struct SocketRef {
 /// Whom a frame is for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Target {
-    /// Every console socket.
-    Consoles,
+    /// Every console socket whose user works on this site.
+    Consoles(i64),
     /// Every console socket of one account.
     User(i64),
     /// Every tab of a visitor, except one (the tab that sent it).
@@ -95,7 +95,12 @@ impl Envelope {
         b.put_u8(VERSION);
         b.put_u64(self.origin);
         match &self.target {
-            Target::Consoles => b.put_u8(1),
+            Target::Consoles(site) => {
+                // Not tag 1 (every console, before sites were checked): a node
+                // that still reads that refuses this as unknown instead of misreading it.
+                b.put_u8(6);
+                b.put_i64(*site);
+            }
             Target::User(id) => {
                 b.put_u8(2);
                 b.put_i64(*id);
@@ -129,7 +134,10 @@ impl Envelope {
         }
         let origin = bytes.get_u64();
         let target = match bytes.get_u8() {
-            1 => Target::Consoles,
+            6 => {
+                need(&bytes, 8)?;
+                Target::Consoles(bytes.get_i64())
+            }
             2 => {
                 need(&bytes, 8)?;
                 Target::User(bytes.get_i64())
@@ -337,7 +345,7 @@ mod tests {
     fn envelopes_survive_the_wire_and_keep_the_frame_as_a_slice() {
         let frame = Bytes::from_static(br#"{"t":"message"}"#);
         let targets = [
-            Target::Consoles,
+            Target::Consoles(42),
             Target::User(-7),
             Target::Visitor { visitor_id: "v_é".into(), except: None },
             Target::Visitor { visitor_id: "v".into(), except: Some(SocketRef { node: 9, conn: 3 }) },

@@ -734,7 +734,9 @@ impl Beat {
                 metrics::counter!("chatcast_engine_dropped_total").increment(1);
             }
             for v in here {
-                self.hub.to_consoles(&frame(&ConsoleOut::Visitor { visitor: v }));
+                if let Ok(site) = v.site_id.parse() {
+                    self.hub.to_consoles(site, &frame(&ConsoleOut::Visitor { visitor: v }));
+                }
             }
         }
         let nodes: Vec<NodeId> = conn.smembers(keys.nodes()).await?;
@@ -764,7 +766,9 @@ impl Beat {
                 v.online = false;
                 v.online_since = None;
                 v.screencast = ScreencastState::Unavailable;
-                self.hub.to_consoles(&frame(&ConsoleOut::Visitor { visitor: v }));
+                if let Ok(site) = v.site_id.parse() {
+                    self.hub.to_consoles(site, &frame(&ConsoleOut::Visitor { visitor: v }));
+                }
             }
         }
         Ok(())

@@ -1,5 +1,5 @@
-//! `GET /api/search`: full-text search across every transcript, for any
-//! logged-in consultant (storage does the matching: FTS5 or PostgreSQL text search).
+//! `GET /api/search`: full-text search across the transcripts of the sites a
+//! consultant works on (storage does the matching: FTS5 or PostgreSQL text search).
 
 use axum::Json;
 use axum::extract::{Query, State};
@@ -23,7 +23,7 @@ pub struct SearchQuery {
 /// word of `q` (as words or their starts), newest first; 400 without a word.
 pub async fn search(
     State(state): State<AppState>,
-    _: CurrentUser,
+    CurrentUser(user): CurrentUser,
     Query(q): Query<SearchQuery>,
 ) -> Result<Json<Vec<SearchHit>>, ApiError> {
     let words = search_words(&q.q);
@@ -31,5 +31,7 @@ pub async fn search(
         return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid", "type a word to search for (letters or digits)"));
     }
     let limit = q.limit.unwrap_or(50).clamp(1, 200);
-    Ok(Json(state.db.search_messages(&words, None, limit).await?))
+    // A consultant finds messages of their sites' visitors only.
+    let access = crate::auth::site_access(state.db.as_ref(), &user).await?;
+    Ok(Json(state.db.search_messages(&words, access.ids(), limit).await?))
 }

@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use chatcast_protocol::{ChatMessage, PageInfo, ScreencastState, VisitorInfo};
 
+use crate::auth::SiteAccess;
 use crate::engine::{Engine, Envelope, SocketRef, Target};
 use crate::transport::{ConnId, Peer};
 
@@ -65,6 +66,8 @@ impl OnlineVisitor {
 
 struct ConsolePeer {
     user_id: i64,
+    /// The sites whose frames it gets (as they were when it connected).
+    access: Arc<SiteAccess>,
     /// SHA-256 of the session token the socket was opened with.
     session: String,
     peer: Peer,
@@ -104,7 +107,7 @@ impl Hub {
             _ => None,
         };
         match &e.target {
-            Target::Consoles => self.local_consoles(&e.frame),
+            Target::Consoles(site) => self.local_consoles(*site, &e.frame),
             Target::User(id) => self.local_user(*id, &e.frame),
             Target::Visitor { visitor_id, .. } => self.local_visitor(visitor_id, &e.frame, except),
             // Commands and forwarded screen frames are the caller's to run.
@@ -240,8 +243,13 @@ impl Hub {
     }
 
     /// Registers a console socket opened with the session whose token hashes to `session`.
-    pub fn console_joined(&self, user_id: i64, session: String, peer: Peer) {
-        self.inner.lock().unwrap().consoles.insert(peer.id, ConsolePeer { user_id, session, peer });
+    pub fn console_joined(&self, user_id: i64, session: String, access: Arc<SiteAccess>, peer: Peer) {
+        self.inner.lock().unwrap().consoles.insert(peer.id, ConsolePeer { user_id, access, session, peer });
+    }
+
+    /// Every console socket with its user and the sites it was given.
+    pub fn console_access(&self) -> Vec<(ConnId, i64, Arc<SiteAccess>)> {
+        self.inner.lock().unwrap().consoles.values().map(|c| (c.peer.id, c.user_id, c.access.clone())).collect()
     }
 
     /// Every console socket with the hash of its session's token.
@@ -295,14 +303,19 @@ impl Hub {
         self.inner.lock().unwrap().consoles.remove(&conn);
     }
 
-    /// Sends a frame to every console, on every node.
-    pub fn to_consoles(&self, frame: &Bytes) {
-        self.local_consoles(frame);
-        self.publish(Target::Consoles, frame);
+    /// The site of a visitor online on this node.
+    pub fn site_of(&self, visitor_id: &str) -> Option<i64> {
+        self.inner.lock().unwrap().visitors.get(visitor_id).map(|v| v.site_id)
     }
 
-    fn local_consoles(&self, frame: &Bytes) {
-        for c in self.inner.lock().unwrap().consoles.values() {
+    /// Sends a frame to every console that works on the site, on every node.
+    pub fn to_consoles(&self, site_id: i64, frame: &Bytes) {
+        self.local_consoles(site_id, frame);
+        self.publish(Target::Consoles(site_id), frame);
+    }
+
+    fn local_consoles(&self, site_id: i64, frame: &Bytes) {
+        for c in self.inner.lock().unwrap().consoles.values().filter(|c| c.access.allows(site_id)) {
             c.peer.send(frame.clone());
         }
     }
