@@ -102,6 +102,21 @@ enum UserCommand {
         /// Display name shown to visitors [default: from the email].
         #[arg(long)]
         name: Option<String>,
+        /// A site this consultant works on, by key (repeatable) [default: every site].
+        #[arg(long = "site")]
+        sites: Vec<String>,
+    },
+    /// Set the sites a consultant works on: they see, hear about and act on those sites' visitors only.
+    Sites {
+        /// The account's login email.
+        #[arg(long)]
+        email: String,
+        /// A site, by key (repeatable).
+        #[arg(long = "site", required_unless_present = "all", conflicts_with = "all")]
+        sites: Vec<String>,
+        /// Every site, including sites added later.
+        #[arg(long)]
+        all: bool,
     },
     /// List console accounts.
     List,
@@ -284,15 +299,35 @@ async fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()> {
     let db = app::open_storage(&settings).await?;
     let done = async {
         match command {
-            UserCommand::Add { email, password, role, name } => {
+            UserCommand::Add { email, password, role, name, sites } => {
                 let role = Role::parse(&role).expect("clap checked the role");
+                // The keys first: a wrong one adds nobody.
+                let ids = site_ids(db.as_ref(), &sites).await?;
                 let user = auth::add_user(db.as_ref(), &email, &password, role, name.as_deref()).await?;
-                println!("added {} {} ({})", user.role.as_str(), user.email, user.name);
+                if !ids.is_empty() {
+                    db.set_user_sites(user.id, Some(&ids)).await?;
+                }
+                println!("added {} {} ({}), {}", user.role.as_str(), user.email, user.name, sites_text(&sites));
+            }
+            UserCommand::Sites { email, sites, all } => {
+                let u = auth::user_by_email(db.as_ref(), &email).await?;
+                let ids = site_ids(db.as_ref(), &sites).await?;
+                db.set_user_sites(u.id, (!all).then_some(&ids[..])).await?;
+                println!("{} now works on {}", u.email, sites_text(&sites));
+                if u.role == Role::Admin {
+                    println!("(an admin sees every site whatever is set here)");
+                }
             }
             UserCommand::List => {
+                let keys: std::collections::HashMap<i64, String> =
+                    db.list_sites().await?.into_iter().map(|s| (s.id, s.key)).collect();
                 for u in db.list_users().await? {
                     let state = if u.disabled { "disabled" } else { "enabled" };
-                    println!("{}\t{}\t{}\t{}\t{}", u.id, u.email, u.role.as_str(), state, u.name);
+                    let sites = match db.user_sites(u.id).await? {
+                        None => "all sites".to_owned(),
+                        Some(ids) => ids.iter().filter_map(|i| keys.get(i).cloned()).collect::<Vec<_>>().join(","),
+                    };
+                    println!("{}\t{}\t{}\t{}\t{}\t{}", u.id, u.email, u.role.as_str(), state, u.name, sites);
                 }
             }
             UserCommand::Disable { email } => {
@@ -335,6 +370,20 @@ async fn user(settings: Settings, command: UserCommand) -> anyhow::Result<()> {
 
 async fn site_by_key(db: &dyn chatcast_server::storage::Database, key: &str) -> anyhow::Result<chatcast_server::storage::Site> {
     db.site_by_key(key).await?.ok_or_else(|| anyhow::anyhow!("no site has the key `{key}` (see `chatcast site list`)"))
+}
+
+/// The ids of the sites with these keys (each must exist).
+async fn site_ids(db: &dyn chatcast_server::storage::Database, keys: &[String]) -> anyhow::Result<Vec<i64>> {
+    let mut ids = Vec::with_capacity(keys.len());
+    for key in keys {
+        ids.push(site_by_key(db, key).await?.id);
+    }
+    Ok(ids)
+}
+
+/// "every site" or "sites K1, K2".
+fn sites_text(keys: &[String]) -> String {
+    if keys.is_empty() { "every site".into() } else { format!("sites {}", keys.join(", ")) }
 }
 
 async fn site(settings: Settings, command: SiteCommand) -> anyhow::Result<()> {

@@ -238,3 +238,31 @@ fn site_rename_and_remove_say_what_is_wrong_and_take_the_transcripts_along() {
     assert!(String::from_utf8_lossy(&twice.stderr).contains("no site has the key"));
     let _ = server.kill();
 }
+
+#[test]
+fn user_sites_are_set_by_key_listed_and_wrong_keys_add_nobody() {
+    let dir = tempfile::tempdir().unwrap();
+    let shop = stdout(&chatcast(dir.path(), &["site", "add", "--name", "Shop", "--origin", "https://shop.example"]));
+    let shop = shop.lines().last().unwrap().to_owned();
+    let blog = stdout(&chatcast(dir.path(), &["site", "add", "--name", "Blog", "--origin", "https://blog.example"]));
+    let blog = blog.lines().last().unwrap().to_owned();
+
+    let wrong = chatcast(dir.path(), &["user", "add", "--email", "a@example.com", "--password", "long-enough", "--site", "nope"]);
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("no site has the key `nope`"));
+    assert!(!stdout(&chatcast(dir.path(), &["user", "list"])).contains("a@example.com"), "nobody was added");
+
+    let out =
+        stdout(&chatcast(dir.path(), &["user", "add", "--email", "a@example.com", "--password", "long-enough", "--site", &shop]));
+    assert!(out.contains(&format!("sites {shop}")), "{out}");
+    let line = |list: String| list.lines().find(|l| l.contains("a@example.com")).unwrap().to_owned();
+    assert!(line(stdout(&chatcast(dir.path(), &["user", "list"]))).ends_with(&shop));
+
+    stdout(&chatcast(dir.path(), &["user", "sites", "--email", "a@example.com", "--site", &shop, "--site", &blog]));
+    let l = line(stdout(&chatcast(dir.path(), &["user", "list"])));
+    assert!(l.contains(&shop) && l.contains(&blog), "{l}");
+    stdout(&chatcast(dir.path(), &["user", "sites", "--email", "a@example.com", "--all"]));
+    assert!(line(stdout(&chatcast(dir.path(), &["user", "list"]))).ends_with("all sites"));
+    let neither = chatcast(dir.path(), &["user", "sites", "--email", "a@example.com"]);
+    assert!(!neither.status.success(), "--site or --all is required");
+}

@@ -1,0 +1,94 @@
+//! A consultant who works on some sites sees, hears about and acts on those
+//! sites' visitors only: checked on the wire, with a consultant of every site
+//! as the positive control.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+/// A visitor of another site (its own origin), said hello: (client, visitor id).
+async fn blog_visitor(app: &TestApp, key: &str) -> (Client, String) {
+    let mut c = app.visitor_socket(key, Some("https://blog.example")).await;
+    c.send(json!({ "t": "hello", "token": null, "page": { "url": "https://blog.example/", "title": "Blog" } })).await;
+    let w = c.recv_type("welcome").await;
+    (c, w["visitor_id"].as_str().unwrap().to_owned())
+}
+
+fn ids(snapshot: &Value) -> Vec<String> {
+    snapshot["visitors"].as_array().unwrap().iter().map(|v| v["visitor_id"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn a_consultant_of_one_site_gets_nothing_of_another_and_cannot_act_on_it() {
+    let app = spawn_app().await;
+    let blog = app.state.db.create_site("Blog", "site_blog", &["https://blog.example".to_owned()], false).await.unwrap();
+    let shop = app.state.db.site_by_key(&app.site_key).await.unwrap().unwrap();
+    let carol = app.consultant("carol@example.com").await; // the shop only
+    let carol_id = app.state.db.user_by_email("carol@example.com").await.unwrap().unwrap().id;
+    app.state.db.set_user_sites(carol_id, Some(&[shop.id])).await.unwrap();
+    let all = app.consultant("all@example.com").await; // every site: the control
+
+    let (mut bv, bvid) = blog_visitor(&app, &blog.key).await;
+    bv.send(json!({"t": "send", "client_id": "b1", "body": "Blog secret question"})).await;
+    bv.recv_type("ack").await;
+    let (mut sv, svid, _) = app.visitor(None).await;
+    sv.send(json!({"t": "send", "client_id": "s1", "body": "Shop question"})).await;
+    sv.recv_type("ack").await;
+
+    let mut cc = app.console_socket(Some(&carol), None).await;
+    let snap = cc.recv_type("snapshot").await;
+    assert_eq!(ids(&snap), [svid.clone()], "the snapshot holds the shop's visitor only");
+    assert!(!snap.to_string().contains("Blog secret"));
+    let mut ca = app.console_socket(Some(&all), None).await;
+    let snap = ca.recv_type("snapshot").await;
+    assert!(ids(&snap).contains(&bvid) && ids(&snap).contains(&svid), "every site: both");
+
+    // Live frames: the blog's message reaches the control, not Carol; the shop's reaches both.
+    bv.send(json!({"t": "send", "client_id": "b2", "body": "Blog again"})).await;
+    sv.send(json!({"t": "send", "client_id": "s2", "body": "Shop again"})).await;
+    bv.recv_type("ack").await;
+    let mut got = [ca.recv_type("message").await, ca.recv_type("message").await].map(|m| m["message"]["body"].to_string());
+    got.sort();
+    assert_eq!(got, ["\"Blog again\"", "\"Shop again\""]);
+    let m = cc.recv_type("message").await;
+    assert_eq!(m["message"]["body"], "Shop again", "the first message Carol gets is the shop's");
+
+    // Forged frames naming the blog's visitor: answered as unknown, nothing happens.
+    for (t, extra) in [
+        ("open", json!({})),
+        ("send", json!({"client_id": "x", "body": "hi from another site"})),
+        ("assign", json!({"user_id": null})),
+        ("close", json!({})),
+        ("screencast_request", json!({})),
+        ("watch", json!({})),
+        ("typing", json!({})),
+    ] {
+        let mut frame = extra;
+        frame["t"] = json!(t);
+        frame["visitor_id"] = json!(bvid);
+        cc.send(frame).await;
+        let e = cc.recv_type("error").await;
+        assert_eq!((e["code"].as_str(), e["ref_type"].as_str()), (Some("unknown_visitor"), Some(t)), "{e}");
+    }
+    bv.expect_silence(300).await;
+    let stored = app.state.db.messages(&bvid, 10).await.unwrap();
+    assert!(stored.iter().all(|m| m.body != "hi from another site"));
+
+    // Search: the control finds the blog's message, Carol does not.
+    let c = reqwest::Client::new();
+    let search =
+        |cookie: &str| c.get(app.url("/api/search")).query(&[("q", "blog secret")]).header("cookie", cookie.to_owned()).send();
+    let found: Value = search(&all).await.unwrap().json().await.unwrap();
+    assert_eq!(found.as_array().unwrap().len(), 1);
+    let found: Value = search(&carol).await.unwrap().json().await.unwrap();
+    assert_eq!(found, json!([]));
+
+    // Given the blog too, Carol's open console reconnects by itself and then has it.
+    app.state.db.set_user_sites(carol_id, Some(&[shop.id, blog.id])).await.unwrap();
+    let (code, _) = cc.expect_close().await;
+    assert_eq!(code, 1012);
+    let mut cc = app.console_socket(Some(&carol), None).await;
+    let snap = cc.recv_type("snapshot").await;
+    assert!(ids(&snap).contains(&bvid), "{snap}");
+}
