@@ -54,6 +54,8 @@ pub struct User {
     pub role: Role,
     /// A disabled account cannot log in; its sessions ended when it was disabled.
     pub disabled: bool,
+    /// The ids of the sites a consultant works on; `null`: every site (admins always).
+    pub sites: Option<Vec<String>>,
 }
 
 /// One of the caller's own console sessions (`GET /api/sessions`).

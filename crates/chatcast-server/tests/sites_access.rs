@@ -92,3 +92,30 @@ async fn a_consultant_of_one_site_gets_nothing_of_another_and_cannot_act_on_it()
     let snap = cc.recv_type("snapshot").await;
     assert!(ids(&snap).contains(&bvid), "{snap}");
 }
+
+#[tokio::test]
+async fn admins_set_a_users_sites_through_the_api_and_unknown_sites_are_refused() {
+    let app = spawn_app().await;
+    let admin = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let carol = app.consultant("carol@example.com").await;
+    let shop = app.state.db.site_by_key(&app.site_key).await.unwrap().unwrap();
+    let carol_id = app.state.db.user_by_email("carol@example.com").await.unwrap().unwrap().id;
+    let c = reqwest::Client::new();
+    let put = |cookie: &str, body: Value| {
+        c.put(app.url(&format!("/api/users/{carol_id}/sites"))).header("cookie", cookie.to_owned()).json(&body).send()
+    };
+
+    assert_eq!(put(&carol, json!({"sites": []})).await.unwrap().status(), 403, "a consultant cannot widen their own sites");
+    let res = put(&admin, json!({"sites": [shop.id.to_string(), "4242"]})).await.unwrap();
+    assert_eq!(res.status(), 400);
+    assert!(res.json::<Value>().await.unwrap()["error"]["message"].as_str().unwrap().contains("`4242`"));
+    assert_eq!(app.state.db.user_sites(carol_id).await.unwrap(), None, "nothing changed");
+
+    let u: Value = put(&admin, json!({"sites": [shop.id.to_string()]})).await.unwrap().json().await.unwrap();
+    assert_eq!(u["sites"], json!([shop.id.to_string()]));
+    let list: Value = c.get(app.url("/api/users")).header("cookie", &admin).send().await.unwrap().json().await.unwrap();
+    let row = list.as_array().unwrap().iter().find(|u| u["email"] == "carol@example.com").unwrap();
+    assert_eq!(row["sites"], json!([shop.id.to_string()]));
+    let u: Value = put(&admin, json!({"sites": null})).await.unwrap().json().await.unwrap();
+    assert_eq!(u["sites"], Value::Null, "every site again");
+}

@@ -24,4 +24,8 @@ role: Role,
 /**
  * A disabled account cannot log in; its sessions ended when it was disabled.
  */
-disabled: boolean, };
+disabled: boolean, 
+/**
+ * The ids of the sites a consultant works on; `null`: every site (admins always).
+ */
+sites: Array<string> | null, };

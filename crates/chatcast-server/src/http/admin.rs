@@ -146,8 +146,53 @@ pub async fn remove_site(State(state): State<AppState>, _: Admin, Path(id): Path
 
 /// `GET /api/users`.
 pub async fn list_users(State(state): State<AppState>, _: Admin) -> Result<Json<Vec<api::User>>, ApiError> {
-    let users = state.db.list_users().await?;
-    Ok(Json(users.iter().map(views::user).collect()))
+    let mut out = Vec::new();
+    for u in state.db.list_users().await? {
+        out.push(user_view(&state, &u).await?);
+    }
+    Ok(Json(out))
+}
+
+/// A user as the API shows it, with their sites.
+async fn user_view(state: &AppState, u: &crate::storage::User) -> Result<api::User, ApiError> {
+    Ok(views::user(u, state.db.user_sites(u.id).await?))
+}
+
+/// Site ids as the API gives them, each checked to exist; 400 naming one that does not.
+async fn site_ids(state: &AppState, ids: &[String]) -> Result<Vec<i64>, ApiError> {
+    let known: std::collections::HashSet<i64> = state.db.list_sites().await?.into_iter().map(|s| s.id).collect();
+    ids.iter()
+        .map(|raw| {
+            raw.parse::<i64>().ok().filter(|id| known.contains(id)).ok_or_else(|| {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid", format!("no site has the id `{}`", crate::validate::shown(raw)))
+            })
+        })
+        .collect()
+}
+
+#[derive(Deserialize)]
+struct UserSites {
+    sites: Option<Vec<String>>,
+}
+
+/// `PUT /api/users/{id}/sites` `{sites: [site id…] | null}`: the sites a
+/// consultant works on (`null`: every site); their open consoles reconnect with them.
+pub async fn set_user_sites(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<api::User>, ApiError> {
+    let req: UserSites = json_body(&headers, &body)?;
+    let user = target_user(&state, id).await?;
+    let ids = match &req.sites {
+        Some(raw) => Some(site_ids(&state, raw).await?),
+        None => None,
+    };
+    state.db.set_user_sites(user.id, ids.as_deref()).await?;
+    crate::auth::revoke::close_changed_site_access(&state).await;
+    Ok(Json(user_view(&state, &user).await?))
 }
 
 #[derive(Deserialize)]
@@ -158,9 +203,12 @@ struct NewUser {
     role: Option<String>,
     #[serde(default)]
     name: Option<String>,
+    /// Site ids; absent or `null`: every site.
+    #[serde(default)]
+    sites: Option<Vec<String>>,
 }
 
-/// `POST /api/users` `{email, password, role?, name?}`: 201.
+/// `POST /api/users` `{email, password, role?, name?, sites?}`: 201.
 pub async fn create_user(
     State(state): State<AppState>,
     _: Admin,
@@ -175,8 +223,16 @@ pub async fn create_user(
         })?,
     };
     let name = req.name.as_deref().filter(|n| !n.trim().is_empty());
+    // The sites first: an unknown one adds nobody.
+    let sites = match &req.sites {
+        Some(raw) => Some(site_ids(&state, raw).await?),
+        None => None,
+    };
     let user = crate::auth::add_user(state.db.as_ref(), &req.email, &req.password, role, name).await?;
-    Ok((StatusCode::CREATED, Json(views::user(&user))))
+    if sites.is_some() {
+        state.db.set_user_sites(user.id, sites.as_deref()).await?;
+    }
+    Ok((StatusCode::CREATED, Json(user_view(&state, &user).await?)))
 }
 
 #[derive(Deserialize)]
@@ -220,7 +276,7 @@ pub async fn update_user(
         crate::auth::AccountChange { disabled: req.disabled, role, password: req.password.as_deref(), name: req.name.as_deref() };
     let user = crate::auth::change_account(state.db.as_ref(), &user, change).await?;
     crate::auth::revoke::close_ended_sessions(&state).await;
-    Ok(Json(views::user(&user)))
+    Ok(Json(user_view(&state, &user).await?))
 }
 
 /// `DELETE /api/users/{id}`: removes the account; its sessions end (sockets close at once).

@@ -42,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/sites/{id}", axum::routing::delete(admin::remove_site))
         .route("/api/users", get(admin::list_users).post(admin::create_user))
         .route("/api/users/{id}", axum::routing::patch(admin::update_user).delete(admin::remove_user))
+        .route("/api/users/{id}/sites", axum::routing::put(admin::set_user_sites))
         .route("/api/sessions", get(auth::my_sessions))
         .route("/api/sessions/{id}", axum::routing::delete(auth::revoke_session))
         .route("/api/audit", get(admin::audit_log))

@@ -28,8 +28,15 @@ pub fn site(s: &storage::Site) -> api::Site {
 }
 
 /// An account, as an admin sees it.
-pub fn user(u: &storage::User) -> api::User {
-    api::User { id: u.id.to_string(), email: u.email.clone(), name: u.name.clone(), role: role(u.role), disabled: u.disabled }
+pub fn user(u: &storage::User, sites: Option<Vec<i64>>) -> api::User {
+    api::User {
+        id: u.id.to_string(),
+        email: u.email.clone(),
+        name: u.name.clone(),
+        role: role(u.role),
+        disabled: u.disabled,
+        sites: sites.map(|ids| ids.iter().map(i64::to_string).collect()),
+    }
 }
 
 /// The logged-in account, as it sees itself (also in the console socket's snapshot).
