@@ -555,3 +555,51 @@ test('saved replies: added on their page, picked with / in the reply box, edited
   await vctx.close();
   await consultant.context().close();
 });
+
+test('an admin limits a consultant to one site on the Team page; their open console drops the other site at once', { timeout: 120_000 }, async () => {
+  cli(server.dataDir, 'user', 'add', '--email', 'carol@example.com', '--password', 'carol-password', '--name', 'Carol');
+  // A visitor on the demo site and one on the team's shop, both writing.
+  const vctx = await browser.newContext();
+  const demoVisitor = await vctx.newPage();
+  await demoVisitor.goto(`${server.url}/demo/`);
+  await openWidget(demoVisitor);
+  await demoVisitor.getByTestId('widget-input').fill('Question from the demo site');
+  await demoVisitor.getByTestId('widget-send').click();
+  const shopVisitor = await vctx.newPage();
+  await shopVisitor.goto(`${site.origin}/`);
+  await openWidget(shopVisitor);
+  await shopVisitor.getByTestId('widget-input').fill('Question from the team shop');
+  await shopVisitor.getByTestId('widget-send').click();
+
+  const carol = await consoleLogin(browser, server.url, { email: 'carol@example.com', password: 'carol-password' });
+  const demoItem = carol.getByTestId('visitor-item').filter({ hasText: 'Question from the demo site' });
+  const shopItem = carol.getByTestId('visitor-item').filter({ hasText: 'Question from the team shop' });
+  await demoItem.waitFor();
+  await shopItem.waitFor();
+
+  const admin = await consoleLogin(browser, server.url);
+  await admin.getByTestId('nav-team').click();
+  const row = admin.getByTestId('user-item').filter({ hasText: 'carol@example.com' });
+  assert.equal(await row.getByTestId('user-sites-summary').innerText(), 'Every site');
+  await row.getByTestId('user-sites').click();
+  const form = admin.locator(`tr.row-extra[data-user-id="${await row.getAttribute('data-user-id')}"] .sites-form`);
+  await form.getByTestId('user-sites-all').uncheck();
+  for (const box of await form.getByTestId('user-site').all()) await box.uncheck();
+  await form.locator(`[data-testid="user-site"][data-site-key="${site.key}"]`).check();
+  await shot(admin, 'team-user-sites');
+  await form.getByTestId('user-sites-save').click();
+  await waitFor(async () => (await row.getByTestId('user-sites-summary').innerText()) === 'Team shop', 'the row says which site');
+
+  // Carol's console reconnects by itself: the demo visitor is gone, the shop's stays.
+  await demoItem.waitFor({ state: 'detached' });
+  await shopItem.waitFor();
+  await demoVisitor.getByTestId('widget-input').fill('Anyone there?');
+  await demoVisitor.getByTestId('widget-send').click();
+  await admin.getByTestId('nav-inbox').click();
+  await admin.getByTestId('visitor-item').filter({ hasText: 'Anyone there?' }).waitFor(); // the admin sees every site
+  assert.equal(await carol.getByTestId('visitor-item').filter({ hasText: 'Anyone there?' }).count(), 0);
+  assert.equal(await carol.getByTestId('total-unread').innerText().catch(() => ''), '1', 'only the shop visitor counts as unread');
+  await vctx.close();
+  await admin.context().close();
+  await carol.context().close();
+});

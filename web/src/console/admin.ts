@@ -357,6 +357,7 @@ export function renderTeam(root: HTMLElement, myEmail: string): void {
   );
 
   let users: User[] = [];
+  let sites: Site[] = [];
   const teamError = h('p', { class: 'form-error', role: 'alert', hidden: true, 'data-testid': 'team-error' });
   const showTeamError = (err: unknown) => {
     teamError.textContent = errorText(err);
@@ -364,7 +365,7 @@ export function renderTeam(root: HTMLElement, myEmail: string): void {
   };
   const refresh = async (highlight?: string) => {
     try {
-      users = await api.users();
+      [users, sites] = await Promise.all([api.users(), api.sites()]);
     } catch (err) {
       showTeamError(err);
     }
@@ -372,6 +373,8 @@ export function renderTeam(root: HTMLElement, myEmail: string): void {
   };
   /** Users whose new-password form is open (it stays open across redraws until saved or cancelled). */
   const passwordFor = new Set<string>();
+  /** Users whose sites form is open (the same way). */
+  const sitesFor = new Set<string>();
   /**
    * Runs one change of a row, then shows the list as the server has it (also
    * when refused: the row shows what really is), then the refusal, and puts
@@ -447,6 +450,48 @@ export function renderTeam(root: HTMLElement, myEmail: string): void {
         });
     });
 
+    // Sites: every site, or the ones ticked (admins see every site whatever is set).
+    const siteNames = (ids: string[] | null) =>
+      ids === null ? 'Every site' : ids.length ? ids.map((i) => sites.find((x) => x.id === i)?.name ?? '?').join(', ') : 'No site';
+    const allBox = h('input', { type: 'checkbox', 'data-testid': 'user-sites-all', checked: u.sites === null }) as HTMLInputElement;
+    const boxes = sites.map((site) => h('input', {
+      type: 'checkbox', 'data-testid': 'user-site', 'data-site-key': site.key, value: site.id,
+      checked: u.sites === null || u.sites.includes(site.id), disabled: u.sites === null,
+    }) as HTMLInputElement);
+    allBox.addEventListener('change', () => {
+      for (const b of boxes) {
+        b.disabled = allBox.checked;
+        if (allBox.checked) b.checked = true;
+      }
+    });
+    const sitesSave = h('button', { type: 'submit', class: 'btn btn-primary btn-sm', 'data-testid': 'user-sites-save' }, 'Save sites') as HTMLButtonElement;
+    const sitesCancel = h('button', { type: 'button', class: 'btn btn-ghost btn-sm' }, 'Cancel');
+    const sitesForm = h('form', { class: 'row-form sites-form' },
+      h('label', { class: 'check' }, allBox, 'Every site, also sites added later'),
+      ...sites.map((site, i) => h('label', { class: 'check' }, boxes[i], site.name)),
+      h('span', null, sitesSave, sitesCancel));
+    const sitesRow = h('tr', { class: 'row-extra', 'data-user-id': id, hidden: !sitesFor.has(id) }, h('td', { colspan: '3' }, sitesForm));
+    const sitesOpen = h('button', {
+      type: 'button', class: 'btn btn-ghost btn-sm', 'data-testid': 'user-sites', 'aria-expanded': sitesFor.has(id) ? 'true' : 'false',
+      hidden: u.role === 'admin', title: 'The sites whose visitors they see and answer',
+    }, 'Sites');
+    const showSites = (open: boolean) => {
+      if (open) sitesFor.add(id);
+      else sitesFor.delete(id);
+      sitesRow.hidden = !open;
+      sitesOpen.setAttribute('aria-expanded', String(open));
+    };
+    sitesOpen.addEventListener('click', () => showSites(sitesRow.hidden));
+    sitesCancel.addEventListener('click', () => showSites(false));
+    sitesForm.addEventListener('submit', (e) => {
+      e.preventDefault();
+      const chosen = allBox.checked ? null : boxes.filter((b) => b.checked).map((b) => b.value);
+      void change(u, sitesSave, () => api.setUserSites(u.id, chosen), `${label} now works on: ${siteNames(chosen).toLowerCase()}.`,
+        (ok) => {
+          if (ok) sitesFor.delete(id);
+        });
+    });
+
     // Remove: asks once more, in place.
     const { remove, yes, confirm } = askBeforeRemoving('user-remove', 'Remove', (yes, keep) =>
       h('span', { class: 'confirm' }, h('span', null, `Remove ${label}?`), yes, keep));
@@ -458,11 +503,13 @@ export function renderTeam(root: HTMLElement, myEmail: string): void {
         h('td', { class: 'person' },
           h('div', null, h('strong', null, u.name || u.email), u.email === myEmail ? h('span', { class: 'tag' }, 'you') : null,
             u.disabled ? h('span', { class: 'tag tag-off', 'data-testid': 'user-disabled-tag', title: 'Cannot log in' }, 'disabled') : null),
-          u.name ? h('div', { class: 'muted small' }, u.email) : null),
+          u.name ? h('div', { class: 'muted small' }, u.email) : null,
+          h('div', { class: 'muted small', 'data-testid': 'user-sites-summary' }, u.role === 'admin' ? 'Every site (admin)' : siteNames(u.sites))),
         h('td', null, roleSelect),
-        h('td', { class: 'row-actions' }, h('div', null, disable, pwOpen, remove, confirm)),
+        h('td', { class: 'row-actions' }, h('div', null, disable, sitesOpen, pwOpen, remove, confirm)),
       ),
       pwRow,
+      sitesRow,
     ];
   };
   const draw = (highlight?: string) => {
@@ -507,8 +554,9 @@ export function renderTeam(root: HTMLElement, myEmail: string): void {
     h('div', { class: 'page-grid' }, h('div', { class: 'panel table-wrap' }, teamError, table), form),
   ));
 
-  api.users().then((u) => {
+  Promise.all([api.users(), api.sites()]).then(([u, s]) => {
     users = u;
+    sites = s;
     draw();
   }, (err) => replaceChildren(tbody, h('tr', null, h('td', { colspan: '3', class: 'form-error' }, errorText(err)))));
 }

@@ -155,6 +155,10 @@ export const api = {
   addUser(u: { email: string; password: string; role: Role; name?: string }): Promise<User | null> {
     return request<User | null>('POST', '/api/users', u);
   },
+  /** The sites a consultant works on (`null`: every site). */
+  setUserSites(id: string | number, sites: string[] | null): Promise<User> {
+    return request<User>('PUT', `/api/users/${encodeURIComponent(String(id))}/sites`, { sites });
+  },
   updateUser(id: string | number, change: UserChange): Promise<User> {
     return request<User>('PATCH', `/api/users/${encodeURIComponent(String(id))}`, change);
   },
