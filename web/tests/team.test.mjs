@@ -603,3 +603,56 @@ test('an admin limits a consultant to one site on the Team page; their open cons
   await admin.context().close();
   await carol.context().close();
 });
+
+test('the visitor panel says who the visitor is: browser, language, local time, where they came from and the pages of this visit, masked', { timeout: 120_000 }, async () => {
+  const shop = await startSite(server.url, {
+    '/landing': '<h1>Landing</h1><a id="next" href="/pricing">Pricing</a>',
+    '/pricing': '<h1>Pricing</h1>',
+  });
+  shop.key = addSite(server.dataDir, 'Panel shop', shop.origin);
+  const ref = await startSite(server.url, {
+    '/': { body: `<a id="go" href="${shop.origin}/landing?email=bob@example.com&amp;page=2">to the shop</a>`, noWidget: true },
+  });
+  const vctx = await browser.newContext({ locale: 'de-DE', timezoneId: 'Asia/Tokyo' });
+  const visitor = await vctx.newPage();
+  await visitor.goto(`${ref.origin}/`);
+  await visitor.click('#go');
+  await visitor.waitForURL(/landing/);
+  await openWidget(visitor);
+  await visitor.getByTestId('widget-input').fill('Which plan fits a team of five?');
+  await visitor.getByTestId('widget-send').click();
+  await visitor.click('#next');
+  await visitor.waitForURL(/pricing/);
+  await visitor.getByTestId('widget-launcher').waitFor();
+
+  const consultant = await consoleLogin(browser, server.url);
+  const item = consultant.getByTestId('visitor-item').filter({ hasText: 'team of five' });
+  await item.waitFor();
+  await item.click();
+  const panel = consultant.getByTestId('visitor-panel');
+  await panel.getByTestId('visitor-pages').locator('li').nth(1).waitFor();
+  assert.equal(await panel.getByTestId('visitor-name').innerText(), await consultant.getByTestId('dialog-visitor-name').innerText());
+  assert.equal(await panel.getByTestId('visitor-language').innerText(), 'de-DE');
+  assert.match(await panel.getByTestId('visitor-local-time').innerText(), /\d\d:\d\d( [AP]M)? \(Asia\/Tokyo\)/);
+  assert.match(await panel.getByTestId('visitor-browser').innerText(), /Chrom\w* \d+ on Linux/);
+  assert.match(await panel.getByTestId('visitor-referrer').innerText(), new RegExp(new URL(ref.origin).host.replace(/\./g, '\\.')));
+  const pages = await panel.getByTestId('visitor-pages').locator('li').allInnerTexts();
+  assert.equal(pages.length, 2);
+  assert.match(pages[0], /\/landing/);
+  assert.match(pages[1], /\/pricing/);
+  assert.equal(await panel.getByTestId('visitor-visits').innerText(), '1');
+  // The address in the landing URL was masked in the visitor's browser: nowhere in the panel or its API answer.
+  const html = await panel.innerHTML();
+  assert.ok(!html.includes('bob@example.com') && !html.includes('bob%40example.com'), 'the masked parameter did not arrive');
+  assert.match(html, /landing\?/, 'the URL with its masked query did (positive control)');
+  await shot(consultant, 'team-visitor-panel');
+  // Narrower screens keep it behind a Details button.
+  await consultant.setViewportSize({ width: 1000, height: 800 });
+  assert.equal(await panel.isVisible(), false);
+  await consultant.getByTestId('visitor-panel-toggle').click();
+  await panel.waitFor();
+  await vctx.close();
+  await consultant.context().close();
+  await shop.close();
+  await ref.close();
+});

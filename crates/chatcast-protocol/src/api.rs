@@ -126,3 +126,51 @@ pub struct CannedReply {
     #[ts(type = "number")]
     pub updated_at: Millis,
 }
+
+/// Who a visitor is, for the console's visitor panel (`GET /api/visitors/{id}`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct VisitorDetails {
+    /// The visitor.
+    pub visitor_id: String,
+    /// Their site.
+    pub site_name: String,
+    /// Their browser, e.g. `Firefox 128` (read from the user agent).
+    pub browser: String,
+    /// Their operating system, e.g. `Windows`.
+    pub os: String,
+    /// The browser's language, e.g. `de-DE`.
+    pub language: String,
+    /// Their time zone, e.g. `Europe/Berlin` (the console shows their local time).
+    pub timezone: String,
+    /// Where this visit came from (masked like page URLs), or empty.
+    pub referrer: String,
+    /// The pages of this visit, oldest first (masked URLs; the latest 20).
+    pub pages: Vec<PageVisit>,
+    /// When the visitor was first seen.
+    #[ts(type = "number")]
+    pub first_seen: Millis,
+    /// When they were last seen.
+    #[ts(type = "number")]
+    pub last_seen: Millis,
+    /// Visits so far (a new one after 30 minutes away).
+    #[ts(type = "number")]
+    pub visits: i64,
+    /// Messages in their conversation, from both sides.
+    #[ts(type = "number")]
+    pub messages: i64,
+    /// When their conversation started (their first message), if it did.
+    #[ts(type = "number | null")]
+    pub conversation_since: Option<Millis>,
+}
+
+/// A page seen during a visit.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct PageVisit {
+    /// The URL, masked.
+    pub url: String,
+    /// Its title.
+    pub title: String,
+    /// When the tab arrived there.
+    #[ts(type = "number")]
+    pub at: Millis,
+}

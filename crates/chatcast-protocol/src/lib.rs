@@ -153,6 +153,20 @@ pub struct PageInfo {
     pub title: String,
 }
 
+/// What the widget tells of the visitor's browser (never anything the page typed).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, TS)]
+pub struct ClientInfo {
+    /// `navigator.language`, e.g. `de-DE`.
+    #[serde(default)]
+    pub language: String,
+    /// The IANA time zone, e.g. `Europe/Berlin`.
+    #[serde(default)]
+    pub timezone: String,
+    /// `document.referrer` (the server masks it as it masks page URLs).
+    #[serde(default)]
+    pub referrer: String,
+}
+
 /// One entry of the console's visitor list.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
 pub struct VisitorInfo {
@@ -208,6 +222,10 @@ pub enum VisitorIn {
         /// survives navigation: a broadcast follows this tab and no other.
         #[serde(default)]
         tab_id: Option<String>,
+        /// What the browser says of itself, for the consultant's visitor panel.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        client: Option<ClientInfo>,
     },
     /// The tab moved without a reload (single-page-app route change).
     Page {
@@ -822,5 +840,6 @@ mod tests {
         api::AuditEntry::export_all(&cfg).unwrap();
         api::SearchHit::export_all(&cfg).unwrap();
         api::CannedReply::export_all(&cfg).unwrap();
+        api::VisitorDetails::export_all(&cfg).unwrap();
     }
 }

@@ -150,6 +150,7 @@ fn page() -> impl Strategy<Value = PageInfo> {
 fn visitor_in() -> impl Strategy<Value = VisitorIn> {
     prop_oneof![
         (prop::option::of(any_text()), page(), prop::option::of(any_text())).prop_map(|(token, page, tab_id)| VisitorIn::Hello {
+            client: None,
             token,
             page,
             tab_id

@@ -83,6 +83,14 @@ async fn a_consultant_of_one_site_gets_nothing_of_another_and_cannot_act_on_it()
     assert_eq!(found.as_array().unwrap().len(), 1);
     let found: Value = search(&carol).await.unwrap().json().await.unwrap();
     assert_eq!(found, json!([]));
+    // The visitor panel's details: the control reads them, Carol gets the same 404 as for nobody.
+    let details =
+        |cookie: &str, id: &str| c.get(app.url(&format!("/api/visitors/{id}"))).header("cookie", cookie.to_owned()).send();
+    let d: Value = details(&all, &bvid).await.unwrap().json().await.unwrap();
+    assert_eq!(d["site_name"], "Blog");
+    assert_eq!(details(&carol, &bvid).await.unwrap().status(), 404);
+    assert_eq!(details(&carol, "v_nobody").await.unwrap().status(), 404);
+    assert_eq!(details(&carol, &svid).await.unwrap().status(), 200);
 
     // Given the blog too, Carol's open console reconnects by itself and then has it.
     app.state.db.set_user_sites(carol_id, Some(&[shop.id, blog.id])).await.unwrap();

@@ -83,6 +83,7 @@ on_every_backend!(
     conversations,
     search,
     user_sites,
+    visits,
     canned_replies,
     consent_and_audit,
     retention
@@ -401,6 +402,46 @@ async fn user_sites(db: Db) {
     assert_eq!(db.user_sites(u.id).await.unwrap(), Some(vec![]));
     db.set_user_sites(u.id, None).await.unwrap();
     assert_eq!(db.user_sites(u.id).await.unwrap(), None);
+}
+
+async fn visits(db: Db) {
+    use storage::VisitClient;
+    let shop = db.create_site("Shop", "key-1", &[], false).await.unwrap();
+    db.create_visitor("v_1", shop.id, "th-1", &page("https://a.example/"), NOW).await.unwrap();
+    let client =
+        VisitClient { user_agent: "UA/1", language: "de-DE", timezone: "Europe/Berlin", referrer: "https://search.example/" };
+    db.record_visit("v_1", &client, true, true).await.unwrap();
+    for (i, url) in ["https://a.example/", "https://a.example/", "https://a.example/cart"].iter().enumerate() {
+        db.add_visit_page("v_1", &page(url), NOW + i as i64).await.unwrap();
+    }
+    db.insert_message(msg("v_1", Author::Visitor, Some("c1"), "hello", NOW + 5)).await.unwrap();
+    let r = db.visitor_record("v_1").await.unwrap().unwrap();
+    assert_eq!(
+        (r.visits, r.language.as_str(), r.referrer.as_str(), r.site_name.as_str()),
+        (1, "de-DE", "https://search.example/", "Shop")
+    );
+    assert_eq!(
+        r.pages.iter().map(|p| p.url.as_str()).collect::<Vec<_>>(),
+        ["https://a.example/", "https://a.example/cart"],
+        "not twice in a row"
+    );
+    assert_eq!((r.messages, r.conversation_since, r.first_seen), (1, Some(NOW + 5), NOW));
+
+    // Back another day: counted, with its own referrer and pages; the same visit changes neither.
+    let again = VisitClient { referrer: "", ..client.clone() };
+    db.record_visit("v_1", &again, true, false).await.unwrap();
+    db.add_visit_page("v_1", &page("https://a.example/help"), NOW + 10).await.unwrap();
+    db.record_visit("v_1", &VisitClient { referrer: "https://elsewhere.example/", ..client.clone() }, false, false)
+        .await
+        .unwrap();
+    let r = db.visitor_record("v_1").await.unwrap().unwrap();
+    assert_eq!((r.visits, r.referrer.as_str(), r.pages.len()), (2, "", 1));
+    for i in 0..30 {
+        db.add_visit_page("v_1", &page(&format!("https://a.example/p{i}")), NOW + 20 + i).await.unwrap();
+    }
+    let r = db.visitor_record("v_1").await.unwrap().unwrap();
+    assert_eq!((r.pages.len(), r.pages[19].url.as_str()), (storage::VISIT_PAGES, "https://a.example/p29"), "the latest 20");
+    assert!(db.visitor_record("v_nobody").await.unwrap().is_none());
 }
 
 async fn canned_replies(db: Db) {

@@ -9,6 +9,7 @@ import type { Site } from '../protocol/Site';
 import type { CannedReply } from '../protocol/CannedReply';
 import type { SearchHit } from '../protocol/SearchHit';
 import type { Teammate } from '../protocol/Teammate';
+import type { VisitorDetails } from '../protocol/VisitorDetails';
 import type { User } from '../protocol/User';
 
 // What the API answers: generated from chatcast-protocol's `api` module.
@@ -126,6 +127,10 @@ export const api = {
   },
   removeCanned(id: string): Promise<unknown> {
     return request('DELETE', `/api/canned/${encodeURIComponent(id)}`);
+  },
+  /** Who a visitor is, for the visitor panel. */
+  visitor(id: string): Promise<VisitorDetails> {
+    return request<VisitorDetails>('GET', `/api/visitors/${encodeURIComponent(id)}`);
   },
   /** Who a conversation can be handed to. */
   team(): Promise<Teammate[]> {

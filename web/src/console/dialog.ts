@@ -5,6 +5,7 @@
 import type { ChatMessage } from '../protocol/ChatMessage';
 import { CannedPicker } from './canned';
 import { ConversationBar } from './conversation';
+import { VisitorPanel } from './visitor-panel';
 import { h, reconcileChildren, setAttr, setText } from './dom';
 import {
   charCount, clock, cmpId, dayKey, dayLabel, fullDate, hueOf, onlineFor, ago, safeHref, shortUrl, urlHost, visitorCode, visitorInitials, visitorName,
@@ -55,6 +56,7 @@ export class DialogView {
   private readonly body: HTMLElement;
   private readonly conv: ConversationBar | null;
   private readonly canned: CannedPicker;
+  private readonly panelInfo: VisitorPanel | null;
   /** Where the replica goes beside the chat (the panel, or the popup's replica). */
   private readonly replicaSlot: HTMLElement;
   private panel: { replica: Replica; feed: SocketFeed } | null = null;
@@ -97,7 +99,14 @@ export class DialogView {
         h('div', { class: 'dialog-sub' }, this.pageTitle, h('span', { class: 'dot-sep', 'aria-hidden': 'true' }, '·'), this.url),
         h('div', { class: 'dialog-meta' }, this.site, h('span', { class: 'dot-sep', 'aria-hidden': 'true' }, '·'), this.status),
       ),
-      opts.embedded ? null : h('div', { class: 'dialog-actions' }, this.scBtn, this.scEnd),
+      opts.embedded ? null : h('div', { class: 'dialog-actions' }, this.scBtn, this.scEnd,
+        h('button', {
+          type: 'button', class: 'btn btn-ghost btn-sm details-toggle', 'data-testid': 'visitor-panel-toggle', 'aria-pressed': 'false',
+          title: 'About the visitor', onclick: (e: MouseEvent) => {
+            const on = this.el.classList.toggle('show-visitor-panel');
+            (e.currentTarget as HTMLElement).setAttribute('aria-pressed', String(on));
+          },
+        }, 'Details')),
     );
     if (opts.embedded) header.querySelector('.back')?.remove();
 
@@ -152,7 +161,8 @@ export class DialogView {
     // The screen replica sits beside the chat (`replica-slot`): the panel, or the popup's replica.
     this.replicaSlot = h('aside', { class: 'replica-slot', hidden: true });
     this.noticeHost = h('div', { class: 'sc-notices', 'aria-live': 'assertive' });
-    this.body = h('div', { class: 'dialog-body' }, chat, this.replicaSlot);
+    this.panelInfo = opts.embedded ? null : new VisitorPanel(visitorId);
+    this.body = h('div', { class: 'dialog-body' }, chat, this.replicaSlot, this.panelInfo?.el);
     this.conv = opts.embedded ? null : new ConversationBar(live, visitorId);
     this.el = h('section', { class: 'dialog', 'data-testid': 'dialog', 'data-visitor-id': visitorId, 'aria-label': 'Dialog' },
       header, this.conv?.el, h('div', { class: 'dialog-main' }, this.body, this.noticeHost));
@@ -167,6 +177,7 @@ export class DialogView {
   }
 
   destroy(): void {
+    this.panelInfo?.destroy();
     this.saveDraft();
     this.offPopupClosed();
     this.closePanel(false);
@@ -356,6 +367,7 @@ export class DialogView {
 
   tick(): void {
     this.drawHeader();
+    this.panelInfo?.tick();
   }
 
   onChange(c: Change): void {
@@ -427,6 +439,7 @@ export class DialogView {
   private drawHeader(): void {
     this.drawScreencast();
     const v = this.live.visitors.get(this.visitorId);
+    this.panelInfo?.refresh(v?.page_url ?? '');
     if (!v) {
       setText(this.pageTitle, '');
       setText(this.url, '');

@@ -3,12 +3,24 @@
 // document.title changes. The callback is debounced and may fire when nothing
 // changed; the caller compares.
 
+import type { ClientInfo } from '../protocol/ClientInfo';
 import type { PageInfo } from '../protocol/PageInfo';
 import { maskUrl } from '../shared/urlmask';
 
 /** Where the tab is; its URL masked by the site's rule (`keep`: parameters shown as they are). */
 export function currentPage(keep: readonly string[]): PageInfo {
   return { url: maskUrl(location.href, keep), title: document.title };
+}
+
+/** What the browser says of itself for the consultant's visitor panel; the referrer masked like page URLs, here. */
+export function clientInfo(keep: readonly string[]): ClientInfo {
+  let timezone = '';
+  try {
+    timezone = Intl.DateTimeFormat().resolvedOptions().timeZone ?? '';
+  } catch {
+    // No Intl time zones: left out.
+  }
+  return { language: navigator.language ?? '', timezone, referrer: document.referrer ? maskUrl(document.referrer, keep) : '' };
 }
 
 export function samePage(a: PageInfo | null, b: PageInfo): boolean {

@@ -10,7 +10,7 @@ import type { VisitorOut } from '../protocol/VisitorOut';
 import { ReconnectingSocket, newClientId, type SocketState } from '../shared/socket';
 import type { WidgetConfig } from './config';
 import { Outbox, type OutboxItem } from './outbox';
-import { currentPage, samePage, watchPage } from './page';
+import { clientInfo, currentPage, samePage, watchPage } from './page';
 import { Store } from './storage';
 import { tabId } from './tab';
 import { MAX_BODY_CHARS, WidgetUI, countChars, type ConnView, type ViewItem } from './ui';
@@ -214,7 +214,7 @@ export class ChatWidget {
     const page = currentPage(this.keepParams());
     this.lastPage = page;
     // Read the token fresh: another tab may have received one meanwhile.
-    const hello = { t: 'hello' as const, token: this.local.get('token'), page, tab_id: this.tab };
+    const hello = { t: 'hello' as const, token: this.local.get('token'), page, tab_id: this.tab, client: clientInfo(this.keepParams()) };
     this.socket?.send(hello);
   }
 

@@ -13,7 +13,7 @@ use crate::auth::{new_token, token_hash};
 use crate::consent;
 use crate::hub::TabJoin;
 use crate::limits::{Bucket, Slot, wait_text};
-use crate::storage::{ConversationChange, NewMessage, Site, StorageError};
+use crate::storage::{ConversationChange, NewMessage, Site, StorageError, VisitClient};
 use crate::transport::{CLOSE_RATE_LIMITED, Connection, Event};
 use chatcast_protocol::frame;
 
@@ -21,8 +21,9 @@ use chatcast_protocol::frame;
 const HELLO_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Runs one widget socket to its end; `slot` is its place among its address's sockets.
-pub async fn run(state: AppState, site: Site, slot: Slot, mut conn: Connection) {
-    let Some((visitor_id, tab_id)) = handshake(&state, &site, slot.ip, &mut conn).await else { return };
+/// `user_agent`: the socket request's `User-Agent` header (for the visitor panel).
+pub async fn run(state: AppState, site: Site, slot: Slot, user_agent: String, mut conn: Connection) {
+    let Some((visitor_id, tab_id)) = handshake(&state, &site, slot.ip, &user_agent, &mut conn).await else { return };
     let conn_id = conn.peer().id;
     consent::tab_joined(&state, &visitor_id, conn_id, tab_id.as_deref()).await;
     let limits = state.limits.clone();
@@ -115,7 +116,12 @@ pub async fn run(state: AppState, site: Site, slot: Slot, mut conn: Connection) 
             VisitorIn::Page { page } => {
                 let page = clean_page(page, &site.privacy.keep_url_params);
                 consent::page_moved(&state, &visitor_id, conn_id, &page.url).await;
-                if let Err(e) = state.db.touch_visitor(&visitor_id, &page, crate::now_ms()).await {
+                let now = crate::now_ms();
+                let stored = async {
+                    state.db.touch_visitor(&visitor_id, &page, now).await?;
+                    state.db.add_visit_page(&visitor_id, &page, now).await
+                };
+                if let Err(e) = stored.await {
                     conn.send_error(internal(e), None).await;
                 }
                 if let Some(info) = state.hub.visitor_page(&visitor_id, conn_id, page) {
@@ -202,10 +208,11 @@ async fn handshake(
     state: &AppState,
     site: &Site,
     ip: std::net::IpAddr,
+    user_agent: &str,
     conn: &mut Connection,
 ) -> Option<(String, Option<String>)> {
     let deadline = tokio::time::Instant::now() + HELLO_TIMEOUT;
-    let (token, page, tab_id) = loop {
+    let (token, page, tab_id, client) = loop {
         let event = match tokio::time::timeout_at(deadline, conn.next_event()).await {
             Ok(ev) => ev,
             Err(_) => {
@@ -223,8 +230,9 @@ async fn handshake(
             Event::Drained => continue,
         };
         match decode::<VisitorIn>(&String::from_utf8_lossy(&text), VISITOR_TYPES) {
-            Ok(VisitorIn::Hello { token, page, tab_id }) => {
-                break (token, clean_page(page, &site.privacy.keep_url_params), tab_id.filter(|t| is_tab_id(t)));
+            Ok(VisitorIn::Hello { token, page, tab_id, client }) => {
+                let page = clean_page(page, &site.privacy.keep_url_params);
+                break (token, page, tab_id.filter(|t| is_tab_id(t)), client.unwrap_or_default());
             }
             Ok(_) => {
                 let t = text_type(&text);
@@ -245,7 +253,22 @@ async fn handshake(
             conn.send_error(e, Some(CLOSE_RATE_LIMITED)).await;
             None
         }
-        Ok(Ok((visitor_id, token, messages))) => {
+        Ok(Ok((visitor_id, token, messages, visit))) => {
+            // Who the visitor is, for the consultant's panel (the referrer masked like a page URL).
+            let referrer = clean_page(PageInfo { url: client.referrer, title: String::new() }, &site.privacy.keep_url_params).url;
+            let seen = VisitClient {
+                user_agent,
+                language: short(&client.language, 35),
+                timezone: short(&client.timezone, 64),
+                referrer: &referrer,
+            };
+            let noted = async {
+                state.db.record_visit(&visitor_id, &seen, visit != Visit::Continues, visit == Visit::First).await?;
+                state.db.add_visit_page(&visitor_id, &page, crate::now_ms()).await
+            };
+            if let Err(e) = noted.await {
+                tracing::error!(error = %e, "noting a visit failed");
+            }
             let last_message = messages.last().cloned();
             let messages = messages.iter().map(super::lines::for_visitor).collect();
             let welcome = VisitorOut::Welcome { visitor_id: visitor_id.clone(), token, messages, privacy: site.privacy.clone() };
@@ -277,8 +300,31 @@ async fn handshake(
     }
 }
 
-/// (visitor id, token, history).
-type Identified = (String, String, Vec<chatcast_protocol::ChatMessage>);
+/// (visitor id, token, history, whether a visit starts).
+type Identified = (String, String, Vec<chatcast_protocol::ChatMessage>, Visit);
+
+/// How long away starts a new visit.
+const VISIT_GAP_MS: i64 = 30 * 60 * 1000;
+
+/// Where a socket stands in the visitor's visits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Visit {
+    /// A new visitor.
+    First,
+    /// Back after [`VISIT_GAP_MS`] or more.
+    Again,
+    /// Another page or tab of the same visit.
+    Continues,
+}
+
+/// At most `max` bytes of `s` (on a character boundary).
+fn short(s: &str, max: usize) -> &str {
+    let mut end = s.len().min(max);
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    &s[..end]
+}
 
 /// The visitor behind `token` on this site, or a new one; with its history.
 /// `Ok(Err(wait))`: a new one would pass the address's limit.
@@ -293,9 +339,10 @@ async fn identify(
     if let Some(token) = token.filter(|t| t.len() <= 128)
         && let Some(v) = state.db.visitor_by_token(site.id, &token_hash(token)).await?
     {
+        let visit = if now - v.last_seen >= VISIT_GAP_MS { Visit::Again } else { Visit::Continues };
         state.db.touch_visitor(&v.id, page, now).await?;
         let messages = state.db.messages(&v.id, HISTORY_LIMIT).await?;
-        return Ok(Ok((v.id, token.to_owned(), messages)));
+        return Ok(Ok((v.id, token.to_owned(), messages, visit)));
     }
     // This node's count, then the cluster's (an address spreading over the nodes gets no more).
     let allowed = match state.limits.new_visitors.take(ip) {
@@ -314,7 +361,7 @@ async fn identify(
     let token = new_token();
     let visitor_id = format!("v_{}", &new_token()[..20]);
     state.db.create_visitor(&visitor_id, site.id, &token_hash(&token), page, now).await?;
-    Ok(Ok((visitor_id, token, Vec::new())))
+    Ok(Ok((visitor_id, token, Vec::new(), Visit::First)))
 }
 
 /// A tab id as the widget makes them: up to 64 letters, digits, `-` and `_`

@@ -9,6 +9,7 @@ pub mod client;
 mod search;
 mod sockets;
 pub mod views;
+mod visitors;
 
 use axum::Json;
 use axum::Router;
@@ -34,6 +35,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/me", get(auth::me))
         .route("/api/team", get(auth::team))
         .route("/api/search", get(search::search))
+        .route("/api/visitors/{id}", get(visitors::details))
         .route("/api/canned", get(canned::list).post(canned::create))
         .route("/api/canned/{id}", axum::routing::put(canned::update).delete(canned::remove))
         .route("/api/sites", get(admin::list_sites).post(admin::create_site))

@@ -48,7 +48,10 @@ pub async fn visitor_socket(
     // Besides chat, the chat socket carries the connection probe (`probe_bytes`).
     let max_frame = state.settings.max_frame_bytes.max(state.settings.probe_bytes as usize + 64);
     let opts = ws_options(max_frame, Compression::Stateless, offers_client_window_bits(&headers));
-    accept(state, "visitor", opts, upgrade, verdict, |state, conn, (site, slot)| chat::visitor::run(state, site, slot, conn))
+    // Kept for the visitor panel, cut short (a header can be long).
+    let ua = headers.get(axum::http::header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let ua: String = ua.chars().take(300).collect();
+    accept(state, "visitor", opts, upgrade, verdict, |state, conn, (site, slot)| chat::visitor::run(state, site, slot, ua, conn))
 }
 
 /// Query of the screen socket.

@@ -198,6 +198,51 @@ pub enum ConversationChange {
     Answered(i64),
 }
 
+/// What a visitor's browser says of itself at the start of a socket.
+#[derive(Clone, Debug, Default)]
+pub struct VisitClient<'a> {
+    /// The `User-Agent` header.
+    pub user_agent: &'a str,
+    /// `navigator.language`.
+    pub language: &'a str,
+    /// The IANA time zone.
+    pub timezone: &'a str,
+    /// Where the visit came from (masked).
+    pub referrer: &'a str,
+}
+
+/// What the visitor panel shows, as stored.
+#[derive(Clone, Debug)]
+pub struct VisitorRecord {
+    /// The site's name.
+    pub site_name: String,
+    /// The site.
+    pub site_id: i64,
+    /// The `User-Agent` last seen.
+    pub user_agent: String,
+    /// The browser's language.
+    pub language: String,
+    /// The time zone.
+    pub timezone: String,
+    /// Where the latest visit came from.
+    pub referrer: String,
+    /// Visits so far.
+    pub visits: i64,
+    /// Pages of the latest visit, oldest first.
+    pub pages: Vec<chatcast_protocol::api::PageVisit>,
+    /// First seen.
+    pub first_seen: i64,
+    /// Last seen.
+    pub last_seen: i64,
+    /// Messages in the dialog.
+    pub messages: i64,
+    /// The first message's time.
+    pub conversation_since: Option<i64>,
+}
+
+/// The most pages a visit keeps.
+pub const VISIT_PAGES: usize = 20;
+
 /// A saved reply (the API's type).
 pub use chatcast_protocol::api::CannedReply;
 
@@ -344,6 +389,13 @@ pub trait Database: Send + Sync + 'static {
     async fn user_sites(&self, user_id: i64) -> Result<Option<Vec<i64>>>;
     /// Sets the sites a user works on (`None`: every site); moves the auth epoch.
     async fn set_user_sites(&self, user_id: i64, sites: Option<&[i64]>) -> Result<()>;
+    /// Notes the browser a visitor came back with; `new_visit`: a visit starts
+    /// (counted unless `first`, the visitor's very first socket), with its referrer and no pages yet.
+    async fn record_visit(&self, id: &str, client: &VisitClient<'_>, new_visit: bool, first: bool) -> Result<()>;
+    /// Adds a page to the latest visit (not twice in a row; the latest [`VISIT_PAGES`]).
+    async fn add_visit_page(&self, id: &str, page: &PageInfo, now: i64) -> Result<()>;
+    /// What the visitor panel shows.
+    async fn visitor_record(&self, id: &str) -> Result<Option<VisitorRecord>>;
     /// The team's saved replies, by shortcut.
     async fn canned_replies(&self) -> Result<Vec<CannedReply>>;
     /// Adds a saved reply (`id` `None`) or changes one; `None` if there is no

@@ -12,11 +12,12 @@ use sqlx::postgres::{PgPoolOptions, PgRow};
 use sqlx::{PgPool, Row};
 
 use super::rows::{
-    CONVERSATION_COLUMNS, USER_COLUMNS, canned, conflict, conversation_from, conversation_update, kind_from, lines, sql,
+    CONVERSATION_COLUMNS, USER_COLUMNS, canned, conflict, conversation_from, conversation_update, kind_from, lines, sql, visits,
+    with_page,
 };
 use super::{
     AuditEntry, CannedReply, ConversationChange, Database, NewMessage, NewSession, RecentDialog, Result, Role, SearchHit,
-    SessionInfo, Site, StorageError, User, Visitor,
+    SessionInfo, Site, StorageError, User, VISIT_PAGES, VisitClient, Visitor, VisitorRecord,
 };
 
 /// A pool of connections to one PostgreSQL database.
@@ -704,6 +705,49 @@ impl Database for Postgres {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn record_visit(&self, id: &str, client: &VisitClient<'_>, new_visit: bool, first: bool) -> Result<()> {
+        sqlx::query(visits::RECORD)
+            .bind(client.user_agent)
+            .bind(client.language)
+            .bind(client.timezone)
+            .bind(new_visit)
+            .bind(new_visit && !first)
+            .bind(client.referrer)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn add_visit_page(&self, id: &str, page: &PageInfo, now: i64) -> Result<()> {
+        let stored: Option<String> = sqlx::query_scalar(visits::PAGES).bind(id).fetch_optional(&self.pool).await?;
+        if let Some(pages) = stored.and_then(|s| with_page(&s, page, now, VISIT_PAGES)) {
+            sqlx::query(visits::SET_PAGES).bind(pages).bind(id).execute(&self.pool).await?;
+        }
+        Ok(())
+    }
+
+    async fn visitor_record(&self, id: &str) -> Result<Option<VisitorRecord>> {
+        let Some(row) = sqlx::query(visits::RECORD_OF).bind(id).fetch_optional(&self.pool).await? else {
+            return Ok(None);
+        };
+        let pages: String = row.try_get("visit_pages")?;
+        Ok(Some(VisitorRecord {
+            site_name: row.try_get("site_name")?,
+            site_id: row.try_get("site_id")?,
+            user_agent: row.try_get("user_agent")?,
+            language: row.try_get("language")?,
+            timezone: row.try_get("timezone")?,
+            referrer: row.try_get("referrer")?,
+            visits: row.try_get("visits")?,
+            pages: serde_json::from_str(&pages).unwrap_or_default(),
+            first_seen: row.try_get("created_at")?,
+            last_seen: row.try_get("last_seen")?,
+            messages: row.try_get("messages")?,
+            conversation_since: row.try_get("since")?,
+        }))
     }
 
     async fn canned_replies(&self) -> Result<Vec<CannedReply>> {

@@ -96,3 +96,34 @@ pub(super) mod canned {
         format!("a saved reply with the shortcut /{shortcut}")
     }
 }
+
+/// The visitor panel's queries (`$N` placeholders, both backends).
+pub(super) mod visits {
+    /// `$1` UA, `$2` language, `$3` time zone, `$4` a new visit starts, `$5` count it, `$6` referrer, `$7` id.
+    pub const RECORD: &str = "UPDATE visitors SET user_agent = $1, language = $2, timezone = $3,
+             visits = visits + CASE WHEN $5 THEN 1 ELSE 0 END,
+             referrer = CASE WHEN $4 THEN $6 ELSE referrer END,
+             visit_pages = CASE WHEN $4 THEN '[]' ELSE visit_pages END
+         WHERE id = $7";
+    /// `$1` id.
+    pub const PAGES: &str = "SELECT visit_pages FROM visitors WHERE id = $1";
+    /// `$1` pages, `$2` id.
+    pub const SET_PAGES: &str = "UPDATE visitors SET visit_pages = $1 WHERE id = $2";
+    /// `$1` id.
+    pub const RECORD_OF: &str = "SELECT v.site_id, s.name AS site_name, v.user_agent, v.language, v.timezone, v.referrer,
+                v.visits, v.visit_pages, v.created_at, v.last_seen,
+                (SELECT COUNT(*) FROM messages m WHERE m.visitor_id = v.id) AS messages,
+                (SELECT MIN(m.created_at) FROM messages m WHERE m.visitor_id = v.id) AS since
+         FROM visitors v JOIN sites s ON s.id = v.site_id WHERE v.id = $1";
+}
+
+/// The pages of a visit with one more (not the same twice in a row; the latest `max`).
+pub(super) fn with_page(stored: &str, page: &chatcast_protocol::PageInfo, now: i64, max: usize) -> Option<String> {
+    let mut pages: Vec<chatcast_protocol::api::PageVisit> = serde_json::from_str(stored).unwrap_or_default();
+    if pages.last().is_some_and(|p| p.url == page.url) {
+        return None;
+    }
+    pages.push(chatcast_protocol::api::PageVisit { url: page.url.clone(), title: page.title.clone(), at: now });
+    let cut = pages.len().saturating_sub(max);
+    serde_json::to_string(&pages[cut..]).ok()
+}
