@@ -657,3 +657,41 @@ test('the visitor panel says who the visitor is: browser, language, local time, 
   await shop.close();
   await ref.close();
 });
+
+/** The page's form fields that the widget covers (checked at their corners and centre). */
+function coveredFields(page) {
+  return page.evaluate(() => {
+    const out = [];
+    for (const el of document.querySelectorAll('input, textarea, select, button')) {
+      const r = el.getBoundingClientRect();
+      if (!r.width || !r.height || r.bottom < 0 || r.top > innerHeight) continue;
+      const points = [[r.left + 2, r.top + 2], [r.right - 2, r.bottom - 2], [r.left + r.width / 2, r.top + r.height / 2]];
+      if (points.some(([x, y]) => document.elementFromPoint(x, y)?.closest('[data-testid="chatcast-widget"]'))) out.push(el.id || el.name || el.type);
+    }
+    return out;
+  });
+}
+
+test('the open widget keeps clear of the page\'s form fields on a desktop, and the visitor can move it', { timeout: 90_000 }, async () => {
+  for (const viewport of [{ width: 1280, height: 800 }, { width: 1024, height: 700 }]) {
+    const ctx = await browser.newContext({ viewport });
+    const page = await ctx.newPage();
+    await page.goto(`${server.url}/demo/login.html`);
+    await openWidget(page);
+    await page.waitForTimeout(300); // the opening animation
+    assert.deepEqual(await coveredFields(page), [], `nothing covered at ${viewport.width} px`);
+    assert.ok(await page.getByTestId('widget-input').isVisible(), 'the chat is open (positive control)');
+    await page.getByTestId('widget-input').fill('typed while the form is free');
+    await page.fill('#email', 'me@example.com'); // the page's field takes input: it is not under the widget
+    await shot(page, `widget-dodge-${viewport.width}`);
+    // Moved by hand to the other side, it covers the form: the check above can see that.
+    await page.getByTestId('widget-move').click();
+    await page.waitForTimeout(100);
+    assert.ok((await coveredFields(page)).length > 0, 'the checker finds a covered field when there is one');
+    // The choice holds for the tab, across a page load.
+    await page.reload();
+    await page.getByTestId('widget-input').waitFor();
+    assert.ok((await coveredFields(page)).length > 0, 'the side the visitor chose is kept');
+    await ctx.close();
+  }
+});

@@ -44,4 +44,5 @@ export const iconChat = (cls?: string) =>
   );
 export const iconClose = (cls?: string) => icon([['path', 'M18 6 6 18M6 6l12 12']], cls);
 export const iconMinimize = () => icon([['path', 'm6 9 6 6 6-6']]);
+export const iconMove = () => icon([['path', 'M7 7h13m-4-4 4 4-4 4M17 17H4m4-4-4 4 4 4']]);
 export const iconSend = () => icon([['path', 'M22 2 11 13'], ['path', 'M22 2 15 22l-4-9-9-4 20-7z']]);

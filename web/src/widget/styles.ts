@@ -125,6 +125,10 @@ button { font: inherit; color: inherit; cursor: pointer; }
   transform-origin: bottom right;
   animation: cc-in .18s ease-out;
 }
+/* On the left of the screen (moved, or off the page's form fields). */
+.root[data-side="left"] .panel { right: auto; left: 0; transform-origin: bottom left; }
+.root[data-side="left"] .teaser { right: auto; left: 0; }
+.root[data-side="left"] .corner { right: auto; left: 66px; }
 @keyframes cc-in { from { opacity: 0; transform: translateY(8px) scale(.98); } to { opacity: 1; transform: none; } }
 @keyframes cc-pop { from { transform: scale(.4); } to { transform: scale(1); } }
 
@@ -380,6 +384,7 @@ button { font: inherit; color: inherit; cursor: pointer; }
     border-radius: 0; border: 0;
   }
   .root[data-open="true"] .launcher { display: none; }
+  .move { display: none; }
 }
 @media (prefers-reduced-motion: reduce) {
   .panel, .badge, .teaser { animation: none; }

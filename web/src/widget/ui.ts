@@ -4,7 +4,8 @@
 import type { Author } from '../protocol/Author';
 import type { MessageKind } from '../protocol/MessageKind';
 import { CSS, HOST_STYLE } from './styles';
-import { iconChat, iconClose, iconMinimize, iconSend } from './icons';
+import { place, type Side } from './dodge';
+import { iconChat, iconClose, iconMinimize, iconMove, iconSend } from './icons';
 
 /** The server's limit for a message body, in characters. */
 export const MAX_BODY_CHARS = 4000;
@@ -75,6 +76,11 @@ export class WidgetUI {
   private readonly announcer: HTMLDivElement;
   private readonly els = new Map<string, HTMLElement>();
   private open = false;
+  /** The side the visitor moved the panel to (kept for the tab), else chosen to keep fields free. */
+  private chosenSide: Side | null = readSide();
+  private placeTimer: ReturnType<typeof setInterval> | null = null;
+  private placeQueued = false;
+  private readonly onViewport = () => this.queuePlace();
   private unread = 0;
   private hasItems = false;
   private loaded = false;
@@ -129,7 +135,22 @@ export class WidgetUI {
     minimize.title = 'Minimize';
     minimize.append(iconMinimize());
     minimize.addEventListener('click', () => this.requestOpen(false, true));
-    header.append(avatar, titles, minimize);
+    const move = el('button', 'icon-button move');
+    move.type = 'button';
+    move.setAttribute('aria-label', 'Move the chat to the other side');
+    move.title = 'Move to the other side';
+    move.setAttribute('data-testid', 'widget-move');
+    move.append(iconMove());
+    move.addEventListener('click', () => {
+      this.chosenSide = this.root.dataset.side === 'left' ? 'right' : 'left';
+      try {
+        sessionStorage.setItem(SIDE_KEY, this.chosenSide);
+      } catch {
+        // No storage: the choice holds for this page.
+      }
+      this.placePanel();
+    });
+    header.append(avatar, titles, move, minimize);
 
     this.notices = el('div', 'notices');
 
@@ -292,14 +313,49 @@ export class WidgetUI {
     this.launcher.setAttribute('aria-expanded', String(open));
     this.updateLauncherLabel();
     if (open) {
+      // Placed before it shows, then kept clear of the page's fields while open.
+      this.placePanel();
+      if (!this.placeTimer) {
+        this.placeTimer = setInterval(this.onViewport, 1500);
+        addEventListener('resize', this.onViewport, { passive: true });
+        addEventListener('scroll', this.onViewport, { passive: true, capture: true });
+      }
       this.scrollToEnd();
       if (focus) {
         if (!this.input.disabled) this.input.focus({ preventScroll: true });
         else this.log.focus({ preventScroll: true });
       }
-    } else if (focus) {
-      this.launcher.focus({ preventScroll: true });
+    } else {
+      if (this.placeTimer) {
+        clearInterval(this.placeTimer);
+        this.placeTimer = null;
+        removeEventListener('resize', this.onViewport);
+        removeEventListener('scroll', this.onViewport, { capture: true });
+      }
+      if (focus) this.launcher.focus({ preventScroll: true });
     }
+  }
+
+  private queuePlace(): void {
+    if (this.placeQueued) return;
+    this.placeQueued = true;
+    requestAnimationFrame(() => {
+      this.placeQueued = false;
+      this.placePanel();
+    });
+  }
+
+  /** Puts the panel where it covers none of the page's fields (see dodge.ts), or where the visitor moved it. */
+  private placePanel(): void {
+    if (!this.open) return;
+    const width = Math.min(376, innerWidth - 40);
+    const height = Math.max(300, Math.min(580, innerHeight - 120));
+    const p = this.chosenSide ? { side: this.chosenSide, maxHeight: null } : place(width, height, 'right');
+    this.root.dataset.side = p.side;
+    this.host.style.setProperty('right', p.side === 'right' ? '20px' : 'auto', 'important');
+    this.host.style.setProperty('left', p.side === 'left' ? '20px' : 'auto', 'important');
+    const h = p.maxHeight === null ? '' : `${Math.floor(p.maxHeight)}px`;
+    if (this.panel.style.height !== h) this.panel.style.height = h;
   }
 
   setConnection(state: ConnView): void {
@@ -550,4 +606,15 @@ function appendLinkified(parent: HTMLElement, text: string): void {
     last = start + url.length;
   }
   if (last < text.length) parent.append(text.slice(last));
+}
+
+const SIDE_KEY = 'chatcast.side';
+
+function readSide(): Side | null {
+  try {
+    const s = sessionStorage.getItem(SIDE_KEY);
+    return s === 'left' || s === 'right' ? s : null;
+  } catch {
+    return null;
+  }
 }
