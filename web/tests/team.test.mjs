@@ -695,3 +695,29 @@ test('the open widget keeps clear of the page\'s form fields on a desktop, and t
     await ctx.close();
   }
 });
+
+test('on a phone the "being viewed" pill does not hide the first message', { timeout: 90_000 }, async () => {
+  const vctx = await browser.newContext({ viewport: { width: 390, height: 844 } });
+  const visitor = await vctx.newPage();
+  await visitor.goto(`${site.origin}/`);
+  await openWidget(visitor);
+  await visitor.getByTestId('widget-input').fill('First message, seen on a phone');
+  await visitor.getByTestId('widget-send').click();
+  const consultant = await consoleLogin(browser, server.url);
+  const item = consultant.getByTestId('visitor-item').filter({ hasText: 'seen on a phone' });
+  await item.waitFor();
+  await item.click();
+  await grant(consultant, visitor, ['h1', 'Shop']);
+  const pill = visitor.getByTestId('viewing-indicator');
+  await pill.waitFor();
+  const first = visitor.getByTestId('widget-message').first();
+  await first.scrollIntoViewIfNeeded();
+  // Scrolled to the very top of the transcript, the first message is below the pill.
+  await visitor.getByTestId('widget-message').first().evaluate((el) => el.closest('.log').scrollTo(0, 0));
+  const [p, m] = [await pill.boundingBox(), await first.boundingBox()];
+  assert.ok(p && m, 'both shown (positive control)');
+  assert.ok(m.y >= p.y + p.height || m.y + m.height <= p.y, `the pill (${p.y}–${p.y + p.height}) and the first message (${m.y}–${m.y + m.height}) do not overlap`);
+  await shot(visitor, 'widget-phone-pill');
+  await vctx.close();
+  await consultant.context().close();
+});

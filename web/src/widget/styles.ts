@@ -327,7 +327,10 @@ button { font: inherit; color: inherit; cursor: pointer; }
 .viewing-stop:hover { background: #fee2e2; }
 .viewing-stop:focus-visible { outline: 3px solid #fca5a5; outline-offset: 2px; }
 @media (max-width: 480px) {
-  .root[data-open="true"] .corner { position: fixed; top: 76px; right: 12px; bottom: auto; }
+  .root[data-open="true"] .corner { position: fixed; top: 76px; right: 12px; left: 12px; bottom: auto; }
+  .root[data-open="true"] .viewing-text { flex: 1; min-width: 0; }
+  /* The pill sits over the top of the transcript: the first message starts below it. */
+  .root[data-open="true"]:has(.corner:not(:empty)) .log { padding-top: 62px; }
 }
 .viewing-what {
   flex: none; height: 28px; padding: 0 8px; margin: 0; border: 0; border-radius: 14px;
