@@ -721,3 +721,54 @@ test('on a phone the "being viewed" pill does not hide the first message', { tim
   await vctx.close();
   await consultant.context().close();
 });
+
+test('identify: a visitor the site signed shows as verified, an unsigned or forged claim as unverified', { timeout: 120_000 }, async () => {
+  const { createHmac } = await import('node:crypto');
+  const admin = await consoleLogin(browser, server.url);
+  await admin.getByTestId('nav-sites').click();
+  const card = admin.locator(`[data-testid="site-item"][data-site-key="${site.key}"]`);
+  await card.getByTestId('site-identity-secret').click();
+  const secret = (await card.getByTestId('site-identity-secret-value').innerText()).trim();
+  assert.match(secret, /^[\w-]{20,}$/);
+  assert.equal(cli(server.dataDir, 'site', 'secret', '--key', site.key).trim(), secret, 'the CLI prints the same secret');
+  const sign = (id) => createHmac('sha256', secret).update(id).digest('hex');
+
+  const ctx = await browser.newContext();
+  const say = async (who, text) => {
+    const page = await ctx.newPage();
+    await page.goto(`${site.origin}/`);
+    await page.waitForFunction(() => window.Chatcast?.identify);
+    await page.evaluate((w) => window.Chatcast.identify(w), who);
+    await openWidget(page);
+    await page.getByTestId('widget-input').fill(text);
+    await page.getByTestId('widget-send').click();
+    return page;
+  };
+  await say({ id: 'user-42', name: 'Anna Schmidt', email: 'anna@example.com', signature: sign('user-42') }, 'Signed in as Anna');
+  const ctx2 = await browser.newContext();
+  const forger = await ctx2.newPage();
+  await forger.goto(`${site.origin}/`);
+  await forger.waitForFunction(() => window.Chatcast?.identify);
+  // Anna's id with a signature made for another id: a page cannot pass as her.
+  await forger.evaluate((sig) => window.Chatcast.identify({ id: 'user-42', name: 'Anna Schmidt', signature: sig }), sign('user-7'));
+  await openWidget(forger);
+  await forger.getByTestId('widget-input').fill('I am Anna, honest');
+  await forger.getByTestId('widget-send').click();
+
+  const check = async (text, verified) => {
+    const item = admin.getByTestId('visitor-item').filter({ hasText: text });
+    await item.click();
+    const who = admin.getByTestId('visitor-panel').getByTestId('visitor-identity');
+    await who.waitFor();
+    assert.equal(await who.getAttribute('data-verified'), String(verified), text);
+    assert.match(await who.innerText(), /Anna Schmidt/);
+    assert.equal(await who.locator('.vp-tag').innerText(), verified ? 'verified' : 'unverified');
+  };
+  await admin.getByTestId('nav-inbox').click();
+  await check('Signed in as Anna', true);
+  await shot(admin, 'team-identify-verified');
+  await check('I am Anna, honest', false);
+  await ctx.close();
+  await ctx2.close();
+  await admin.context().close();
+});

@@ -161,6 +161,22 @@ pub struct VisitorDetails {
     /// When their conversation started (their first message), if it did.
     #[ts(type = "number | null")]
     pub conversation_since: Option<Millis>,
+    /// Who the site says they are, if it did.
+    pub identity: Option<Identity>,
+}
+
+/// Who a site says a visitor is (`Chatcast.identify`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, TS)]
+pub struct Identity {
+    /// The site's id for them.
+    pub id: String,
+    /// Their name, if given.
+    pub name: Option<String>,
+    /// Their email, if given.
+    pub email: Option<String>,
+    /// The site signed the id with its identity secret: it vouches for it.
+    /// Unsigned (or wrongly signed) data is anyone's claim.
+    pub verified: bool,
 }
 
 /// A page seen during a visit.

@@ -277,6 +277,21 @@ pub enum VisitorIn {
         /// The newest message shown.
         message_id: String,
     },
+    /// The site says who the visitor is (`Chatcast.identify`): trusted only
+    /// with a `signature` made on the site's server (see docs/protocol.md).
+    Identify {
+        /// The site's own id for this person.
+        id: String,
+        /// Their name.
+        #[serde(default)]
+        name: Option<String>,
+        /// Their email address.
+        #[serde(default)]
+        email: Option<String>,
+        /// Hex HMAC-SHA256 of `id` with the site's identity secret.
+        #[serde(default)]
+        signature: Option<String>,
+    },
 }
 
 /// Frames the server sends to the widget.
@@ -761,6 +776,7 @@ pub const VISITOR_TYPES: &[&str] = &[
     "probe",
     "typing",
     "seen",
+    "identify",
 ];
 /// The `t` values a console may send.
 pub const CONSOLE_TYPES: &[&str] =

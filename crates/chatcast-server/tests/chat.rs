@@ -229,3 +229,40 @@ async fn conversations_are_assigned_handed_over_closed_and_reopened_by_the_visit
     let c = ca.recv_type("conversation").await;
     assert_eq!((c["conversation"]["state"].as_str(), c["conversation"]["assignee_id"].as_str()), (Some("open"), None));
 }
+
+#[tokio::test]
+async fn identify_is_trusted_only_with_the_sites_signature() {
+    use hmac::{Hmac, Mac};
+    let app = spawn_app().await;
+    let site = app.state.db.site_by_key(&app.site_key).await.unwrap().unwrap();
+    let secret = app.state.db.identity_secret(site.id, "first-secret-0123456789").await.unwrap().unwrap();
+    assert_eq!(app.state.db.identity_secret(site.id, "another").await.unwrap().unwrap(), secret, "made once, then kept");
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    mac.update(b"user-42");
+    let sig = hex::encode(mac.finalize().into_bytes());
+
+    let (mut v, vid, _) = app.visitor(None).await;
+    v.send(json!({"t": "identify", "id": "user-42", "email": "not-an-email"})).await;
+    let e = v.recv_type("error").await;
+    assert_eq!((e["code"].as_str(), e["ref_type"].as_str()), (Some("bad_message"), Some("identify")));
+    // Unsigned: stored as a claim only.
+    v.send(json!({"t": "identify", "id": "user-42", "name": "Anna"})).await;
+    let who = || async { app.state.db.visitor_record(&vid).await.unwrap().unwrap().identity };
+    let mut found = None;
+    for _ in 0..50 {
+        found = who().await;
+        if found.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(found.map(|i| (i.name, i.verified)), Some((Some("Anna".into()), false)));
+    v.send(json!({"t": "identify", "id": "user-42", "name": "Anna", "signature": sig})).await;
+    for _ in 0..50 {
+        if who().await.is_some_and(|i| i.verified) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the signed identity was not stored as verified");
+}

@@ -69,6 +69,12 @@ enum SiteCommand {
     },
     /// List sites with their keys and origins.
     List,
+    /// Print the secret the site's server signs visitor ids with (`Chatcast.identify`).
+    Secret {
+        /// The site's key.
+        #[arg(long)]
+        key: String,
+    },
     /// Rename a site.
     Rename {
         /// The site's key.
@@ -400,6 +406,11 @@ async fn site(settings: Settings, command: SiteCommand) -> anyhow::Result<()> {
                 println!("(the snippet names the address this server listens on: set public_origins to the one visitors reach)");
             }
             println!("{}", site.key);
+        }
+        SiteCommand::Secret { key } => {
+            let site = site_by_key(db.as_ref(), &key).await?;
+            let secret = db.identity_secret(site.id, &chatcast_server::auth::new_token()).await?;
+            println!("{}", secret.unwrap_or_default());
         }
         SiteCommand::Rename { key, name } => {
             let name = validate::name("site name", &name).map_err(anyhow::Error::msg)?;

@@ -252,8 +252,28 @@ function siteCard(s: Site, highlight: boolean, on: { renamed(s: Site): void; rem
       h('pre', { 'data-testid': 'embed-snippet' }, h('code', null, snippet)),
       copyButton(() => snippet, 'snippet'),
     ),
+    identityBox(s, fail),
     privacyForm(s),
   );
+}
+
+/** The identity secret, shown on request, and how the site's server signs with it. */
+function identityBox(s: Site, fail: (err: unknown) => void): HTMLElement {
+  const out = h('div', { class: 'identity-secret', hidden: true });
+  const show = h('button', { type: 'button', class: 'btn btn-ghost btn-sm', 'data-testid': 'site-identity-secret' }, 'Show identity secret');
+  show.addEventListener('click', () => {
+    api.identitySecret(s.id).then((secret) => {
+      replaceChildren(out,
+        h('p', { class: 'muted small' }, 'Keep it on your server. To tell the chat who a logged-in visitor is, sign their id there and call ',
+          h('code', null, 'Chatcast.identify({ id, name, email, signature })'), ' on the page, with ',
+          h('code', null, 'signature = hex(HMAC-SHA256(secret, id))'), '. Unsigned names show as “unverified”.'),
+        h('pre', null, h('code', { 'data-testid': 'site-identity-secret-value' }, secret)),
+        copyButton(() => secret, 'secret'));
+      out.hidden = false;
+      show.hidden = true;
+    }, fail);
+  });
+  return h('div', { class: 'identity' }, show, out);
 }
 
 /** Lines of a selector list that no browser can parse. */

@@ -128,6 +128,10 @@ export const api = {
   removeCanned(id: string): Promise<unknown> {
     return request('DELETE', `/api/canned/${encodeURIComponent(id)}`);
   },
+  /** The key the site's server signs visitor ids with (`Chatcast.identify`). */
+  async identitySecret(siteId: string): Promise<string> {
+    return (await request<{ secret: string }>('GET', `/api/sites/${encodeURIComponent(siteId)}/identity-secret`)).secret;
+  },
   /** Who a visitor is, for the visitor panel. */
   visitor(id: string): Promise<VisitorDetails> {
     return request<VisitorDetails>('GET', `/api/visitors/${encodeURIComponent(id)}`);

@@ -67,7 +67,7 @@ export class VisitorPanel {
   private draw(): void {
     const d = this.details;
     if (!d) return;
-    const row = (label: string, value: Node | string, testid?: string) =>
+    const row = (label: string, value: Node | string, testid?: string): Node[] =>
       [h('dt', null, label), typeof value === 'string' ? h('dd', testid ? { 'data-testid': testid } : null, value) : value];
     const browser = [d.browser, d.os].filter(Boolean).join(' on ') || 'Unknown';
     const referrer = d.referrer
@@ -77,8 +77,18 @@ export class VisitorPanel {
       ...d.pages.map((p) => h('li', { title: p.url },
         h('span', { class: 'vp-page-title' }, p.title || shortUrl(p.url)),
         h('span', { class: 'muted' }, ` ${readable(shortUrl(p.url))} · ${clock(p.at)}`))));
+    const who = d.identity;
+    const identity = who
+      ? h('dd', { 'data-testid': 'visitor-identity', 'data-verified': String(who.verified) },
+        [who.name, who.email].filter(Boolean).join(' · ') || who.id,
+        h('span', { class: `vp-tag ${who.verified ? 'ok' : 'warn'}`, title: who.verified
+          ? 'The site signed this id: it vouches for who this is'
+          : 'Not signed by the site: anyone could have claimed this' }, who.verified ? 'verified' : 'unverified'),
+        h('div', { class: 'muted' }, `id ${who.id}`))
+      : null;
     replaceChildren(this.body,
       h('dl', { class: 'vp-facts' },
+        identity ? row('Identified as', identity) : null,
         row('Site', d.site_name),
         row('Local time', d.timezone ? this.localTime : 'Unknown'),
         row('Browser', browser, 'visitor-browser'),

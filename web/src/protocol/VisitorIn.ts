@@ -67,4 +67,20 @@ id: string, } | { "t": "typing", } | { "t": "seen",
 /**
  * The newest message shown.
  */
-message_id: string, };
+message_id: string, } | { "t": "identify", 
+/**
+ * The site's own id for this person.
+ */
+id: string, 
+/**
+ * Their name.
+ */
+name: string | null, 
+/**
+ * Their email address.
+ */
+email: string | null, 
+/**
+ * Hex HMAC-SHA256 of `id` with the site's identity secret.
+ */
+signature: string | null, };

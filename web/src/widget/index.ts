@@ -18,6 +18,13 @@ function main(): void {
       const config = readConfig(script);
       if (!config) return;
       const widget = new ChatWidget(config);
+      // The page's handle: Chatcast.identify({...}); an identity set before the
+      // script loaded (window.Chatcast = { identity: {...} }) is used too.
+      const w = window as unknown as { Chatcast?: { identity?: unknown } };
+      const early = w.Chatcast?.identity;
+      w.Chatcast = Object.freeze({ identify: (who: unknown) => widget.identify(who) }) as typeof w.Chatcast;
+      if (early) widget.identify(early);
+      window.dispatchEvent(new Event('chatcast:ready'));
       // Features beside the chat attach here (widget.onFrame, sendFrame, noticeArea…).
       try {
         new Screencast(widget, config);

@@ -138,6 +138,9 @@ export class ChatWidget {
   }
 
   /** Sends a frame if the socket is open and welcomed; false otherwise. */
+  /** What the site said of the visitor, sent again on every connection. */
+  private identity: Extract<VisitorIn, { t: 'identify' }> | null = null;
+
   sendFrame(msg: VisitorIn): boolean {
     return this.ready && !!this.socket?.send(msg);
   }
@@ -273,12 +276,30 @@ export class ChatWidget {
     this.ui.setTyping(name);
   }
 
+  /**
+   * `Chatcast.identify({ id, name?, email?, signature? })`: the site says who
+   * the visitor is; `signature` (hex HMAC-SHA256 of `id` with the site's
+   * identity secret, made on the site's server) makes the console trust it.
+   */
+  identify(who: unknown): void {
+    const w = (who ?? {}) as Record<string, unknown>;
+    const text = (v: unknown) => (typeof v === 'string' || typeof v === 'number' ? String(v) : null);
+    const id = text(w.id);
+    if (!id) {
+      console.warn('[chatcast] identify needs an id');
+      return;
+    }
+    this.identity = { t: 'identify', id, name: text(w.name), email: text(w.email), signature: text(w.signature) };
+    if (this.ready) this.sendFrame(this.identity);
+  }
+
   private onWelcome(token: string, history: ChatMessage[], rules: PrivacySettings): void {
     this.local.set('token', token);
     this.seenSent = null;
     this.rules = rules ?? null;
     this.local.set('privacy', JSON.stringify(rules ?? null));
     this.ready = true;
+    if (this.identity) this.sendFrame(this.identity);
     this.everWelcomed = true;
     this.setConn('open');
 

@@ -3,6 +3,7 @@
 //! once and lets the [`crate::hub`] fan it out.
 
 pub mod console;
+pub mod identity;
 pub mod lines;
 pub mod retention;
 pub mod visitor;

@@ -108,6 +108,19 @@ pub async fn run(state: AppState, site: Site, slot: Slot, user_agent: String, mu
                     Err(e) => conn.send_error(internal(e), None).await,
                 }
             }
+            VisitorIn::Identify { id, name, email, signature } => {
+                let claim = match super::identity::check(&id, name.as_deref(), email.as_deref()) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        conn.send_error(e, None).await;
+                        continue;
+                    }
+                };
+                // The consoles' list entry stays the same; the visitor panel reads the identity.
+                if let Err(e) = super::identity::identify(&state, site.id, &visitor_id, claim, signature.as_deref()).await {
+                    conn.send_error(internal(e), None).await;
+                }
+            }
             VisitorIn::Hello { .. } => {
                 let mut e = ErrorBody::new(ErrorCode::BadMessage, "`hello` was already received on this socket");
                 e.ref_type = Some("hello".into());

@@ -134,6 +134,19 @@ pub async fn rename_site(
     Ok(Json(views::site(&target_site(&state, id).await?)))
 }
 
+/// `GET /api/sites/{id}/identity-secret`: `{secret}`, the key the site's
+/// server signs visitor ids with for `Chatcast.identify` (made on first use).
+pub async fn identity_secret(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(id): Path<i64>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    match state.db.identity_secret(id, &crate::auth::new_token()).await? {
+        Some(secret) => Ok(Json(serde_json::json!({ "secret": secret }))),
+        None => Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no site has the id {id}"))),
+    }
+}
+
 /// `DELETE /api/sites/{id}`: removes a site with its visitors and their
 /// transcripts; its widget is refused from now on and its open tabs close.
 pub async fn remove_site(State(state): State<AppState>, _: Admin, Path(id): Path<i64>) -> Result<StatusCode, ApiError> {

@@ -42,6 +42,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/sites/{id}/settings", axum::routing::put(admin::update_site_settings))
         .route("/api/sites/{id}/name", axum::routing::put(admin::rename_site))
         .route("/api/sites/{id}", axum::routing::delete(admin::remove_site))
+        .route("/api/sites/{id}/identity-secret", get(admin::identity_secret))
         .route("/api/users", get(admin::list_users).post(admin::create_user))
         .route("/api/users/{id}", axum::routing::patch(admin::update_user).delete(admin::remove_user))
         .route("/api/users/{id}/sites", axum::routing::put(admin::set_user_sites))

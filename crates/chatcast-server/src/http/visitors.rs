@@ -37,6 +37,7 @@ pub async fn details(
         visits: r.visits,
         messages: r.messages,
         conversation_since: r.conversation_since,
+        identity: r.identity,
     }))
 }
 

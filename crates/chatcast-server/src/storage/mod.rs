@@ -238,6 +238,8 @@ pub struct VisitorRecord {
     pub messages: i64,
     /// The first message's time.
     pub conversation_since: Option<i64>,
+    /// Who the site says they are.
+    pub identity: Option<chatcast_protocol::api::Identity>,
 }
 
 /// The most pages a visit keeps.
@@ -396,6 +398,10 @@ pub trait Database: Send + Sync + 'static {
     async fn add_visit_page(&self, id: &str, page: &PageInfo, now: i64) -> Result<()>;
     /// What the visitor panel shows.
     async fn visitor_record(&self, id: &str) -> Result<Option<VisitorRecord>>;
+    /// Stores who the site says the visitor is.
+    async fn set_identity(&self, visitor_id: &str, identity: &chatcast_protocol::api::Identity) -> Result<()>;
+    /// The site's identity secret; `fresh` becomes it if it has none yet. `None`: no such site.
+    async fn identity_secret(&self, site_id: i64, fresh: &str) -> Result<Option<String>>;
     /// The team's saved replies, by shortcut.
     async fn canned_replies(&self) -> Result<Vec<CannedReply>>;
     /// Adds a saved reply (`id` `None`) or changes one; `None` if there is no

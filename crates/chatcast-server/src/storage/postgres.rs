@@ -747,7 +747,33 @@ impl Database for Postgres {
             last_seen: row.try_get("last_seen")?,
             messages: row.try_get("messages")?,
             conversation_since: row.try_get("since")?,
+            identity: match row.try_get::<Option<String>, _>("ident_id")? {
+                Some(id) => Some(chatcast_protocol::api::Identity {
+                    id,
+                    name: row.try_get("ident_name")?,
+                    email: row.try_get("ident_email")?,
+                    verified: row.try_get("ident_verified")?,
+                }),
+                None => None,
+            },
         }))
+    }
+
+    async fn set_identity(&self, visitor_id: &str, identity: &chatcast_protocol::api::Identity) -> Result<()> {
+        sqlx::query(visits::IDENTIFY)
+            .bind(&identity.id)
+            .bind(&identity.email)
+            .bind(&identity.name)
+            .bind(identity.verified)
+            .bind(visitor_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn identity_secret(&self, site_id: i64, fresh: &str) -> Result<Option<String>> {
+        sqlx::query(visits::SECRET_FILL).bind(fresh).bind(site_id).execute(&self.pool).await?;
+        Ok(sqlx::query_scalar(visits::SECRET).bind(site_id).fetch_optional(&self.pool).await?)
     }
 
     async fn canned_replies(&self) -> Result<Vec<CannedReply>> {

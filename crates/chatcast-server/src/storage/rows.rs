@@ -105,6 +105,13 @@ pub(super) mod visits {
              referrer = CASE WHEN $4 THEN $6 ELSE referrer END,
              visit_pages = CASE WHEN $4 THEN '[]' ELSE visit_pages END
          WHERE id = $7";
+    /// `$1` site id, `$2` email, `$3` name, `$4` verified, `$5` visitor id.
+    pub const IDENTIFY: &str =
+        "UPDATE visitors SET ident_id = $1, ident_email = $2, ident_name = $3, ident_verified = $4 WHERE id = $5";
+    /// `$1` a new secret, `$2` site id: kept only if the site has none.
+    pub const SECRET_FILL: &str = "UPDATE sites SET identity_secret = $1 WHERE id = $2 AND identity_secret = ''";
+    /// `$1` site id.
+    pub const SECRET: &str = "SELECT identity_secret FROM sites WHERE id = $1";
     /// `$1` id.
     pub const PAGES: &str = "SELECT visit_pages FROM visitors WHERE id = $1";
     /// `$1` pages, `$2` id.
@@ -112,6 +119,7 @@ pub(super) mod visits {
     /// `$1` id.
     pub const RECORD_OF: &str = "SELECT v.site_id, s.name AS site_name, v.user_agent, v.language, v.timezone, v.referrer,
                 v.visits, v.visit_pages, v.created_at, v.last_seen,
+                v.ident_id, v.ident_name, v.ident_email, v.ident_verified,
                 (SELECT COUNT(*) FROM messages m WHERE m.visitor_id = v.id) AS messages,
                 (SELECT MIN(m.created_at) FROM messages m WHERE m.visitor_id = v.id) AS since
          FROM visitors v JOIN sites s ON s.id = v.site_id WHERE v.id = $1";
