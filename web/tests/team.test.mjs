@@ -772,3 +772,20 @@ test('identify: a visitor the site signed shows as verified, an unsigned or forg
   await ctx2.close();
   await admin.context().close();
 });
+
+test('emoji: the reply box\'s button puts one at the caret, and it reaches the visitor', { timeout: 90_000 }, async () => {
+  const { visitor, consultant } = await dialogOpen('Can I pay by card?');
+  const input = consultant.getByTestId('chat-input');
+  await input.fill('Yes, of course!');
+  await input.press('End');
+  await consultant.getByTestId('emoji-button').click();
+  const grid = consultant.getByTestId('emoji-picker');
+  await grid.waitFor();
+  await grid.locator('[data-emoji="💳"]').click();
+  await grid.waitFor({ state: 'hidden' });
+  assert.equal(await input.inputValue(), 'Yes, of course!💳');
+  await input.press('Enter');
+  await visitor.getByTestId('widget-message').filter({ hasText: 'Yes, of course!💳' }).waitFor();
+  await visitor.context().close();
+  await consultant.context().close();
+});

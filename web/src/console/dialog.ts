@@ -4,6 +4,7 @@
 
 import type { ChatMessage } from '../protocol/ChatMessage';
 import { CannedPicker } from './canned';
+import { EmojiPicker } from './emoji';
 import { ConversationBar } from './conversation';
 import { VisitorPanel } from './visitor-panel';
 import { h, reconcileChildren, setAttr, setText } from './dom';
@@ -129,9 +130,11 @@ export class DialogView {
     this.counter = h('span', { class: 'counter', hidden: true });
     this.hint = h('span', { class: 'composer-hint' });
     this.canned = new CannedPicker(this.input, () => this.onInput());
+    const emoji = new EmojiPicker(this.input, () => this.onInput());
     const form = h('form', { class: 'composer' },
       this.canned.el,
-      h('div', { class: 'composer-box' }, this.input, this.sendBtn),
+      emoji.el,
+      h('div', { class: 'composer-box' }, this.input, emoji.button, this.sendBtn),
       h('div', { class: 'composer-foot' }, this.hint, this.counter),
     );
     form.addEventListener('submit', (e) => {
