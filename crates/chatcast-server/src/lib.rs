@@ -8,14 +8,14 @@
 //! |---|---|
 //! | [`config`] | settings: defaults < optional TOML file < `CHATCAST_*` environment < flags |
 //! | [`app`] | [`AppState`], built in one place, and [`serve`] on an injected listener with graceful shutdown |
-//! | [`http`] | HTTP routes: login/logout, admin API, embedded assets (widget, console, demo site), `/healthz`, and the WebSocket endpoints that hand sockets to their sessions |
+//! | [`http`] | HTTP routes: login/logout, admin API, transcript search, saved replies, visitor details, embedded assets (widget, console, demo site), `/healthz`, and the WebSocket endpoints that hand sockets to their sessions |
 //! | [`transport`] | WebSocket options (permessage-deflate, frame limits), origin checks, per-connection send queues bounded in frames and bytes |
 //! | [`hub`] | this node's sockets: visitors' tabs and consoles; fans serialized frames out to them and hands them to the engine |
 //! | [`engine`] | what nodes share: fan-out to other nodes' sockets and who is online there; [`engine::memory`] (one node) and [`engine::redis`] (`--redis-url`) side by side |
-//! | [`chat`] | the two socket sessions (visitor and console): hello, messages, de-duplication, read positions |
+//! | [`chat`] | the two socket sessions (visitor and console): hello, messages, de-duplication, read positions, conversation states, `Chatcast.identify` |
 //! | [`consent`] | screen broadcast life: consent asked or remembered, connection probe, start/stop, audit; [`consent::screen`]: the broadcasting tab's screen socket |
 //! | [`relay`] | screen frames: per-broadcast keyframe + tail cache (memory only), fan-out, slow-viewer resync |
-//! | [`auth`] | argon2id passwords, sessions that can be revoked, login rate limiting |
+//! | [`auth`] | argon2id passwords, sessions that can be revoked, login rate limiting, the sites each consultant may see ([`auth::SiteAccess`]) |
 //! | [`limits`] | what one client may do on the public widget endpoint: sockets and new visitors per address, frames and messages per socket |
 //! | [`telemetry`] | Prometheus metrics at `/metrics` |
 //! | [`validate`] | checks of names, origins, emails and passwords people type (CLI and admin API), and quoting of client values in messages and logs |
@@ -23,7 +23,8 @@
 //!
 //! Data flows one way: a frame read by [`transport`] is decoded once by a [`chat`]
 //! session, stored through [`storage`], serialized once into `Bytes`, and fanned
-//! out by the [`hub`] to every connection of this node that should see it, and
+//! out by the [`hub`] to every connection of this node that should see it (a
+//! console only if its user works on the visitor's site), and
 //! by the [`engine`] to the other nodes, whose hubs deliver it to theirs.
 
 pub mod app;
