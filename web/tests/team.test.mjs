@@ -648,7 +648,7 @@ test('the visitor panel says who the visitor is: browser, language, local time, 
   assert.match(html, /landing\?/, 'the URL with its masked query did (positive control)');
   await shot(consultant, 'team-visitor-panel');
   // Narrower screens keep it behind a Details button.
-  await consultant.setViewportSize({ width: 1000, height: 800 });
+  await consultant.setViewportSize({ width: 900, height: 800 });
   assert.equal(await panel.isVisible(), false);
   await consultant.getByTestId('visitor-panel-toggle').click();
   await panel.waitFor();

@@ -18,7 +18,7 @@ import { NOTICE_TEXT } from './screencast/text';
 import { SocketFeed } from './screencast/feed';
 import { closePopup, onPopupClosed, openPopup, panelWanted, popupFor } from './screencast/window';
 
-const PLACEHOLDER = 'Write a reply…  Enter sends, Shift+Enter adds a line, / saved replies';
+const PLACEHOLDER = 'Write a reply…  / for saved replies';
 
 interface Opts {
   drafts: Map<string, string>;
@@ -123,7 +123,7 @@ export class DialogView {
 
     this.input = h('textarea', {
       class: 'chat-input', 'data-testid': 'chat-input', rows: '1', 'aria-label': 'Reply',
-      placeholder: PLACEHOLDER, title: 'Enter sends, Shift+Enter adds a line',
+      placeholder: PLACEHOLDER, title: 'Enter sends, Shift+Enter adds a line, / at the start lists saved replies',
     });
     this.input.value = opts.drafts.get(visitorId) ?? '';
     this.sendBtn = h('button', { type: 'submit', class: 'btn btn-primary send', 'data-testid': 'chat-send', 'aria-label': 'Send' }, sendIcon(), h('span', { class: 'label' }, 'Send'));

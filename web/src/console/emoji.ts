@@ -31,7 +31,7 @@ export class EmojiPicker {
     this.button = h('button', {
       type: 'button', class: 'btn btn-ghost emoji-btn', 'data-testid': 'emoji-button', 'aria-label': 'Insert an emoji', title: 'Emoji',
       'aria-expanded': 'false', onclick: () => this.toggle(this.el.hidden),
-    }, '🙂');
+    }, smiley());
   }
 
   toggle(open: boolean): void {
@@ -48,4 +48,17 @@ export class EmojiPicker {
     this.toggle(false);
     this.onInsert();
   }
+}
+
+/** A drawn smiley: the button must not depend on an emoji font being installed. */
+function smiley(): SVGSVGElement {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('class', 'icon');
+  svg.setAttribute('aria-hidden', 'true');
+  const path = document.createElementNS(ns, 'path');
+  path.setAttribute('d', 'M12 3a9 9 0 1 0 0 18 9 9 0 0 0 0-18zM8 14.5c1 1.5 2.4 2.2 4 2.2s3-.7 4-2.2M9 9.5h.01M15 9.5h.01');
+  svg.append(path);
+  return svg;
 }
