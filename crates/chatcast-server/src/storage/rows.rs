@@ -135,3 +135,165 @@ pub(super) fn with_page(stored: &str, page: &chatcast_protocol::PageInfo, now: i
     let cut = pages.len().saturating_sub(max);
     serde_json::to_string(&pages[cut..]).ok()
 }
+
+/// The queries and row readings both backends do alike (their SQL, above,
+/// reads `$N` placeholders on both), written once: each backend module expands
+/// this with its pool and row types, and its `Database` methods call these.
+macro_rules! shared_queries {
+    ($pool:ty, $row:ty) => {
+        async fn user_sites(pool: &$pool, user_id: i64) -> Result<Option<Vec<i64>>> {
+            let all: Option<bool> =
+                sqlx::query_scalar("SELECT all_sites FROM users WHERE id = $1").bind(user_id).fetch_optional(pool).await?;
+            if all.unwrap_or(false) {
+                return Ok(None);
+            }
+            let ids = sqlx::query_scalar("SELECT site_id FROM user_sites WHERE user_id = $1 ORDER BY site_id")
+                .bind(user_id)
+                .fetch_all(pool)
+                .await?;
+            Ok(Some(ids))
+        }
+
+        async fn set_user_sites(pool: &$pool, user_id: i64, sites: Option<&[i64]>) -> Result<()> {
+            let mut tx = pool.begin().await?;
+            sqlx::query("UPDATE users SET all_sites = $1 WHERE id = $2")
+                .bind(sites.is_none())
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("DELETE FROM user_sites WHERE user_id = $1").bind(user_id).execute(&mut *tx).await?;
+            for site in sites.unwrap_or_default() {
+                sqlx::query("INSERT INTO user_sites (user_id, site_id) VALUES ($1, $2)")
+                    .bind(user_id)
+                    .bind(site)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+
+        async fn record_visit(pool: &$pool, id: &str, client: &VisitClient<'_>, new_visit: bool, first: bool) -> Result<()> {
+            sqlx::query(visits::RECORD)
+                .bind(client.user_agent)
+                .bind(client.language)
+                .bind(client.timezone)
+                .bind(new_visit)
+                .bind(new_visit && !first)
+                .bind(client.referrer)
+                .bind(id)
+                .execute(pool)
+                .await?;
+            Ok(())
+        }
+
+        async fn add_visit_page(pool: &$pool, id: &str, page: &PageInfo, now: i64) -> Result<()> {
+            let stored: Option<String> = sqlx::query_scalar(visits::PAGES).bind(id).fetch_optional(pool).await?;
+            if let Some(pages) = stored.and_then(|s| with_page(&s, page, now, VISIT_PAGES)) {
+                sqlx::query(visits::SET_PAGES).bind(pages).bind(id).execute(pool).await?;
+            }
+            Ok(())
+        }
+
+        async fn visitor_record(pool: &$pool, id: &str) -> Result<Option<VisitorRecord>> {
+            let Some(row) = sqlx::query(visits::RECORD_OF).bind(id).fetch_optional(pool).await? else {
+                return Ok(None);
+            };
+            let pages: String = row.try_get("visit_pages")?;
+            Ok(Some(VisitorRecord {
+                site_name: row.try_get("site_name")?,
+                site_id: row.try_get("site_id")?,
+                user_agent: row.try_get("user_agent")?,
+                language: row.try_get("language")?,
+                timezone: row.try_get("timezone")?,
+                referrer: row.try_get("referrer")?,
+                visits: row.try_get("visits")?,
+                pages: serde_json::from_str(&pages).unwrap_or_default(),
+                first_seen: row.try_get("created_at")?,
+                last_seen: row.try_get("last_seen")?,
+                messages: row.try_get("messages")?,
+                conversation_since: row.try_get("since")?,
+                identity: match row.try_get::<Option<String>, _>("ident_id")? {
+                    Some(id) => Some(chatcast_protocol::api::Identity {
+                        id,
+                        name: row.try_get("ident_name")?,
+                        email: row.try_get("ident_email")?,
+                        verified: row.try_get("ident_verified")?,
+                    }),
+                    None => None,
+                },
+            }))
+        }
+
+        async fn set_identity(pool: &$pool, visitor_id: &str, identity: &chatcast_protocol::api::Identity) -> Result<()> {
+            sqlx::query(visits::IDENTIFY)
+                .bind(&identity.id)
+                .bind(&identity.email)
+                .bind(&identity.name)
+                .bind(identity.verified)
+                .bind(visitor_id)
+                .execute(pool)
+                .await?;
+            Ok(())
+        }
+
+        async fn identity_secret(pool: &$pool, site_id: i64, fresh: &str) -> Result<Option<String>> {
+            sqlx::query(visits::SECRET_FILL).bind(fresh).bind(site_id).execute(pool).await?;
+            Ok(sqlx::query_scalar(visits::SECRET).bind(site_id).fetch_optional(pool).await?)
+        }
+
+        async fn canned_replies(pool: &$pool) -> Result<Vec<CannedReply>> {
+            let rows = sqlx::query(canned::LIST).fetch_all(pool).await?;
+            rows.iter().map(canned_row).collect()
+        }
+
+        async fn save_canned_reply(
+            pool: &$pool,
+            id: Option<i64>,
+            shortcut: &str,
+            body: &str,
+            now: i64,
+        ) -> Result<Option<CannedReply>> {
+            let q = sqlx::query(if id.is_some() { canned::UPDATE } else { canned::INSERT }).bind(shortcut).bind(body).bind(now);
+            let q = if let Some(id) = id { q.bind(id) } else { q };
+            let row = q.fetch_optional(pool).await.map_err(|e| conflict(e, &canned::taken(shortcut)))?;
+            row.as_ref().map(canned_row).transpose()
+        }
+
+        async fn delete_canned_reply(pool: &$pool, id: i64) -> Result<bool> {
+            Ok(sqlx::query(canned::DELETE).bind(id).execute(pool).await?.rows_affected() > 0)
+        }
+
+        /// Applies a conversation change; whether it changed anything.
+        async fn conversation_changed(pool: &$pool, visitor_id: &str, change: ConversationChange, now: i64) -> Result<bool> {
+            let (update, user) = conversation_update(change);
+            let mut q = sqlx::query(update).bind(now).bind(visitor_id);
+            if let Some(user) = user {
+                q = q.bind(user);
+            }
+            Ok(q.execute(pool).await?.rows_affected() > 0)
+        }
+
+        /// A saved reply's row.
+        fn canned_row(row: &$row) -> Result<CannedReply> {
+            Ok(CannedReply {
+                id: row.try_get::<i64, _>("id")?.to_string(),
+                shortcut: row.try_get("shortcut")?,
+                body: row.try_get("body")?,
+                updated_at: row.try_get("updated_at")?,
+            })
+        }
+
+        /// A row of [`CONVERSATION_COLUMNS`].
+        fn conversation_row(row: &$row) -> Result<Conversation> {
+            Ok(conversation_from(
+                row.try_get("id")?,
+                row.try_get("assignee_id")?,
+                row.try_get("assignee_name")?,
+                row.try_get("closed")?,
+                row.try_get("state_at")?,
+            ))
+        }
+    };
+}
+pub(super) use shared_queries;
