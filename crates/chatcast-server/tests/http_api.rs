@@ -237,17 +237,7 @@ async fn sites_are_renamed_and_removed_by_admins_only_and_unknown_ids_get_a_404(
     assert_eq!(blank.status(), 400);
     assert!(blank.text().await.unwrap().contains("site name is empty"));
 
-    let carol = {
-        let res = c
-            .post(app.url("/api/users"))
-            .header("Cookie", &admin)
-            .json(&json!({"email": "carol@example.com", "password": "carol-password"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 201);
-        app.login("carol@example.com", "carol-password").await
-    };
+    let carol = app.consultant("carol@example.com").await;
     let res = c.delete(app.url(&format!("/api/sites/{id}"))).header("Cookie", &carol).send().await.unwrap();
     assert_eq!(res.status(), 403, "a consultant may not remove a site");
 

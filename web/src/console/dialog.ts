@@ -7,7 +7,7 @@ import { CannedPicker } from './canned';
 import { EmojiPicker } from './emoji';
 import { ConversationBar } from './conversation';
 import { VisitorPanel } from './visitor-panel';
-import { h, reconcileChildren, setAttr, setText } from './dom';
+import { h, icon, reconcileChildren, setAttr, setText } from './dom';
 import {
   charCount, clock, cmpId, dayKey, dayLabel, fullDate, hueOf, onlineFor, ago, safeHref, shortUrl, urlHost, visitorCode, visitorInitials, visitorName,
 } from './format';
@@ -657,17 +657,6 @@ function linkify(text: string): (Node | string)[] {
   return out;
 }
 
-const SVG = 'http://www.w3.org/2000/svg';
-function icon(d: string): SVGSVGElement {
-  const svg = document.createElementNS(SVG, 'svg');
-  svg.setAttribute('viewBox', '0 0 24 24');
-  svg.setAttribute('class', 'icon');
-  svg.setAttribute('aria-hidden', 'true');
-  const p = document.createElementNS(SVG, 'path');
-  p.setAttribute('d', d);
-  svg.appendChild(p);
-  return svg;
-}
 function screenIcon(): SVGSVGElement {
   return icon('M3 5h18v11H3zM8 20h8M12 16v4');
 }

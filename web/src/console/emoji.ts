@@ -1,7 +1,7 @@
 // An emoji button in the reply box: a small grid of the emoji support teams
 // use most; a click puts one at the caret. (Typing any emoji works anyway.)
 
-import { h } from './dom';
+import { h, icon } from './dom';
 
 const EMOJI = [
   '🙂', '😊', '😀', '😄', '😉', '😅', '🙏', '👍', '👌', '👋', '🤝', '👏',
@@ -52,13 +52,5 @@ export class EmojiPicker {
 
 /** A drawn smiley: the button must not depend on an emoji font being installed. */
 function smiley(): SVGSVGElement {
-  const ns = 'http://www.w3.org/2000/svg';
-  const svg = document.createElementNS(ns, 'svg');
-  svg.setAttribute('viewBox', '0 0 24 24');
-  svg.setAttribute('class', 'icon');
-  svg.setAttribute('aria-hidden', 'true');
-  const path = document.createElementNS(ns, 'path');
-  path.setAttribute('d', 'M12 3a9 9 0 1 0 0 18 9 9 0 0 0 0-18zM8 14.5c1 1.5 2.4 2.2 4 2.2s3-.7 4-2.2M9 9.5h.01M15 9.5h.01');
-  svg.append(path);
-  return svg;
+  return icon('M12 3a9 9 0 1 0 0 18 9 9 0 0 0 0-18zM8 14.5c1 1.5 2.4 2.2 4 2.2s3-.7 4-2.2M9 9.5h.01M15 9.5h.01');
 }

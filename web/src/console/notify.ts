@@ -5,7 +5,7 @@
 // notify is the browser's, so a setting elsewhere could not grant it here.
 
 import type { ChatMessage } from '../protocol/ChatMessage';
-import { h } from './dom';
+import { h, icon } from './dom';
 import { visitorName } from './format';
 
 interface Prefs {
@@ -123,18 +123,7 @@ export class Notifier {
 }
 
 function bell(): SVGSVGElement {
-  const ns = 'http://www.w3.org/2000/svg';
-  const svg = document.createElementNS(ns, 'svg');
-  svg.setAttribute('viewBox', '0 0 24 24');
-  svg.setAttribute('class', 'icon');
-  svg.setAttribute('aria-hidden', 'true');
-  const path = document.createElementNS(ns, 'path');
-  path.setAttribute('d', 'M6 8a6 6 0 0 1 12 0c0 7 3 9 3 9H3s3-2 3-9M10.3 21a1.94 1.94 0 0 0 3.4 0');
-  path.setAttribute('fill', 'none');
-  path.setAttribute('stroke', 'currentColor');
-  path.setAttribute('stroke-width', '2');
-  path.setAttribute('stroke-linecap', 'round');
-  path.setAttribute('stroke-linejoin', 'round');
-  svg.append(path);
+  const svg = icon('M6 8a6 6 0 0 1 12 0c0 7 3 9 3 9H3s3-2 3-9M10.3 21a1.94 1.94 0 0 0 3.4 0');
+  svg.firstElementChild?.setAttribute('stroke-width', '2');
   return svg;
 }
