@@ -238,6 +238,12 @@ macro_rules! shared_queries {
         }
 
         async fn identity_secret(pool: &$pool, site_id: i64, fresh: &str) -> Result<Option<String>> {
+            // Read first: every identify asks, and only a site's first needs a write.
+            let secret: Option<String> = sqlx::query_scalar(visits::SECRET).bind(site_id).fetch_optional(pool).await?;
+            if secret.as_deref() != Some("") {
+                return Ok(secret);
+            }
+            // Two first uses at once: the one that fills it wins, both read the same.
             sqlx::query(visits::SECRET_FILL).bind(fresh).bind(site_id).execute(pool).await?;
             Ok(sqlx::query_scalar(visits::SECRET).bind(site_id).fetch_optional(pool).await?)
         }
