@@ -170,6 +170,8 @@ test('after a "No" the button waits, says why, and the server refuses until the 
 
   // Pressed anyway (aria-disabled, so Playwright must force it): the server refuses, the visitor is not asked.
   await consultant.getByTestId('screencast-notice-dismiss').click();
+  // Gone first: otherwise the old notice could be read as the server's answer.
+  await consultant.getByTestId('screencast-notice').waitFor({ state: 'detached' });
   await btn.click({ force: true });
   const again = await notice(consultant, 'denied');
   assert.match(await again.innerText(), /ask again in \d+ s/);
