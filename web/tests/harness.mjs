@@ -3,6 +3,7 @@
 // another origin, and Debian's Chromium driven by playwright-core.
 import { spawn, execFileSync } from 'node:child_process';
 import { createServer } from 'node:http';
+import { createServer as createTcpServer } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -49,6 +50,62 @@ export async function startServer({ dataDir = mkdtempSync(join(tmpdir(), 'chatca
       return exited;
     },
   };
+}
+
+/**
+ * An SMTP sink on a free loopback port, as a mail relay would be: takes every
+ * message. `sink.url` is the `smtp://` URL for the server; `sink.mails` holds
+ * {to, data} for each message; `sink.next()` waits for the next one.
+ */
+export async function startSmtpSink() {
+  const sink = { url: '', mails: [], waiting: [], close: null };
+  const srv = createTcpServer((sock) => {
+    let buf = '';
+    let to = [];
+    let data = null;
+    const say = (line) => sock.write(line + '\r\n');
+    say('220 sink ready');
+    sock.on('data', (chunk) => {
+      buf += chunk.toString('utf8');
+      let i;
+      while ((i = buf.indexOf('\r\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        if (data !== null) {
+          if (line === '.') {
+            const mail = { to, data };
+            sink.mails.push(mail);
+            sink.waiting.splice(0).forEach((w) => w());
+            to = [];
+            data = null;
+            say('250 queued');
+          } else data += (line.startsWith('.') ? line.slice(1) : line) + '\n';
+          continue;
+        }
+        const verb = line.split(/[ :]/)[0].toUpperCase();
+        if (verb === 'EHLO') say('250-sink\r\n250 8BITMIME');
+        else if (verb === 'RCPT') { to.push((line.match(/<([^>]*)>/) || [])[1]); say('250 ok'); }
+        else if (verb === 'DATA') { data = ''; say('354 go on'); }
+        else if (verb === 'QUIT') { say('221 bye'); sock.end(); }
+        else say('250 ok');
+      }
+    });
+    sock.on('error', () => {});
+  });
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  sink.url = `smtp://127.0.0.1:${srv.address().port}`;
+  /** The first message (from `from` on) that `match` accepts, within `timeout` ms. */
+  sink.next = async (match = () => true, timeout = 15_000, from = 0) => {
+    const end = Date.now() + timeout;
+    for (;;) {
+      const found = sink.mails.slice(from).find(match);
+      if (found) return found;
+      if (Date.now() > end) throw new Error(`no matching email within ${timeout} ms; got ${JSON.stringify(sink.mails)}`);
+      await new Promise((r) => { sink.waiting.push(r); setTimeout(r, 250); });
+    }
+  };
+  sink.close = () => new Promise((r) => srv.close(r));
+  return sink;
 }
 
 /** Removes a data dir made by startServer. */

@@ -36,6 +36,8 @@ pub struct Site {
     /// How long a visitor's consent is remembered for the tab that gave it.
     #[ts(type = "number")]
     pub consent_ttl_hours: i64,
+    /// How the widget looks and speaks on the site.
+    pub widget: crate::WidgetSettings,
     /// When it was added.
     #[ts(type = "number")]
     pub created_at: Millis,
@@ -163,6 +165,8 @@ pub struct VisitorDetails {
     pub conversation_since: Option<Millis>,
     /// Who the site says they are, if it did.
     pub identity: Option<Identity>,
+    /// The name and email address the visitor typed in the widget (never verified).
+    pub contact: crate::Contact,
 }
 
 /// Who a site says a visitor is (`Chatcast.identify`).

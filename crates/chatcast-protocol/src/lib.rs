@@ -113,10 +113,12 @@ pub enum MessageKind {
     StoppedByVisitor,
     /// The page sent more than the server may hold.
     TooMuchData,
+    /// The consultants' answers went to the visitor's email address (nobody was online to read them).
+    Emailed,
 }
 
 impl MessageKind {
-    const NAMES: [(MessageKind, &'static str); 13] = [
+    const NAMES: [(MessageKind, &'static str); 14] = [
         (MessageKind::Receipt, "receipt"),
         (MessageKind::Requested, "requested"),
         (MessageKind::Allowed, "allowed"),
@@ -130,6 +132,7 @@ impl MessageKind {
         (MessageKind::Offline, "offline"),
         (MessageKind::StoppedByVisitor, "stopped_by_visitor"),
         (MessageKind::TooMuchData, "too_much_data"),
+        (MessageKind::Emailed, "emailed"),
     ];
 
     /// The name used in storage and on the wire.
@@ -292,6 +295,16 @@ pub enum VisitorIn {
         #[serde(default)]
         signature: Option<String>,
     },
+    /// The visitor's own name and email address (the pre-chat form, or the
+    /// address for answers while nobody is online). Shown to consultants as
+    /// given by the visitor; answers written while the visitor is away go to the address.
+    Contact {
+        /// Their name, as they typed it.
+        #[serde(default)]
+        name: Option<String>,
+        /// Their email address.
+        email: String,
+    },
 }
 
 /// Frames the server sends to the widget.
@@ -310,6 +323,17 @@ pub enum VisitorOut {
         /// `keep_url_params` before they are sent; the "what stays hidden"
         /// preview draws with its selectors.
         privacy: PrivacySettings,
+        /// How the site's widget looks and speaks.
+        settings: WidgetSettings,
+        /// Whether a consultant of the site is online (else the widget asks for an email address).
+        support_online: bool,
+        /// The name and email address the visitor gave (`contact`), if any.
+        contact: Contact,
+    },
+    /// Whether a consultant of the site is online changed.
+    Support {
+        /// Someone is online to answer.
+        online: bool,
     },
     /// A new message in the dialog.
     Message {
@@ -375,6 +399,65 @@ pub enum VisitorOut {
     },
     /// Something was wrong.
     Error(ErrorBody),
+}
+
+/// How a site's widget looks and speaks, set by the site's admins in the console.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(default)]
+pub struct WidgetSettings {
+    /// The first words of an empty chat; empty: the language's own.
+    pub greeting: String,
+    /// What the widget says while no consultant of the site is online; empty: the language's own.
+    pub offline_text: String,
+    /// The accent colour, `#rrggbb`; empty: the script tag's `data-color`, else Chatcast's blue.
+    pub color: String,
+    /// The corner the launcher sits in.
+    pub position: WidgetPosition,
+    /// The language of the widget's own words.
+    pub language: WidgetLanguage,
+    /// Ask for a name and email address before the first message.
+    pub prechat: bool,
+}
+
+/// The corner of the page the widget sits in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum WidgetPosition {
+    /// Bottom right.
+    #[default]
+    Right,
+    /// Bottom left.
+    Left,
+}
+
+/// A language the widget ships (its strings are in `web/src/widget/i18n/`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+#[serde(rename_all = "snake_case")]
+pub enum WidgetLanguage {
+    /// English.
+    #[default]
+    En,
+    /// Russian.
+    Ru,
+}
+
+impl WidgetLanguage {
+    /// The BCP 47 tag (`en`, `ru`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WidgetLanguage::En => "en",
+            WidgetLanguage::Ru => "ru",
+        }
+    }
+}
+
+/// The name and email address a visitor gave in the widget.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Contact {
+    /// Their name, if they gave one.
+    pub name: Option<String>,
+    /// Their email address.
+    pub email: Option<String>,
 }
 
 /// Privacy settings of a site, applied by the agent before anything leaves the page.
@@ -777,6 +860,7 @@ pub const VISITOR_TYPES: &[&str] = &[
     "typing",
     "seen",
     "identify",
+    "contact",
 ];
 /// The `t` values a console may send.
 pub const CONSOLE_TYPES: &[&str] =

@@ -41,6 +41,10 @@ pub struct AppState {
     pub proxies: Arc<TrustedProxies>,
     /// What one client may do on the widget endpoint.
     pub limits: Arc<crate::limits::VisitorLimits>,
+    /// Which sites have a consultant online.
+    pub support: Arc<crate::chat::support::Support>,
+    /// Sends answers to visitors who are away by email (when SMTP is set up).
+    pub mail: Option<Arc<crate::mail::Mailer>>,
 }
 
 /// Why the server could not start.
@@ -83,6 +87,7 @@ impl AppState {
             }
         }
         let limits = Arc::new(crate::limits::VisitorLimits::from_settings(&settings));
+        let mail = crate::mail::Mailer::from_settings(&settings).map_err(StartError::Settings)?.map(Arc::new);
         let engine: Arc<dyn crate::engine::Engine> = match &settings.redis_url {
             Some(url) => Arc::new(
                 until_up("Redis", || crate::engine::redis::RedisEngine::connect(url, &settings.cluster_name), |e| e.retryable())
@@ -111,6 +116,8 @@ impl AppState {
             tasks: TaskTracker::new(),
             proxies: Arc::new(proxies),
             limits,
+            support: Arc::default(),
+            mail,
         })
     }
 
@@ -235,6 +242,7 @@ pub async fn serve(listener: TcpListener, state: AppState) -> std::io::Result<()
     // Sessions ended elsewhere (the command line, another node) close their sockets here.
     state.tasks.spawn(crate::auth::revoke::watch(state.clone()));
     state.tasks.spawn(crate::chat::retention::run(state.clone()));
+    state.tasks.spawn(crate::chat::support::watch(state.clone()));
     // What other nodes publish: frames for this node's sockets, or commands for the node itself.
     let app = state.clone();
     state.hub.engine().start(

@@ -106,6 +106,15 @@ pub struct Settings {
     pub retention_transcript_days: u64,
     /// Minutes between retention sweeps (the first runs a minute after start).
     pub retention_sweep_minutes: u64,
+    /// Where answers to visitors who are away are emailed through: `smtp://host:25`
+    /// (plain, for a relay on the same machine), `smtp://user:pass@host:587?tls=required`
+    /// (STARTTLS) or `smtps://user:pass@host:465`. Unset: no email is sent.
+    pub smtp_url: Option<String>,
+    /// The `From` of those emails, e.g. `Shop support <support@shop.example>`.
+    pub mail_from: Option<String>,
+    /// An answer is emailed when the visitor has not read it this many seconds
+    /// after it was written (or after they left), and is not on the site.
+    pub email_after_secs: u64,
     /// Tokio worker threads of `chatcast serve`; 0 means one per CPU core. Set it
     /// to the cores the process may use (e.g. 1 under `taskset -c 0`): more workers
     /// than cores only add context switches.
@@ -156,6 +165,9 @@ impl Default for Settings {
             http_max_body_bytes: 256 * 1024,
             shutdown_timeout_secs: 10,
             metrics_token: None,
+            smtp_url: None,
+            mail_from: None,
+            email_after_secs: 60,
         }
     }
 }
@@ -180,7 +192,7 @@ impl From<config::ConfigError> for ConfigError {
 /// Settings that are text: read from the environment as they are written
 /// (the environment layer parses numbers and booleans, and would turn a token
 /// `0123` into `123`).
-const TEXT_SETTINGS: &[&str] = &["listen", "database_url", "redis_url", "cluster_name", "metrics_token"];
+const TEXT_SETTINGS: &[&str] = &["listen", "database_url", "redis_url", "cluster_name", "metrics_token", "smtp_url", "mail_from"];
 
 /// The first line of a settings file that does not parse on its own, as
 /// "; line 3: `listen = 9223372036854775810`" (the parser's own message may
@@ -239,6 +251,8 @@ impl Settings {
                 "database_url" if flags.database_url.is_none() => settings.database_url = Some(raw),
                 "redis_url" if flags.redis_url.is_none() => settings.redis_url = Some(raw),
                 "metrics_token" => settings.metrics_token = Some(raw),
+                "smtp_url" => settings.smtp_url = Some(raw),
+                "mail_from" => settings.mail_from = Some(raw),
                 "cluster_name" => settings.cluster_name = raw,
                 _ => {}
             }
@@ -252,7 +266,8 @@ impl Settings {
     /// a thread per unit.)
     pub fn check(&self) -> Result<(), String> {
         const GIB: u64 = 1 << 30;
-        let ranges: [(&str, u64, u64, u64); 25] = [
+        let ranges: [(&str, u64, u64, u64); 26] = [
+            ("email_after_secs", self.email_after_secs, 0, 7 * 24 * 3600),
             ("login_hashers", self.login_hashers as u64, 0, 256),
             ("session_ttl_hours", self.session_ttl_hours, 1, 10 * 365 * 24),
             ("retention_idle_visitor_days", self.retention_idle_visitor_days, 0, 36_500),

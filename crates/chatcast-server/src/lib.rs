@@ -12,7 +12,8 @@
 //! | [`transport`] | WebSocket options (permessage-deflate, frame limits), origin checks, per-connection send queues bounded in frames and bytes |
 //! | [`hub`] | this node's sockets: visitors' tabs and consoles; fans serialized frames out to them and hands them to the engine |
 //! | [`engine`] | what nodes share: fan-out to other nodes' sockets and who is online there; [`engine::memory`] (one node) and [`engine::redis`] (`--redis-url`) side by side |
-//! | [`chat`] | the two socket sessions (visitor and console): hello, messages, de-duplication, read positions, conversation states, `Chatcast.identify` |
+//! | [`chat`] | the two socket sessions (visitor and console): hello, messages, de-duplication, read positions, conversation states, `Chatcast.identify`, the visitor's contact, whether a site's support is online ([`chat::support`]) |
+//! | [`mail`] | answers emailed over SMTP to visitors who wrote while nobody was online and are away |
 //! | [`consent`] | screen broadcast life: consent asked or remembered, connection probe, start/stop, audit; [`consent::screen`]: the broadcasting tab's screen socket |
 //! | [`relay`] | screen frames: per-broadcast keyframe + tail cache (memory only), fan-out, slow-viewer resync |
 //! | [`auth`] | argon2id passwords, sessions that can be revoked, login rate limiting, the sites each consultant may see ([`auth::SiteAccess`]) |
@@ -36,6 +37,7 @@ pub mod engine;
 pub mod http;
 pub mod hub;
 pub mod limits;
+pub mod mail;
 pub mod relay;
 pub mod storage;
 pub mod telemetry;

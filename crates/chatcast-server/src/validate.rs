@@ -77,6 +77,32 @@ pub fn email(raw: &str) -> Result<String, String> {
     if ok { Ok(e.to_owned()) } else { Err(format!("`{}` is not an email address", shown(e))) }
 }
 
+/// Longest greeting or offline text of a widget, in characters.
+pub const MAX_WIDGET_TEXT_CHARS: usize = 500;
+
+/// A site's widget settings as stored: texts trimmed, at most
+/// [`MAX_WIDGET_TEXT_CHARS`] and without control characters but line breaks;
+/// the colour empty or `#rrggbb` (lowercased).
+pub fn widget_settings(mut s: chatcast_protocol::WidgetSettings) -> Result<chatcast_protocol::WidgetSettings, String> {
+    for (what, text) in [("greeting", &mut s.greeting), ("offline text", &mut s.offline_text)] {
+        let t = text.trim().replace("\r\n", "\n");
+        if t.chars().count() > MAX_WIDGET_TEXT_CHARS {
+            return Err(format!("the {what} is longer than {MAX_WIDGET_TEXT_CHARS} characters"));
+        }
+        if t.chars().any(|c| c.is_control() && c != '\n') {
+            return Err(format!("the {what} contains a control character other than a line break"));
+        }
+        *text = t;
+    }
+    let c = s.color.trim().to_ascii_lowercase();
+    let hex = c.len() == 7 && c.starts_with('#') && c[1..].bytes().all(|b| b.is_ascii_hexdigit());
+    if !c.is_empty() && !hex {
+        return Err(format!("the colour `{}` is not of the form #rrggbb", shown(&c)));
+    }
+    s.color = c;
+    Ok(s)
+}
+
 /// A password: [`MIN_PASSWORD_CHARS`] to [`MAX_PASSWORD_CHARS`] characters.
 pub fn password(raw: &str) -> Result<(), String> {
     let n = raw.chars().count();
@@ -101,6 +127,25 @@ pub fn shown(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn widget_settings_are_checked_and_tidied() {
+        use chatcast_protocol::WidgetSettings;
+        let ok = super::widget_settings(WidgetSettings {
+            greeting: "  Hi!\r\nAsk us.  ".into(),
+            color: "#A1B2C3".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!((ok.greeting.as_str(), ok.color.as_str()), ("Hi!\nAsk us.", "#a1b2c3"));
+        for bad in ["red", "#abc", "#12345g", "url(x)"] {
+            let e = super::widget_settings(WidgetSettings { color: bad.into(), ..Default::default() }).unwrap_err();
+            assert!(e.contains("#rrggbb"), "{bad}: {e}");
+        }
+        let long = "x".repeat(super::MAX_WIDGET_TEXT_CHARS + 1);
+        assert!(super::widget_settings(WidgetSettings { offline_text: long, ..Default::default() }).is_err());
+        assert!(super::widget_settings(WidgetSettings { greeting: "a\u{7}b".into(), ..Default::default() }).is_err());
+    }
+
     use super::*;
 
     #[test]

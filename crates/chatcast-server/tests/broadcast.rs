@@ -163,7 +163,8 @@ async fn remembered_consent_starts_without_asking_and_a_reopened_window_needs_no
     v.send(json!({"t": "probe", "id": p["id"]})).await;
     v.send_binary(encode(KIND_PROBE, 0, &vec![1u8; p["upload_bytes"].as_u64().unwrap() as usize])).await;
     let start = v.recv_type("screencast_start").await;
-    assert_eq!(v.recv_type("message").await["message"]["body"], "Alice is now viewing this tab");
+    let line = v.recv_type("message").await["message"].clone();
+    assert_eq!((line["kind"].as_str(), line["author_name"].as_str()), (Some("started"), Some("Alice")), "{line}");
     let key = encode(KIND_KEYFRAME, 0, KEYFRAME_BODY.as_bytes());
     let mut s = screen(&app, &start).await;
     s.send_binary(key.clone()).await;
@@ -232,8 +233,9 @@ async fn refusals_reach_the_console_with_their_reason() {
     assert_eq!(n["retry_in_secs"], 2, "the console learns when it may ask again: {n}");
     let said_no = std::time::Instant::now();
 
-    // The visitor reads the line in its own words.
-    assert_eq!(v.recv_type("message").await["message"]["body"], "You declined to show this tab to Alice");
+    // The line carries its kind and the consultant: the widget words it for the visitor, in its language.
+    let line = v.recv_type("message").await["message"].clone();
+    assert_eq!((line["kind"].as_str(), line["author_name"].as_str()), (Some("denied"), Some("Alice")), "{line}");
 
     // Asking again at once is refused by the server (whatever the console shows), saying why.
     c.send(json!({"t": "screencast_request", "visitor_id": vid})).await;
@@ -290,9 +292,9 @@ async fn a_weak_connection_is_measured_and_refused() {
     let n = notice(&mut c).await;
     assert_eq!(n["reason"], "weak_connection");
     assert!(n["detail"].as_str().unwrap().contains("round trip"), "{n}");
-    // The system line says so in the dialog, in words for each reader; the tab is never told to start.
+    // The system line says so in the dialog (the widget words it by its kind); the tab is never told to start.
     let line = v.recv_type("message").await;
-    assert_eq!(line["message"]["body"], "Screen sharing did not start: the connection is too slow", "{line}");
+    assert_eq!(line["message"]["kind"], "weak_connection", "{line}");
     let stored = app.state.db.messages(&vid, 10).await.unwrap();
     let theirs = stored.last().unwrap();
     assert!(theirs.body.starts_with("Screen broadcast is not possible: the visitor's connection is too weak"), "{theirs:?}");

@@ -253,6 +253,7 @@ function siteCard(s: Site, highlight: boolean, on: { renamed(s: Site): void; rem
       copyButton(() => snippet, 'snippet'),
     ),
     identityBox(s, fail),
+    widgetForm(s),
     privacyForm(s),
   );
 }
@@ -290,6 +291,62 @@ function invalidSelectors(lines: string[]): string[] {
 
 function lines(text: string): string[] {
   return text.split('\n').map((l) => l.trim()).filter(Boolean);
+}
+
+/** How the widget looks and speaks on this site; applies from each visitor's next page. */
+function widgetForm(s: Site): HTMLElement {
+  const w = s.widget;
+  const id = (k: string) => `site-${s.id}-widget-${k}`;
+  const greeting = h('textarea', { id: id('greeting'), rows: '2', maxlength: '500', 'data-testid': 'widget-greeting', placeholder: 'Questions about an order? Send us a message and we will answer right here.' }, w.greeting) as HTMLTextAreaElement;
+  const offline = h('textarea', { id: id('offline'), rows: '2', maxlength: '500', 'data-testid': 'widget-offline-text', placeholder: 'Nobody can answer right now. Leave your message and your email address, and we will answer by email.' }, w.offline_text) as HTMLTextAreaElement;
+  const custom = h('input', { type: 'checkbox', 'data-testid': 'widget-color-custom', checked: !!w.color }) as HTMLInputElement;
+  const color = h('input', { type: 'color', id: id('color'), 'data-testid': 'widget-color', value: w.color || '#4f46e5', 'aria-label': 'Colour' }) as HTMLInputElement;
+  color.disabled = !custom.checked;
+  custom.addEventListener('change', () => (color.disabled = !custom.checked));
+  const position = h('select', { id: id('position'), 'data-testid': 'widget-position' },
+    h('option', { value: 'right' }, 'Bottom right'), h('option', { value: 'left' }, 'Bottom left')) as HTMLSelectElement;
+  position.value = w.position;
+  const language = h('select', { id: id('language'), 'data-testid': 'widget-language' },
+    h('option', { value: 'en' }, 'English'), h('option', { value: 'ru' }, 'Русский')) as HTMLSelectElement;
+  language.value = w.language;
+  const prechat = h('input', { type: 'checkbox', 'data-testid': 'widget-prechat', checked: w.prechat }) as HTMLInputElement;
+  const status = h('p', { class: 'help', role: 'status', 'data-testid': 'widget-settings-status' });
+  const save = h('button', { type: 'submit', class: 'btn btn-secondary btn-sm', 'data-testid': 'widget-settings-save' }, 'Save widget settings');
+  const form = h('form', { class: 'privacy', 'data-testid': 'widget-settings' },
+    h('h4', null, 'Chat widget'),
+    field('Greeting', greeting, 'The first words of an empty chat. Empty: the language\'s own.'),
+    field('When nobody is online', offline, 'Shown with a field for the visitor\'s email address while no consultant of this site has the console open; answers then go by email.'),
+    h('div', { class: 'row-fields' },
+      h('div', { class: 'field' }, h('label', { for: id('color') }, 'Colour'), h('label', { class: 'check' }, custom, ' Own colour ', color)),
+      field('Position', position),
+      field('Language', language)),
+    h('label', { class: 'check' }, prechat, ' Ask for a name and email address before the first message'),
+    status,
+    h('div', { class: 'form-actions' }, save),
+  );
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    save.disabled = true;
+    try {
+      const updated = await api.saveWidgetSettings(s.id, {
+        greeting: greeting.value,
+        offline_text: offline.value,
+        color: custom.checked ? color.value : '',
+        position: position.value === 'left' ? 'left' : 'right',
+        language: language.value === 'ru' ? 'ru' : 'en',
+        prechat: prechat.checked,
+      });
+      s.widget = updated.widget;
+      status.textContent = 'Saved — visitors see it from their next page.';
+      status.className = 'help ok';
+    } catch (err) {
+      status.textContent = errorText(err);
+      status.className = 'form-error';
+    } finally {
+      save.disabled = false;
+    }
+  });
+  return form;
 }
 
 /** What the agent masks on this site beyond what it always protects; applies from the next broadcast. */

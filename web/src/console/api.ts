@@ -1,5 +1,6 @@
 // The console's HTTP API (docs/protocol.md, "HTTP API (console)").
 
+import type { WidgetSettings } from '../protocol/WidgetSettings';
 import type { Me } from '../protocol/Me';
 import type { PrivacySettings } from '../protocol/PrivacySettings';
 import type { AuditEntry } from '../protocol/AuditEntry';
@@ -146,6 +147,10 @@ export const api = {
   /** Privacy settings apply from the next broadcast start: no redeploy. */
   saveSiteSettings(id: string, privacy: PrivacySettings, consent_ttl_hours: number): Promise<Site> {
     return request<Site>('PUT', `/api/sites/${encodeURIComponent(id)}/settings`, { privacy, consent_ttl_hours });
+  },
+  /** How the site's widget looks and speaks (from each visitor's next page). */
+  saveWidgetSettings(id: string, settings: WidgetSettings): Promise<Site> {
+    return request<Site>('PUT', `/api/sites/${encodeURIComponent(id)}/widget`, settings);
   },
   renameSite(id: string, name: string): Promise<Site> {
     return request<Site>('PUT', `/api/sites/${encodeURIComponent(id)}/name`, { name });

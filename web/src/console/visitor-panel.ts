@@ -86,9 +86,16 @@ export class VisitorPanel {
           : 'Not signed by the site: anyone could have claimed this' }, who.verified ? 'verified' : 'unverified'),
         h('div', { class: 'muted' }, `id ${who.id}`))
       : null;
+    const c = d.contact;
+    const contact = c.email || c.name
+      ? h('dd', { 'data-testid': 'visitor-contact' },
+        [c.name, c.email].filter(Boolean).join(' · '),
+        h('span', { class: 'vp-tag warn', title: 'Typed by the visitor in the chat; answers written while they are away go to this address' }, 'given by the visitor'))
+      : null;
     replaceChildren(this.body,
       h('dl', { class: 'vp-facts' },
         identity ? row('Identified as', identity) : null,
+        contact ? row('Contact', contact) : null,
         row('Site', d.site_name),
         row('Local time', d.timezone ? this.localTime : 'Unknown'),
         row('Browser', browser, 'visitor-browser'),

@@ -5,4 +5,4 @@
  * visitor reads it in words written for them (the stored body is the
  * consultant's; `author_name` names the consultant involved).
  */
-export type MessageKind = "receipt" | "requested" | "allowed" | "started" | "stopped" | "no_viewers" | "denied" | "timeout" | "unsupported" | "weak_connection" | "offline" | "stopped_by_visitor" | "too_much_data";
+export type MessageKind = "receipt" | "requested" | "allowed" | "started" | "stopped" | "no_viewers" | "denied" | "timeout" | "unsupported" | "weak_connection" | "offline" | "stopped_by_visitor" | "too_much_data" | "emailed";

@@ -83,4 +83,12 @@ email: string | null,
 /**
  * Hex HMAC-SHA256 of `id` with the site's identity secret.
  */
-signature: string | null, };
+signature: string | null, } | { "t": "contact", 
+/**
+ * Their name, as they typed it.
+ */
+name: string | null, 
+/**
+ * Their email address.
+ */
+email: string, };

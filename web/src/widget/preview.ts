@@ -6,6 +6,7 @@
 // with what is sent. Nothing here is sent anywhere: the widget is never
 // mirrored.
 
+import { T } from './i18n';
 import {
   INPUT_MASK,
   type Rules,
@@ -85,23 +86,23 @@ export class HiddenPreview {
     const layer = el('div', 'hp');
     layer.setAttribute('data-testid', 'hidden-preview');
     layer.setAttribute('role', 'dialog');
-    layer.setAttribute('aria-label', 'What stays hidden');
+    layer.setAttribute('aria-label', T.previewLabel);
     const bar = el('div', 'hp-bar');
     const text = el('p', 'hp-text');
     const title = el('strong');
-    title.textContent = `What ${who} will not see`;
+    title.textContent = T.previewTitle(who);
     const legend = el('span', 'hp-legend');
     const grey = el('span', 'hp-key hp-key-blocked');
-    grey.textContent = 'never sent';
+    grey.textContent = T.neverSent;
     const dotted = el('span', 'hp-key hp-key-masked');
-    dotted.textContent = 'text and values masked';
+    dotted.textContent = T.masked;
     legend.append(grey, dotted);
     const count = el('span', 'hp-count');
     text.append(title, legend, count);
     const close = el('button', 'hp-close');
     close.type = 'button';
     close.setAttribute('data-testid', 'hidden-preview-close');
-    close.textContent = 'Close';
+    close.textContent = T.close;
     close.addEventListener('click', () => {
       this.close();
       // The opener may have been folded away with the panel: it is back now.
@@ -118,9 +119,7 @@ export class HiddenPreview {
     this.layer = layer;
     this.update();
     const p = this.parts!;
-    count.textContent = p.blocked.length + p.masked.length === 0
-      ? 'Nothing on this page is hidden: passwords, payment fields and private blocks would be.'
-      : `${p.fields} ${p.fields === 1 ? 'field' : 'fields'} and ${p.areas} ${p.areas === 1 ? 'area' : 'areas'} on this page stay hidden.`;
+    count.textContent = p.blocked.length + p.masked.length === 0 ? T.nothingHidden : T.hiddenCount(p.fields, p.areas);
     addEventListener('scroll', this.onMove, { capture: true, passive: true });
     addEventListener('resize', this.onMove, { passive: true });
     // The page changes: look again now and then.

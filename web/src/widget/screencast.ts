@@ -7,6 +7,7 @@
 // after the visitor said Yes (here or in another tab, or earlier: remembered
 // consent). Stop stops the recorder synchronously, before anything else.
 
+import { T } from './i18n';
 import type { AgentApi, AgentSession } from '../agent/api';
 import { loadAgent } from '../agent/loader';
 import { SecretWatch, rules } from '../agent/privacy';
@@ -111,9 +112,9 @@ export class Screencast {
         const who = this.viewer;
         this.hideIndicator();
         if (msg.reason === 'too_much_data') {
-          this.widget.announce('Screen sharing ended: this page sent more than the chat server can take.');
+          this.widget.announce(T.tooMuchData);
         } else if (who && msg.reason !== 'stopped_by_visitor') {
-          this.widget.announce(`${who} is no longer viewing this tab.`);
+          this.widget.announce(T.noLongerViewing(who));
         }
         break;
       }
@@ -151,7 +152,7 @@ export class Screencast {
     this.privacy = req.privacy;
     this.showConsent(req);
     this.widget.openPanel();
-    this.widget.announce(`${nameOf(req.consultant_name)} asks to see this tab. Answer in the chat window.`);
+    this.widget.announce(T.asksAnnounce(nameOf(req.consultant_name)));
     // Fetch the recorder while the visitor reads: starting is then immediate.
     // If it cannot load here (network, the page's security policy), a broadcast is impossible.
     const id = req.request_id;
@@ -188,7 +189,7 @@ export class Screencast {
     q.id = 'chatcast-consent-q';
     const who = el('strong');
     who.textContent = name;
-    q.append(who, ' asks to see this tab. Allow?');
+    q.append(who, T.asksToSee);
     head.append(icon, q);
 
     const more = el('button', 'consent-more');
@@ -196,35 +197,29 @@ export class Screencast {
     more.setAttribute('data-testid', 'consent-read-more');
     more.setAttribute('aria-expanded', 'false');
     more.setAttribute('aria-controls', 'chatcast-consent-details');
-    more.textContent = 'Read more';
+    more.textContent = T.readMore;
 
     const details = el('div', 'consent-details');
     details.id = 'chatcast-consent-details';
     details.setAttribute('data-testid', 'consent-details');
     details.hidden = true;
     details.append(
-      para(`${name} will see:`, 'consent-h'),
-      list([
-        'only this tab of this site, live, while you allow it: the page as it changes, where your pointer is, what you type in ordinary fields, and the other pages of this site you open in this tab;',
-      ]),
-      para(`${name} will not see:`, 'consent-h'),
-      list([
-        'passwords, payment card fields, or blocks the site marked private;',
-        'anything from other tabs, other sites, apps or windows;',
-        'your screen or your camera: only a copy of this page is sent, never a picture of your screen.',
-      ]),
-      para(`You can stop at any moment with the Stop button, which stays on screen while you are being viewed. Your Yes is remembered for this tab only — until you press Stop or close the tab, for at most ${hours(req.remember_hours)} — so support may look again without asking; any other tab asks again.`),
+      para(T.willSee(name), 'consent-h'),
+      list(T.willSeeList),
+      para(T.willNotSee(name), 'consent-h'),
+      list(T.willNotSeeList),
+      para(T.stopAnyTime(hours(req.remember_hours))),
     );
     const show = el('button', 'consent-preview');
     show.type = 'button';
     show.setAttribute('data-testid', 'consent-preview');
-    show.textContent = 'Show what stays hidden';
+    show.textContent = T.showHidden;
     show.addEventListener('click', () => this.preview.open(name, show));
     more.addEventListener('click', () => {
       const open = details.hidden;
       details.hidden = !open;
       more.setAttribute('aria-expanded', String(open));
-      more.textContent = open ? 'Show less' : 'Read more';
+      more.textContent = open ? T.showLess : T.readMore;
     });
 
     const error = el('p', 'consent-error');
@@ -235,11 +230,11 @@ export class Screencast {
     const no = el('button', 'consent-no');
     no.type = 'button';
     no.setAttribute('data-testid', 'consent-no');
-    no.textContent = 'No';
+    no.textContent = T.no;
     const yes = el('button', 'consent-yes');
     yes.type = 'button';
     yes.setAttribute('data-testid', 'consent-yes');
-    yes.textContent = 'Yes';
+    yes.textContent = T.yes;
     actions.append(no, yes);
 
     // Only the visitor answers: a click the page's scripts made (untrusted), one
@@ -288,12 +283,12 @@ export class Screencast {
       }
       if (performance.now() < armedAt) return; // the buttons are disabled until then
       if (occluded) {
-        error.textContent = 'The chat window is covered on this page. Make sure you can see it whole, then answer again.';
+        error.textContent = T.covered;
         error.hidden = false;
         return;
       }
       if (!this.widget.sendFrame({ t: 'consent_answer', request_id: req.request_id, allow })) {
-        error.textContent = 'Not connected right now. Please try again in a moment.';
+        error.textContent = T.notConnected;
         error.hidden = false;
         return;
       }
@@ -435,7 +430,7 @@ export class Screencast {
     if (this.widget.sendFrame({ t: 'screencast_stop' })) this.stopSentAt = performance.now();
     else this.pendingStop = true;
     this.hideIndicator();
-    this.widget.announce('Screen sharing stopped.');
+    this.widget.announce(T.sharingStopped);
   }
 
   // ---- "being viewed" indicator ------------------------------------------------
@@ -455,13 +450,13 @@ export class Screencast {
     const dot = el('span', 'viewing-dot');
     dot.setAttribute('aria-hidden', 'true');
     const text = el('span', 'viewing-text');
-    text.textContent = `${name} is viewing this tab`;
-    pill.title = `${name} sees a live copy of this tab. Press Stop to end it.`;
+    text.textContent = T.viewing(name);
+    pill.title = T.viewingTitle(name);
     const stop = el('button', 'viewing-stop');
     stop.type = 'button';
     stop.setAttribute('data-testid', 'viewing-stop');
-    stop.setAttribute('aria-label', `Stop: ${name} stops seeing this tab`);
-    stop.textContent = 'Stop';
+    stop.setAttribute('aria-label', T.stopLabel(name));
+    stop.textContent = T.stop;
     stop.addEventListener('click', (ev) => {
       ev.preventDefault();
       this.visitorStop();
@@ -469,8 +464,8 @@ export class Screencast {
     const what = el('button', 'viewing-what');
     what.type = 'button';
     what.setAttribute('data-testid', 'consent-preview');
-    what.textContent = 'What is hidden?';
-    what.title = `Show on this page what ${name} does not see`;
+    what.textContent = T.whatHidden;
+    what.title = T.whatHiddenTitle(name);
     what.addEventListener('click', () => (this.preview.isOpen ? this.preview.close() : this.preview.open(name, what)));
     pill.append(dot, text, what, stop);
     this.widget.cornerArea.append(pill);
@@ -503,7 +498,7 @@ export class Screencast {
 
 function nameOf(name: string | null | undefined): string {
   const n = (name || '').trim();
-  return n || 'A consultant';
+  return n || T.aConsultant;
 }
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string): HTMLElementTagNameMap[K] {
@@ -546,7 +541,5 @@ function iconEye(): SVGSVGElement {
 }
 
 function hours(h: number): string {
-  if (!Number.isFinite(h) || h <= 0) return '24 hours';
-  if (h % 24 === 0 && h >= 48) return `${h / 24} days`;
-  return h === 1 ? '1 hour' : `${h} hours`;
+  return T.hours(Number.isFinite(h) && h > 0 ? h : 24);
 }

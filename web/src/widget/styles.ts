@@ -183,7 +183,9 @@ button { font: inherit; color: inherit; cursor: pointer; }
   color: var(--cc-text); font-size: 14px;
 }
 .empty strong { display: block; font-weight: 650; margin-bottom: 2px; }
-.empty span { color: var(--cc-muted); }
+.empty span { color: var(--cc-muted); white-space: pre-line; }
+.empty strong[hidden] { display: none; }
+.empty strong[hidden] + span { color: var(--cc-text); }
 
 .typing { margin-top: 8px; color: var(--cc-muted); font-size: 12.5px; font-style: italic; }
 .typing[hidden] { display: none; }
@@ -266,6 +268,29 @@ button { font: inherit; color: inherit; cursor: pointer; }
   flex: none; margin: 0; padding: 10px 14px;
   background: #fff7ed; color: #9a3412; border-top: 1px solid #fed7aa; font-size: 13px;
 }
+/* Nobody online: the site's words and an address for the answer. */
+.away { flex: none; padding: 10px 14px; background: #f8fafc; border-top: 1px solid var(--cc-line); font-size: 13px; }
+.away[hidden], .prechat[hidden], .composer[hidden], .away-label[hidden], .away-email[hidden], .away-note[hidden] { display: none; }
+.away-text { margin: 0 0 8px; color: var(--cc-text); white-space: pre-line; }
+.away-label { display: block; margin: 0 0 4px; color: var(--cc-muted); font-size: 12px; }
+.away-email, .prechat input {
+  display: block; box-sizing: border-box; width: 100%; margin: 0; padding: 7px 10px;
+  border: 1px solid var(--cc-line); border-radius: 8px; background: var(--cc-bg); color: var(--cc-text);
+  font: inherit; font-size: 14px;
+}
+.away-email:focus-visible, .prechat input:focus-visible { outline: 2px solid var(--cc-accent); outline-offset: -1px; }
+.away-note { margin: 0; color: var(--cc-muted); }
+.root[data-away="true"] .status[data-state="open"] .dot { background: #9ca3af; }
+/* The pre-chat form, in place of the composer. */
+.prechat { flex: none; display: grid; gap: 8px; padding: 12px 14px; border-top: 1px solid var(--cc-line); background: var(--cc-bg); font-size: 13px; }
+.prechat-title { margin: 0; color: var(--cc-text); }
+.prechat .field { display: grid; gap: 3px; color: var(--cc-muted); font-size: 12px; }
+.prechat .error[hidden] { display: none; }
+.prechat-submit {
+  justify-self: end; margin: 0; padding: 8px 14px; border: 0; border-radius: 10px; cursor: pointer;
+  background: var(--cc-accent); color: var(--cc-on-accent); font: inherit; font-size: 14px; font-weight: 600;
+}
+.prechat-submit:hover { background: var(--cc-accent-strong); }
 .brand { flex: none; padding: 0 0 8px; text-align: center; font-size: 11px; color: #9ca3af; background: var(--cc-bg); }
 
 /* ---- screen broadcast: consent block (in the panel) ------------------- */

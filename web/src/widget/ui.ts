@@ -6,6 +6,7 @@ import type { MessageKind } from '../protocol/MessageKind';
 import { CSS, HOST_STYLE } from './styles';
 import { place, type Side } from './dodge';
 import { iconChat, iconClose, iconMinimize, iconMove, iconSend } from './icons';
+import { T } from './i18n';
 
 /** The server's limit for a message body, in characters. */
 export const MAX_BODY_CHARS = 4000;
@@ -29,21 +30,38 @@ export interface ViewItem {
   kind?: MessageKind | null;
 }
 
+/** What a site chose for its widget, as the panel draws it. */
+export interface Look {
+  /** Accent colour (`#rrggbb`), or null for Chatcast's own. */
+  accent: string | null;
+  /** The launcher's corner. */
+  side: Side;
+  /** The site's greeting ('' for the language's own). */
+  greeting: string;
+  /** The site's words while nobody is online ('' for the language's own). */
+  offlineText: string;
+}
+
+/** What the panel asks for about the visitor. */
+export interface ContactView {
+  /** Nobody of the site is online. */
+  away: boolean;
+  /** The address the visitor gave, if any. */
+  email: string | null;
+  /** Show the pre-chat form (the site asks, and the visitor has not answered or written yet). */
+  prechat: boolean;
+}
+
 export interface UiHandlers {
   onSend(text: string): void;
+  /** The visitor filled in the pre-chat form (already checked). */
+  onPrechat(name: string, email: string): void;
   /** The visitor pressed a key in the message box (never told what). */
   onTyping(): void;
   onOpenChange(open: boolean): void;
   /** The visitor closed the preview of a new message. */
   onTeaserDismiss(): void;
 }
-
-const STATUS_TEXT: Record<ConnView, string> = {
-  connecting: 'Connecting…',
-  open: 'We typically reply in a few minutes',
-  reconnecting: 'Reconnecting…',
-  refused: 'Chat is unavailable',
-};
 
 export class WidgetUI {
   readonly host: HTMLDivElement;
@@ -84,8 +102,35 @@ export class WidgetUI {
   private unread = 0;
   private hasItems = false;
   private loaded = false;
+  private conn: ConnView = 'connecting';
+  private look: Look = { accent: null, side: 'right', greeting: '', offlineText: '' };
+  private contact: ContactView = { away: false, email: null, prechat: false };
+  private readonly title: HTMLHeadingElement;
+  private readonly minimize: HTMLButtonElement;
+  private readonly move: HTMLButtonElement;
+  private readonly hi: HTMLElement;
+  private readonly sub: HTMLSpanElement;
+  private readonly inputLabel: HTMLLabelElement;
+  private readonly brand: HTMLDivElement;
+  private readonly teaserClose: HTMLButtonElement;
+  private readonly composer: HTMLFormElement;
+  /** While nobody is online: the site's words and the email field (or where answers go). */
+  private readonly away: HTMLDivElement;
+  private readonly awayText: HTMLParagraphElement;
+  private readonly emailLabel: HTMLLabelElement;
+  private readonly email: HTMLInputElement;
+  private readonly awayNote: HTMLParagraphElement;
+  /** The pre-chat form (name and email before the first message). */
+  private readonly prechat: HTMLFormElement;
+  private readonly prechatTitle: HTMLParagraphElement;
+  private readonly prechatName: HTMLInputElement;
+  private readonly prechatEmail: HTMLInputElement;
+  private readonly prechatNameLabel: HTMLSpanElement;
+  private readonly prechatEmailLabel: HTMLSpanElement;
+  private readonly prechatSubmit: HTMLButtonElement;
+  private readonly prechatError: HTMLParagraphElement;
 
-  constructor(accent: string | null, private readonly handlers: UiHandlers) {
+  constructor(private readonly handlers: UiHandlers) {
     this.host = document.createElement('div');
     this.host.setAttribute('data-testid', 'chatcast-widget');
     this.host.setAttribute('data-chatcast-widget', '');
@@ -98,10 +143,6 @@ export class WidgetUI {
     adoptStyles(this.shadow, CSS);
 
     this.root = el('div', 'root');
-    if (accent) {
-      this.root.style.setProperty('--cc-accent', accent);
-      this.root.style.setProperty('--cc-accent-strong', `color-mix(in srgb, ${accent} 82%, black)`);
-    }
     this.root.dataset.open = 'false';
     this.shadow.append(this.root);
 
@@ -118,9 +159,8 @@ export class WidgetUI {
     const avatar = el('div', 'avatar');
     avatar.append(iconChat());
     const titles = el('div', 'titles');
-    const title = el('h2', 'title');
+    const title = (this.title = el('h2', 'title'));
     title.id = 'chatcast-title';
-    title.textContent = 'Chat with us';
     this.status = el('p', 'status');
     this.status.setAttribute('data-testid', 'widget-status');
     this.status.setAttribute('aria-live', 'polite');
@@ -129,16 +169,12 @@ export class WidgetUI {
     this.statusText = el('span', 'status-text');
     this.status.append(dot, this.statusText);
     titles.append(title, this.status);
-    const minimize = el('button', 'icon-button');
+    const minimize = (this.minimize = el('button', 'icon-button'));
     minimize.type = 'button';
-    minimize.setAttribute('aria-label', 'Minimize chat');
-    minimize.title = 'Minimize';
     minimize.append(iconMinimize());
     minimize.addEventListener('click', () => this.requestOpen(false, true));
-    const move = el('button', 'icon-button move');
+    const move = (this.move = el('button', 'icon-button move'));
     move.type = 'button';
-    move.setAttribute('aria-label', 'Move the chat to the other side');
-    move.title = 'Move to the other side';
     move.setAttribute('data-testid', 'widget-move');
     move.append(iconMove());
     move.addEventListener('click', () => {
@@ -157,15 +193,12 @@ export class WidgetUI {
     this.log = el('div', 'log');
     this.log.setAttribute('role', 'log');
     this.log.setAttribute('aria-live', 'polite');
-    this.log.setAttribute('aria-label', 'Chat messages');
     this.log.tabIndex = 0;
     this.empty = el('div', 'empty');
     this.empty.hidden = true;
-    const hi = el('strong');
-    hi.textContent = 'Hi there!';
-    const sub = el('span');
-    sub.textContent = 'Questions about an order, sizes or anything else? Send us a message and we will answer right here.';
-    this.empty.append(hi, sub);
+    this.hi = el('strong');
+    this.sub = el('span');
+    this.empty.append(this.hi, this.sub);
     this.list = el('div', 'messages');
     this.typing = el('div', 'typing');
     this.typing.setAttribute('data-testid', 'widget-typing-indicator');
@@ -175,28 +208,75 @@ export class WidgetUI {
     this.unavailable = el('p', 'unavailable');
     this.unavailable.setAttribute('role', 'status');
     this.unavailable.setAttribute('data-testid', 'widget-unavailable');
-    this.unavailable.textContent = 'Chat is unavailable right now. Please try again later.';
     this.unavailable.hidden = true;
 
-    const composer = el('form', 'composer');
+    // Nobody online: the site's words, and an address for the answer.
+    this.away = el('div', 'away');
+    this.away.setAttribute('data-testid', 'widget-offline');
+    this.away.hidden = true;
+    this.awayText = el('p', 'away-text');
+    this.emailLabel = el('label', 'away-label');
+    this.emailLabel.htmlFor = 'chatcast-email';
+    this.email = el('input', 'away-email');
+    this.email.id = 'chatcast-email';
+    this.email.type = 'email';
+    this.email.autocomplete = 'email';
+    this.email.maxLength = 254;
+    this.email.setAttribute('data-testid', 'widget-offline-email');
+    this.email.addEventListener('input', () => this.showError(null));
+    this.awayNote = el('p', 'away-note');
+    this.awayNote.setAttribute('data-testid', 'widget-offline-note');
+    this.away.append(this.awayText, this.emailLabel, this.email, this.awayNote);
+
+    // The pre-chat form, where the site asks for it.
+    this.prechat = el('form', 'prechat');
+    this.prechat.noValidate = true;
+    this.prechat.setAttribute('data-testid', 'prechat-form');
+    this.prechat.hidden = true;
+    this.prechatTitle = el('p', 'prechat-title');
+    const nameField = el('label', 'field');
+    this.prechatNameLabel = el('span');
+    this.prechatName = el('input');
+    this.prechatName.autocomplete = 'name';
+    this.prechatName.maxLength = 100;
+    this.prechatName.setAttribute('data-testid', 'prechat-name');
+    nameField.append(this.prechatNameLabel, this.prechatName);
+    const emailField = el('label', 'field');
+    this.prechatEmailLabel = el('span');
+    this.prechatEmail = el('input');
+    this.prechatEmail.type = 'email';
+    this.prechatEmail.autocomplete = 'email';
+    this.prechatEmail.maxLength = 254;
+    this.prechatEmail.setAttribute('data-testid', 'prechat-email');
+    emailField.append(this.prechatEmailLabel, this.prechatEmail);
+    this.prechatError = el('p', 'error');
+    this.prechatError.setAttribute('role', 'alert');
+    this.prechatError.setAttribute('data-testid', 'prechat-error');
+    this.prechatError.hidden = true;
+    this.prechatSubmit = el('button', 'prechat-submit');
+    this.prechatSubmit.type = 'submit';
+    this.prechatSubmit.setAttribute('data-testid', 'prechat-submit');
+    this.prechat.append(this.prechatTitle, nameField, emailField, this.prechatError, this.prechatSubmit);
+    this.prechat.addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      this.submitPrechat();
+    });
+
+    const composer = (this.composer = el('form', 'composer'));
     composer.noValidate = true;
     const row = el('div', 'row');
-    const label = el('label', 'sr-only');
+    const label = (this.inputLabel = el('label', 'sr-only'));
     label.htmlFor = 'chatcast-input';
-    label.textContent = 'Your message';
     this.input = el('textarea', 'input');
     this.input.id = 'chatcast-input';
     this.input.setAttribute('data-testid', 'widget-input');
     this.input.rows = 1;
     this.input.maxLength = MAX_BODY_CHARS;
-    this.input.placeholder = 'Write a message…';
     this.input.setAttribute('aria-describedby', 'chatcast-error chatcast-hint');
     this.input.autocomplete = 'off';
     this.sendButton = el('button', 'send');
     this.sendButton.type = 'submit';
     this.sendButton.setAttribute('data-testid', 'widget-send');
-    this.sendButton.setAttribute('aria-label', 'Send message');
-    this.sendButton.title = 'Send (Enter)';
     this.sendButton.append(iconSend());
     this.sendButton.dataset.empty = 'true';
     row.append(label, this.input, this.sendButton);
@@ -212,10 +292,9 @@ export class WidgetUI {
     hint.append(this.error, this.counter);
     composer.append(row, hint);
 
-    const brand = el('div', 'brand');
-    brand.textContent = 'Powered by Chatcast';
+    const brand = (this.brand = el('div', 'brand'));
 
-    this.panel.append(header, this.notices, this.log, this.unavailable, composer, brand);
+    this.panel.append(header, this.notices, this.log, this.unavailable, this.away, this.prechat, composer, brand);
 
     // Launcher --------------------------------------------------------------
     this.launcher = el('button', 'launcher');
@@ -242,9 +321,8 @@ export class WidgetUI {
     this.teaserText = el('span', 'teaser-text');
     teaserOpen.append(this.teaserName, this.teaserText);
     teaserOpen.addEventListener('click', () => this.requestOpen(true, true));
-    const teaserClose = el('button', 'teaser-close');
+    const teaserClose = (this.teaserClose = el('button', 'teaser-close'));
     teaserClose.type = 'button';
-    teaserClose.setAttribute('aria-label', 'Dismiss preview');
     teaserClose.append(iconClose());
     teaserClose.addEventListener('click', () => {
       this.teaser.hidden = true;
@@ -260,7 +338,7 @@ export class WidgetUI {
 
     this.overlay = el('div', 'overlay');
     this.root.append(this.overlay, this.panel, this.teaser, this.corner, this.launcher, this.announcer);
-    this.updateLauncherLabel();
+    this.relabel();
 
     // Behaviour -------------------------------------------------------------
     composer.addEventListener('submit', (ev) => {
@@ -287,6 +365,96 @@ export class WidgetUI {
     for (const type of ['keydown', 'keyup', 'keypress'] as const) {
       this.root.addEventListener(type, (ev) => ev.stopPropagation());
     }
+  }
+
+  /** Sets every text drawn once (after a change of language too). */
+  relabel(): void {
+    this.root.lang = T.lang;
+    this.title.textContent = T.title;
+    this.minimize.setAttribute('aria-label', T.minimize);
+    this.minimize.title = T.minimizeTitle;
+    this.move.setAttribute('aria-label', T.move);
+    this.move.title = T.moveTitle;
+    this.log.setAttribute('aria-label', T.log);
+    this.unavailable.textContent = T.unavailable;
+    this.inputLabel.textContent = T.inputLabel;
+    this.input.placeholder = T.placeholder;
+    this.sendButton.setAttribute('aria-label', T.send);
+    this.sendButton.title = T.sendTitle;
+    this.brand.textContent = T.brand;
+    this.teaserClose.setAttribute('aria-label', T.dismissPreview);
+    this.emailLabel.textContent = T.emailLabel;
+    this.email.placeholder = T.emailPlaceholder;
+    this.prechatTitle.textContent = T.prechatTitle;
+    this.prechatNameLabel.textContent = T.nameLabel;
+    this.prechatEmailLabel.textContent = T.prechatEmailLabel;
+    this.prechatSubmit.textContent = T.prechatStart;
+    this.els.forEach((node) => delete node.dataset.sig); // redrawn in the new words on the next render
+    this.drawLook();
+    this.drawContact();
+    this.setConnection(this.conn);
+    this.updateLauncherLabel();
+  }
+
+  /** What the site chose: colour, corner, greeting and offline words. */
+  setLook(look: Look): void {
+    this.look = look;
+    this.drawLook();
+    this.drawContact();
+    if (this.open) this.placePanel();
+    else this.placeHost(this.chosenSide ?? look.side);
+  }
+
+  private drawLook(): void {
+    const accent = this.look.accent;
+    for (const [prop, value] of [
+      ['--cc-accent', accent],
+      ['--cc-accent-strong', accent && `color-mix(in srgb, ${accent} 82%, black)`],
+    ] as const) {
+      if (value) this.root.style.setProperty(prop, value);
+      else this.root.style.removeProperty(prop);
+    }
+    this.hi.hidden = !!this.look.greeting;
+    this.hi.textContent = T.greetingTitle;
+    this.sub.textContent = this.look.greeting || T.greeting;
+  }
+
+  /** Whether anyone is online, where answers go, and whether to ask who the visitor is first. */
+  setContact(view: ContactView): void {
+    this.contact = view;
+    this.drawContact();
+  }
+
+  private drawContact(): void {
+    const { away, email, prechat } = this.contact;
+    this.prechat.hidden = !prechat;
+    this.composer.hidden = prechat;
+    this.away.hidden = !away || prechat;
+    this.root.dataset.away = String(away);
+    this.awayText.textContent = this.look.offlineText || T.offline;
+    this.emailLabel.hidden = this.email.hidden = !!email;
+    this.awayNote.hidden = !email;
+    this.awayNote.textContent = email ? T.willAnswerAt(email) : '';
+    this.statusText.textContent = away && this.conn === 'open' ? T.status.away : T.status[this.conn];
+  }
+
+  /** The address typed in the "nobody online" field ('' if none, or it is not shown). */
+  typedEmail(): string {
+    return this.away.hidden || this.email.hidden ? '' : this.email.value.trim();
+  }
+
+  private submitPrechat(): void {
+    const name = this.prechatName.value.trim();
+    const email = this.prechatEmail.value.trim();
+    const fail = (text: string, field: HTMLInputElement) => {
+      this.prechatError.textContent = text;
+      this.prechatError.hidden = false;
+      field.focus();
+    };
+    if (!name) return fail(T.needName, this.prechatName);
+    if (!looksLikeEmail(email)) return fail(T.badEmail, this.prechatEmail);
+    this.prechatError.hidden = true;
+    this.handlers.onPrechat(name, email);
   }
 
   /** Appends the host to the page and keeps it there if a script empties <body>. */
@@ -350,17 +518,22 @@ export class WidgetUI {
     if (!this.open) return;
     const width = Math.min(376, innerWidth - 40);
     const height = Math.max(300, Math.min(580, innerHeight - 120));
-    const p = this.chosenSide ? { side: this.chosenSide, maxHeight: null } : place(width, height, 'right');
-    this.root.dataset.side = p.side;
-    this.host.style.setProperty('right', p.side === 'right' ? '20px' : 'auto', 'important');
-    this.host.style.setProperty('left', p.side === 'left' ? '20px' : 'auto', 'important');
+    const p = this.chosenSide ? { side: this.chosenSide, maxHeight: null } : place(width, height, this.look.side);
+    this.placeHost(p.side);
     const h = p.maxHeight === null ? '' : `${Math.floor(p.maxHeight)}px`;
     if (this.panel.style.height !== h) this.panel.style.height = h;
   }
 
+  private placeHost(side: Side): void {
+    this.root.dataset.side = side;
+    this.host.style.setProperty('right', side === 'right' ? '20px' : 'auto', 'important');
+    this.host.style.setProperty('left', side === 'left' ? '20px' : 'auto', 'important');
+  }
+
   setConnection(state: ConnView): void {
+    this.conn = state;
     this.status.dataset.state = state;
-    this.statusText.textContent = STATUS_TEXT[state];
+    this.drawContact();
     const refused = state === 'refused';
     this.unavailable.hidden = !refused;
     this.input.disabled = refused;
@@ -468,20 +641,14 @@ export class WidgetUI {
     else node.removeAttribute('data-state');
     // Name, time and delivery state are drawn by CSS from attributes, so the
     // element's text is exactly the message.
-    if (item.author === 'consultant') node.dataset.name = item.authorName || 'Support';
+    if (item.author === 'consultant') node.dataset.name = item.authorName || T.support;
     else delete node.dataset.name;
     const date = new Date(item.at);
     const time = formatTime(date);
     const status =
-      item.state === 'pending'
-        ? 'Sending…'
-        : item.state === 'sent'
-          ? '✓ Sent'
-          : item.state === 'failed'
-            ? 'Not sent'
-            : '';
+      item.state === 'pending' ? T.sending : item.state === 'sent' ? T.sent : item.state === 'failed' ? T.notSent : '';
     node.dataset.meta = [time, status].filter(Boolean).join(' · ');
-    node.title = item.state === 'failed' && item.error ? `Not sent: ${item.error}` : date.toLocaleString();
+    node.title = item.state === 'failed' && item.error ? T.notSentBecause(item.error) : date.toLocaleString(T.lang);
     const bubble = el('div', 'bubble');
     appendLinkified(bubble, item.body);
     node.replaceChildren(bubble);
@@ -495,7 +662,7 @@ export class WidgetUI {
   /** Shows "NAME is typing…" under the transcript, or hides it (null). */
   setTyping(name: string | null): void {
     const show = name !== null;
-    if (show) this.typing.textContent = `${name || 'Support'} is typing…`;
+    if (show) this.typing.textContent = T.typing(name || T.support);
     if (this.typing.hidden === !show) return;
     const stick = this.log.scrollHeight - this.log.scrollTop - this.log.clientHeight < 40;
     this.typing.hidden = !show;
@@ -528,12 +695,10 @@ export class WidgetUI {
   }
 
   private updateLauncherLabel(): void {
-    let label = this.open ? 'Close chat' : 'Open chat';
-    if (!this.open && this.unread > 0) {
-      label += ` (${this.unread} unread ${this.unread === 1 ? 'message' : 'messages'})`;
-    }
+    let label = this.open ? T.closeChat : T.openChat;
+    if (!this.open && this.unread > 0) label += T.unread(this.unread);
     this.launcherLabel.textContent = label;
-    this.launcher.title = this.open ? 'Close chat' : 'Chat with us';
+    this.launcher.title = this.open ? T.closeChat : T.title;
   }
 
   private scrollToEnd(): void {
@@ -577,12 +742,17 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, cls?: string): HTMLEl
 function formatTime(d: Date): string {
   try {
     const sameDay = new Date().toDateString() === d.toDateString();
-    return d.toLocaleString(undefined, sameDay
+    return d.toLocaleString(T.lang, sameDay
       ? { hour: '2-digit', minute: '2-digit' }
       : { month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit' });
   } catch {
     return '';
   }
+}
+
+/** An address worth sending: something@something.tld, no spaces (the server checks it too). */
+export function looksLikeEmail(s: string): boolean {
+  return s.length <= 254 && /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(s);
 }
 
 const URL_RE = /\bhttps?:\/\/[^\s<>"'`]+/gi;

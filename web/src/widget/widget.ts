@@ -2,6 +2,8 @@
 // changes, and the unread badge. Speaks /ws/visitor as docs/protocol.md says.
 
 import type { ChatMessage } from '../protocol/ChatMessage';
+import type { Contact } from '../protocol/Contact';
+import type { WidgetSettings } from '../protocol/WidgetSettings';
 import type { ErrorBody } from '../protocol/ErrorBody';
 import type { PageInfo } from '../protocol/PageInfo';
 import type { PrivacySettings } from '../protocol/PrivacySettings';
@@ -13,7 +15,8 @@ import { Outbox, type OutboxItem } from './outbox';
 import { clientInfo, currentPage, samePage, watchPage } from './page';
 import { Store } from './storage';
 import { tabId } from './tab';
-import { MAX_BODY_CHARS, WidgetUI, countChars, type ConnView, type ViewItem } from './ui';
+import { MAX_BODY_CHARS, WidgetUI, countChars, looksLikeEmail, type ConnView, type ViewItem } from './ui';
+import { T, setLanguage, visitorText } from './i18n';
 
 /** How often "typing" may be sent while the visitor types. */
 const TYPING_EVERY_MS = 2000;
@@ -55,15 +58,30 @@ export class ChatWidget {
   private typingTimer: ReturnType<typeof setTimeout> | null = null;
   /** The newest message id the server was told this widget showed (on this socket). */
   private seenSent: string | null = null;
+  /** How the site's widget looks and speaks (from `welcome`; cached for the next page). */
+  private settings: WidgetSettings | null;
+  /** The script tag's `data-color`, used when the site chose no colour. */
+  private readonly tagAccent: string | null;
+  /** Nobody of the site is online. */
+  private away = false;
+  /** What the visitor said about themselves. */
+  private contact: Contact = { name: null, email: null };
+  /** Said while the socket was down: sent after the next `welcome`. */
+  private unsentContact: { name: string | null; email: string } | null = null;
 
   constructor(config: WidgetConfig) {
     this.local = new Store('localStorage', `chatcast:${config.siteKey}:`);
     this.session = new Store('sessionStorage', `chatcast:${config.siteKey}:`);
     this.outbox = new Outbox(this.local);
     this.rules = readRules(this.local.get('privacy'));
+    this.tagAccent = config.accent;
+    this.settings = readSettings(this.local.get('settings'));
+    // The site's language from the last page, before anything is drawn.
+    setLanguage(this.settings?.language);
 
-    this.ui = new WidgetUI(config.accent, {
+    this.ui = new WidgetUI({
       onSend: (text) => guard(() => this.send(text)),
+      onPrechat: (name, email) => guard(() => this.giveContact(name, email)),
       onTyping: () =>
         guard(() => {
           // Only that a key was pressed, every 2 s at most; never the text.
@@ -83,6 +101,7 @@ export class ChatWidget {
         }),
     });
     this.ui.setConnection('connecting');
+    this.applySettings();
     this.ui.mount();
     this.ui.setOpen(this.session.get('open') === '1');
     // What this tab showed on the previous page, until the server's `welcome`
@@ -250,7 +269,11 @@ export class ChatWidget {
   private onMessage(msg: VisitorOut): void {
     switch (msg.t) {
       case 'welcome':
-        this.onWelcome(msg.token, msg.messages, msg.privacy);
+        this.onWelcome(msg);
+        break;
+      case 'support':
+        this.away = !msg.online;
+        this.updateContact();
         break;
       case 'message':
         if (msg.message.author === 'consultant') this.showTyping(null);
@@ -293,13 +316,21 @@ export class ChatWidget {
     if (this.ready) this.sendFrame(this.identity);
   }
 
-  private onWelcome(token: string, history: ChatMessage[], rules: PrivacySettings): void {
+  private onWelcome(msg: Extract<VisitorOut, { t: 'welcome' }>): void {
+    const { token, messages: history, privacy: rules } = msg;
     this.local.set('token', token);
+    this.settings = msg.settings;
+    this.local.set('settings', JSON.stringify(msg.settings));
+    this.away = !msg.support_online;
+    this.contact = msg.contact;
+    if (setLanguage(msg.settings.language)) this.ui.relabel();
+    this.applySettings();
     this.seenSent = null;
     this.rules = rules ?? null;
     this.local.set('privacy', JSON.stringify(rules ?? null));
     this.ready = true;
     if (this.identity) this.sendFrame(this.identity);
+    if (this.unsentContact) this.giveContact(this.unsentContact.name, this.unsentContact.email);
     this.everWelcomed = true;
     this.setConn('open');
 
@@ -313,6 +344,7 @@ export class ChatWidget {
     }
     this.render();
     this.updateUnread();
+    this.updateContact();
     if (this.ui.isOpen()) this.markSeen();
 
     this.flushOutbox();
@@ -326,7 +358,7 @@ export class ChatWidget {
     if (m.author === 'visitor' && m.client_id) this.outbox.remove(m.client_id);
     this.render({ scroll: isNew && m.author === 'visitor' });
     if (isNew && m.author === 'consultant' && !this.ui.isOpen()) {
-      this.ui.announce(`New message from ${m.author_name || 'Support'}: ${m.body}`);
+      this.ui.announce(T.newMessage(m.author_name || T.support, m.body));
     }
     if (this.ui.isOpen()) this.markSeen();
     this.updateUnread();
@@ -366,7 +398,7 @@ export class ChatWidget {
       }
       if (err.code === 'rate_limited') {
         // Nothing is lost: the message stays in the outbox and goes out a little later.
-        this.ui.showError('Messages are going out more slowly for a moment; yours will follow by itself.');
+        this.ui.showError(T.slowDown);
         this.scheduleRetry();
         return;
       }
@@ -375,13 +407,20 @@ export class ChatWidget {
     }
     if (err.code === 'rate_limited') {
       // The socket closes next (4029) and comes back by itself after a pause.
-      this.ui.showError('The chat paused because this page sent too much at once. It reconnects by itself shortly.');
+      this.ui.showError(T.paused);
       console.warn(`[chatcast] ${err.message}`);
       return;
     }
     if (err.code === 'internal') {
       // The server could not store something; nothing was lost on our side. Try again soon.
       this.scheduleRetry();
+      return;
+    }
+    if (err.ref_type === 'contact') {
+      // The server refused the address: ask again.
+      this.contact = { ...this.contact, email: null };
+      this.updateContact();
+      this.ui.showError(T.badEmail);
       return;
     }
     if (err.code === 'unknown_site' || err.code === 'origin_not_allowed') return; // the socket reports the refusal
@@ -407,14 +446,21 @@ export class ChatWidget {
     this.typingSent = 0; // the message ends the typing: the next keystroke says so again
     const n = countChars(body);
     if (n > MAX_BODY_CHARS) {
-      this.ui.showError(
-        `Your message is too long (${n.toLocaleString()} characters; the limit is ${MAX_BODY_CHARS.toLocaleString()}).`,
-      );
+      this.ui.showError(T.tooLong(n, MAX_BODY_CHARS));
       return;
     }
     if (this.conn === 'refused') {
-      this.ui.showError('Chat is unavailable right now.');
+      this.ui.showError(T.unavailableNow);
       return;
+    }
+    // Nobody online: the address typed beside the message goes first (it is optional).
+    const email = this.ui.typedEmail();
+    if (email) {
+      if (!looksLikeEmail(email)) {
+        this.ui.showError(T.badEmail);
+        return;
+      }
+      this.giveContact(null, email);
     }
     const item: OutboxItem = { client_id: newClientId(), body, at: Date.now() };
     this.outbox.add(item);
@@ -459,6 +505,34 @@ export class ChatWidget {
     if (this.local.isEvent(ev, 'seen') || this.local.isClear(ev)) this.updateUnread();
   }
 
+  // ---- the site's settings, and who the visitor is ------------------------------
+
+  private applySettings(): void {
+    const s = this.settings;
+    this.ui.setLook({
+      accent: s?.color || this.tagAccent,
+      side: s?.position === 'left' ? 'left' : 'right',
+      greeting: s?.greeting ?? '',
+      offlineText: s?.offline_text ?? '',
+    });
+  }
+
+  /** Tells the server the visitor's name and address (pre-chat form, or the address for answers). */
+  private giveContact(name: string | null, email: string): void {
+    this.contact = { name: name ?? this.contact.name, email };
+    this.unsentContact = this.sendFrame({ t: 'contact', name, email }) ? null : { name, email };
+    this.updateContact();
+  }
+
+  private updateContact(): void {
+    const wrote = [...this.messages.values()].some((m) => m.author === 'visitor') || this.outbox.all().length > 0;
+    this.ui.setContact({
+      away: this.away && this.ready,
+      email: this.contact.email,
+      prechat: !!this.settings?.prechat && this.ready && !this.contact.email && !wrote,
+    });
+  }
+
   // ---- drawing ----------------------------------------------------------------
 
   private render(opts: { scroll?: boolean } = {}): void {
@@ -471,7 +545,7 @@ export class ChatWidget {
       altKey: m.author === 'visitor' && m.client_id ? 'c:' + m.client_id : null,
       author: m.author,
       authorName: m.author === 'consultant' ? m.author_name : null,
-      body: m.body,
+      body: visitorText(m),
       at: m.at,
       state: m.author === 'visitor' ? 'sent' : null,
       kind: m.kind ?? null,
@@ -524,7 +598,7 @@ export class ChatWidget {
     const latest = unread[unread.length - 1];
     this.ui.setTeaser(
       latest && latest.id !== this.session.get('teaser-dismissed')
-        ? { name: latest.author_name || 'Support', body: latest.body }
+        ? { name: latest.author_name || T.support, body: latest.body }
         : null,
     );
   }
@@ -568,11 +642,11 @@ function cmpId(a: string, b: string): number {
 function describeSendError(err: ErrorBody): string {
   switch (err.code) {
     case 'message_too_long':
-      return `Your message is too long (the limit is ${MAX_BODY_CHARS.toLocaleString()} characters).`;
+      return T.tooLongShort(MAX_BODY_CHARS);
     case 'empty_message':
-      return 'Your message is empty.';
+      return T.empty;
     default:
-      return err.message || 'The message could not be sent.';
+      return err.message || T.notSentAtAll;
   }
 }
 
@@ -582,6 +656,17 @@ function guard(fn: () => void): void {
     fn();
   } catch (e) {
     console.warn('[chatcast] widget error:', e);
+  }
+}
+
+/** The cached widget settings, if they parse. */
+function readSettings(text: string | null): WidgetSettings | null {
+  if (!text) return null;
+  try {
+    const s = JSON.parse(text);
+    return s && typeof s === 'object' && typeof s.language === 'string' ? (s as WidgetSettings) : null;
+  } catch {
+    return null;
   }
 }
 

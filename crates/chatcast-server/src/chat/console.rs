@@ -31,11 +31,14 @@ pub async fn run(state: AppState, user: User, session: String, mut conn: Connect
         }
     };
     state.hub.console_joined(user.id, session, access.clone(), conn.peer());
+    state.support.poke();
     match snapshot(&state, &user, &access).await {
         Ok(s) => conn.send_first(frame(&s)).await,
         Err(e) => {
             conn.send_error(internal(e), Some(1011)).await;
             state.hub.console_left(conn.peer().id);
+            state.support.poke();
+            state.support.poke();
             return;
         }
     }

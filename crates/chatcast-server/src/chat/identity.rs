@@ -38,6 +38,23 @@ pub fn check(id: &str, name: Option<&str>, email: Option<&str>) -> Result<(Strin
     Ok((id, field("name", name, MAX_NAME)?, email))
 }
 
+/// The name and email address a visitor typed (`contact`), checked: the name
+/// optional and short, the address one an email can be sent to.
+pub fn check_contact(name: Option<&str>, email: &str) -> Result<(Option<String>, String), ErrorBody> {
+    let bad = |m: String| ErrorBody { code: ErrorCode::BadMessage, message: m, ref_type: Some("contact".into()) };
+    let name = name.map(str::trim).filter(|n| !n.is_empty());
+    if let Some(n) = name {
+        if n.chars().count() > MAX_NAME {
+            return Err(bad(format!("the name is longer than {MAX_NAME} characters")));
+        }
+        if n.chars().any(char::is_control) {
+            return Err(bad("the name contains a control character".into()));
+        }
+    }
+    let email = crate::mail::address(email).map_err(bad)?;
+    Ok((name.map(str::to_owned), email))
+}
+
 /// Whether `signature` is the hex HMAC-SHA256 of `id` with `secret` (compared in constant time).
 pub fn signed(secret: &str, id: &str, signature: &str) -> bool {
     let (Ok(sig), Ok(mut mac)) = (hex::decode(signature.trim()), Hmac::<Sha256>::new_from_slice(secret.as_bytes())) else {

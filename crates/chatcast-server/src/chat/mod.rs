@@ -4,8 +4,8 @@
 
 pub mod console;
 pub mod identity;
-pub mod lines;
 pub mod retention;
+pub mod support;
 pub mod visitor;
 
 use chatcast_protocol::{ChatMessage, ConsoleOut, ErrorBody, ErrorCode, MAX_BODY_CHARS, VisitorOut, frame};
@@ -36,9 +36,13 @@ pub async fn deliver(
         let author = message.author.as_str();
         metrics::counter!("chatcast_messages_total", "author" => author).increment(1);
         state.hub.note_message(&message);
-        state.hub.to_consoles(site_id, &frame(&ConsoleOut::Message { message: message.clone() }));
-        let theirs = lines::for_visitor(&message);
-        state.hub.to_visitor(&message.visitor_id, &frame(&VisitorOut::Message { message: theirs }), except);
+        let out = frame(&ConsoleOut::Message { message: message.clone() });
+        state.hub.to_consoles(site_id, &out);
+        state.hub.to_visitor(&message.visitor_id, &frame(&VisitorOut::Message { message: message.clone() }), except);
+        if message.author == chatcast_protocol::Author::Consultant {
+            // Unread later, with the visitor away: it may go by email.
+            crate::mail::schedule(state, &message.visitor_id);
+        }
     }
     Ok((message, is_new))
 }

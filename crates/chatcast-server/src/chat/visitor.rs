@@ -121,6 +121,16 @@ pub async fn run(state: AppState, site: Site, slot: Slot, user_agent: String, mu
                     conn.send_error(internal(e), None).await;
                 }
             }
+            VisitorIn::Contact { name, email } => {
+                let given = super::identity::check_contact(name.as_deref(), &email);
+                let stored = match given {
+                    Ok((name, email)) => state.db.set_contact(&visitor_id, name.as_deref(), &email).await.map_err(internal),
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = stored {
+                    conn.send_error(e, None).await;
+                }
+            }
             VisitorIn::Hello { .. } => {
                 let mut e = ErrorBody::new(ErrorCode::BadMessage, "`hello` was already received on this socket");
                 e.ref_type = Some("hello".into());
@@ -212,6 +222,10 @@ pub async fn run(state: AppState, site: Site, slot: Slot, user_agent: String, mu
         }
         let page = PageInfo { url: info.page_url, title: info.page_title };
         let _ = state.db.touch_visitor(&visitor_id, &page, info.last_seen).await;
+        // Answers they did not read may go to their email address now.
+        if !info.online {
+            crate::mail::schedule(&state, &visitor_id);
+        }
     }
 }
 
@@ -283,8 +297,27 @@ async fn handshake(
                 tracing::error!(error = %e, "noting a visit failed");
             }
             let last_message = messages.last().cloned();
-            let messages = messages.iter().map(super::lines::for_visitor).collect();
-            let welcome = VisitorOut::Welcome { visitor_id: visitor_id.clone(), token, messages, privacy: site.privacy.clone() };
+            // A new visitor gave nothing yet.
+            let contact = match visit {
+                Visit::First => Ok(None),
+                _ => state.db.contact(&visitor_id).await,
+            };
+            let contact = match contact {
+                Ok(c) => c.map(|(c, _)| c).unwrap_or_default(),
+                Err(e) => {
+                    conn.send_error(internal(e), Some(1011)).await;
+                    return None;
+                }
+            };
+            let welcome = VisitorOut::Welcome {
+                visitor_id: visitor_id.clone(),
+                token,
+                messages,
+                privacy: site.privacy.clone(),
+                settings: site.widget.clone(),
+                support_online: state.support.welcome(&state.hub, site.id),
+                contact,
+            };
             // Registered before the welcome leaves: a client that acts on the
             // welcome at once (a consultant asking for its screen) finds the tab.
             // What the hub queues meanwhile goes out after the welcome.

@@ -42,6 +42,12 @@ impl Engine for MemoryEngine {
         Vec::new()
     }
 
+    fn support_here(&self, _: &super::Coverage) {}
+
+    async fn support_elsewhere(&self) -> super::Coverage {
+        super::Coverage::default()
+    }
+
     async fn is_online_elsewhere(&self, _: &str) -> bool {
         false
     }

@@ -41,6 +41,54 @@ pub struct SocketRef {
     pub conn: ConnId,
 }
 
+/// The sites a node has a consultant's console for: every site (an admin,
+/// or a consultant of every site), or these. Visitors of a covered site can be
+/// answered live; the others are asked for an email address.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Coverage {
+    /// A console that covers every site is open.
+    pub all: bool,
+    /// The sites covered one by one.
+    pub sites: std::collections::BTreeSet<i64>,
+}
+
+impl Coverage {
+    /// Whether a consultant of this site is online.
+    pub fn covers(&self, site_id: i64) -> bool {
+        self.all || self.sites.contains(&site_id)
+    }
+
+    /// Adds what a console of these sites covers.
+    pub fn add(&mut self, access: &crate::auth::SiteAccess) {
+        match access.ids() {
+            None => self.all = true,
+            Some(ids) => self.sites.extend(ids),
+        }
+    }
+
+    /// Adds what another node covers.
+    pub fn merge(&mut self, other: Coverage) {
+        self.all |= other.all;
+        self.sites.extend(other.sites);
+    }
+
+    /// As stored between nodes: `*`, or site ids separated by commas.
+    pub fn encode(&self) -> String {
+        if self.all {
+            return "*".into();
+        }
+        self.sites.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+    }
+
+    /// The inverse of [`Coverage::encode`]; what does not read as a site id is skipped.
+    pub fn decode(s: &str) -> Coverage {
+        if s == "*" {
+            return Coverage { all: true, sites: Default::default() };
+        }
+        Coverage { all: false, sites: s.split(',').filter_map(|id| id.parse().ok()).collect() }
+    }
+}
+
 /// Whom a frame is for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Target {
@@ -211,6 +259,12 @@ pub trait Engine: Send + Sync + 'static {
     /// on several nodes appears once per node).
     async fn online_elsewhere(&self) -> Vec<VisitorInfo>;
 
+    /// The sites this node has consoles for now (written for other nodes to read).
+    fn support_here(&self, coverage: &Coverage);
+
+    /// The sites other live nodes have consoles for.
+    async fn support_elsewhere(&self) -> Coverage;
+
     /// Whether another live node has a tab of this visitor.
     async fn is_online_elsewhere(&self, visitor_id: &str) -> bool;
 
@@ -380,6 +434,17 @@ mod tests {
         let mut bad_id = good.to_vec();
         bad_id[12] = 0xff;
         assert!(Envelope::decode(Bytes::from(bad_id)).is_err(), "an id that is not UTF-8");
+    }
+
+    #[test]
+    fn coverage_survives_the_wire() {
+        let some = Coverage { all: false, sites: [3, -1, 12].into() };
+        assert_eq!(Coverage::decode(&some.encode()), some);
+        let all = Coverage { all: true, sites: Default::default() };
+        assert_eq!(Coverage::decode(&all.encode()), all);
+        assert_eq!(Coverage::decode(""), Coverage::default());
+        assert!(!Coverage::decode("").covers(1));
+        assert!(Coverage::decode("x,2").covers(2), "a bad id does not spoil the rest");
     }
 
     #[test]

@@ -64,6 +64,10 @@ impl Keys {
     fn presence(&self, n: NodeId) -> String {
         format!("{}:presence:{n:016x}", self.0)
     }
+    /// The sites a node has consoles for ([`super::Coverage::encode`]); expires with the node.
+    fn support(&self, n: NodeId) -> String {
+        format!("{}:support:{n:016x}", self.0)
+    }
     /// A broadcast's kept frames: its keyframe, then the deltas after it.
     fn frames(&self, visitor_id: &str) -> String {
         format!("{}:screen:{visitor_id}", self.0)
@@ -103,6 +107,8 @@ enum Op {
     PublishTo(NodeId, Bytes),
     Here(String, String),
     Gone(String),
+    /// The sites this node has consoles for (encoded), rewritten every few seconds.
+    Support(String),
     /// This node's whole presence, replacing what Redis holds.
     Rewrite(Vec<(String, String)>),
     Screen {
@@ -390,6 +396,27 @@ impl Engine for RedisEngine {
         }
     }
 
+    fn support_here(&self, coverage: &super::Coverage) {
+        self.queue(Op::Support(coverage.encode()));
+    }
+
+    async fn support_elsewhere(&self) -> super::Coverage {
+        let read = async {
+            let nodes = self.live_nodes().await?;
+            if nodes.is_empty() {
+                return Ok(Vec::new());
+            }
+            let keys: Vec<String> = nodes.iter().map(|n| self.keys.support(*n)).collect();
+            redis::cmd("MGET").arg(&keys).query_async::<Vec<Option<String>>>(&mut self.conn.clone()).await
+        };
+        let mut all = super::Coverage::default();
+        match read.await {
+            Ok(per_node) => per_node.iter().flatten().for_each(|s| all.merge(super::Coverage::decode(s))),
+            Err(e) => tracing::warn!(error = %e, "could not read which sites other nodes' consultants cover"),
+        }
+        all
+    }
+
     async fn is_online_elsewhere(&self, visitor_id: &str) -> bool {
         let read = async {
             let nodes = self.live_nodes().await?;
@@ -584,6 +611,13 @@ async fn write(
                 Op::PublishTo(n, b) => pipe.publish(keys.node_channel(n), b.as_ref()).ignore(),
                 Op::Here(id, json) => pipe.hset(&key, id, json).ignore(),
                 Op::Gone(id) => pipe.hdel(&key, id).ignore(),
+                Op::Support(sites) => pipe
+                    .set_options(
+                        keys.support(node),
+                        sites,
+                        redis::SetOptions::default().with_expiration(redis::SetExpiry::PX(ttl_ms())),
+                    )
+                    .ignore(),
                 Op::Rewrite(all) => {
                     pipe.del(&key).ignore();
                     if !all.is_empty() {
@@ -639,8 +673,13 @@ async fn write(
             tracing::warn!(error = %e, "a write to Redis failed; other nodes missed it");
         }
     }
-    let _: redis::RedisResult<()> =
-        redis::pipe().del(keys.node(node)).del(&key).srem(keys.nodes(), node).query_async(&mut conn).await;
+    let _: redis::RedisResult<()> = redis::pipe()
+        .del(keys.node(node))
+        .del(&key)
+        .del(keys.support(node))
+        .srem(keys.nodes(), node)
+        .query_async(&mut conn)
+        .await;
 }
 
 /// Delivers what other nodes publish to all and to this node. When a lost subscription comes back,

@@ -66,6 +66,22 @@ pub async fn update_site_settings(
     Ok(Json(views::site(&target_site(&state, id).await?)))
 }
 
+/// `PUT /api/sites/{id}/widget` `{greeting, offline_text, color, position, language, prechat}`:
+/// how the site's widget looks and speaks, from each visitor's next page load.
+pub async fn update_widget_settings(
+    State(state): State<AppState>,
+    _: Admin,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<api::Site>, ApiError> {
+    let req: chatcast_protocol::WidgetSettings = json_body(&headers, &body)?;
+    let settings = crate::validate::widget_settings(req).map_err(|m| ApiError::new(StatusCode::BAD_REQUEST, "invalid", m))?;
+    target_site(&state, id).await?;
+    state.db.set_widget_settings(id, &settings).await?;
+    Ok(Json(views::site(&target_site(&state, id).await?)))
+}
+
 #[derive(Deserialize)]
 /// Query of `GET /api/audit`.
 pub struct AuditQuery {

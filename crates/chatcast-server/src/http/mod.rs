@@ -40,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/canned/{id}", axum::routing::put(canned::update).delete(canned::remove))
         .route("/api/sites", get(admin::list_sites).post(admin::create_site))
         .route("/api/sites/{id}/settings", axum::routing::put(admin::update_site_settings))
+        .route("/api/sites/{id}/widget", axum::routing::put(admin::update_widget_settings))
         .route("/api/sites/{id}/name", axum::routing::put(admin::rename_site))
         .route("/api/sites/{id}", axum::routing::delete(admin::remove_site))
         .route("/api/sites/{id}/identity-secret", get(admin::identity_secret))

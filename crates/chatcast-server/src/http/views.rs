@@ -23,6 +23,7 @@ pub fn site(s: &storage::Site) -> api::Site {
         is_demo: s.is_demo,
         privacy: s.privacy.clone(),
         consent_ttl_hours: s.consent_ttl_hours,
+        widget: s.widget.clone(),
         created_at: s.created_at,
     }
 }

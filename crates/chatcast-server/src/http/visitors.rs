@@ -38,6 +38,7 @@ pub async fn details(
         messages: r.messages,
         conversation_since: r.conversation_since,
         identity: r.identity,
+        contact: r.contact,
     }))
 }
 

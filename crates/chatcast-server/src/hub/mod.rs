@@ -298,6 +298,28 @@ impl Hub {
         }
     }
 
+    /// The sites this node's consoles cover.
+    pub fn coverage(&self) -> crate::engine::Coverage {
+        let mut c = crate::engine::Coverage::default();
+        for p in self.inner.lock().unwrap().consoles.values() {
+            c.add(&p.access);
+        }
+        c
+    }
+
+    /// The sites this node has visitors' tabs of.
+    pub fn visitor_sites(&self) -> std::collections::BTreeSet<i64> {
+        self.inner.lock().unwrap().visitors.values().filter(|v| !v.tabs.is_empty()).map(|v| v.site_id).collect()
+    }
+
+    /// Sends a frame to every tab on this node of every visitor of a site.
+    pub fn to_site_visitors_here(&self, site_id: i64, frame: &Bytes) {
+        let inner = self.inner.lock().unwrap();
+        for t in inner.visitors.values().filter(|v| v.site_id == site_id).flat_map(|v| &v.tabs) {
+            t.peer.send(frame.clone());
+        }
+    }
+
     /// Forgets a console socket.
     pub fn console_left(&self, conn: ConnId) {
         self.inner.lock().unwrap().consoles.remove(&conn);

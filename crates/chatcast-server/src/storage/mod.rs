@@ -134,6 +134,8 @@ pub struct Site {
     pub privacy: PrivacySettings,
     /// How long a visitor's "yes" to screen broadcast is remembered.
     pub consent_ttl_hours: i64,
+    /// How the widget looks and speaks on this site.
+    pub widget: chatcast_protocol::WidgetSettings,
     /// Creation time.
     pub created_at: i64,
 }
@@ -240,6 +242,8 @@ pub struct VisitorRecord {
     pub conversation_since: Option<i64>,
     /// Who the site says they are.
     pub identity: Option<chatcast_protocol::api::Identity>,
+    /// What the visitor typed about themselves in the widget.
+    pub contact: chatcast_protocol::Contact,
 }
 
 /// The most pages a visit keeps.
@@ -402,6 +406,16 @@ pub trait Database: Send + Sync + 'static {
     async fn set_identity(&self, visitor_id: &str, identity: &chatcast_protocol::api::Identity) -> Result<()>;
     /// The site's identity secret; `fresh` becomes it if it has none yet. `None`: no such site.
     async fn identity_secret(&self, site_id: i64, fresh: &str) -> Result<Option<String>>;
+    /// Stores how the site's widget looks and speaks.
+    async fn set_widget_settings(&self, site_id: i64, settings: &chatcast_protocol::WidgetSettings) -> Result<()>;
+    /// Stores the name and email address the visitor gave (a name not given keeps the one stored).
+    async fn set_contact(&self, visitor_id: &str, name: Option<&str>, email: &str) -> Result<()>;
+    /// What the visitor gave about themselves, and the id of the newest answer
+    /// already emailed to them (0: none). `None`: no such visitor.
+    async fn contact(&self, visitor_id: &str) -> Result<Option<(chatcast_protocol::Contact, i64)>>;
+    /// Moves the "emailed up to" mark forward to `message_id`; false if it was
+    /// already there or past it (someone else sent those answers).
+    async fn mark_emailed(&self, visitor_id: &str, message_id: i64) -> Result<bool>;
     /// The team's saved replies, by shortcut.
     async fn canned_replies(&self) -> Result<Vec<CannedReply>>;
     /// Adds a saved reply (`id` `None`) or changes one; `None` if there is no

@@ -112,6 +112,15 @@ pub(super) mod visits {
     pub const SECRET_FILL: &str = "UPDATE sites SET identity_secret = $1 WHERE id = $2 AND identity_secret = ''";
     /// `$1` site id.
     pub const SECRET: &str = "SELECT identity_secret FROM sites WHERE id = $1";
+    /// `$1` name (NULL keeps the stored one), `$2` email, `$3` id.
+    pub const SET_CONTACT: &str =
+        "UPDATE visitors SET contact_name = COALESCE($1, contact_name), contact_email = $2 WHERE id = $3";
+    /// `$1` id.
+    pub const CONTACT: &str = "SELECT contact_name, contact_email, emailed_upto FROM visitors WHERE id = $1";
+    /// `$1` message id, `$2` visitor id: only forward.
+    pub const MARK_EMAILED: &str = "UPDATE visitors SET emailed_upto = $1 WHERE id = $2 AND emailed_upto < $1";
+    /// `$1` settings JSON, `$2` site id.
+    pub const SET_WIDGET: &str = "UPDATE sites SET widget_settings = $1 WHERE id = $2";
     /// `$1` id.
     pub const PAGES: &str = "SELECT visit_pages FROM visitors WHERE id = $1";
     /// `$1` pages, `$2` id.
@@ -119,10 +128,16 @@ pub(super) mod visits {
     /// `$1` id.
     pub const RECORD_OF: &str = "SELECT v.site_id, s.name AS site_name, v.user_agent, v.language, v.timezone, v.referrer,
                 v.visits, v.visit_pages, v.created_at, v.last_seen,
-                v.ident_id, v.ident_name, v.ident_email, v.ident_verified,
+                v.ident_id, v.ident_name, v.ident_email, v.ident_verified, v.contact_name, v.contact_email,
                 (SELECT COUNT(*) FROM messages m WHERE m.visitor_id = v.id) AS messages,
                 (SELECT MIN(m.created_at) FROM messages m WHERE m.visitor_id = v.id) AS since
          FROM visitors v JOIN sites s ON s.id = v.site_id WHERE v.id = $1";
+}
+
+/// A site's stored widget settings; what does not read as settings is every default
+/// (a row written by a newer version keeps working).
+pub(super) fn widget_settings(json: &str) -> chatcast_protocol::WidgetSettings {
+    serde_json::from_str(json).unwrap_or_default()
 }
 
 /// The pages of a visit with one more (not the same twice in a row; the latest `max`).
@@ -222,7 +237,31 @@ macro_rules! shared_queries {
                     }),
                     None => None,
                 },
+                contact: chatcast_protocol::Contact { name: row.try_get("contact_name")?, email: row.try_get("contact_email")? },
             }))
+        }
+
+        async fn set_widget_settings(pool: &$pool, site_id: i64, settings: &chatcast_protocol::WidgetSettings) -> Result<()> {
+            let json = serde_json::to_string(settings).map_err(|e| StorageError::Invalid(e.to_string()))?;
+            sqlx::query(visits::SET_WIDGET).bind(json).bind(site_id).execute(pool).await?;
+            Ok(())
+        }
+
+        async fn set_contact(pool: &$pool, visitor_id: &str, name: Option<&str>, email: &str) -> Result<()> {
+            sqlx::query(visits::SET_CONTACT).bind(name).bind(email).bind(visitor_id).execute(pool).await?;
+            Ok(())
+        }
+
+        async fn contact(pool: &$pool, visitor_id: &str) -> Result<Option<(chatcast_protocol::Contact, i64)>> {
+            let Some(row) = sqlx::query(visits::CONTACT).bind(visitor_id).fetch_optional(pool).await? else {
+                return Ok(None);
+            };
+            let contact = chatcast_protocol::Contact { name: row.try_get("contact_name")?, email: row.try_get("contact_email")? };
+            Ok(Some((contact, row.try_get("emailed_upto")?)))
+        }
+
+        async fn mark_emailed(pool: &$pool, visitor_id: &str, message_id: i64) -> Result<bool> {
+            Ok(sqlx::query(visits::MARK_EMAILED).bind(message_id).bind(visitor_id).execute(pool).await?.rows_affected() > 0)
         }
 
         async fn set_identity(pool: &$pool, visitor_id: &str, identity: &chatcast_protocol::api::Identity) -> Result<()> {

@@ -110,6 +110,7 @@ impl Sqlite {
                 keep_url_params: lines(&row.try_get::<String, _>("keep_url_params")?),
             },
             consent_ttl_hours: row.try_get("consent_ttl_hours")?,
+            widget: super::rows::widget_settings(&row.try_get::<String, _>("widget_settings")?),
             created_at: row.try_get("created_at")?,
         })
     }
@@ -692,6 +693,22 @@ impl Database for Sqlite {
 
     async fn identity_secret(&self, site_id: i64, fresh: &str) -> Result<Option<String>> {
         identity_secret(&self.pool, site_id, fresh).await
+    }
+
+    async fn set_widget_settings(&self, site_id: i64, settings: &chatcast_protocol::WidgetSettings) -> Result<()> {
+        set_widget_settings(&self.pool, site_id, settings).await
+    }
+
+    async fn set_contact(&self, visitor_id: &str, name: Option<&str>, email: &str) -> Result<()> {
+        set_contact(&self.pool, visitor_id, name, email).await
+    }
+
+    async fn contact(&self, visitor_id: &str) -> Result<Option<(chatcast_protocol::Contact, i64)>> {
+        contact(&self.pool, visitor_id).await
+    }
+
+    async fn mark_emailed(&self, visitor_id: &str, message_id: i64) -> Result<bool> {
+        mark_emailed(&self.pool, visitor_id, message_id).await
     }
 
     async fn canned_replies(&self) -> Result<Vec<CannedReply>> {

@@ -2,6 +2,8 @@
 //! WebSocket clients talking to it.
 #![allow(dead_code)]
 
+pub mod smtp;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
