@@ -31,9 +31,11 @@ const common = {
 
 // The screen recorder (rrweb record, ~80 KB): a second classic script that
 // the widget loads from its own server only when a broadcast starts.
-const agent = { ...common, entryPoints: { agent: 'src/agent/index.ts' } };
+// Language packs: the widget's words in a language other than English, loaded
+// only by widgets of a site that chose it.
+const onDemand = { ...common, entryPoints: { agent: 'src/agent/index.ts', 'lang/ru': 'src/widget/i18n/ru-pack.ts' } };
 
-const main = (agentHash) => ({
+const main = (agentHash, langHash) => ({
   ...common,
   entryPoints: {
     // The widget is one classic script that any site can embed: an IIFE, no globals leaked.
@@ -43,16 +45,20 @@ const main = (agentHash) => ({
     'console/early': 'src/console/early-entry.ts',
   },
   // The widget asks for agent.js?v=HASH: a new widget never runs a cached old recorder.
-  define: { CHATCAST_AGENT_HASH: JSON.stringify(agentHash) },
+  define: { CHATCAST_AGENT_HASH: JSON.stringify(agentHash), CHATCAST_LANG_HASH: JSON.stringify(langHash) },
 });
 
 if (watch) {
-  const agentCtx = await esbuild.context(agent);
+  const agentCtx = await esbuild.context(onDemand);
   await agentCtx.watch();
-  const ctx = await esbuild.context(main('dev'));
+  const ctx = await esbuild.context(main('dev', 'dev'));
   await ctx.watch();
 } else {
-  await esbuild.build(agent);
-  const hash = createHash('sha256').update(readFileSync(join(dist, 'agent.js'))).digest('hex').slice(0, 12);
-  await esbuild.build(main(hash));
+  await esbuild.build(onDemand);
+  const hashOf = (...files) => {
+    const h = createHash('sha256');
+    for (const f of files) h.update(readFileSync(join(dist, f)));
+    return h.digest('hex').slice(0, 12);
+  };
+  await esbuild.build(main(hashOf('agent.js'), hashOf('lang/ru.js')));
 }

@@ -32,8 +32,11 @@ after(async () => {
   removeDir(server.dataDir);
 });
 
+/** A visitor's page; `page.asked` lists the widget server's URLs it requested. */
 const visitorPage = async (origin, viewport = { width: 1100, height: 760 }) => {
   const page = await (await browser.newContext({ viewport })).newPage();
+  page.asked = [];
+  page.on('request', (r) => r.url().startsWith(server.url) && page.asked.push(new URL(r.url()).pathname));
   await page.goto(`${origin}/`);
   return page;
 };
@@ -148,6 +151,7 @@ test('a site\'s widget settings: greeting, colour, corner, Russian words and a p
   assert.equal(await visitor.getByTestId('prechat-form').isVisible(), false);
   assert.match(await visitor.getByTestId('widget-status').innerText(), /Отвечаем за пару минут/);
   await shot(visitor, 'widget-ru-after');
+  assert.ok(visitor.asked.includes('/lang/ru.js'), `the Russian words came as their own script: ${visitor.asked}`);
 
   // The other site keeps its defaults (the control): English, right, no form.
   const en = await visitorPage(shop.origin);
@@ -155,6 +159,7 @@ test('a site\'s widget settings: greeting, colour, corner, Russian words and a p
   await en.getByTestId('widget-input').waitFor();
   assert.equal(await en.locator('#chatcast-title').innerText(), 'Chat with us');
   assert.ok((await en.getByTestId('widget-launcher').boundingBox()).x > 900, 'bottom right');
+  assert.ok(!en.asked.some((p) => p.startsWith('/lang/')), `an English site loads no language pack: ${en.asked}`);
   await en.context().close();
   await visitor.context().close();
   await admin.context().close();

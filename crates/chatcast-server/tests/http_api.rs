@@ -331,3 +331,44 @@ async fn saved_replies_are_shared_by_the_team_and_checked() {
     assert_eq!(del(id).await.unwrap().status(), 204);
     assert_eq!(del(id).await.unwrap().status(), 404);
 }
+
+#[tokio::test]
+async fn widget_settings_are_checked_kept_and_reach_the_next_welcome() {
+    let app = spawn_app().await;
+    let admin = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let carol = app.consultant("carol@example.com").await;
+    let id = app.state.db.site_by_key(&app.site_key).await.unwrap().unwrap().id;
+    let c = reqwest::Client::new();
+    let put = |cookie: &str, body: Value| {
+        c.put(app.url(&format!("/api/sites/{id}/widget"))).header("Cookie", cookie.to_owned()).json(&body).send()
+    };
+    let good = json!({"greeting": " Hi!\r\nAsk us. ", "offline_text": "Back at 9.", "color": "#0A7D4F",
+        "position": "left", "language": "ru", "prechat": true});
+    assert_eq!(put(&carol, good.clone()).await.unwrap().status(), 403, "consultants do not change sites");
+    for (bad, says) in [
+        (json!({"color": "green"}), "#rrggbb"),
+        (json!({"language": "de"}), "unknown variant"),
+        (json!({"position": "top"}), "unknown variant"),
+        (json!({"greeting": "x".repeat(501)}), "longer than 500"),
+    ] {
+        let res = put(&admin, bad.clone()).await.unwrap();
+        assert_eq!(res.status(), 400, "{bad}");
+        let text = res.text().await.unwrap();
+        assert!(text.contains(says), "{bad}: {text}");
+    }
+    let site: Value = put(&admin, good).await.unwrap().json().await.unwrap();
+    assert_eq!(
+        site["widget"],
+        json!({"greeting": "Hi!\nAsk us.", "offline_text": "Back at 9.", "color": "#0a7d4f",
+            "position": "left", "language": "ru", "prechat": true})
+    );
+    let (mut v, _, _) = app.visitor(None).await;
+    v.expect_silence(100).await;
+    let mut w = app.visitor_socket(&app.site_key, Some(SITE_ORIGIN)).await;
+    w.send(json!({"t": "hello", "page": {"url": "http://shop.test:8000/", "title": "Home"}})).await;
+    assert_eq!(w.recv_type("welcome").await["settings"], site["widget"]);
+    // Every field may be left out: the defaults.
+    let site: Value = put(&admin, json!({})).await.unwrap().json().await.unwrap();
+    assert_eq!(site["widget"]["language"], "en");
+    assert_eq!(site["widget"]["position"], "right");
+}

@@ -85,6 +85,7 @@ on_every_backend!(
     user_sites,
     visits,
     canned_replies,
+    contact_and_widget,
     consent_and_audit,
     retention
 );
@@ -442,6 +443,36 @@ async fn visits(db: Db) {
     let r = db.visitor_record("v_1").await.unwrap().unwrap();
     assert_eq!((r.pages.len(), r.pages[19].url.as_str()), (storage::VISIT_PAGES, "https://a.example/p29"), "the latest 20");
     assert!(db.visitor_record("v_nobody").await.unwrap().is_none());
+}
+
+async fn contact_and_widget(db: Db) {
+    use chatcast_protocol::{Contact, WidgetLanguage, WidgetPosition, WidgetSettings};
+    let shop = db.create_site("Shop", "key-1", &[], false).await.unwrap();
+    assert_eq!(shop.widget, WidgetSettings::default(), "a new site has every default");
+    let w = WidgetSettings {
+        greeting: "Привет".into(),
+        color: "#0a7d4f".into(),
+        position: WidgetPosition::Left,
+        language: WidgetLanguage::Ru,
+        prechat: true,
+        ..Default::default()
+    };
+    db.set_widget_settings(shop.id, &w).await.unwrap();
+    assert_eq!(db.site_by_key("key-1").await.unwrap().unwrap().widget, w);
+
+    db.create_visitor("v_1", shop.id, "th-1", &page("https://a.example/"), NOW).await.unwrap();
+    assert_eq!(db.contact("v_1").await.unwrap(), Some((Contact::default(), 0)));
+    assert_eq!(db.contact("v_nobody").await.unwrap(), None);
+    db.set_contact("v_1", Some("Jane"), "jane@a.example").await.unwrap();
+    db.set_contact("v_1", None, "jane.roe@a.example").await.unwrap();
+    let jane = Contact { name: Some("Jane".into()), email: Some("jane.roe@a.example".into()) };
+    assert_eq!(db.contact("v_1").await.unwrap(), Some((jane.clone(), 0)), "a name not given keeps the stored one");
+    assert_eq!(db.visitor_record("v_1").await.unwrap().unwrap().contact, jane);
+    // The emailed mark only moves forward.
+    assert!(db.mark_emailed("v_1", 7).await.unwrap());
+    assert!(!db.mark_emailed("v_1", 7).await.unwrap());
+    assert!(!db.mark_emailed("v_1", 3).await.unwrap());
+    assert_eq!(db.contact("v_1").await.unwrap().unwrap().1, 7);
 }
 
 async fn canned_replies(db: Db) {

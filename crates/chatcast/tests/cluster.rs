@@ -572,3 +572,40 @@ async fn new_visitors_from_one_address_count_across_nodes() {
     drop((held, a, b));
     shared.drop_db().await;
 }
+
+/// The next `support` frame, skipping everything else; None after `secs`.
+async fn support_frame(c: &mut Client, secs: u64) -> Option<bool> {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        let Some(f) = c.next_frame_within(1).await else { continue };
+        let Ok(v) = serde_json::from_slice::<Value>(f.payload()) else { continue };
+        if v["t"] == "support" {
+            return v["online"].as_bool();
+        }
+    }
+    None
+}
+
+#[tokio::test]
+async fn a_consultant_on_one_node_is_online_for_the_widgets_on_another() {
+    let shared = Shared::new("support").await;
+    let (a, b) = (shared.node(), shared.node());
+    let key = shared.cli(&["site", "add", "--name", "Shop", "--origin", SITE_ORIGIN]).lines().last().unwrap().to_owned();
+    let (mut v, w) = a.visitor(&key, None, "tab-1").await;
+    assert_eq!(w["support_online"], false, "nobody is online on any node yet");
+
+    // The console opens on B: the widget on A is told within a few ticks.
+    let mut on_b = b.console().await;
+    on_b.recv_type("snapshot").await;
+    let opened = Instant::now();
+    assert_eq!(support_frame(&mut v, 10).await, Some(true), "A's widget learns that B has a consultant");
+    println!("cluster: a console on another node counted online after {:?}", opened.elapsed());
+    let (_v2, w2) = a.visitor(&key, None, "tab-2").await;
+    assert_eq!(w2["support_online"], true, "and a new widget on A is welcomed so");
+
+    // It closes: away after the grace, on the other node too.
+    drop(on_b);
+    assert_eq!(support_frame(&mut v, 25).await, Some(false), "A's widget learns that nobody is left");
+    drop((a, b));
+    shared.drop_db().await;
+}

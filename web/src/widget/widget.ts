@@ -16,7 +16,7 @@ import { clientInfo, currentPage, samePage, watchPage } from './page';
 import { Store } from './storage';
 import { tabId } from './tab';
 import { MAX_BODY_CHARS, WidgetUI, countChars, looksLikeEmail, type ConnView, type ViewItem } from './ui';
-import { T, setLanguage, visitorText } from './i18n';
+import { T, useLanguage, visitorText } from './i18n';
 
 /** How often "typing" may be sent while the visitor types. */
 const TYPING_EVERY_MS = 2000;
@@ -60,6 +60,9 @@ export class ChatWidget {
   private seenSent: string | null = null;
   /** How the site's widget looks and speaks (from `welcome`; cached for the next page). */
   private settings: WidgetSettings | null;
+  /** Where the widget's own scripts are (language packs sit beside it), and its CSP nonce. */
+  private readonly base: string;
+  private readonly nonce: string | null;
   /** The script tag's `data-color`, used when the site chose no colour. */
   private readonly tagAccent: string | null;
   /** Nobody of the site is online. */
@@ -76,8 +79,8 @@ export class ChatWidget {
     this.rules = readRules(this.local.get('privacy'));
     this.tagAccent = config.accent;
     this.settings = readSettings(this.local.get('settings'));
-    // The site's language from the last page, before anything is drawn.
-    setLanguage(this.settings?.language);
+    this.base = config.agentUrl;
+    this.nonce = config.nonce;
 
     this.ui = new WidgetUI({
       onSend: (text) => guard(() => this.send(text)),
@@ -102,6 +105,18 @@ export class ChatWidget {
     });
     this.ui.setConnection('connecting');
     this.applySettings();
+    // A site in another language (as the last page said): shown once its words
+    // are here, not in English first (at most a moment: the pack is cached).
+    const lang = this.settings?.language;
+    if (lang && lang !== 'en') {
+      this.ui.host.style.setProperty('visibility', 'hidden', 'important');
+      const show = () => this.ui.host.style.setProperty('visibility', 'visible', 'important');
+      const timer = setTimeout(show, 3000);
+      this.switchLanguage(lang).finally(() => {
+        clearTimeout(timer);
+        show();
+      });
+    }
     this.ui.mount();
     this.ui.setOpen(this.session.get('open') === '1');
     // What this tab showed on the previous page, until the server's `welcome`
@@ -323,7 +338,7 @@ export class ChatWidget {
     this.local.set('settings', JSON.stringify(msg.settings));
     this.away = !msg.support_online;
     this.contact = msg.contact;
-    if (setLanguage(msg.settings.language)) this.ui.relabel();
+    void this.switchLanguage(msg.settings.language);
     this.applySettings();
     this.seenSent = null;
     this.rules = rules ?? null;
@@ -506,6 +521,16 @@ export class ChatWidget {
   }
 
   // ---- the site's settings, and who the visitor is ------------------------------
+
+  /** Draws everything again in `lang` once its words are here. */
+  private async switchLanguage(lang: string): Promise<void> {
+    if (!(await useLanguage(lang, this.base, this.nonce))) return;
+    guard(() => {
+      this.ui.relabel();
+      this.render();
+      this.updateUnread();
+    });
+  }
 
   private applySettings(): void {
     const s = this.settings;

@@ -40,6 +40,11 @@ pub(super) fn routes() -> Router<AppState> {
         // The recorder, loaded by the widget only when a broadcast starts.
         .route("/agent.js", get(|h: HeaderMap| async move { asset("agent.js", &h, Kind::Widget) }))
         .route("/agent.js.map", get(|h: HeaderMap| async move { asset("agent.js.map", &h, Kind::Widget) }))
+        // The widget's words in another language, loaded only by the widgets of a site that chose it.
+        .route(
+            "/lang/{file}",
+            get(|Path(f): Path<String>, h: HeaderMap| async move { asset(&format!("lang/{f}"), &h, Kind::Widget) }),
+        )
         .route("/console", get(|| async { Redirect::permanent("/console/") }))
         .route("/console/", get(|s: State<AppState>, h: HeaderMap| async move { console(s, "index.html", None, h).await }))
         .route(
