@@ -325,8 +325,11 @@ pub enum VisitorOut {
         privacy: PrivacySettings,
         /// How the site's widget looks and speaks.
         settings: WidgetSettings,
-        /// Whether a consultant of the site is online (else the widget asks for an email address).
+        /// Whether a consultant of the site is online (else the widget says so).
         support_online: bool,
+        /// Whether the server emails answers to visitors who are away (SMTP is
+        /// set up): only then does the widget ask for an email address while nobody is online.
+        emails_answers: bool,
         /// The name and email address the visitor gave (`contact`), if any.
         contact: Contact,
     },

@@ -17,7 +17,9 @@ async fn the_widget_learns_when_someone_of_its_site_comes_and_goes() {
     let (mut v2, _, _) = app.visitor(None).await;
     let mut w = app.visitor_socket(&app.site_key, Some(SITE_ORIGIN)).await;
     w.send(json!({"t": "hello", "page": {"url": "http://shop.test:8000/", "title": "Home"}})).await;
-    assert_eq!(w.recv_type("welcome").await["support_online"], false, "nobody is online yet");
+    let welcome = w.recv_type("welcome").await;
+    assert_eq!(welcome["support_online"], false, "nobody is online yet");
+    assert_eq!(welcome["emails_answers"], false, "without SMTP the widget does not ask for an address");
 
     // A consultant of another site only does not count.
     let other = app.state.db.create_site("Other shop", "site_other", &[], false).await.unwrap();
@@ -107,6 +109,10 @@ async fn answers_to_a_visitor_who_left_go_to_their_email_once() {
     c.recv_type("snapshot").await;
 
     // Jane leaves an address and goes; Max leaves none; Olga stays on the site.
+    let mut w = app.visitor_socket(&app.site_key, Some(SITE_ORIGIN)).await;
+    w.send(json!({"t": "hello", "page": {"url": "http://shop.test:8000/", "title": "Home"}})).await;
+    assert_eq!(w.recv_type("welcome").await["emails_answers"], true, "with SMTP the widget asks for an address");
+    drop(w);
     let (mut jane, jane_id, _) = app.visitor(None).await;
     jane.send(json!({"t": "contact", "email": "jane@shop.example"})).await;
     jane.send(json!({"t": "send", "client_id": "j1", "body": "Do you ship to Berlin?"})).await;

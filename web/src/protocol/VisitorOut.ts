@@ -32,9 +32,14 @@ privacy: PrivacySettings,
  */
 settings: WidgetSettings, 
 /**
- * Whether a consultant of the site is online (else the widget asks for an email address).
+ * Whether a consultant of the site is online (else the widget says so).
  */
 support_online: boolean, 
+/**
+ * Whether the server emails answers to visitors who are away (SMTP is
+ * set up): only then does the widget ask for an email address while nobody is online.
+ */
+emails_answers: boolean, 
 /**
  * The name and email address the visitor gave (`contact`), if any.
  */

@@ -48,6 +48,8 @@ export interface ContactView {
   away: boolean;
   /** The address the visitor gave, if any. */
   email: string | null;
+  /** Answers can go by email (the server sends them): ask for an address while away. */
+  byEmail: boolean;
   /** Show the pre-chat form (the site asks, and the visitor has not answered or written yet). */
   prechat: boolean;
 }
@@ -104,7 +106,7 @@ export class WidgetUI {
   private loaded = false;
   private conn: ConnView = 'connecting';
   private look: Look = { accent: null, side: 'right', greeting: '', offlineText: '' };
-  private contact: ContactView = { away: false, email: null, prechat: false };
+  private contact: ContactView = { away: false, email: null, byEmail: false, prechat: false };
   private readonly title: HTMLHeadingElement;
   private readonly minimize: HTMLButtonElement;
   private readonly move: HTMLButtonElement;
@@ -426,14 +428,14 @@ export class WidgetUI {
   }
 
   private drawContact(): void {
-    const { away, email, prechat } = this.contact;
+    const { away, email, byEmail, prechat } = this.contact;
     this.prechat.hidden = !prechat;
     this.composer.hidden = prechat;
     this.away.hidden = !away || prechat;
     this.root.dataset.away = String(away);
-    this.awayText.textContent = this.look.offlineText || T.offline;
-    this.emailLabel.hidden = this.email.hidden = !!email;
-    this.awayNote.hidden = !email;
+    this.awayText.textContent = this.look.offlineText || (byEmail ? T.offline : T.offlineHere);
+    this.emailLabel.hidden = this.email.hidden = !!email || !byEmail;
+    this.awayNote.hidden = !email || !byEmail;
     this.awayNote.textContent = email ? T.willAnswerAt(email) : '';
     this.statusText.textContent = away && this.conn === 'open' ? T.status.away : T.status[this.conn];
   }

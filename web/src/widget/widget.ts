@@ -67,6 +67,8 @@ export class ChatWidget {
   private readonly tagAccent: string | null;
   /** Nobody of the site is online. */
   private away = false;
+  /** The server emails answers to visitors who are away. */
+  private byEmail = false;
   /** What the visitor said about themselves. */
   private contact: Contact = { name: null, email: null };
   /** Said while the socket was down: sent after the next `welcome`. */
@@ -337,6 +339,7 @@ export class ChatWidget {
     this.settings = msg.settings;
     this.local.set('settings', JSON.stringify(msg.settings));
     this.away = !msg.support_online;
+    this.byEmail = msg.emails_answers;
     this.contact = msg.contact;
     void this.switchLanguage(msg.settings.language);
     this.applySettings();
@@ -554,6 +557,7 @@ export class ChatWidget {
     this.ui.setContact({
       away: this.away && this.ready,
       email: this.contact.email,
+      byEmail: this.byEmail,
       prechat: !!this.settings?.prechat && this.ready && !this.contact.email && !wrote,
     });
   }

@@ -316,6 +316,7 @@ async fn handshake(
                 privacy: site.privacy.clone(),
                 settings: site.widget.clone(),
                 support_online: state.support.welcome(&state.hub, site.id),
+                emails_answers: state.mail.is_some(),
                 contact,
             };
             // Registered before the welcome leaves: a client that acts on the

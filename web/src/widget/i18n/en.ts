@@ -22,6 +22,7 @@ export const EN = {
   greetingTitle: 'Hi there!',
   greeting: 'Questions about an order, sizes or anything else? Send us a message and we will answer right here.',
   offline: 'Nobody can answer right now. Leave your message and your email address, and we will answer by email.',
+  offlineHere: 'Nobody can answer right now. Leave your message, and we will answer here as soon as we are back.',
   unavailable: 'Chat is unavailable right now. Please try again later.',
   inputLabel: 'Your message',
   placeholder: 'Write a message…',
