@@ -78,6 +78,26 @@ pub struct ChatMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub kind: Option<MessageKind>,
+    /// A file sent with the message (absent for most).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub attachment: Option<Attachment>,
+}
+
+/// A file or image sent in a dialog. Its bytes are at `/files/{id}` on the
+/// chat server: the id is random and long, the link is the permission.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct Attachment {
+    /// The file's id (and the last part of its link).
+    pub id: String,
+    /// The name it was sent with.
+    pub name: String,
+    /// What the server found it to be (read from its first bytes, not taken from the sender):
+    /// `image/png`, `image/jpeg`, `image/gif`, `image/webp`, `application/pdf` or `text/plain`.
+    pub content_type: String,
+    /// Its size in bytes.
+    #[ts(type = "number")]
+    pub size: u64,
 }
 
 /// What a system line is: clients may draw it in its own way, and the
@@ -239,8 +259,12 @@ pub enum VisitorIn {
     Send {
         /// Client-chosen id for de-duplication.
         client_id: String,
-        /// The text.
+        /// The text (may be empty with an attachment).
         body: String,
+        /// A file the visitor uploaded to `POST /files` to send with it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        attachment_id: Option<String>,
     },
     /// The visitor answered a `consent_request`.
     ConsentAnswer {
@@ -528,8 +552,12 @@ pub enum ConsoleIn {
         visitor_id: String,
         /// Client-chosen id for de-duplication.
         client_id: String,
-        /// The text.
+        /// The text (may be empty with an attachment).
         body: String,
+        /// A file the consultant uploaded to `POST /api/files` for this visitor, to send with it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[ts(optional)]
+        attachment_id: Option<String>,
     },
     /// The consultant has read the dialog up to now.
     Read {
@@ -925,7 +953,7 @@ mod tests {
         assert!(err.message.contains("body"), "{}", err.message);
         assert_eq!(err.ref_type.as_deref(), Some("send"));
         let ok = decode::<VisitorIn>(r#"{"v":1,"t":"send","client_id":"a","body":"hi"}"#, VISITOR_TYPES).unwrap();
-        assert_eq!(ok, VisitorIn::Send { client_id: "a".into(), body: "hi".into() });
+        assert_eq!(ok, VisitorIn::Send { client_id: "a".into(), body: "hi".into(), attachment_id: None });
     }
 
     /// Regenerates `web/src/protocol/*.ts`; CI checks the result is committed.

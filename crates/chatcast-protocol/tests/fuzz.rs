@@ -156,7 +156,12 @@ fn visitor_in() -> impl Strategy<Value = VisitorIn> {
             tab_id
         }),
         page().prop_map(|page| VisitorIn::Page { page }),
-        (any_text(), any_text()).prop_map(|(client_id, body)| VisitorIn::Send { client_id, body }),
+        (any_text(), any_text(), proptest::option::of(any_text())).prop_map(|(client_id, body, attachment_id)| VisitorIn::Send {
+            client_id,
+            body,
+            attachment_id
+        }),
+        (proptest::option::of(any_text()), any_text()).prop_map(|(name, email)| VisitorIn::Contact { name, email }),
         (any_text(), any::<bool>()).prop_map(|(request_id, allow)| VisitorIn::ConsentAnswer { request_id, allow }),
         (notice_reason(), any_text()).prop_map(|(reason, detail)| VisitorIn::ScreencastUnavailable { reason, detail }),
         Just(VisitorIn::ScreencastStop {}),
@@ -170,11 +175,9 @@ fn visitor_in() -> impl Strategy<Value = VisitorIn> {
 fn console_in() -> impl Strategy<Value = ConsoleIn> {
     prop_oneof![
         any_text().prop_map(|visitor_id| ConsoleIn::Open { visitor_id }),
-        (any_text(), any_text(), any_text()).prop_map(|(visitor_id, client_id, body)| ConsoleIn::Send {
-            visitor_id,
-            client_id,
-            body
-        }),
+        (any_text(), any_text(), any_text(), proptest::option::of(any_text())).prop_map(
+            |(visitor_id, client_id, body, attachment_id)| ConsoleIn::Send { visitor_id, client_id, body, attachment_id }
+        ),
         any_text().prop_map(|visitor_id| ConsoleIn::Read { visitor_id }),
         any_text().prop_map(|visitor_id| ConsoleIn::ScreencastRequest { visitor_id }),
         any_text().prop_map(|visitor_id| ConsoleIn::ScreencastStop { visitor_id }),
@@ -282,7 +285,7 @@ fn each_kind_of_bad_frame_gets_its_error_code() {
     assert_eq!(e.code, ErrorCode::BadMessage, "past u32");
     // NUL and other controls are data, not terminators.
     let ok = decode::<VisitorIn>("{\"v\":1,\"t\":\"send\",\"client_id\":\"a\",\"body\":\"x\\u0000y\"}", VISITOR_TYPES).unwrap();
-    assert_eq!(ok, VisitorIn::Send { client_id: "a".into(), body: "x\0y".into() });
+    assert_eq!(ok, VisitorIn::Send { client_id: "a".into(), body: "x\0y".into(), attachment_id: None });
 }
 
 #[test]

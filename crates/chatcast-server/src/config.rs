@@ -115,6 +115,10 @@ pub struct Settings {
     /// An answer is emailed when the visitor has not read it this many seconds
     /// after it was written (or after they left), and is not on the site.
     pub email_after_secs: u64,
+    /// The largest file a visitor or consultant may send in a dialog.
+    pub max_attachment_bytes: usize,
+    /// Files one sender may upload to one dialog an hour.
+    pub attachments_per_hour: u32,
     /// Tokio worker threads of `chatcast serve`; 0 means one per CPU core. Set it
     /// to the cores the process may use (e.g. 1 under `taskset -c 0`): more workers
     /// than cores only add context switches.
@@ -168,6 +172,8 @@ impl Default for Settings {
             smtp_url: None,
             mail_from: None,
             email_after_secs: 60,
+            max_attachment_bytes: 10 * 1024 * 1024,
+            attachments_per_hour: 20,
         }
     }
 }
@@ -266,7 +272,9 @@ impl Settings {
     /// a thread per unit.)
     pub fn check(&self) -> Result<(), String> {
         const GIB: u64 = 1 << 30;
-        let ranges: [(&str, u64, u64, u64); 26] = [
+        let ranges: [(&str, u64, u64, u64); 28] = [
+            ("max_attachment_bytes", self.max_attachment_bytes as u64, 1024, 100 * 1024 * 1024),
+            ("attachments_per_hour", self.attachments_per_hour as u64, 1, 10_000),
             ("email_after_secs", self.email_after_secs, 0, 7 * 24 * 3600),
             ("login_hashers", self.login_hashers as u64, 0, 256),
             ("session_ttl_hours", self.session_ttl_hours, 1, 10 * 365 * 24),

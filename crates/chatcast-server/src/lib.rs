@@ -13,6 +13,7 @@
 //! | [`hub`] | this node's sockets: visitors' tabs and consoles; fans serialized frames out to them and hands them to the engine |
 //! | [`engine`] | what nodes share: fan-out to other nodes' sockets and who is online there; [`engine::memory`] (one node) and [`engine::redis`] (`--redis-url`) side by side |
 //! | [`chat`] | the two socket sessions (visitor and console): hello, messages, de-duplication, read positions, conversation states, `Chatcast.identify`, the visitor's contact, whether a site's support is online ([`chat::support`]) |
+//! | [`files`] | files and images sent in dialogs: what may be sent (by its first bytes), names, how each is served |
 //! | [`mail`] | answers emailed over SMTP to visitors who wrote while nobody was online and are away |
 //! | [`consent`] | screen broadcast life: consent asked or remembered, connection probe, start/stop, audit; [`consent::screen`]: the broadcasting tab's screen socket |
 //! | [`relay`] | screen frames: per-broadcast keyframe + tail cache (memory only), fan-out, slow-viewer resync |
@@ -34,6 +35,7 @@ pub mod chat;
 pub mod config;
 pub mod consent;
 pub mod engine;
+pub mod files;
 pub mod http;
 pub mod hub;
 pub mod limits;

@@ -204,6 +204,7 @@ async fn the_retention_sweep_deletes_what_expired_and_nothing_else() {
                 body: "hello",
                 at,
                 kind: None,
+                attachment: None,
             })
             .await
             .unwrap();

@@ -17,9 +17,13 @@ visitor_id: string,
  */
 client_id: string, 
 /**
- * The text.
+ * The text (may be empty with an attachment).
  */
-body: string, } | { "t": "read", 
+body: string, 
+/**
+ * A file the consultant uploaded to `POST /api/files` for this visitor, to send with it.
+ */
+attachment_id?: string, } | { "t": "read", 
 /**
  * Which dialog.
  */

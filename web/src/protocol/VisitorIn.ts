@@ -33,9 +33,13 @@ page: PageInfo, } | { "t": "send",
  */
 client_id: string, 
 /**
- * The text.
+ * The text (may be empty with an attachment).
  */
-body: string, } | { "t": "consent_answer", 
+body: string, 
+/**
+ * A file the visitor uploaded to `POST /files` to send with it.
+ */
+attachment_id?: string, } | { "t": "consent_answer", 
 /**
  * The request answered.
  */

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use chatcast_protocol::{Author, CONSOLE_TYPES, ConsoleIn, ConsoleOut, ErrorBody, ErrorCode, VisitorInfo, VisitorOut, decode};
 
-use super::{HISTORY_LIMIT, TYPING_EVERY, check_body, check_client_id, internal};
+use super::{HISTORY_LIMIT, TYPING_EVERY, check_client_id, internal};
 use crate::app::AppState;
 use crate::auth::SiteAccess;
 use crate::consent;
@@ -98,10 +98,12 @@ async fn handle(
             known_visitor(state, access, &visitor_id, "read").await?;
             mark_read(state, user, visitor_id).await
         }
-        ConsoleIn::Send { visitor_id, client_id, body } => {
+        ConsoleIn::Send { visitor_id, client_id, body, attachment_id } => {
             check_client_id(&client_id, "send")?;
-            let body = check_body(&body, "send")?;
             let site = known_visitor(state, access, &visitor_id, "send").await?;
+            let by = crate::files::uploader_user(user.id);
+            let (body, attachment) =
+                super::message_parts(state, &visitor_id, &by, &client_id, &body, attachment_id.as_deref()).await?;
             let m = NewMessage {
                 visitor_id: &visitor_id,
                 author: Author::Consultant,
@@ -111,6 +113,7 @@ async fn handle(
                 body,
                 at: crate::now_ms(),
                 kind: None,
+                attachment: attachment.as_ref(),
             };
             let (message, is_new) = super::deliver(state, site, m, None).await.map_err(internal)?;
             conn.send_now(frame(&ConsoleOut::Ack { client_id, message })).await;

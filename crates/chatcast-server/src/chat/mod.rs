@@ -91,6 +91,31 @@ pub async fn announce_conversation(state: &AppState, site_id: i64, visitor_id: &
     Ok(())
 }
 
+/// A message's text and file, checked: the file (if named) is one `uploaded_by`
+/// uploaded to this dialog and sent with no other message; it is taken for
+/// this one. With a file the text may be empty.
+pub async fn message_parts<'a>(
+    state: &AppState,
+    visitor_id: &str,
+    uploaded_by: &str,
+    client_id: &str,
+    body: &'a str,
+    attachment_id: Option<&str>,
+) -> Result<(&'a str, Option<chatcast_protocol::Attachment>), ErrorBody> {
+    let Some(id) = attachment_id else { return Ok((check_body(body, "send")?, None)) };
+    let body = if body.trim().is_empty() { "" } else { check_body(body, "send")? };
+    match state.db.claim_attachment(id, visitor_id, uploaded_by, client_id).await {
+        Ok(Some(a)) => Ok((body, Some(a))),
+        Ok(None) => Err(ErrorBody {
+            code: ErrorCode::BadMessage,
+            message: "no file with this `attachment_id` was uploaded by you to this dialog, or it was sent with another message"
+                .into(),
+            ref_type: Some("send".into()),
+        }),
+        Err(e) => Err(internal(e)),
+    }
+}
+
 /// Checks a chat message body; returns it trimmed.
 pub fn check_body<'a>(body: &'a str, t: &str) -> Result<&'a str, ErrorBody> {
     let trimmed = body.trim();

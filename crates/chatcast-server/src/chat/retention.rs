@@ -1,8 +1,9 @@
 //! Retention: visitors who never wrote are deleted after
 //! `retention_idle_visitor_days` without a visit, and whole conversations
 //! (visitor, messages, consents, read marks, audit rows) after
-//! `retention_transcript_days` without a message or visit. A task sweeps
-//! every `retention_sweep_minutes`; visitors online now are never deleted.
+//! `retention_transcript_days` without a message or visit; files uploaded but
+//! never sent after a day. A task sweeps every `retention_sweep_minutes`;
+//! visitors online now are never deleted.
 
 use std::time::Duration;
 
@@ -16,6 +17,10 @@ const DAY_MS: i64 = 24 * 3600 * 1000;
 
 /// Deletes what the settings say has expired as of `now` (ms); returns how many visitors.
 pub async fn sweep(state: &AppState, now: i64) -> Result<u64, StorageError> {
+    let unsent = state.db.delete_unsent_attachments(now - DAY_MS).await?;
+    if unsent > 0 {
+        tracing::info!(unsent, "retention: deleted files uploaded a day ago and never sent");
+    }
     let days = |d: u64| (d > 0).then(|| now - d as i64 * DAY_MS);
     let idle_before = days(state.settings.retention_idle_visitor_days);
     let transcript_before = days(state.settings.retention_transcript_days);

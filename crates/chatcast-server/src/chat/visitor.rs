@@ -7,7 +7,7 @@ use chatcast_protocol::{
     Author, ConsoleOut, ErrorBody, ErrorCode, PageInfo, VISITOR_TYPES, VisitorIn, VisitorOut, decode, screen,
 };
 
-use super::{HISTORY_LIMIT, TYPING_EVERY, check_body, check_client_id, internal};
+use super::{HISTORY_LIMIT, TYPING_EVERY, check_client_id, internal};
 use crate::app::AppState;
 use crate::auth::{new_token, token_hash};
 use crate::consent;
@@ -151,7 +151,7 @@ pub async fn run(state: AppState, site: Site, slot: Slot, user_agent: String, mu
                     state.hub.to_consoles(site.id, &frame(&ConsoleOut::Visitor { visitor: info }));
                 }
             }
-            VisitorIn::Send { client_id, body } => {
+            VisitorIn::Send { client_id, body, attachment_id } => {
                 // A sent message ends the typing: the next keystroke is news again.
                 typed = None;
                 if let Err(e) = check_client_id(&client_id, "send") {
@@ -180,8 +180,17 @@ pub async fn run(state: AppState, site: Site, slot: Slot, user_agent: String, mu
                     continue;
                 }
                 held = None;
-                let body = match check_body(&body, "send") {
-                    Ok(b) => b,
+                let parts = super::message_parts(
+                    &state,
+                    &visitor_id,
+                    crate::files::UPLOADER_VISITOR,
+                    &client_id,
+                    &body,
+                    attachment_id.as_deref(),
+                )
+                .await;
+                let (body, attachment) = match parts {
+                    Ok(p) => p,
                     Err(e) => {
                         conn.send_error(e, None).await;
                         continue;
@@ -196,6 +205,7 @@ pub async fn run(state: AppState, site: Site, slot: Slot, user_agent: String, mu
                     body,
                     at: crate::now_ms(),
                     kind: None,
+                    attachment: attachment.as_ref(),
                 };
                 // The visitor's other tabs show it too; this one gets the ack.
                 match super::deliver(&state, site.id, m, Some(conn_id)).await {

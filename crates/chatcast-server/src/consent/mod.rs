@@ -345,8 +345,8 @@ async fn record(
     }
 }
 
-/// Stores a system line in the dialog and sends it to both sides (the
-/// visitor reads it in its own words, see [`crate::chat::lines`]).
+/// Stores a system line in the dialog and sends it to both sides (the widget
+/// words it for the visitor by its kind).
 async fn system_line(app: &AppState, visitor_id: &str, body: &str, kind: MessageKind, by_name: Option<&str>, now: i64) {
     let m = NewMessage {
         visitor_id,
@@ -357,6 +357,7 @@ async fn system_line(app: &AppState, visitor_id: &str, body: &str, kind: Message
         body,
         at: now,
         kind: Some(kind),
+        attachment: None,
     };
     let Some(site) = crate::chat::site_of(app, visitor_id).await else { return };
     if let Err(e) = crate::chat::deliver(app, site, m, None).await {

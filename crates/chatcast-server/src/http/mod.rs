@@ -6,6 +6,7 @@ mod assets;
 pub mod auth;
 mod canned;
 pub mod client;
+mod files;
 mod search;
 mod sockets;
 pub mod views;
@@ -26,6 +27,8 @@ use crate::app::AppState;
 pub fn router(state: AppState) -> Router {
     let body_limit = state.settings.http_max_body_bytes;
     let body_timeout = std::time::Duration::from_secs(state.settings.http_body_timeout_secs.max(1));
+    // An upload: the file and its form around it.
+    let upload_limit = || axum::extract::DefaultBodyLimit::max(state.settings.max_attachment_bytes + 64 * 1024);
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/metrics", get(metrics))
@@ -50,6 +53,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/sessions", get(auth::my_sessions))
         .route("/api/sessions/{id}", axum::routing::delete(auth::revoke_session))
         .route("/api/audit", get(admin::audit_log))
+        .route("/files", post(files::visitor_upload).layer(upload_limit()))
+        .route("/files/{id}", get(files::download))
+        .route("/api/files", post(files::console_upload).layer(upload_limit()))
         .route("/ws/visitor", get(sockets::visitor_socket))
         .route("/ws/console", get(sockets::console_socket))
         .route("/ws/screen", get(sockets::screen_socket))

@@ -83,7 +83,7 @@ pub async fn console_socket(State(state): State<AppState>, headers: HeaderMap, u
     })
 }
 
-async fn check_visitor(state: &AppState, key: Option<&str>, headers: &HeaderMap) -> Result<Site, (ErrorBody, u16)> {
+pub(super) async fn check_visitor(state: &AppState, key: Option<&str>, headers: &HeaderMap) -> Result<Site, (ErrorBody, u16)> {
     let Some(key) = key.filter(|k| !k.is_empty()) else {
         return Err(refusal(ErrorCode::UnknownSite, "no site key: connect to /ws/visitor?site=KEY".into()));
     };

@@ -138,6 +138,7 @@ async fn send_unread(state: &AppState, mailer: &Arc<Mailer>, visitor_id: &str) -
             body: &body,
             at: crate::now_ms(),
             kind: Some(MessageKind::Emailed),
+            attachment: None,
         };
         crate::chat::deliver(state, site.id, line, None).await?;
     }
@@ -155,6 +156,9 @@ fn text(w: &words::Words, name: Option<&str>, site: &str, answers: &[&ChatMessag
         t.push_str(&format!("{}:\n", m.author_name.as_deref().unwrap_or(w.support)));
         for line in m.body.lines() {
             t.push_str(&format!("    {line}\n"));
+        }
+        if let Some(a) = &m.attachment {
+            t.push_str(&format!("    {}\n", w.attached(&a.name)));
         }
         t.push('\n');
     }
@@ -189,13 +193,20 @@ mod tests {
             body: body.into(),
             at: 0,
             kind: None,
+            attachment: None,
         };
-        let (a, b) = (m("Anna", "Yes.\nWe ship to Berlin."), m("Ben", "Anything else?"));
+        let (a, mut b) = (m("Anna", "Yes.\nWe ship to Berlin."), m("Ben", "Anything else?"));
+        b.attachment = Some(chatcast_protocol::Attachment {
+            id: "0".repeat(32),
+            name: "sizes.pdf".into(),
+            content_type: "application/pdf".into(),
+            size: 9,
+        });
         let t =
             text(&words::of(Default::default()), Some("Jane"), "Demo shop", &[&a, &b], "https://shop.example/p/1?email=***#x");
         assert!(t.starts_with("Hello Jane,"), "{t}");
         assert!(t.contains("Anna:\n    Yes.\n    We ship to Berlin.\n"), "{t}");
-        assert!(t.contains("Ben:\n    Anything else?\n"), "{t}");
+        assert!(t.contains("Ben:\n    Anything else?\n    Attached: sizes.pdf (open the chat on the site to get it)\n"), "{t}");
         assert!(t.ends_with("https://shop.example/p/1\n"), "{t}");
         let ru = text(&words::of(chatcast_protocol::WidgetLanguage::Ru), None, "Магазин", &[&a], "about:blank");
         assert!(ru.starts_with("Здравствуйте!"), "{ru}");

@@ -15,6 +15,8 @@ pub struct Words {
     pub support: &'static str,
     /// Above the link back to the page.
     pub continue_on_site: &'static str,
+    /// A file sent with an answer; `{name}` is its name.
+    attached: &'static str,
 }
 
 const EN: Words = Words {
@@ -23,6 +25,7 @@ const EN: Words = Words {
     subject: "Your conversation with {site}",
     support: "Support",
     continue_on_site: "To go on with the conversation, open the chat on the site:",
+    attached: "Attached: {name} (open the chat on the site to get it)",
 };
 
 const RU: Words = Words {
@@ -31,6 +34,7 @@ const RU: Words = Words {
     subject: "Ваш разговор с {site}",
     support: "Поддержка",
     continue_on_site: "Чтобы продолжить разговор, откройте чат на сайте:",
+    attached: "Файл: {name} (его можно скачать в чате на сайте)",
 };
 
 /// The words of a language.
@@ -53,6 +57,11 @@ impl Words {
     /// The line before the answers.
     pub fn intro(&self, site: &str) -> String {
         self.intro.replace("{site}", site)
+    }
+
+    /// The line for a file sent with an answer.
+    pub fn attached(&self, name: &str) -> String {
+        self.attached.replace("{name}", name)
     }
 
     /// The subject line.

@@ -172,6 +172,26 @@ pub struct NewMessage<'a> {
     pub at: i64,
     /// A system line's kind, if it has one.
     pub kind: Option<chatcast_protocol::MessageKind>,
+    /// A file sent with it (claimed with [`Database::claim_attachment`] first).
+    pub attachment: Option<&'a chatcast_protocol::Attachment>,
+}
+
+/// A file uploaded to a dialog, not sent yet.
+pub struct NewAttachment<'a> {
+    /// Its random id.
+    pub id: &'a str,
+    /// The dialog.
+    pub visitor_id: &'a str,
+    /// `visitor`, or `user:ID`: only the uploader may send it.
+    pub uploaded_by: &'a str,
+    /// The name it came with (cleaned).
+    pub name: &'a str,
+    /// What its first bytes say it is.
+    pub content_type: &'a str,
+    /// The bytes.
+    pub data: &'a [u8],
+    /// When.
+    pub at: i64,
 }
 
 /// A recent dialog for the console's list.
@@ -413,6 +433,24 @@ pub trait Database: Send + Sync + 'static {
     /// What the visitor gave about themselves, and the id of the newest answer
     /// already emailed to them (0: none). `None`: no such visitor.
     async fn contact(&self, visitor_id: &str) -> Result<Option<(chatcast_protocol::Contact, i64)>>;
+    /// Stores an uploaded file (not part of any message yet).
+    async fn add_attachment(&self, a: &NewAttachment<'_>) -> Result<()>;
+    /// Takes an uploaded file for the message with `client_id`: only a file of
+    /// this dialog, uploaded by `uploaded_by`, not sent with another message
+    /// (the same message again may take it again). `None`: no such file.
+    async fn claim_attachment(
+        &self,
+        id: &str,
+        visitor_id: &str,
+        uploaded_by: &str,
+        client_id: &str,
+    ) -> Result<Option<chatcast_protocol::Attachment>>;
+    /// A sent file and its bytes (`None`: no such file, or one never sent).
+    async fn attachment(&self, id: &str) -> Result<Option<(chatcast_protocol::Attachment, Vec<u8>)>>;
+    /// How many files `uploaded_by` uploaded to this dialog since `since`.
+    async fn uploads_since(&self, visitor_id: &str, uploaded_by: &str, since: i64) -> Result<i64>;
+    /// Deletes files uploaded before `before` and never sent; how many.
+    async fn delete_unsent_attachments(&self, before: i64) -> Result<u64>;
     /// Moves the "emailed up to" mark forward to `message_id`; false if it was
     /// already there or past it (someone else sent those answers).
     async fn mark_emailed(&self, visitor_id: &str, message_id: i64) -> Result<bool>;

@@ -134,6 +134,33 @@ pub(super) mod visits {
          FROM visitors v JOIN sites s ON s.id = v.site_id WHERE v.id = $1";
 }
 
+/// A message's stored attachment description.
+pub(super) fn attachment_json(a: &chatcast_protocol::Attachment) -> String {
+    serde_json::to_string(a).unwrap_or_default()
+}
+
+/// The inverse of [`attachment_json`]; what does not read as one is none.
+pub(super) fn attachment_from(json: Option<String>) -> Option<chatcast_protocol::Attachment> {
+    serde_json::from_str(&json?).ok()
+}
+
+/// The files' queries (`$N` placeholders, both backends).
+pub(super) mod files {
+    /// `$1` id … `$8` time.
+    pub const ADD: &str = "INSERT INTO attachments (id, visitor_id, uploaded_by, name, content_type, size, data, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+    /// `$1` id, `$2` visitor, `$3` uploader, `$4` the message's client id.
+    pub const CLAIM: &str = "UPDATE attachments SET client_id = $4
+         WHERE id = $1 AND visitor_id = $2 AND uploaded_by = $3 AND (client_id IS NULL OR client_id = $4)
+         RETURNING id, name, content_type, size";
+    /// `$1` id: a sent file.
+    pub const GET: &str = "SELECT id, name, content_type, size, data FROM attachments WHERE id = $1 AND client_id IS NOT NULL";
+    /// `$1` visitor, `$2` uploader, `$3` since.
+    pub const COUNT: &str = "SELECT COUNT(*) FROM attachments WHERE visitor_id = $1 AND uploaded_by = $2 AND created_at >= $3";
+    /// `$1` before.
+    pub const UNSENT: &str = "DELETE FROM attachments WHERE client_id IS NULL AND created_at < $1";
+}
+
 /// A site's stored widget settings; what does not read as settings is every default
 /// (a row written by a newer version keeps working).
 pub(super) fn widget_settings(json: &str) -> chatcast_protocol::WidgetSettings {
@@ -258,6 +285,61 @@ macro_rules! shared_queries {
             };
             let contact = chatcast_protocol::Contact { name: row.try_get("contact_name")?, email: row.try_get("contact_email")? };
             Ok(Some((contact, row.try_get("emailed_upto")?)))
+        }
+
+        async fn add_attachment(pool: &$pool, a: &NewAttachment<'_>) -> Result<()> {
+            sqlx::query(files::ADD)
+                .bind(a.id)
+                .bind(a.visitor_id)
+                .bind(a.uploaded_by)
+                .bind(a.name)
+                .bind(a.content_type)
+                .bind(a.data.len() as i64)
+                .bind(a.data)
+                .bind(a.at)
+                .execute(pool)
+                .await?;
+            Ok(())
+        }
+
+        async fn claim_attachment(
+            pool: &$pool,
+            id: &str,
+            visitor_id: &str,
+            uploaded_by: &str,
+            client_id: &str,
+        ) -> Result<Option<Attachment>> {
+            let row = sqlx::query(files::CLAIM)
+                .bind(id)
+                .bind(visitor_id)
+                .bind(uploaded_by)
+                .bind(client_id)
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(attachment_row).transpose()
+        }
+
+        async fn attachment(pool: &$pool, id: &str) -> Result<Option<(Attachment, Vec<u8>)>> {
+            let Some(row) = sqlx::query(files::GET).bind(id).fetch_optional(pool).await? else { return Ok(None) };
+            Ok(Some((attachment_row(&row)?, row.try_get("data")?)))
+        }
+
+        async fn uploads_since(pool: &$pool, visitor_id: &str, uploaded_by: &str, since: i64) -> Result<i64> {
+            Ok(sqlx::query_scalar(files::COUNT).bind(visitor_id).bind(uploaded_by).bind(since).fetch_one(pool).await?)
+        }
+
+        async fn delete_unsent_attachments(pool: &$pool, before: i64) -> Result<u64> {
+            Ok(sqlx::query(files::UNSENT).bind(before).execute(pool).await?.rows_affected())
+        }
+
+        /// A file's description from its row.
+        fn attachment_row(row: &$row) -> Result<Attachment> {
+            Ok(Attachment {
+                id: row.try_get("id")?,
+                name: row.try_get("name")?,
+                content_type: row.try_get("content_type")?,
+                size: row.try_get::<i64, _>("size")?.max(0) as u64,
+            })
         }
 
         async fn mark_emailed(pool: &$pool, visitor_id: &str, message_id: i64) -> Result<bool> {

@@ -5,17 +5,17 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chatcast_protocol::{Author, ChatMessage, Conversation, PageInfo, PrivacySettings, Unread};
+use chatcast_protocol::{Attachment, Author, ChatMessage, Conversation, PageInfo, PrivacySettings, Unread};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
 
 use super::rows::{
-    CONVERSATION_COLUMNS, USER_COLUMNS, canned, conflict, conversation_from, conversation_update, kind_from, lines, sql, visits,
-    with_page,
+    CONVERSATION_COLUMNS, USER_COLUMNS, attachment_from, canned, conflict, conversation_from, conversation_update, files,
+    kind_from, lines, sql, visits, with_page,
 };
 use super::{
-    AuditEntry, CannedReply, ConversationChange, Database, NewMessage, NewSession, RecentDialog, Result, Role, SearchHit,
-    SessionInfo, Site, StorageError, User, VISIT_PAGES, VisitClient, Visitor, VisitorRecord,
+    AuditEntry, CannedReply, ConversationChange, Database, NewAttachment, NewMessage, NewSession, RecentDialog, Result, Role,
+    SearchHit, SessionInfo, Site, StorageError, User, VISIT_PAGES, VisitClient, Visitor, VisitorRecord,
 };
 
 /// A pool of connections to one SQLite file.
@@ -67,6 +67,7 @@ fn message_from(row: &SqliteRow) -> Result<ChatMessage> {
         body: row.try_get("body")?,
         at: row.try_get("created_at")?,
         kind: kind_from(row.try_get("kind")?)?,
+        attachment: attachment_from(row.try_get("attachment")?),
     })
 }
 
@@ -566,9 +567,9 @@ impl Database for Sqlite {
 
     async fn insert_message(&self, m: NewMessage<'_>) -> Result<(ChatMessage, bool)> {
         let inserted = sqlx::query(
-            "INSERT OR IGNORE INTO messages (visitor_id, author, user_id, author_name, client_id, body, created_at, kind)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-             RETURNING id, visitor_id, author, author_name, client_id, body, created_at, kind",
+            "INSERT OR IGNORE INTO messages (visitor_id, author, user_id, author_name, client_id, body, created_at, kind, attachment)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+             RETURNING id, visitor_id, author, author_name, client_id, body, created_at, kind, attachment",
         )
         .bind(m.visitor_id)
         .bind(m.author.as_str())
@@ -578,6 +579,7 @@ impl Database for Sqlite {
         .bind(m.body)
         .bind(m.at)
         .bind(m.kind.map(|k| k.as_str()))
+        .bind(m.attachment.map(super::rows::attachment_json))
         .fetch_optional(&self.pool)
         .await?;
         if let Some(row) = inserted {
@@ -585,7 +587,7 @@ impl Database for Sqlite {
         }
         // Ignored: the same client id was stored before. Answer with that message.
         let row = sqlx::query(
-            "SELECT id, visitor_id, author, author_name, client_id, body, created_at, kind FROM messages
+            "SELECT id, visitor_id, author, author_name, client_id, body, created_at, kind, attachment FROM messages
              WHERE visitor_id = ? AND author = ? AND client_id = ?",
         )
         .bind(m.visitor_id)
@@ -598,7 +600,7 @@ impl Database for Sqlite {
 
     async fn messages(&self, visitor_id: &str, limit: i64) -> Result<Vec<ChatMessage>> {
         let rows = sqlx::query(
-            "SELECT * FROM (SELECT id, visitor_id, author, author_name, client_id, body, created_at, kind
+            "SELECT * FROM (SELECT id, visitor_id, author, author_name, client_id, body, created_at, kind, attachment
              FROM messages WHERE visitor_id = ? ORDER BY id DESC LIMIT ?) ORDER BY id",
         )
         .bind(visitor_id)
@@ -611,7 +613,7 @@ impl Database for Sqlite {
     async fn recent_dialogs(&self, closed: bool, limit: i64) -> Result<Vec<RecentDialog>> {
         let rows = sqlx::query(
             "SELECT v.id, v.site_id, v.last_seen, v.page_url, v.page_title, s.name AS site_name,
-                    m.id AS m_id, m.author, m.author_name, m.client_id, m.body, m.created_at, m.kind
+                    m.id AS m_id, m.author, m.author_name, m.client_id, m.body, m.created_at, m.kind, m.attachment
              FROM (SELECT m.visitor_id, MAX(m.id) AS last_id FROM messages m JOIN visitors cv ON cv.id = m.visitor_id
                    WHERE (cv.closed_at IS NOT NULL) = $1 GROUP BY m.visitor_id
                    ORDER BY last_id DESC LIMIT $2) lm
@@ -637,6 +639,7 @@ impl Database for Sqlite {
                     body: row.try_get("body")?,
                     at: row.try_get("created_at")?,
                     kind: kind_from(row.try_get("kind")?)?,
+                    attachment: attachment_from(row.try_get("attachment")?),
                 };
                 Ok(RecentDialog { visitor, site_name: row.try_get("site_name")?, last_message })
             })
@@ -711,6 +714,32 @@ impl Database for Sqlite {
         mark_emailed(&self.pool, visitor_id, message_id).await
     }
 
+    async fn add_attachment(&self, a: &NewAttachment<'_>) -> Result<()> {
+        add_attachment(&self.pool, a).await
+    }
+
+    async fn claim_attachment(
+        &self,
+        id: &str,
+        visitor_id: &str,
+        uploaded_by: &str,
+        client_id: &str,
+    ) -> Result<Option<Attachment>> {
+        claim_attachment(&self.pool, id, visitor_id, uploaded_by, client_id).await
+    }
+
+    async fn attachment(&self, id: &str) -> Result<Option<(Attachment, Vec<u8>)>> {
+        attachment(&self.pool, id).await
+    }
+
+    async fn uploads_since(&self, visitor_id: &str, uploaded_by: &str, since: i64) -> Result<i64> {
+        uploads_since(&self.pool, visitor_id, uploaded_by, since).await
+    }
+
+    async fn delete_unsent_attachments(&self, before: i64) -> Result<u64> {
+        delete_unsent_attachments(&self.pool, before).await
+    }
+
     async fn canned_replies(&self) -> Result<Vec<CannedReply>> {
         canned_replies(&self.pool).await
     }
@@ -727,7 +756,7 @@ impl Database for Sqlite {
         // FTS5: each word a quoted prefix ("boot"* finds "boots"); all must match.
         let query: Vec<String> = words.iter().map(|w| format!("\"{w}\"*")).collect();
         let rows = sqlx::query(
-            "SELECT m.id, m.visitor_id, m.author, m.author_name, m.client_id, m.body, m.created_at, m.kind,
+            "SELECT m.id, m.visitor_id, m.author, m.author_name, m.client_id, m.body, m.created_at, m.kind, m.attachment,
                     s.name AS site_name
              FROM messages_fts f JOIN messages m ON m.id = f.rowid
              JOIN visitors v ON v.id = m.visitor_id JOIN sites s ON s.id = v.site_id
