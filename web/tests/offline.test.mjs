@@ -90,7 +90,7 @@ test('nobody online: the widget asks for an email, and the answer written later 
   const second = await visitorPage(shop.origin);
   await second.getByTestId('widget-launcher').click();
   await second.getByTestId('widget-input').waitFor();
-  await waitFor(async () => (await second.getByTestId('widget-status').innerText()) === 'We typically reply in a few minutes', 'status online');
+  await waitFor(async () => (await second.getByTestId('widget-status').innerText()) === 'We reply within minutes', 'status online');
   assert.equal(await second.getByTestId('widget-offline').isVisible(), false);
   await second.context().close();
   await consultant.context().close();

@@ -1,5 +1,6 @@
 // The console's HTTP API (docs/protocol.md, "HTTP API (console)").
 
+import type { Attachment } from '../protocol/Attachment';
 import type { WidgetSettings } from '../protocol/WidgetSettings';
 import type { Me } from '../protocol/Me';
 import type { PrivacySettings } from '../protocol/PrivacySettings';
@@ -60,8 +61,9 @@ async function request<T>(method: string, path: string, body?: unknown, opts: { 
     res = await fetch(path, {
       method,
       credentials: 'same-origin',
-      headers: body === undefined ? { Accept: 'application/json' } : { 'Content-Type': 'application/json', Accept: 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      // A form (an upload) sets its own multipart type.
+      headers: body === undefined || body instanceof FormData ? { Accept: 'application/json' } : { 'Content-Type': 'application/json', Accept: 'application/json' },
+      body: body === undefined ? undefined : body instanceof FormData ? body : JSON.stringify(body),
     });
   } catch {
     throw new ApiError({ status: 0, code: 'network', message: 'The server cannot be reached. Check your connection and try again.' });
@@ -147,6 +149,13 @@ export const api = {
   /** Privacy settings apply from the next broadcast start: no redeploy. */
   saveSiteSettings(id: string, privacy: PrivacySettings, consent_ttl_hours: number): Promise<Site> {
     return request<Site>('PUT', `/api/sites/${encodeURIComponent(id)}/settings`, { privacy, consent_ttl_hours });
+  },
+  /** Uploads a file to a visitor's dialog; send it with the next message (`attachment_id`). */
+  uploadFile(visitorId: string, file: File): Promise<Attachment> {
+    const form = new FormData();
+    form.append('visitor_id', visitorId);
+    form.append('file', file, file.name);
+    return request<Attachment>('POST', '/api/files', form);
   },
   /** How the site's widget looks and speaks (from each visitor's next page). */
   saveWidgetSettings(id: string, settings: WidgetSettings): Promise<Site> {

@@ -5,6 +5,9 @@
 import type { ChatMessage } from '../protocol/ChatMessage';
 import { CannedPicker } from './canned';
 import { EmojiPicker } from './emoji';
+import { ACCEPT, attachmentElement } from '../shared/attachment';
+import { api } from './api';
+import { errorText } from './admin';
 import { ConversationBar } from './conversation';
 import { VisitorPanel } from './visitor-panel';
 import { h, icon, reconcileChildren, setAttr, setText } from './dom';
@@ -131,10 +134,20 @@ export class DialogView {
     this.hint = h('span', { class: 'composer-hint' });
     this.canned = new CannedPicker(this.input, () => this.onInput());
     const emoji = new EmojiPicker(this.input, () => this.onInput());
+    const picker = h('input', { type: 'file', accept: ACCEPT, hidden: true, 'data-testid': 'chat-file' }) as HTMLInputElement;
+    const attach = h('button', {
+      type: 'button', class: 'btn btn-ghost emoji-btn', 'data-testid': 'attach-file', 'aria-label': 'Send a file or image', title: 'Send a file or image',
+      onclick: () => picker.click(),
+    }, icon('M21 11.5 12.5 20a5 5 0 0 1-7-7l8.5-8.5a3.3 3.3 0 0 1 4.7 4.7L10.2 17.7a1.7 1.7 0 0 1-2.4-2.4L15.5 7.6')) as HTMLButtonElement;
+    picker.addEventListener('change', () => {
+      const file = picker.files?.[0];
+      picker.value = '';
+      if (file) void this.attach(file, attach);
+    });
     const form = h('form', { class: 'composer' },
       this.canned.el,
       emoji.el,
-      h('div', { class: 'composer-box' }, this.input, emoji.button, this.sendBtn),
+      h('div', { class: 'composer-box' }, attach, picker, this.input, emoji.button, this.sendBtn),
       h('div', { class: 'composer-foot' }, this.hint, this.counter),
     );
     form.addEventListener('submit', (e) => {
@@ -405,6 +418,29 @@ export class DialogView {
     else this.opts.drafts.delete(this.visitorId);
   }
 
+  /** Uploads a file to this dialog and sends it, with what is typed in the reply box as its text. */
+  private async attach(file: File, button: HTMLButtonElement): Promise<void> {
+    button.disabled = true;
+    setText(this.hint, `Uploading ${file.name}…`);
+    try {
+      const a = await api.uploadFile(this.visitorId, file);
+      const body = this.input.value.trim();
+      this.live.send(this.visitorId, charCount(body) <= MAX_BODY ? body : '', a);
+      if (charCount(body) <= MAX_BODY) {
+        this.input.value = '';
+        this.opts.drafts.delete(this.visitorId);
+      }
+      this.onInput();
+      this.scrollToEnd(true);
+    } catch (e) {
+      toast(`Not sent: ${errorText(e)}`, 'error');
+    } finally {
+      button.disabled = false;
+      setText(this.hint, '');
+      this.onInput();
+    }
+  }
+
   private submit(): void {
     const body = this.input.value.trim();
     if (!body) return;
@@ -571,7 +607,7 @@ export class DialogView {
     const key = m.client_id && m.author === 'consultant' ? `c:${m.client_id}` : `i:${m.id}`;
     used.add(key);
     let el = this.nodes.get(key);
-    const sig = `${m.id}|${m.body}|${m.author_name}`;
+    const sig = `${m.id}|${m.body}|${m.author_name}|${m.attachment?.id ?? ''}`;
     if (!el || el.dataset.sig !== sig) {
       const fresh = renderMessage(m, this.live.me.name);
       fresh.dataset.sig = sig;
@@ -598,7 +634,7 @@ export class DialogView {
       const fresh = h('div', {
         class: `msg msg-consultant mine ${p.state}`, 'data-testid': 'chat-message', 'data-author': 'consultant',
         'data-pending': 'true', 'data-client-id': p.clientId,
-      }, h('div', { class: 'bubble' }, linkify(p.body)), meta);
+      }, h('div', { class: 'bubble' }, p.attachment ? h('span', { class: 'attachment-pending' }, `📎 ${p.attachment.name}`) : null, linkify(p.body)), meta);
       fresh.dataset.sig = sig;
       if (el) el.replaceWith(fresh);
       el = fresh;
@@ -636,8 +672,9 @@ function renderMessage(m: ChatMessage, myName: string): HTMLElement {
   }
   const mine = m.author === 'consultant' && !!m.author_name && m.author_name === myName;
   const who = m.author === 'visitor' ? 'Visitor' : m.author_name || 'Consultant';
+  const file = m.attachment ? attachmentElement(m.attachment, location.origin + '/', 'chat-attachment') : null;
   return h('div', { ...attrs, class: `msg msg-${m.author}${mine ? ' mine' : ''}` },
-    h('div', { class: 'bubble', title: `${who} · ${fullDate(m.at)}` }, linkify(m.body)),
+    h('div', { class: 'bubble', title: `${who} · ${fullDate(m.at)}` }, file, linkify(m.body)),
     h('div', { class: 'msg-meta' }, h('span', { class: 'author' }, who), h('span', { class: 'dot-sep', 'aria-hidden': 'true' }, '·'), time),
   );
 }

@@ -2,6 +2,7 @@
 // dialog on the right. Keyboard: ↑/↓ move through the list, Enter opens,
 // Alt+↑/↓ switch dialogs from anywhere, Esc goes back to the list, / filters.
 
+import { previewText } from '../shared/attachment';
 import type { VisitorInfo } from '../protocol/VisitorInfo';
 import { type InboxView, VIEWS, inView, ownerText } from './conversation';
 import { DialogView } from './dialog';
@@ -347,7 +348,7 @@ export class Inbox {
       if (lm) {
         const who = lm.author === 'visitor' ? '' : lm.author === 'system' ? '' :
           lm.author_name && lm.author_name === this.live.me.name ? 'You: ' : `${lm.author_name || 'Team'}: `;
-        setText(it.last, who + lm.body.replace(/\s+/g, ' ').slice(0, 140));
+        setText(it.last, who + previewText(lm).replace(/\s+/g, ' ').slice(0, 140));
         it.last.classList.toggle('system', lm.author === 'system');
       }
     }

@@ -2,6 +2,7 @@
 // the visitor list, unread counts, open dialogs and the outbox of messages
 // not yet acknowledged. Views subscribe and read; they never touch the socket.
 
+import type { Attachment } from '../protocol/Attachment';
 import type { ChatMessage } from '../protocol/ChatMessage';
 import type { ConsoleIn } from '../protocol/ConsoleIn';
 import type { ConsoleOut } from '../protocol/ConsoleOut';
@@ -46,6 +47,8 @@ export interface Pending {
   clientId: string;
   visitorId: string;
   body: string;
+  /** A file uploaded already, sent with the message. */
+  attachment?: Attachment;
   createdAt: number;
   /** `failed`: the server rejected it (the error says why); it is not resent. */
   state: 'pending' | 'failed';
@@ -256,8 +259,8 @@ export class Live implements WatchFeed {
   }
 
   /** Queues a consultant message; it shows as pending until the `ack`. */
-  send(visitorId: string, body: string): void {
-    const p: Pending = { clientId: newClientId(), visitorId, body, createdAt: Date.now(), state: 'pending' };
+  send(visitorId: string, body: string, attachment?: Attachment): void {
+    const p: Pending = { clientId: newClientId(), visitorId, body, attachment, createdAt: Date.now(), state: 'pending' };
     this.outbox.set(p.clientId, p);
     this.transmit(p);
     this.emit({ kind: 'dialog', visitorId });
@@ -310,7 +313,9 @@ export class Live implements WatchFeed {
   // ---- socket
 
   private transmit(p: Pending): void {
-    if (this.feed.sendFrame({ t: 'send', visitor_id: p.visitorId, client_id: p.clientId, body: p.body })) {
+    const frame: ConsoleIn = { t: 'send', visitor_id: p.visitorId, client_id: p.clientId, body: p.body };
+    if (p.attachment) frame.attachment_id = p.attachment.id;
+    if (this.feed.sendFrame(frame)) {
       this.inflight.push(p.clientId);
     }
   }

@@ -4,6 +4,7 @@
 // choice is kept per consultant in this browser (localStorage): permission to
 // notify is the browser's, so a setting elsewhere could not grant it here.
 
+import { previewText } from '../shared/attachment';
 import type { ChatMessage } from '../protocol/ChatMessage';
 import { h, icon } from './dom';
 import { visitorName } from './format';
@@ -56,7 +57,7 @@ export class Notifier {
     const who = visitorName(m.visitor_id);
     try {
       const n = new Notification(first ? `New conversation: ${who}` : who, {
-        body: m.body.length > 140 ? `${m.body.slice(0, 139)}…` : m.body,
+        body: previewText(m).length > 140 ? `${previewText(m).slice(0, 139)}…` : previewText(m),
         tag: m.visitor_id, // one per dialog: a newer message replaces it
       });
       n.onclick = () => {

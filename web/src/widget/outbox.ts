@@ -3,6 +3,7 @@
 // survives a reload, a navigation or a lost connection, and is shared by the
 // visitor's tabs. Resending is safe: the server de-duplicates by client_id.
 
+import type { Attachment } from '../protocol/Attachment';
 import type { Store } from './storage';
 
 export interface OutboxItem {
@@ -10,9 +11,16 @@ export interface OutboxItem {
   body: string;
   /** When it was typed (the visitor's clock), for display until the server stores it. */
   at: number;
+  /** A file uploaded already, sent with this message. */
+  attachment?: Attachment;
 }
 
 const NAME = 'outbox';
+
+function isAttachment(a: unknown): a is Attachment {
+  const x = a as Attachment | null;
+  return !!x && typeof x.id === 'string' && typeof x.name === 'string' && typeof x.content_type === 'string' && typeof x.size === 'number';
+}
 
 export class Outbox {
   constructor(private readonly store: Store) {}
@@ -27,7 +35,12 @@ export class Outbox {
       return parsed.filter(
         (x): x is OutboxItem =>
           !!x && typeof x === 'object' && typeof x.client_id === 'string' && typeof x.body === 'string',
-      ).map((x) => ({ client_id: x.client_id, body: x.body, at: typeof x.at === 'number' ? x.at : Date.now() }));
+      ).map((x) => ({
+        client_id: x.client_id,
+        body: x.body,
+        at: typeof x.at === 'number' ? x.at : Date.now(),
+        attachment: isAttachment(x.attachment) ? x.attachment : undefined,
+      }));
     } catch {
       return [];
     }

@@ -184,7 +184,6 @@ button { font: inherit; color: inherit; cursor: pointer; }
 }
 .empty strong { display: block; font-weight: 650; margin-bottom: 2px; }
 .empty span { color: var(--cc-muted); white-space: pre-line; }
-.empty strong[hidden] { display: none; }
 .empty strong[hidden] + span { color: var(--cc-text); }
 
 .typing { margin-top: 8px; color: var(--cc-muted); font-size: 12.5px; font-style: italic; }
@@ -260,6 +259,31 @@ button { font: inherit; color: inherit; cursor: pointer; }
 .send svg { width: 18px; height: 18px; }
 .send[data-empty="true"] { opacity: .45; }
 .send:disabled { opacity: .35; cursor: not-allowed; }
+.attach {
+  flex: none; width: 32px; height: 36px; padding: 0; margin: 0 0 0 -6px;
+  display: grid; place-items: center; border: 0; border-radius: 8px;
+  background: transparent; color: var(--cc-muted); cursor: pointer;
+}
+.attach:hover { color: var(--cc-text); background: #f3f4f6; }
+.attach:focus-visible { outline: 2px solid var(--cc-accent); outline-offset: -2px; }
+.attach:disabled { opacity: .35; cursor: not-allowed; }
+.attach svg { width: 18px; height: 18px; }
+/* A file in a bubble: an image thumbnail, or a chip that downloads. */
+.bubble .attachment { display: block; text-decoration: none; color: inherit; }
+.bubble .attachment + * { margin-top: 6px; }
+.bubble:has(> .attachment[data-type="image"]:only-child) { padding: 3px; }
+.bubble .attachment[data-type="image"] img {
+  display: block; max-width: 100%; max-height: 220px; min-width: 48px; min-height: 48px; object-fit: contain;
+  border-radius: 10px; background: rgba(0,0,0,.06);
+}
+.bubble .attachment[data-type="file"] {
+  display: grid; grid-template-columns: auto 1fr; column-gap: 8px; align-items: center; padding: 6px 10px; border-radius: 10px;
+  background: rgba(0,0,0,.06); border: 1px solid rgba(0,0,0,.08);
+}
+.msg[data-author="visitor"] .bubble .attachment[data-type="file"] { background: rgba(255,255,255,.16); border-color: rgba(255,255,255,.3); }
+.attachment-name { font-weight: 600; overflow-wrap: anywhere; }
+.attachment-icon { grid-row: span 2; width: 22px; height: 22px; opacity: .8; }
+.attachment-size { font-size: 12px; opacity: .8; }
 .hint { display: flex; justify-content: space-between; gap: 8px; min-height: 0; }
 .error { margin: 6px 0 2px; font-size: 12.5px; color: var(--cc-danger); }
 .counter { margin: 6px 0 2px auto; font-size: 11.5px; color: var(--cc-muted); font-variant-numeric: tabular-nums; }
@@ -270,7 +294,6 @@ button { font: inherit; color: inherit; cursor: pointer; }
 }
 /* Nobody online: the site's words and an address for the answer. */
 .away { flex: none; padding: 10px 14px; background: #f8fafc; border-top: 1px solid var(--cc-line); font-size: 13px; }
-.away[hidden], .prechat[hidden], .composer[hidden], .away-label[hidden], .away-email[hidden], .away-note[hidden] { display: none; }
 .away-text { margin: 0 0 8px; color: var(--cc-text); white-space: pre-line; }
 .away-label { display: block; margin: 0 0 4px; color: var(--cc-muted); font-size: 12px; }
 .away-email, .prechat input {
@@ -285,7 +308,6 @@ button { font: inherit; color: inherit; cursor: pointer; }
 .prechat { flex: none; display: grid; gap: 8px; padding: 12px 14px; border-top: 1px solid var(--cc-line); background: var(--cc-bg); font-size: 13px; }
 .prechat-title { margin: 0; color: var(--cc-text); }
 .prechat .field { display: grid; gap: 3px; color: var(--cc-muted); font-size: 12px; }
-.prechat .error[hidden] { display: none; }
 .prechat-submit {
   justify-self: end; margin: 0; padding: 8px 14px; border: 0; border-radius: 10px; cursor: pointer;
   background: var(--cc-accent); color: var(--cc-on-accent); font: inherit; font-size: 14px; font-weight: 600;

@@ -5,7 +5,9 @@ import type { Author } from '../protocol/Author';
 import type { MessageKind } from '../protocol/MessageKind';
 import { CSS, HOST_STYLE } from './styles';
 import { place, type Side } from './dodge';
-import { iconChat, iconClose, iconMinimize, iconMove, iconSend } from './icons';
+import { iconAttach, iconChat, iconClose, iconMinimize, iconMove, iconSend } from './icons';
+import type { Attachment } from '../protocol/Attachment';
+import { ACCEPT, attachmentElement } from '../shared/attachment';
 import { T } from './i18n';
 
 /** The server's limit for a message body, in characters. */
@@ -28,6 +30,8 @@ export interface ViewItem {
   error?: string;
   /** A system line of a particular kind (a broadcast's receipt). */
   kind?: MessageKind | null;
+  /** A file sent with it. */
+  attachment?: Attachment | null;
 }
 
 /** What a site chose for its widget, as the panel draws it. */
@@ -56,6 +60,8 @@ export interface ContactView {
 
 export interface UiHandlers {
   onSend(text: string): void;
+  /** The visitor picked a file to send. */
+  onAttach(file: File): void;
   /** The visitor filled in the pre-chat form (already checked). */
   onPrechat(name: string, email: string): void;
   /** The visitor pressed a key in the message box (never told what). */
@@ -87,6 +93,9 @@ export class WidgetUI {
   private readonly input: HTMLTextAreaElement;
   private readonly typing: HTMLDivElement;
   private readonly sendButton: HTMLButtonElement;
+  private readonly attachButton: HTMLButtonElement;
+  /** Where files are fetched from (the chat server's base URL). */
+  private fileBase = '';
   private readonly error: HTMLParagraphElement;
   private readonly counter: HTMLSpanElement;
   private readonly unavailable: HTMLParagraphElement;
@@ -280,8 +289,23 @@ export class WidgetUI {
     this.sendButton.type = 'submit';
     this.sendButton.setAttribute('data-testid', 'widget-send');
     this.sendButton.append(iconSend());
+    this.attachButton = el('button', 'attach');
+    this.attachButton.type = 'button';
+    this.attachButton.setAttribute('data-testid', 'widget-attach');
+    this.attachButton.append(iconAttach());
+    const picker = el('input');
+    picker.type = 'file';
+    picker.accept = ACCEPT;
+    picker.hidden = true;
+    picker.setAttribute('data-testid', 'widget-file');
+    this.attachButton.addEventListener('click', () => picker.click());
+    picker.addEventListener('change', () => {
+      const file = picker.files?.[0];
+      picker.value = '';
+      if (file) this.handlers.onAttach(file);
+    });
     this.sendButton.dataset.empty = 'true';
-    row.append(label, this.input, this.sendButton);
+    row.append(label, this.attachButton, picker, this.input, this.sendButton);
     const hint = el('div', 'hint');
     this.error = el('p', 'error');
     this.error.id = 'chatcast-error';
@@ -383,6 +407,8 @@ export class WidgetUI {
     this.input.placeholder = T.placeholder;
     this.sendButton.setAttribute('aria-label', T.send);
     this.sendButton.title = T.sendTitle;
+    this.attachButton.setAttribute('aria-label', T.attach);
+    this.attachButton.title = T.attach;
     this.brand.textContent = T.brand;
     this.teaserClose.setAttribute('aria-label', T.dismissPreview);
     this.emailLabel.textContent = T.emailLabel;
@@ -540,6 +566,7 @@ export class WidgetUI {
     this.unavailable.hidden = !refused;
     this.input.disabled = refused;
     this.sendButton.disabled = refused;
+    this.attachButton.disabled = refused;
     this.root.dataset.conn = state;
     this.updateEmpty();
   }
@@ -631,7 +658,7 @@ export class WidgetUI {
   }
 
   private fill(node: HTMLElement, item: ViewItem): void {
-    const sig = JSON.stringify([item.author, item.authorName, item.body, item.state, item.error, item.at, item.kind]);
+    const sig = JSON.stringify([item.author, item.authorName, item.body, item.state, item.error, item.at, item.kind, item.attachment?.id]);
     if (node.dataset.sig === sig) return;
     node.dataset.sig = sig;
     // A broadcast's receipt is a line of its own kind (SPEC §8 `broadcast-receipt`).
@@ -652,6 +679,7 @@ export class WidgetUI {
     node.dataset.meta = [time, status].filter(Boolean).join(' · ');
     node.title = item.state === 'failed' && item.error ? T.notSentBecause(item.error) : date.toLocaleString(T.lang);
     const bubble = el('div', 'bubble');
+    if (item.attachment) bubble.append(attachmentElement(item.attachment, this.fileBase, 'widget-attachment', T.lang));
     appendLinkified(bubble, item.body);
     node.replaceChildren(bubble);
   }
@@ -659,6 +687,16 @@ export class WidgetUI {
   private submit(): void {
     if (this.input.disabled) return;
     this.handlers.onSend(this.input.value);
+  }
+
+  /** Where files are fetched from: the chat server's base URL (ends with `/`). */
+  setFileBase(base: string): void {
+    this.fileBase = base;
+  }
+
+  /** The chat server's base URL, for uploads. */
+  get fileBaseUrl(): string {
+    return this.fileBase;
   }
 
   /** Shows "NAME is typing…" under the transcript, or hides it (null). */

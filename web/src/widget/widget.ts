@@ -2,6 +2,7 @@
 // changes, and the unread badge. Speaks /ws/visitor as docs/protocol.md says.
 
 import type { ChatMessage } from '../protocol/ChatMessage';
+import type { Attachment } from '../protocol/Attachment';
 import type { Contact } from '../protocol/Contact';
 import type { WidgetSettings } from '../protocol/WidgetSettings';
 import type { ErrorBody } from '../protocol/ErrorBody';
@@ -17,6 +18,7 @@ import { Store } from './storage';
 import { tabId } from './tab';
 import { MAX_BODY_CHARS, WidgetUI, countChars, looksLikeEmail, type ConnView, type ViewItem } from './ui';
 import { T, useLanguage, visitorText } from './i18n';
+import { previewText } from '../shared/attachment';
 
 /** How often "typing" may be sent while the visitor types. */
 const TYPING_EVERY_MS = 2000;
@@ -60,6 +62,7 @@ export class ChatWidget {
   private seenSent: string | null = null;
   /** How the site's widget looks and speaks (from `welcome`; cached for the next page). */
   private settings: WidgetSettings | null;
+  private readonly siteKey: string;
   /** Where the widget's own scripts are (language packs sit beside it), and its CSP nonce. */
   private readonly base: string;
   private readonly nonce: string | null;
@@ -86,6 +89,7 @@ export class ChatWidget {
 
     this.ui = new WidgetUI({
       onSend: (text) => guard(() => this.send(text)),
+      onAttach: (file) => guard(() => void this.attach(file)),
       onPrechat: (name, email) => guard(() => this.giveContact(name, email)),
       onTyping: () =>
         guard(() => {
@@ -106,6 +110,8 @@ export class ChatWidget {
         }),
     });
     this.ui.setConnection('connecting');
+    this.ui.setFileBase(new URL('.', config.agentUrl).href);
+    this.siteKey = config.siteKey;
     this.applySettings();
     // A site in another language (as the last page said): shown once its words
     // are here, not in English first (at most a moment: the pack is cached).
@@ -376,7 +382,7 @@ export class ChatWidget {
     if (m.author === 'visitor' && m.client_id) this.outbox.remove(m.client_id);
     this.render({ scroll: isNew && m.author === 'visitor' });
     if (isNew && m.author === 'consultant' && !this.ui.isOpen()) {
-      this.ui.announce(T.newMessage(m.author_name || T.support, m.body));
+      this.ui.announce(T.newMessage(m.author_name || T.support, previewText(m)));
     }
     if (this.ui.isOpen()) this.markSeen();
     this.updateUnread();
@@ -489,9 +495,43 @@ export class ChatWidget {
   }
 
   private transmit(item: OutboxItem): void {
-    if (this.socket?.send({ t: 'send', client_id: item.client_id, body: item.body })) {
+    const frame: VisitorIn = { t: 'send', client_id: item.client_id, body: item.body };
+    if (item.attachment) frame.attachment_id = item.attachment.id;
+    if (this.socket?.send(frame)) {
       if (!this.inflight.includes(item.client_id)) this.inflight.push(item.client_id);
     }
+  }
+
+  /**
+   * Uploads a file for the visitor (`POST /files`, with their token: the site's
+   * page may post a form there without a preflight), then sends it as a message.
+   */
+  private async attach(file: File): Promise<void> {
+    const token = this.local.get('token');
+    if (!this.ready || !token) {
+      this.ui.showError(T.notConnected);
+      return;
+    }
+    this.ui.showError(null);
+    this.ui.announce(T.uploading(file.name));
+    const form = new FormData();
+    form.append('token', token);
+    form.append('file', file, file.name);
+    let answer: { error?: { message?: string } } & Partial<Attachment>;
+    try {
+      const url = new URL(`files?site=${encodeURIComponent(this.siteKey)}`, this.ui.fileBaseUrl);
+      const res = await fetch(url, { method: 'POST', body: form, credentials: 'omit', mode: 'cors' });
+      answer = await res.json().catch(() => ({}));
+      if (!res.ok) throw new Error(answer.error?.message || T.uploadFailed);
+    } catch (e) {
+      this.ui.showError((e as Error)?.message && !(e instanceof TypeError) ? (e as Error).message : T.uploadFailed);
+      return;
+    }
+    const item: OutboxItem = { client_id: newClientId(), body: '', at: Date.now(), attachment: answer as Attachment };
+    this.outbox.add(item);
+    this.render({ scroll: true });
+    this.updateContact();
+    if (this.ready) this.transmit(item);
   }
 
   /** Sends everything still unacknowledged, in order (safe: the server de-duplicates). */
@@ -578,15 +618,16 @@ export class ChatWidget {
       at: m.at,
       state: m.author === 'visitor' ? 'sent' : null,
       kind: m.kind ?? null,
+      attachment: m.attachment ?? null,
     }));
     const unstored: ViewItem[] = [];
     for (const f of this.failed) {
       if (storedClientIds.has(f.client_id)) continue;
-      unstored.push({ key: 'c:' + f.client_id, altKey: null, author: 'visitor', authorName: null, body: f.body, at: f.at, state: 'failed', error: f.error });
+      unstored.push({ key: 'c:' + f.client_id, altKey: null, author: 'visitor', authorName: null, body: f.body, at: f.at, state: 'failed', error: f.error, attachment: f.attachment });
     }
     for (const o of this.outbox.all()) {
       if (storedClientIds.has(o.client_id)) continue;
-      unstored.push({ key: 'c:' + o.client_id, altKey: null, author: 'visitor', authorName: null, body: o.body, at: o.at, state: 'pending' });
+      unstored.push({ key: 'c:' + o.client_id, altKey: null, author: 'visitor', authorName: null, body: o.body, at: o.at, state: 'pending', attachment: o.attachment });
     }
     unstored.sort((a, b) => a.at - b.at);
     this.ui.render(items.concat(unstored), opts);
@@ -627,7 +668,7 @@ export class ChatWidget {
     const latest = unread[unread.length - 1];
     this.ui.setTeaser(
       latest && latest.id !== this.session.get('teaser-dismissed')
-        ? { name: latest.author_name || T.support, body: latest.body }
+        ? { name: latest.author_name || T.support, body: previewText(latest) }
         : null,
     );
   }

@@ -9,7 +9,7 @@ export const EN = {
   title: 'Chat with us',
   status: {
     connecting: 'Connecting…',
-    open: 'We typically reply in a few minutes',
+    open: 'We reply within minutes',
     away: 'Nobody is online right now',
     reconnecting: 'Reconnecting…',
     refused: 'Chat is unavailable',
@@ -29,6 +29,9 @@ export const EN = {
   send: 'Send message',
   sendTitle: 'Send (Enter)',
   brand: 'Powered by Chatcast',
+  attach: 'Send a file or image',
+  uploading: (name: string) => `Sending ${name}…`,
+  uploadFailed: 'The file could not be sent. Please try again.',
   dismissPreview: 'Dismiss preview',
   sending: 'Sending…',
   sent: '✓ Sent',
