@@ -8,7 +8,7 @@
 //! |---|---|
 //! | [`config`] | settings: defaults < optional TOML file < `CHATCAST_*` environment < flags |
 //! | [`app`] | [`AppState`], built in one place, and [`serve`] on an injected listener with graceful shutdown |
-//! | [`http`] | HTTP routes: login/logout, admin API, transcript search, saved replies, visitor details, embedded assets (widget, console, demo site), `/healthz`, and the WebSocket endpoints that hand sockets to their sessions |
+//! | [`http`] | HTTP routes: login/logout, admin API, transcript search, saved replies, visitor details, file uploads and downloads, embedded assets (widget, console, demo site), `/healthz`, and the WebSocket endpoints that hand sockets to their sessions |
 //! | [`transport`] | WebSocket options (permessage-deflate, frame limits), origin checks, per-connection send queues bounded in frames and bytes |
 //! | [`hub`] | this node's sockets: visitors' tabs and consoles; fans serialized frames out to them and hands them to the engine |
 //! | [`engine`] | what nodes share: fan-out to other nodes' sockets and who is online there; [`engine::memory`] (one node) and [`engine::redis`] (`--redis-url`) side by side |
