@@ -17,6 +17,24 @@ mkdirSync(dist, { recursive: true });
 cpSync(join(root, 'src/console/static'), join(dist, 'console'), { recursive: true });
 cpSync(join(root, 'demo'), join(dist, 'demo'), { recursive: true });
 
+// The widget's stylesheet is a string in styles.ts (adopted into its shadow
+// root): minified here like the code around it, since esbuild leaves strings alone.
+const START = 'export const CSS = /* css */ `';
+const minifyWidgetCss = {
+  name: 'minify-widget-css',
+  setup(build) {
+    build.onLoad({ filter: /src[\\/]widget[\\/]styles\.ts$/ }, async (args) => {
+      const source = readFileSync(args.path, 'utf8');
+      const from = source.indexOf(START);
+      const to = source.indexOf('`;', from);
+      if (watch || from < 0 || to < 0) return { contents: source, loader: 'ts' };
+      const css = source.slice(from + START.length, to);
+      const { code } = await esbuild.transform(css, { loader: 'css', minify: true });
+      return { contents: `${source.slice(0, from)}export const CSS = ${JSON.stringify(code.trim())};${source.slice(to + 2)}`, loader: 'ts' };
+    });
+  },
+};
+
 const common = {
   absWorkingDir: root,
   outdir: dist,
@@ -27,6 +45,7 @@ const common = {
   sourcemap: 'linked',
   legalComments: 'none',
   logLevel: 'info',
+  plugins: [minifyWidgetCss],
 };
 
 // The screen recorder (rrweb record, ~80 KB): a second classic script that
