@@ -473,6 +473,32 @@ async fn contact_and_widget(db: Db) {
     assert!(!db.mark_emailed("v_1", 7).await.unwrap());
     assert!(!db.mark_emailed("v_1", 3).await.unwrap());
     assert_eq!(db.contact("v_1").await.unwrap().unwrap().1, 7);
+
+    // Files: taken by one message of their uploader; never-sent ones swept, sent ones kept.
+    use storage::NewAttachment;
+    let file = |id: &'static str, at: i64| NewAttachment {
+        id,
+        visitor_id: "v_1",
+        uploaded_by: "visitor",
+        name: "a.png",
+        content_type: "image/png",
+        data: b"\x89PNG",
+        at,
+    };
+    db.add_attachment(&file("f1", NOW)).await.unwrap();
+    db.add_attachment(&file("f2", NOW)).await.unwrap();
+    db.add_attachment(&file("f3", NOW + 100)).await.unwrap();
+    assert!(db.attachment("f1").await.unwrap().is_none(), "not sent yet");
+    assert!(db.claim_attachment("f1", "v_1", "user:1", "c1").await.unwrap().is_none(), "not the uploader");
+    let a = db.claim_attachment("f1", "v_1", "visitor", "c1").await.unwrap().expect("taken");
+    assert_eq!((a.name.as_str(), a.size), ("a.png", 4));
+    assert!(db.claim_attachment("f1", "v_1", "visitor", "c1").await.unwrap().is_some(), "the same message again");
+    assert!(db.claim_attachment("f1", "v_1", "visitor", "c2").await.unwrap().is_none(), "not a second message");
+    assert_eq!(db.attachment("f1").await.unwrap().unwrap().1, b"\x89PNG");
+    assert_eq!(db.uploads_since("v_1", "visitor", NOW).await.unwrap(), 3);
+    assert_eq!(db.delete_unsent_attachments(NOW + 50).await.unwrap(), 1, "f2 only");
+    db.claim_attachment("f3", "v_1", "visitor", "c3").await.unwrap().unwrap();
+    assert!(db.attachment("f3").await.unwrap().is_some());
 }
 
 async fn canned_replies(db: Db) {

@@ -136,7 +136,7 @@ export class DialogView {
     const emoji = new EmojiPicker(this.input, () => this.onInput());
     const picker = h('input', { type: 'file', accept: ACCEPT, hidden: true, 'data-testid': 'chat-file' }) as HTMLInputElement;
     const attach = h('button', {
-      type: 'button', class: 'btn btn-ghost emoji-btn', 'data-testid': 'attach-file', 'aria-label': 'Send a file or image', title: 'Send a file or image',
+      type: 'button', class: 'btn btn-ghost attach-btn', 'data-testid': 'attach-file', 'aria-label': 'Send a file or image', title: 'Send a file or image',
       onclick: () => picker.click(),
     }, icon('M21 11.5 12.5 20a5 5 0 0 1-7-7l8.5-8.5a3.3 3.3 0 0 1 4.7 4.7L10.2 17.7a1.7 1.7 0 0 1-2.4-2.4L15.5 7.6')) as HTMLButtonElement;
     picker.addEventListener('change', () => {
