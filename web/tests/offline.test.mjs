@@ -149,7 +149,8 @@ test('a site\'s widget settings: greeting, colour, corner, Russian words and a p
   await visitor.reload(); // the panel stays open across pages
   await visitor.getByTestId('widget-input').waitFor();
   assert.equal(await visitor.getByTestId('prechat-form').isVisible(), false);
-  assert.match(await visitor.getByTestId('widget-status').innerText(), /Отвечаем за пару минут/);
+  // In Russian from the first moment (connecting), then online.
+  await waitFor(async () => /Отвечаем за пару минут/.test(await visitor.getByTestId('widget-status').innerText()), 'the Russian status once connected');
   await shot(visitor, 'widget-ru-after');
   assert.ok(visitor.asked.includes('/lang/ru.js'), `the Russian words came as their own script: ${visitor.asked}`);
 

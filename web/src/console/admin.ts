@@ -293,6 +293,20 @@ function lines(text: string): string[] {
   return text.split('\n').map((l) => l.trim()).filter(Boolean);
 }
 
+/** Runs a form's save with its button held down; `status` says what came of it. */
+async function saving(button: HTMLButtonElement, status: HTMLElement, save: () => Promise<string>): Promise<void> {
+  button.disabled = true;
+  try {
+    status.textContent = await save();
+    status.className = 'help ok';
+  } catch (err) {
+    status.textContent = errorText(err);
+    status.className = 'form-error';
+  } finally {
+    button.disabled = false;
+  }
+}
+
 /** How the widget looks and speaks on this site; applies from each visitor's next page. */
 function widgetForm(s: Site): HTMLElement {
   const w = s.widget;
@@ -326,8 +340,7 @@ function widgetForm(s: Site): HTMLElement {
   );
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
-    save.disabled = true;
-    try {
+    await saving(save, status, async () => {
       const updated = await api.saveWidgetSettings(s.id, {
         greeting: greeting.value,
         offline_text: offline.value,
@@ -337,14 +350,8 @@ function widgetForm(s: Site): HTMLElement {
         prechat: prechat.checked,
       });
       s.widget = updated.widget;
-      status.textContent = 'Saved — visitors see it from their next page.';
-      status.className = 'help ok';
-    } catch (err) {
-      status.textContent = errorText(err);
-      status.className = 'form-error';
-    } finally {
-      save.disabled = false;
-    }
+      return 'Saved — visitors see it from their next page.';
+    });
   });
   return form;
 }
@@ -384,8 +391,7 @@ function privacyForm(s: Site): HTMLElement {
       status.className = 'form-error';
       return;
     }
-    save.disabled = true;
-    try {
+    await saving(save, status, async () => {
       const updated = await api.saveSiteSettings(s.id, {
         mask_all_inputs: maskAll.checked,
         block_selectors: lines(block.value),
@@ -394,14 +400,8 @@ function privacyForm(s: Site): HTMLElement {
       }, Number(ttl.value) || 24);
       s.privacy = updated.privacy;
       s.consent_ttl_hours = updated.consent_ttl_hours;
-      status.textContent = 'Saved — applies from the next screen broadcast, no redeploy needed.';
-      status.className = 'help ok';
-    } catch (err) {
-      status.textContent = errorText(err);
-      status.className = 'form-error';
-    } finally {
-      save.disabled = false;
-    }
+      return 'Saved — applies from the next screen broadcast, no redeploy needed.';
+    });
   });
   return form;
 }

@@ -3,6 +3,7 @@
 // downloads it (the server sends those as downloads; see docs/protocol.md).
 
 import type { Attachment } from '../protocol/Attachment';
+import { svgIcon } from './svg';
 
 const IMAGES = new Set(['image/png', 'image/jpeg', 'image/gif', 'image/webp']);
 
@@ -54,16 +55,7 @@ export function attachmentElement(a: Attachment, base: string, testid: string, l
 
 /** A document outline (drawn: no emoji font needed). */
 function fileIcon(): SVGSVGElement {
-  const NS = 'http://www.w3.org/2000/svg';
-  const svg = document.createElementNS(NS, 'svg');
-  for (const [k, v] of Object.entries({
-    viewBox: '0 0 24 24', fill: 'none', stroke: 'currentColor', 'stroke-width': '2',
-    'stroke-linecap': 'round', 'stroke-linejoin': 'round', 'aria-hidden': 'true', class: 'attachment-icon',
-  })) svg.setAttribute(k, v);
-  const path = document.createElementNS(NS, 'path');
-  path.setAttribute('d', 'M14 3H6a1 1 0 0 0-1 1v16a1 1 0 0 0 1 1h12a1 1 0 0 0 1-1V8zM14 3v5h5M9 13h6M9 17h6');
-  svg.append(path);
-  return svg;
+  return svgIcon([['path', 'M14 3H6a1 1 0 0 0-1 1v16a1 1 0 0 0 1 1h12a1 1 0 0 0 1-1V8zM14 3v5h5M9 13h6M9 17h6']], 'attachment-icon');
 }
 
 /** A message's text for a one-line preview: a file-only message shows the file's name. */

@@ -8,6 +8,7 @@
 // consent). Stop stops the recorder synchronously, before anything else.
 
 import { T } from './i18n';
+import { svgIcon } from '../shared/svg';
 import type { AgentApi, AgentSession } from '../agent/api';
 import { loadAgent } from '../agent/loader';
 import { SecretWatch, rules } from '../agent/privacy';
@@ -524,20 +525,7 @@ function list(items: string[]): HTMLUListElement {
 }
 
 function iconEye(): SVGSVGElement {
-  const NS = 'http://www.w3.org/2000/svg';
-  const svg = document.createElementNS(NS, 'svg');
-  for (const [k, v] of Object.entries({
-    viewBox: '0 0 24 24', fill: 'none', stroke: 'currentColor', 'stroke-width': '2',
-    'stroke-linecap': 'round', 'stroke-linejoin': 'round', 'aria-hidden': 'true', focusable: 'false',
-  })) svg.setAttribute(k, v);
-  const path = document.createElementNS(NS, 'path');
-  path.setAttribute('d', 'M2 12s3.6-7 10-7 10 7 10 7-3.6 7-10 7S2 12 2 12z');
-  const circle = document.createElementNS(NS, 'circle');
-  circle.setAttribute('cx', '12');
-  circle.setAttribute('cy', '12');
-  circle.setAttribute('r', '3');
-  svg.append(path, circle);
-  return svg;
+  return svgIcon([['path', 'M2 12s3.6-7 10-7 10 7 10 7-3.6 7-10 7S2 12 2 12z'], ['circle', 12, 12, 3]]);
 }
 
 function hours(h: number): string {
