@@ -6,7 +6,7 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startServer, startSite, addSite, launchBrowser, consoleLogin, removeDir, shot, startSmtpSink, waitFor,
+  startServer, startSite, addSite, launchBrowser, consoleLogin, removeDir, shot, startSmtpSink, waitFor, pressScreencast, viewHost, replicaText,
 } from './harness.mjs';
 
 let server, shop, other, browser, smtp;
@@ -153,6 +153,24 @@ test('a site\'s widget settings: greeting, colour, corner, Russian words and a p
   await waitFor(async () => /Отвечаем за пару минут/.test(await visitor.getByTestId('widget-status').innerText()), 'the Russian status once connected');
   await shot(visitor, 'widget-ru-after');
   assert.ok(visitor.asked.includes('/lang/ru.js'), `the Russian words came as their own script: ${visitor.asked}`);
+
+  // A broadcast on the Russian site: the question, the system lines and the receipt in Russian;
+  // the console keeps the English wording the server stores.
+  await pressScreencast(admin);
+  await visitor.getByTestId('consent-block').waitFor();
+  assert.match(await visitor.getByTestId('consent-block').innerText(), /просит показать эту вкладку/);
+  assert.equal(await visitor.getByTestId('consent-yes').innerText(), 'Да');
+  await visitor.getByTestId('consent-yes').click();
+  const host = await viewHost(admin);
+  await replicaText(host, 'h1', 'Магазин');
+  await visitor.locator('[data-testid="widget-message"][data-author="system"]').filter({ hasText: 'Вы разрешили показ этой вкладки' }).waitFor();
+  await host.getByTestId('screencast-stop').click();
+  const receipt = visitor.getByTestId('broadcast-receipt');
+  await receipt.waitFor({ timeout: 10_000 });
+  assert.match(await receipt.innerText(),
+    /^Итог показа экрана: эту вкладку смотрели \d+ с \([^)]+\), страница \/\. Осталось скрытым: 0 полей и 0 областей\.$/);
+  await admin.locator('[data-testid="chat-message"][data-author="system"]').filter({ hasText: /^Receipt of the screen broadcast: .+ saw this tab for \d+ s, on \/\./ }).first().waitFor();
+  await shot(visitor, 'widget-ru-receipt');
 
   // The other site keeps its defaults (the control): English, right, no form.
   const en = await visitorPage(shop.origin);

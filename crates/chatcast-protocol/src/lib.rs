@@ -82,6 +82,29 @@ pub struct ChatMessage {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[ts(optional)]
     pub attachment: Option<Attachment>,
+    /// A broadcast's receipt as facts, for each reader to word in their
+    /// language (`kind: receipt`; `body` is the English wording).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[ts(optional)]
+    pub receipt: Option<ReceiptFacts>,
+}
+
+/// What the receipt of a screen broadcast says: how long, where, what stayed hidden.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, TS)]
+pub struct ReceiptFacts {
+    /// How long the consultant watched, in seconds.
+    #[ts(type = "number")]
+    pub seconds: u64,
+    /// The pages shown, in order (paths with masked values), at most 8.
+    pub pages: Vec<String>,
+    /// How many more pages were shown than are listed.
+    pub more_pages: u32,
+    /// Form fields that stayed hidden.
+    #[ts(type = "number")]
+    pub fields: u64,
+    /// Other areas that stayed hidden.
+    #[ts(type = "number")]
+    pub areas: u64,
 }
 
 /// A file or image sent in a dialog. Its bytes are at `/files/{id}` on the

@@ -489,6 +489,14 @@ async fn a_broadcast_ends_with_a_receipt_of_pages_and_what_stayed_hidden() {
     assert!(body.starts_with("Receipt of the screen broadcast: Alice saw this tab for "), "{body}");
     assert!(body.contains("on 2 pages: /, /cart?id=•••"), "{body}");
     assert!(body.ends_with("Stayed hidden from view: 4 fields and 2 areas."), "{body}");
+    // The same as facts, for the widget to word in the site's language.
+    let f = &receipt["receipt"];
+    assert_eq!(
+        (f["pages"].clone(), f["more_pages"].clone(), f["fields"].clone(), f["areas"].clone()),
+        (json!(["/", "/cart?id=•••"]), json!(0), json!(4), json!(2)),
+        "{receipt}"
+    );
+    assert_eq!(receipt["author_name"], "Alice");
     // The console has it too, and so has the stored history.
     loop {
         let m = c.recv_type("message").await;
@@ -497,5 +505,7 @@ async fn a_broadcast_ends_with_a_receipt_of_pages_and_what_stayed_hidden() {
         }
     }
     let history = app.state.db.messages(&vid, 50).await.unwrap();
-    assert!(history.iter().any(|m| m.kind == Some(chatcast_protocol::MessageKind::Receipt) && m.body == body));
+    assert!(history.iter().any(|m| m.kind == Some(chatcast_protocol::MessageKind::Receipt)
+        && m.body == body
+        && m.receipt.as_ref().is_some_and(|r| r.fields == 4)));
 }

@@ -205,6 +205,7 @@ async fn the_retention_sweep_deletes_what_expired_and_nothing_else() {
                 at,
                 kind: None,
                 attachment: None,
+                receipt: None,
             })
             .await
             .unwrap();

@@ -109,7 +109,18 @@ fn page(url: &str) -> PageInfo {
 }
 
 fn msg<'a>(visitor_id: &'a str, author: Author, client_id: Option<&'a str>, body: &'a str, at: i64) -> NewMessage<'a> {
-    NewMessage { visitor_id, author, user_id: None, author_name: None, client_id, body, at, kind: None, attachment: None }
+    NewMessage {
+        visitor_id,
+        author,
+        user_id: None,
+        author_name: None,
+        client_id,
+        body,
+        at,
+        kind: None,
+        attachment: None,
+        receipt: None,
+    }
 }
 
 async fn users_and_sessions(db: Db) {

@@ -2,6 +2,7 @@
 import type { Attachment } from "./Attachment";
 import type { Author } from "./Author";
 import type { MessageKind } from "./MessageKind";
+import type { ReceiptFacts } from "./ReceiptFacts";
 
 /**
  * One message of a dialog.
@@ -42,4 +43,9 @@ kind?: MessageKind,
 /**
  * A file sent with the message (absent for most).
  */
-attachment?: Attachment, };
+attachment?: Attachment, 
+/**
+ * A broadcast's receipt as facts, for each reader to word in their
+ * language (`kind: receipt`; `body` is the English wording).
+ */
+receipt?: ReceiptFacts, };

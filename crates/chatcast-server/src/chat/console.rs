@@ -114,6 +114,7 @@ async fn handle(
                 at: crate::now_ms(),
                 kind: None,
                 attachment: attachment.as_ref(),
+                receipt: None,
             };
             let (message, is_new) = super::deliver(state, site, m, None).await.map_err(internal)?;
             conn.send_now(frame(&ConsoleOut::Ack { client_id, message })).await;

@@ -206,6 +206,7 @@ pub async fn run(state: AppState, site: Site, slot: Slot, user_agent: String, mu
                     at: crate::now_ms(),
                     kind: None,
                     attachment: attachment.as_ref(),
+                    receipt: None,
                 };
                 // The visitor's other tabs show it too; this one gets the ack.
                 match super::deliver(&state, site.id, m, Some(conn_id)).await {

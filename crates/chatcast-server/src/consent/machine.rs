@@ -863,7 +863,7 @@ mod tests {
         );
         let Some(Phase::Active { tab: Some(5), link: Some(link), receipt, .. }) = &back.next else { panic!() };
         assert_eq!(link.token, "v.t2");
-        assert!(receipt.text("Anna", 0).contains("/2"), "the new page is in the receipt");
+        assert!(receipt.facts(0).pages.iter().any(|p| p == "/2"), "the new page is in the receipt");
         assert!(has(&back, |e| matches!(e, Effect::StartTab { tab: 5, .. })) && has(&back, |e| *e == Effect::ForgetFrames));
 
         let stranger = run(
@@ -948,7 +948,7 @@ mod tests {
 
         let moved = run(Some(&active(Some(3))), Event::PageMoved { tab: 3, url: "https://shop/checkout".into() }, 5);
         let Some(Phase::Active { receipt, .. }) = &moved.next else { panic!() };
-        assert!(receipt.text("Anna", 0).contains("/checkout"));
+        assert!(receipt.facts(0).pages.iter().any(|p| p.starts_with("/checkout")));
         assert_eq!(moved.effects, vec![Effect::Share { tab_id: None, start: false }]);
         let counted = run(Some(&active(Some(3))), Event::HiddenCounted { tab: 3, fields: 2, areas: 1 }, 5);
         assert_ne!(counted.next, Some(active(Some(3))));

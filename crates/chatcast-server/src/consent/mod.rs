@@ -226,7 +226,9 @@ async fn perform(app: &AppState, visitor_id: &str, effect: Effect, screen: &mut 
         Effect::ForgetFrames => forget_frames(app, visitor_id),
         Effect::Receipt { by_name, receipt } => {
             let now = crate::now_ms();
-            system_line(app, visitor_id, &receipt.text(&by_name, now), MessageKind::Receipt, None, now).await;
+            let facts = receipt.facts(now);
+            let body = receipt::text(&by_name, &facts);
+            system_line(app, visitor_id, &body, MessageKind::Receipt, Some(&by_name), Some(&facts), now).await;
         }
         Effect::Share { tab_id, start } => {
             let Some(Phase::Active { by, receipt, link, .. }) = app.broadcasts.phase(visitor_id) else { return };
@@ -341,13 +343,21 @@ async fn record(
         tracing::error!(error = %e, "audit write failed");
     }
     if let Some((kind, body)) = line {
-        system_line(app, visitor_id, &body, kind, by.map(|c| c.name.as_str()), now).await;
+        system_line(app, visitor_id, &body, kind, by.map(|c| c.name.as_str()), None, now).await;
     }
 }
 
 /// Stores a system line in the dialog and sends it to both sides (the widget
 /// words it for the visitor by its kind).
-async fn system_line(app: &AppState, visitor_id: &str, body: &str, kind: MessageKind, by_name: Option<&str>, now: i64) {
+async fn system_line(
+    app: &AppState,
+    visitor_id: &str,
+    body: &str,
+    kind: MessageKind,
+    by_name: Option<&str>,
+    receipt: Option<&chatcast_protocol::ReceiptFacts>,
+    now: i64,
+) {
     let m = NewMessage {
         visitor_id,
         author: Author::System,
@@ -358,6 +368,7 @@ async fn system_line(app: &AppState, visitor_id: &str, body: &str, kind: Message
         at: now,
         kind: Some(kind),
         attachment: None,
+        receipt,
     };
     let Some(site) = crate::chat::site_of(app, visitor_id).await else { return };
     if let Err(e) = crate::chat::deliver(app, site, m, None).await {

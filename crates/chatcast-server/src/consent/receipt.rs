@@ -12,6 +12,8 @@ struct PageSeen {
     areas: u32,
 }
 
+use chatcast_protocol::ReceiptFacts;
+
 /// What a live broadcast showed so far.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Receipt {
@@ -50,10 +52,8 @@ impl Receipt {
         }
     }
 
-    /// The receipt's text, for a broadcast watched by `who` that ended at `now`.
-    pub fn text(&self, who: &str, now: i64) -> String {
-        let took = duration((now - self.started_at).max(0) / 1000);
-        let mut text = format!("Receipt of the screen broadcast: {who} saw this tab for {took}");
+    /// The receipt's facts, for a broadcast that ended at `now`.
+    pub fn facts(&self, now: i64) -> ReceiptFacts {
         let mut listed: Vec<&str> = Vec::new();
         for p in &self.pages {
             let shown = path_of(&p.url);
@@ -61,20 +61,31 @@ impl Receipt {
                 listed.push(shown);
             }
         }
-        match listed.len() {
-            0 => {}
-            1 => text.push_str(&format!(", on {}", listed[0])),
-            n => {
-                let names = listed.iter().take(MAX_LISTED).copied().collect::<Vec<_>>().join(", ");
-                let more = if n > MAX_LISTED { format!(" and {} more", n - MAX_LISTED) } else { String::new() };
-                text.push_str(&format!(", on {n} pages: {names}{more}"));
-            }
+        ReceiptFacts {
+            seconds: ((now - self.started_at).max(0) / 1000) as u64,
+            pages: listed.iter().take(MAX_LISTED).map(|p| (*p).to_owned()).collect(),
+            more_pages: listed.len().saturating_sub(MAX_LISTED) as u32,
+            fields: self.pages.iter().map(|p| u64::from(p.fields)).sum(),
+            areas: self.pages.iter().map(|p| u64::from(p.areas)).sum(),
         }
-        let fields: u64 = self.pages.iter().map(|p| u64::from(p.fields)).sum();
-        let areas: u64 = self.pages.iter().map(|p| u64::from(p.areas)).sum();
-        text.push_str(&format!(". Stayed hidden from view: {} and {}.", count(fields, "field"), count(areas, "area")));
-        text
     }
+}
+
+/// The receipt in English, as stored and as consoles show it, for a broadcast
+/// watched by `who` (the widget words the same facts in the site's language).
+pub fn text(who: &str, f: &ReceiptFacts) -> String {
+    let mut text = format!("Receipt of the screen broadcast: {who} saw this tab for {}", duration(f.seconds));
+    let n = f.pages.len() + f.more_pages as usize;
+    match n {
+        0 => {}
+        1 => text.push_str(&format!(", on {}", f.pages[0])),
+        n => {
+            let more = if f.more_pages > 0 { format!(" and {} more", f.more_pages) } else { String::new() };
+            text.push_str(&format!(", on {n} pages: {}{more}", f.pages.join(", ")));
+        }
+    }
+    text.push_str(&format!(". Stayed hidden from view: {} and {}.", count(f.fields, "field"), count(f.areas, "area")));
+    text
 }
 
 /// `https://shop.example.com/cart?id=•••` → `/cart?id=•••` (the site is the visitor's own).
@@ -94,7 +105,7 @@ fn count(n: u64, what: &str) -> String {
 }
 
 /// "45 s", "2 min 14 s", "1 h 5 min".
-fn duration(secs: i64) -> String {
+fn duration(secs: u64) -> String {
     match secs {
         s if s < 60 => format!("{s} s"),
         s if s < 3600 => format!("{} min {} s", s / 60, s % 60),
@@ -114,13 +125,13 @@ mod tests {
         r.page("https://shop.test/products".into()); // the same page again: not listed twice
         r.page("https://shop.test/cart?id=•••".into());
         r.hidden(1, 0);
-        let t = r.text("Alice", 1_000 + 134_000);
+        let t = text("Alice", &r.facts(1_000 + 134_000));
         assert_eq!(
             t,
             "Receipt of the screen broadcast: Alice saw this tab for 2 min 14 s, on 2 pages: /products, /cart?id=•••. \
              Stayed hidden from view: 3 fields and 3 areas."
         );
-        let one = Receipt::new(0, Some("https://shop.test".into())).text("Bob", 5_000);
+        let one = text("Bob", &Receipt::new(0, Some("https://shop.test".into())).facts(5_000));
         assert_eq!(
             one,
             "Receipt of the screen broadcast: Bob saw this tab for 5 s, on /. Stayed hidden from view: 0 fields and 0 areas."
@@ -134,7 +145,9 @@ mod tests {
             r.page(format!("https://shop.test/p{i}"));
         }
         assert_eq!(r.pages.len(), MAX_PAGES);
-        let t = r.text("A", 3_700_000);
+        let f = r.facts(3_700_000);
+        assert_eq!((f.pages.len(), f.more_pages), (MAX_LISTED, (MAX_PAGES - MAX_LISTED) as u32));
+        let t = text("A", &f);
         assert!(t.contains("1 h 1 min") && t.contains(&format!("on {MAX_PAGES} pages")) && t.contains(" and 192 more"), "{t}");
     }
 }

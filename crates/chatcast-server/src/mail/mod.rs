@@ -139,6 +139,7 @@ async fn send_unread(state: &AppState, mailer: &Arc<Mailer>, visitor_id: &str) -
             at: crate::now_ms(),
             kind: Some(MessageKind::Emailed),
             attachment: None,
+            receipt: None,
         };
         crate::chat::deliver(state, site.id, line, None).await?;
     }
@@ -194,6 +195,7 @@ mod tests {
             at: 0,
             kind: None,
             attachment: None,
+            receipt: None,
         };
         let (a, mut b) = (m("Anna", "Yes.\nWe ship to Berlin."), m("Ben", "Anything else?"));
         b.attachment = Some(chatcast_protocol::Attachment {

@@ -174,6 +174,8 @@ pub struct NewMessage<'a> {
     pub kind: Option<chatcast_protocol::MessageKind>,
     /// A file sent with it (claimed with [`Database::claim_attachment`] first).
     pub attachment: Option<&'a chatcast_protocol::Attachment>,
+    /// A broadcast receipt's facts (`kind: receipt`).
+    pub receipt: Option<&'a chatcast_protocol::ReceiptFacts>,
 }
 
 /// A file uploaded to a dialog, not sent yet.

@@ -13,7 +13,7 @@ use sqlx::{PgPool, Row};
 
 use super::rows::{
     CONVERSATION_COLUMNS, USER_COLUMNS, attachment_from, canned, conflict, conversation_from, conversation_update, files,
-    kind_from, lines, sql, visits, with_page,
+    json_from, kind_from, lines, sql, visits, with_page,
 };
 use super::{
     AuditEntry, CannedReply, ConversationChange, Database, NewAttachment, NewMessage, NewSession, RecentDialog, Result, Role,
@@ -65,6 +65,7 @@ fn message_from(row: &PgRow) -> Result<ChatMessage> {
         at: row.try_get("created_at")?,
         kind: kind_from(row.try_get("kind")?)?,
         attachment: attachment_from(row.try_get("attachment")?),
+        receipt: json_from(row.try_get("receipt")?),
     })
 }
 
@@ -556,10 +557,10 @@ impl Database for Postgres {
 
     async fn insert_message(&self, m: NewMessage<'_>) -> Result<(ChatMessage, bool)> {
         let inserted = sqlx::query(
-            "INSERT INTO messages (visitor_id, author, user_id, author_name, client_id, body, created_at, kind, attachment)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+            "INSERT INTO messages (visitor_id, author, user_id, author_name, client_id, body, created_at, kind, attachment, receipt)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
              ON CONFLICT (visitor_id, author, client_id) WHERE client_id IS NOT NULL DO NOTHING
-             RETURNING id, visitor_id, author, author_name, client_id, body, created_at, kind, attachment",
+             RETURNING id, visitor_id, author, author_name, client_id, body, created_at, kind, attachment, receipt",
         )
         .bind(m.visitor_id)
         .bind(m.author.as_str())
@@ -570,6 +571,7 @@ impl Database for Postgres {
         .bind(m.at)
         .bind(m.kind.map(|k| k.as_str()))
         .bind(m.attachment.map(super::rows::attachment_json))
+        .bind(m.receipt.and_then(|r| serde_json::to_string(r).ok()))
         .fetch_optional(&self.pool)
         .await?;
         if let Some(row) = inserted {
@@ -577,7 +579,7 @@ impl Database for Postgres {
         }
         // Ignored: the same client id was stored before. Answer with that message.
         let row = sqlx::query(
-            "SELECT id, visitor_id, author, author_name, client_id, body, created_at, kind, attachment FROM messages
+            "SELECT id, visitor_id, author, author_name, client_id, body, created_at, kind, attachment, receipt FROM messages
              WHERE visitor_id = $1 AND author = $2 AND client_id = $3",
         )
         .bind(m.visitor_id)
@@ -590,7 +592,7 @@ impl Database for Postgres {
 
     async fn messages(&self, visitor_id: &str, limit: i64) -> Result<Vec<ChatMessage>> {
         let rows = sqlx::query(
-            "SELECT * FROM (SELECT id, visitor_id, author, author_name, client_id, body, created_at, kind, attachment
+            "SELECT * FROM (SELECT id, visitor_id, author, author_name, client_id, body, created_at, kind, attachment, receipt
              FROM messages WHERE visitor_id = $1 ORDER BY id DESC LIMIT $2) AS recent ORDER BY id",
         )
         .bind(visitor_id)
@@ -603,7 +605,7 @@ impl Database for Postgres {
     async fn recent_dialogs(&self, closed: bool, limit: i64) -> Result<Vec<RecentDialog>> {
         let rows = sqlx::query(
             "SELECT v.id, v.site_id, v.last_seen, v.page_url, v.page_title, s.name AS site_name,
-                    m.id AS m_id, m.author, m.author_name, m.client_id, m.body, m.created_at, m.kind, m.attachment
+                    m.id AS m_id, m.author, m.author_name, m.client_id, m.body, m.created_at, m.kind, m.attachment, m.receipt, m.receipt
              FROM (SELECT m.visitor_id, MAX(m.id) AS last_id FROM messages m JOIN visitors cv ON cv.id = m.visitor_id
                    WHERE (cv.closed_at IS NOT NULL) = $1 GROUP BY m.visitor_id
                    ORDER BY last_id DESC LIMIT $2) lm
@@ -630,6 +632,7 @@ impl Database for Postgres {
                     at: row.try_get("created_at")?,
                     kind: kind_from(row.try_get("kind")?)?,
                     attachment: attachment_from(row.try_get("attachment")?),
+                    receipt: json_from(row.try_get("receipt")?),
                 };
                 Ok(RecentDialog { visitor, site_name: row.try_get("site_name")?, last_message })
             })
@@ -746,7 +749,7 @@ impl Database for Postgres {
         // tsquery: each word a prefix (boot:* finds "boots"); all must match.
         let query: Vec<String> = words.iter().map(|w| format!("{w}:*")).collect();
         let rows = sqlx::query(
-            "SELECT m.id, m.visitor_id, m.author, m.author_name, m.client_id, m.body, m.created_at, m.kind, m.attachment,
+            "SELECT m.id, m.visitor_id, m.author, m.author_name, m.client_id, m.body, m.created_at, m.kind, m.attachment, m.receipt,
                     s.name AS site_name
              FROM messages m JOIN visitors v ON v.id = m.visitor_id JOIN sites s ON s.id = v.site_id
              WHERE m.body_words @@ to_tsquery('simple', $1) AND m.author <> 'system'

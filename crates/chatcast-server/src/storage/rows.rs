@@ -141,6 +141,11 @@ pub(super) fn attachment_json(a: &chatcast_protocol::Attachment) -> String {
 
 /// The inverse of [`attachment_json`]; what does not read as one is none.
 pub(super) fn attachment_from(json: Option<String>) -> Option<chatcast_protocol::Attachment> {
+    json_from(json)
+}
+
+/// A stored JSON column; what does not read as `T` is none.
+pub(super) fn json_from<T: serde::de::DeserializeOwned>(json: Option<String>) -> Option<T> {
     serde_json::from_str(&json?).ok()
 }
 

@@ -3,6 +3,16 @@
 // sends which one a site chose (Sites page → Widget).
 
 import type { MessageKind } from '../../protocol/MessageKind';
+import type { ReceiptFacts } from '../../protocol/ReceiptFacts';
+
+/** "45 s", "2 min 14 s", "1 h 5 min". */
+function duration(s: number): string {
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+}
+
+const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
 
 export const EN = {
   lang: 'en',
@@ -103,6 +113,14 @@ export const EN = {
   nothingHidden: 'Nothing on this page is hidden: passwords, payment fields and private blocks would be.',
   hiddenCount: (fields: number, areas: number) =>
     `${fields} ${fields === 1 ? 'field' : 'fields'} and ${areas} ${areas === 1 ? 'area' : 'areas'} on this page stay hidden.`,
+  /** A broadcast's receipt (the server's English wording, word for word). */
+  receipt: (who: string, f: ReceiptFacts) => {
+    const n = f.pages.length + f.more_pages;
+    const where = n === 0 ? '' : n === 1 ? `, on ${f.pages[0]}`
+      : `, on ${n} pages: ${f.pages.join(', ')}${f.more_pages ? ` and ${f.more_pages} more` : ''}`;
+    return `Receipt of the screen broadcast: ${who} saw this tab for ${duration(f.seconds)}${where}. ` +
+      `Stayed hidden from view: ${count(f.fields, 'field')} and ${count(f.areas, 'area')}.`;
+  },
   /** System lines of the transcript, as the visitor reads them (`name`: the consultant). */
   line: {
     requested: (name: string) => `${name} asked to see this tab`,

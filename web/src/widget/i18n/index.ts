@@ -39,7 +39,8 @@ export async function useLanguage(lang: string | null | undefined, base: string,
 }
 
 /** A message's text as the visitor reads it: system lines in the visitor's words and language. */
-export function visitorText(m: Pick<ChatMessage, 'author' | 'kind' | 'author_name' | 'body'>): string {
-  if (m.author !== 'system' || !m.kind || m.kind === 'receipt') return m.body;
+export function visitorText(m: Pick<ChatMessage, 'author' | 'kind' | 'author_name' | 'body' | 'receipt'>): string {
+  if (m.author !== 'system' || !m.kind) return m.body;
+  if (m.kind === 'receipt') return m.receipt ? T.receipt(m.author_name || T.support, m.receipt) : m.body;
   return T.line[m.kind](m.author_name || T.support);
 }

@@ -11,6 +11,13 @@ function plural(n: number, one: string, few: string, many: string): string {
   return many;
 }
 
+/** "45 с", "2 мин 14 с", "1 ч 5 мин". */
+function duration(s: number): string {
+  if (s < 60) return `${s} с`;
+  if (s < 3600) return `${Math.floor(s / 60)} мин ${s % 60} с`;
+  return `${Math.floor(s / 3600)} ч ${Math.floor((s % 3600) / 60)} мин`;
+}
+
 export const RU: Strings = {
   lang: 'ru',
   title: 'Напишите нам',
@@ -110,6 +117,13 @@ export const RU: Strings = {
   nothingHidden: 'На этой странице ничего не скрыто: скрыты были бы пароли, платёжные поля и личные блоки.',
   hiddenCount: (fields, areas) =>
     `На этой странице скрыто: ${fields} ${plural(fields, 'поле', 'поля', 'полей')} и ${areas} ${plural(areas, 'область', 'области', 'областей')}.`,
+  receipt: (who, f) => {
+    const n = f.pages.length + f.more_pages;
+    const where = n === 0 ? '' : n === 1 ? `, страница ${f.pages[0]}`
+      : `, ${n} ${plural(n, 'страница', 'страницы', 'страниц')}: ${f.pages.join(', ')}${f.more_pages ? ` и ещё ${f.more_pages}` : ''}`;
+    return `Итог показа экрана: эту вкладку смотрели ${duration(f.seconds)} (${who})${where}. ` +
+      `Осталось скрытым: ${f.fields} ${plural(f.fields, 'поле', 'поля', 'полей')} и ${f.areas} ${plural(f.areas, 'область', 'области', 'областей')}.`;
+  },
   line: {
     requested: (name) => `${name} просит показать эту вкладку`,
     allowed: (name) => `Вы разрешили показ этой вкладки (${name})`,
