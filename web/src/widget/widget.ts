@@ -74,6 +74,8 @@ export class ChatWidget {
   private byEmail = false;
   /** What the visitor said about themselves. */
   private contact: Contact = { name: null, email: null };
+  /** Shows the widget held back until the site's look and words are known (null: shown). */
+  private reveal: (() => void) | null = null;
   /** Said while the socket was down: sent after the next `welcome`. */
   private unsentContact: { name: string | null; email: string } | null = null;
 
@@ -113,17 +115,20 @@ export class ChatWidget {
     this.ui.setFileBase(new URL('.', config.agentUrl).href);
     this.siteKey = config.siteKey;
     this.applySettings();
-    // A site in another language (as the last page said): shown once its words
-    // are here, not in English first (at most a moment: the pack is cached).
+    // Shown in the site's own colour, corner and words, not in the defaults
+    // first: on a first page once `welcome` says what they are; on a later
+    // page in another language once its words are here (a moment: the pack
+    // is cached). Shown after 3 s whatever happens.
     const lang = this.settings?.language;
-    if (lang && lang !== 'en') {
+    if (!this.settings || (lang && lang !== 'en')) {
       this.ui.host.style.setProperty('visibility', 'hidden', 'important');
-      const show = () => this.ui.host.style.setProperty('visibility', 'visible', 'important');
-      const timer = setTimeout(show, 3000);
-      this.switchLanguage(lang).finally(() => {
+      const timer = setTimeout(() => this.reveal?.(), 3000);
+      this.reveal = () => {
         clearTimeout(timer);
-        show();
-      });
+        this.reveal = null;
+        this.ui.host.style.setProperty('visibility', 'visible', 'important');
+      };
+      if (lang && lang !== 'en') void this.switchLanguage(lang).finally(() => this.reveal?.());
     }
     this.ui.mount();
     this.ui.setOpen(this.session.get('open') === '1');
@@ -347,7 +352,7 @@ export class ChatWidget {
     this.away = !msg.support_online;
     this.byEmail = msg.emails_answers;
     this.contact = msg.contact;
-    void this.switchLanguage(msg.settings.language);
+    void this.switchLanguage(msg.settings.language).finally(() => this.reveal?.());
     this.applySettings();
     this.seenSent = null;
     this.rules = rules ?? null;
