@@ -425,8 +425,10 @@ export class DialogView {
     try {
       const a = await api.uploadFile(this.visitorId, file);
       const body = this.input.value.trim();
-      this.live.send(this.visitorId, charCount(body) <= MAX_BODY ? body : '', a);
-      if (charCount(body) <= MAX_BODY) {
+      // Text too long to send stays in the box; the file goes alone.
+      const withText = charCount(body) <= MAX_BODY;
+      this.live.send(this.visitorId, withText ? body : '', a);
+      if (withText) {
         this.input.value = '';
         this.opts.drafts.delete(this.visitorId);
       }

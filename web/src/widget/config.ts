@@ -12,8 +12,10 @@ export interface WidgetConfig {
   accent: string | null;
   /** The screen recorder, `https://SERVER/agent.js?v=BUILD`, loaded only when a broadcast starts. */
   agentUrl: string;
-  /** The widget tag's CSP nonce, reused for agent.js. */
+  /** The widget tag's CSP nonce, reused for agent.js and language packs. */
   nonce: string | null;
+  /** `https://SERVER/` (where widget.js came from): files, uploads and language packs are under it. */
+  serverUrl: string;
 }
 
 /** Content hash of agent.js, set by build.mjs: a new build never meets a cached old recorder. */
@@ -56,5 +58,8 @@ export function readConfig(script: HTMLScriptElement | null): WidgetConfig | nul
   const color = script.getAttribute('data-color');
   const accent = color && /^#(?:[0-9a-f]{3}|[0-9a-f]{6})$/i.test(color.trim()) ? color.trim() : null;
   const nonce = script.nonce || script.getAttribute('nonce') || null;
-  return { siteKey, socketUrl: url.href, screenUrl: screen.href, accent, agentUrl: agent.href, nonce };
+  const server = new URL('.', script.src);
+  server.search = '';
+  server.hash = '';
+  return { siteKey, socketUrl: url.href, screenUrl: screen.href, accent, agentUrl: agent.href, nonce, serverUrl: server.href };
 }

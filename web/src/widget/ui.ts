@@ -94,8 +94,6 @@ export class WidgetUI {
   private readonly typing: HTMLDivElement;
   private readonly sendButton: HTMLButtonElement;
   private readonly attachButton: HTMLButtonElement;
-  /** Where files are fetched from (the chat server's base URL). */
-  private fileBase = '';
   private readonly error: HTMLParagraphElement;
   private readonly counter: HTMLSpanElement;
   private readonly unavailable: HTMLParagraphElement;
@@ -141,7 +139,8 @@ export class WidgetUI {
   private readonly prechatSubmit: HTMLButtonElement;
   private readonly prechatError: HTMLParagraphElement;
 
-  constructor(private readonly handlers: UiHandlers) {
+  /** `serverUrl`: the chat server's base URL, where files are fetched from. */
+  constructor(private readonly serverUrl: string, private readonly handlers: UiHandlers) {
     this.host = document.createElement('div');
     this.host.setAttribute('data-testid', 'chatcast-widget');
     this.host.setAttribute('data-chatcast-widget', '');
@@ -419,8 +418,7 @@ export class WidgetUI {
     this.prechatSubmit.textContent = T.prechatStart;
     this.els.forEach((node) => delete node.dataset.sig); // redrawn in the new words on the next render
     this.drawLook();
-    this.drawContact();
-    this.setConnection(this.conn);
+    this.setConnection(this.conn); // draws the contact part too
     this.updateLauncherLabel();
   }
 
@@ -679,7 +677,7 @@ export class WidgetUI {
     node.dataset.meta = [time, status].filter(Boolean).join(' · ');
     node.title = item.state === 'failed' && item.error ? T.notSentBecause(item.error) : date.toLocaleString(T.lang);
     const bubble = el('div', 'bubble');
-    if (item.attachment) bubble.append(attachmentElement(item.attachment, this.fileBase, 'widget-attachment', T.lang));
+    if (item.attachment) bubble.append(attachmentElement(item.attachment, this.serverUrl, 'widget-attachment', T.lang));
     appendLinkified(bubble, item.body);
     node.replaceChildren(bubble);
   }
@@ -687,16 +685,6 @@ export class WidgetUI {
   private submit(): void {
     if (this.input.disabled) return;
     this.handlers.onSend(this.input.value);
-  }
-
-  /** Where files are fetched from: the chat server's base URL (ends with `/`). */
-  setFileBase(base: string): void {
-    this.fileBase = base;
-  }
-
-  /** The chat server's base URL, for uploads. */
-  get fileBaseUrl(): string {
-    return this.fileBase;
   }
 
   /** Shows "NAME is typing…" under the transcript, or hides it (null). */

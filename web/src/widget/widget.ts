@@ -62,12 +62,6 @@ export class ChatWidget {
   private seenSent: string | null = null;
   /** How the site's widget looks and speaks (from `welcome`; cached for the next page). */
   private settings: WidgetSettings | null;
-  private readonly siteKey: string;
-  /** Where the widget's own scripts are (language packs sit beside it), and its CSP nonce. */
-  private readonly base: string;
-  private readonly nonce: string | null;
-  /** The script tag's `data-color`, used when the site chose no colour. */
-  private readonly tagAccent: string | null;
   /** Nobody of the site is online. */
   private away = false;
   /** The server emails answers to visitors who are away. */
@@ -79,17 +73,14 @@ export class ChatWidget {
   /** Said while the socket was down: sent after the next `welcome`. */
   private unsentContact: { name: string | null; email: string } | null = null;
 
-  constructor(config: WidgetConfig) {
+  constructor(private readonly config: WidgetConfig) {
     this.local = new Store('localStorage', `chatcast:${config.siteKey}:`);
     this.session = new Store('sessionStorage', `chatcast:${config.siteKey}:`);
     this.outbox = new Outbox(this.local);
     this.rules = readRules(this.local.get('privacy'));
-    this.tagAccent = config.accent;
     this.settings = readSettings(this.local.get('settings'));
-    this.base = config.agentUrl;
-    this.nonce = config.nonce;
 
-    this.ui = new WidgetUI({
+    this.ui = new WidgetUI(config.serverUrl, {
       onSend: (text) => guard(() => this.send(text)),
       onAttach: (file) => guard(() => void this.attach(file)),
       onPrechat: (name, email) => guard(() => this.giveContact(name, email)),
@@ -112,8 +103,6 @@ export class ChatWidget {
         }),
     });
     this.ui.setConnection('connecting');
-    this.ui.setFileBase(new URL('.', config.agentUrl).href);
-    this.siteKey = config.siteKey;
     this.applySettings();
     // Shown in the site's own colour, corner and words, not in the defaults
     // first: on a first page once `welcome` says what they are; on a later
@@ -524,7 +513,7 @@ export class ChatWidget {
     form.append('file', file, file.name);
     let answer: { error?: { message?: string } } & Partial<Attachment>;
     try {
-      const url = new URL(`files?site=${encodeURIComponent(this.siteKey)}`, this.ui.fileBaseUrl);
+      const url = new URL(`files?site=${encodeURIComponent(this.config.siteKey)}`, this.config.serverUrl);
       const res = await fetch(url, { method: 'POST', body: form, credentials: 'omit', mode: 'cors' });
       answer = await res.json().catch(() => ({}));
       if (!res.ok) throw new Error(answer.error?.message || T.uploadFailed);
@@ -572,7 +561,7 @@ export class ChatWidget {
 
   /** Draws everything again in `lang` once its words are here. */
   private async switchLanguage(lang: string): Promise<void> {
-    if (!(await useLanguage(lang, this.base, this.nonce))) return;
+    if (!(await useLanguage(lang, this.config.serverUrl, this.config.nonce))) return;
     guard(() => {
       this.ui.relabel();
       this.render();
@@ -583,7 +572,8 @@ export class ChatWidget {
   private applySettings(): void {
     const s = this.settings;
     this.ui.setLook({
-      accent: s?.color || this.tagAccent,
+      // The site's colour, else the script tag's `data-color`.
+      accent: s?.color || this.config.accent,
       side: s?.position === 'left' ? 'left' : 'right',
       greeting: s?.greeting ?? '',
       offlineText: s?.offline_text ?? '',

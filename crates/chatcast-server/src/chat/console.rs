@@ -38,7 +38,6 @@ pub async fn run(state: AppState, user: User, session: String, mut conn: Connect
             conn.send_error(internal(e), Some(1011)).await;
             state.hub.console_left(conn.peer().id);
             state.support.poke();
-            state.support.poke();
             return;
         }
     }
@@ -70,6 +69,7 @@ pub async fn run(state: AppState, user: User, session: String, mut conn: Connect
         }
     }
     state.hub.console_left(conn.peer().id);
+    state.support.poke();
     for visitor_id in state.relay.unwatch_all(conn.peer().id) {
         consent::unwatch(&state, &visitor_id, conn.peer().id).await;
     }

@@ -17,42 +17,41 @@ const MAX_ID: usize = 128;
 const MAX_NAME: usize = 100;
 const MAX_EMAIL: usize = 254;
 
+/// A `bad_message` error about a frame of type `t`.
+fn bad(t: &str, message: String) -> ErrorBody {
+    ErrorBody { code: ErrorCode::BadMessage, message, ref_type: Some(t.to_owned()) }
+}
+
+/// An optional text a visitor frame carries, trimmed (`None` if empty), at
+/// most `max` characters without control characters; `what` names it in the error.
+fn text_field(t: &str, what: &str, v: Option<&str>, max: usize) -> Result<Option<String>, ErrorBody> {
+    let Some(v) = v.map(str::trim).filter(|v| !v.is_empty()) else { return Ok(None) };
+    if v.chars().count() > max {
+        return Err(bad(t, format!("{what} is longer than {max} characters")));
+    }
+    if v.chars().any(char::is_control) {
+        return Err(bad(t, format!("{what} contains a control character")));
+    }
+    Ok(Some(v.to_owned()))
+}
+
 /// The identity as given, checked; the error says what is wrong.
 pub fn check(id: &str, name: Option<&str>, email: Option<&str>) -> Result<(String, Option<String>, Option<String>), ErrorBody> {
-    let bad = |m: String| ErrorBody { code: ErrorCode::BadMessage, message: m, ref_type: Some("identify".into()) };
-    let field = |what: &str, v: Option<&str>, max: usize| -> Result<Option<String>, ErrorBody> {
-        let Some(v) = v.map(str::trim).filter(|v| !v.is_empty()) else { return Ok(None) };
-        if v.chars().count() > max {
-            return Err(bad(format!("`{what}` is longer than {max} characters")));
-        }
-        if v.chars().any(char::is_control) {
-            return Err(bad(format!("`{what}` contains a control character")));
-        }
-        Ok(Some(v.to_owned()))
-    };
-    let id = field("id", Some(id), MAX_ID)?.ok_or_else(|| bad("`id` is empty".into()))?;
-    let email = field("email", email, MAX_EMAIL)?;
+    let field = |what, v, max| text_field("identify", what, v, max);
+    let id = field("`id`", Some(id), MAX_ID)?.ok_or_else(|| bad("identify", "`id` is empty".into()))?;
+    let email = field("`email`", email, MAX_EMAIL)?;
     if email.as_deref().is_some_and(|e| !e.contains('@')) {
-        return Err(bad("`email` is not an email address".into()));
+        return Err(bad("identify", "`email` is not an email address".into()));
     }
-    Ok((id, field("name", name, MAX_NAME)?, email))
+    Ok((id, field("`name`", name, MAX_NAME)?, email))
 }
 
 /// The name and email address a visitor typed (`contact`), checked: the name
 /// optional and short, the address one an email can be sent to.
 pub fn check_contact(name: Option<&str>, email: &str) -> Result<(Option<String>, String), ErrorBody> {
-    let bad = |m: String| ErrorBody { code: ErrorCode::BadMessage, message: m, ref_type: Some("contact".into()) };
-    let name = name.map(str::trim).filter(|n| !n.is_empty());
-    if let Some(n) = name {
-        if n.chars().count() > MAX_NAME {
-            return Err(bad(format!("the name is longer than {MAX_NAME} characters")));
-        }
-        if n.chars().any(char::is_control) {
-            return Err(bad("the name contains a control character".into()));
-        }
-    }
-    let email = crate::mail::address(email).map_err(bad)?;
-    Ok((name.map(str::to_owned), email))
+    let name = text_field("contact", "the name", name, MAX_NAME)?;
+    let email = crate::mail::address(email).map_err(|m| bad("contact", m))?;
+    Ok((name, email))
 }
 
 /// Whether `signature` is the hex HMAC-SHA256 of `id` with `secret` (compared in constant time).

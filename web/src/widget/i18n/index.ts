@@ -18,7 +18,7 @@ export let T: Strings = EN;
 
 /**
  * Switches to `lang`, loading its pack from the widget's server (`base`: the
- * widget's own URL) if needed. Resolves true if the words changed; a pack that
+ * chat server's base URL) if needed. Resolves true if the words changed; a pack that
  * cannot be loaded leaves English (with a console warning).
  */
 export async function useLanguage(lang: string | null | undefined, base: string, nonce: string | null): Promise<boolean> {
